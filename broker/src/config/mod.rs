@@ -1,0 +1,174 @@
+//! Dex-style YAML configuration: load, normalise key case, refuse unknown keys, validate.
+
+mod duration;
+mod error;
+mod password_hash;
+mod raw;
+mod schema;
+mod validate;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use duration::parse_go_duration;
+pub use error::ConfigError;
+pub use password_hash::{decode_bcrypt_hash, BcryptHash};
+
+use crate::secret::Secret;
+
+/// Authorization codes live this long: long enough for a slow redirect, short enough to limit replay.
+pub const AUTH_CODE_LIFETIME: Duration = Duration::from_secs(5 * 60);
+
+/// A validated configuration. Built only through [`Config::from_yaml`] / [`Config::load`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub issuer: Issuer,
+    pub storage: StorageConfig,
+    /// `host:port` to listen on (Go form `:5556` is turned into `0.0.0.0:5556`).
+    pub http_addr: String,
+    pub expiry: Expiry,
+    pub logger: Logger,
+    pub oauth2: OAuth2,
+    pub clients: Vec<Client>,
+    pub enable_password_db: bool,
+    pub static_passwords: Vec<StaticPassword>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Issuer {
+    /// Exactly as configured: this is the `iss` claim.
+    pub url: String,
+    /// The path every endpoint lives under, without a trailing slash (`/dex`, or empty).
+    pub path: String,
+}
+
+impl Issuer {
+    /// The absolute URL of an endpoint under the issuer, e.g. `endpoint("/token")`.
+    pub fn endpoint(&self, suffix: &str) -> String {
+        format!("{}{}", self.url.trim_end_matches('/'), suffix)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageConfig {
+    Memory,
+    Sqlite { file: PathBuf },
+}
+
+#[derive(Debug, Clone)]
+pub struct Expiry {
+    pub id_tokens: Duration,
+    pub auth_requests: Duration,
+    pub signing_keys: Duration,
+    pub refresh_tokens: RefreshExpiry,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RefreshExpiry {
+    /// A refresh token not used for this long is refused (None: no idle limit).
+    pub valid_if_not_used_for: Option<Duration>,
+    /// A refresh-token chain older than this is refused (None: no absolute limit).
+    pub absolute_lifetime: Option<Duration>,
+    /// When true the same refresh token is returned on each use instead of a new one.
+    pub disable_rotation: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Logger {
+    /// A `tracing` level name: error, warn, info, debug.
+    pub level: tracing::Level,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PkceMethod {
+    S256,
+    Plain,
+}
+
+impl PkceMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PkceMethod::S256 => "S256",
+            PkceMethod::Plain => "plain",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "S256" => Some(PkceMethod::S256),
+            "plain" => Some(PkceMethod::Plain),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OAuth2 {
+    pub skip_approval_screen: bool,
+    pub always_show_login_screen: bool,
+    /// Connector used for the resource-owner password grant (Dex `passwordConnector`).
+    pub password_connector: Option<String>,
+    /// Require PKCE from every client (public clients always need it).
+    pub pkce_enforce: bool,
+    pub pkce_methods: Vec<PkceMethod>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub id: String,
+    /// None for public clients.
+    pub secret: Option<Secret>,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub public: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct StaticPassword {
+    pub email: String,
+    pub hash: BcryptHash,
+    pub username: String,
+    pub user_id: String,
+    pub groups: Vec<String>,
+}
+
+impl Config {
+    /// Parses and validates a config file's text.
+    pub fn from_yaml(text: &str) -> Result<Config, ConfigError> {
+        let value: serde_json::Value =
+            serde_yaml_ng::from_str(text).map_err(|e| ConfigError::Yaml(e.to_string()))?;
+        let value = match value {
+            serde_json::Value::Null => serde_json::Value::Object(Default::default()),
+            v => v,
+        };
+        let normalized = schema::normalize(&value, &schema::ROOT, "")?;
+        let raw: raw::RawConfig =
+            serde_path_to_error::deserialize(normalized).map_err(|e| {
+                ConfigError::key(e.path().to_string(), e.inner().to_string())
+            })?;
+        validate::validate(raw, &|name| std::env::var(name).ok())
+    }
+
+    /// Reads, parses and validates a config file.
+    pub fn load(path: &std::path::Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Config::from_yaml(&text)
+    }
+
+    pub fn client(&self, id: &str) -> Option<&Client> {
+        self.clients.iter().find(|c| c.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests;

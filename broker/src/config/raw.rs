@@ -1,0 +1,151 @@
+//! The config file as written (after key normalisation), before validation.
+//! Field names are the canonical spellings from `schema.rs`.
+
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub issuer: Option<String>,
+    pub storage: Option<RawStorage>,
+    pub web: Option<RawWeb>,
+    pub expiry: Option<RawExpiry>,
+    pub logger: Option<RawLogger>,
+    pub oauth2: Option<RawOAuth2>,
+    #[serde(rename = "staticClients")]
+    pub static_clients: Option<Vec<RawStaticClient>>,
+    #[serde(rename = "enablePasswordDB")]
+    pub enable_password_db: Option<bool>,
+    #[serde(rename = "staticPasswords")]
+    pub static_passwords: Option<Vec<RawStaticPassword>>,
+    pub connectors: Option<Vec<RawConnector>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorage {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub config: Option<RawStorageConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorageConfig {
+    pub file: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWeb {
+    pub http: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpiry {
+    #[serde(rename = "idTokens")]
+    pub id_tokens: Option<String>,
+    #[serde(rename = "authRequests")]
+    pub auth_requests: Option<String>,
+    #[serde(rename = "signingKeys")]
+    pub signing_keys: Option<String>,
+    #[serde(rename = "refreshTokens")]
+    pub refresh_tokens: Option<RawRefreshTokens>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRefreshTokens {
+    #[serde(rename = "validIfNotUsedFor")]
+    pub valid_if_not_used_for: Option<String>,
+    #[serde(rename = "absoluteLifetime")]
+    pub absolute_lifetime: Option<String>,
+    #[serde(rename = "reuseInterval")]
+    pub reuse_interval: Option<String>,
+    #[serde(rename = "disableRotation")]
+    pub disable_rotation: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLogger {
+    pub level: Option<String>,
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOAuth2 {
+    #[serde(rename = "skipApprovalScreen")]
+    pub skip_approval_screen: Option<bool>,
+    #[serde(rename = "responseTypes")]
+    pub response_types: Option<Vec<String>>,
+    #[serde(rename = "alwaysShowLoginScreen")]
+    pub always_show_login_screen: Option<bool>,
+    #[serde(rename = "passwordConnector")]
+    pub password_connector: Option<String>,
+    pub pkce: Option<RawPkce>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPkce {
+    pub enforce: Option<bool>,
+    #[serde(rename = "codeChallengeMethodsSupported")]
+    pub code_challenge_methods_supported: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStaticClient {
+    pub id: Option<String>,
+    pub secret: Option<String>,
+    #[serde(rename = "secretEnv")]
+    pub secret_env: Option<String>,
+    pub name: Option<String>,
+    #[serde(rename = "redirectURIs")]
+    pub redirect_uris: Option<Vec<String>>,
+    pub public: Option<bool>,
+}
+
+impl std::fmt::Debug for RawStaticClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawStaticClient")
+            .field("id", &self.id)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStaticPassword {
+    pub email: Option<String>,
+    pub hash: Option<String>,
+    pub username: Option<String>,
+    #[serde(rename = "userID")]
+    pub user_id: Option<String>,
+    pub groups: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for RawStaticPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawStaticPassword")
+            .field("email", &self.email)
+            .field("hash", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+// id, name and config are parsed so their shape is checked; they are used once a connector type is.
+#[allow(dead_code)]
+pub struct RawConnector {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub config: Option<serde_json::Value>,
+}

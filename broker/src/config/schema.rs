@@ -1,0 +1,266 @@
+//! The shape of a Dex config file: every key we know, in its canonical spelling.
+//!
+//! Dex reads YAML through Go's `encoding/json`, which matches keys case-insensitively, so
+//! `enablePasswordDb` and `enablePasswordDB` are the same key. We reproduce that by renaming
+//! every key to its canonical spelling before typed deserialisation, and we refuse any key we
+//! do not know (or do not support yet) with its full path, instead of ignoring it.
+
+use serde_json::{Map, Value};
+
+use super::error::ConfigError;
+
+/// What a config node must look like.
+pub enum Shape {
+    /// A mapping with these canonical keys.
+    Object(&'static [(&'static str, Shape)]),
+    /// A list whose items have this shape.
+    List(&'static Shape),
+    /// A scalar (or anything typed deserialisation will check).
+    Scalar,
+    /// A free-form node checked later by its owner (e.g. a connector's `config`).
+    Opaque,
+    /// A Dex key we recognise but do not implement yet: refused with this reason.
+    Unsupported(&'static str),
+}
+
+const REFRESH_TOKENS: Shape = Shape::Object(&[
+    ("validIfNotUsedFor", Shape::Scalar),
+    ("absoluteLifetime", Shape::Scalar),
+    ("reuseInterval", Shape::Scalar),
+    ("disableRotation", Shape::Scalar),
+]);
+
+const EXPIRY: Shape = Shape::Object(&[
+    ("idTokens", Shape::Scalar),
+    ("authRequests", Shape::Scalar),
+    ("signingKeys", Shape::Scalar),
+    ("deviceRequests", Shape::Unsupported("the device flow is not supported yet")),
+    ("refreshTokens", REFRESH_TOKENS),
+]);
+
+const STORAGE: Shape = Shape::Object(&[
+    ("type", Shape::Scalar),
+    ("config", Shape::Object(&[("file", Shape::Scalar)])),
+]);
+
+const WEB: Shape = Shape::Object(&[
+    ("http", Shape::Scalar),
+    ("https", Shape::Unsupported("TLS is not supported yet: terminate TLS in the gateway and use web.http")),
+    ("tlsCert", Shape::Unsupported("TLS is not supported yet: terminate TLS in the gateway")),
+    ("tlsKey", Shape::Unsupported("TLS is not supported yet: terminate TLS in the gateway")),
+    ("tlsMinVersion", Shape::Unsupported("TLS is not supported yet")),
+    ("tlsMaxVersion", Shape::Unsupported("TLS is not supported yet")),
+    ("allowedOrigins", Shape::Unsupported("CORS is not supported yet")),
+    ("allowedHeaders", Shape::Unsupported("CORS is not supported yet")),
+    ("headers", Shape::Unsupported("custom response headers are not supported yet")),
+    ("clientRemoteIP", Shape::Unsupported("clientRemoteIP is not supported yet")),
+]);
+
+const LOGGER: Shape = Shape::Object(&[("level", Shape::Scalar), ("format", Shape::Scalar)]);
+
+const PKCE: Shape = Shape::Object(&[
+    ("enforce", Shape::Scalar),
+    ("codeChallengeMethodsSupported", Shape::List(&Shape::Scalar)),
+]);
+
+const OAUTH2: Shape = Shape::Object(&[
+    ("skipApprovalScreen", Shape::Scalar),
+    ("responseTypes", Shape::List(&Shape::Scalar)),
+    ("alwaysShowLoginScreen", Shape::Scalar),
+    ("passwordConnector", Shape::Scalar),
+    ("pkce", PKCE),
+    ("grantTypes", Shape::Unsupported("grantTypes is not supported yet: authorization_code and refresh_token are always enabled")),
+]);
+
+const STATIC_CLIENT: Shape = Shape::Object(&[
+    ("id", Shape::Scalar),
+    ("idEnv", Shape::Unsupported("idEnv is not supported yet: write the id")),
+    ("secret", Shape::Scalar),
+    ("secretEnv", Shape::Scalar),
+    ("name", Shape::Scalar),
+    ("redirectURIs", Shape::List(&Shape::Scalar)),
+    ("public", Shape::Scalar),
+    ("trustedPeers", Shape::Unsupported("trustedPeers is not supported yet")),
+    ("logoURL", Shape::Unsupported("logoURL is not supported yet")),
+]);
+
+const STATIC_PASSWORD: Shape = Shape::Object(&[
+    ("email", Shape::Scalar),
+    ("hash", Shape::Scalar),
+    ("hashFromEnv", Shape::Unsupported("hashFromEnv is not supported yet: write the hash")),
+    ("username", Shape::Scalar),
+    ("userID", Shape::Scalar),
+    ("groups", Shape::List(&Shape::Scalar)),
+]);
+
+const CONNECTOR: Shape = Shape::Object(&[
+    ("type", Shape::Scalar),
+    ("id", Shape::Scalar),
+    ("name", Shape::Scalar),
+    ("config", Shape::Opaque),
+]);
+
+/// The whole config file.
+pub const ROOT: Shape = Shape::Object(&[
+    ("issuer", Shape::Scalar),
+    ("storage", STORAGE),
+    ("web", WEB),
+    ("expiry", EXPIRY),
+    ("logger", LOGGER),
+    ("oauth2", OAUTH2),
+    ("staticClients", Shape::List(&STATIC_CLIENT)),
+    ("enablePasswordDB", Shape::Scalar),
+    ("staticPasswords", Shape::List(&STATIC_PASSWORD)),
+    ("connectors", Shape::List(&CONNECTOR)),
+    ("telemetry", Shape::Unsupported("telemetry (metrics/health listener) is not supported yet; /healthz is served on web.http")),
+    ("grpc", Shape::Unsupported("the gRPC API is not supported yet")),
+    ("frontend", Shape::Unsupported("frontend theming is not supported yet")),
+]);
+
+/// Returns a copy of `value` whose keys are spelled canonically, or the first bad key.
+pub fn normalize(value: &Value, shape: &Shape, path: &str) -> Result<Value, ConfigError> {
+    match (shape, value) {
+        (_, Value::Null) => Ok(Value::Null),
+        (Shape::Object(fields), Value::Object(map)) => {
+            let mut out = Map::new();
+            for (key, child) in map {
+                let Some((canonical, child_shape)) = fields
+                    .iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case(key))
+                else {
+                    return Err(unknown_key(path, key, fields));
+                };
+                let child_path = join(path, canonical);
+                if out.contains_key(*canonical) {
+                    return Err(ConfigError::Key {
+                        path: child_path,
+                        message: "given twice (keys are case-insensitive)".into(),
+                    });
+                }
+                if let Shape::Unsupported(reason) = child_shape {
+                    return Err(ConfigError::Key {
+                        path: child_path,
+                        message: format!("not supported yet: {reason}; remove it"),
+                    });
+                }
+                let normalized = normalize(child, child_shape, &child_path)?;
+                out.insert((*canonical).to_string(), normalized);
+            }
+            Ok(Value::Object(out))
+        }
+        (Shape::Object(_), _) => Err(ConfigError::Key {
+            path: display_path(path),
+            message: "must be a mapping of keys to values".into(),
+        }),
+        (Shape::List(item), Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| normalize(v, item, &format!("{path}[{i}]")))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array),
+        (Shape::List(_), _) => Err(ConfigError::Key {
+            path: display_path(path),
+            message: "must be a list".into(),
+        }),
+        (Shape::Scalar, Value::Object(_) | Value::Array(_)) => Err(ConfigError::Key {
+            path: display_path(path),
+            message: "must be a single value, not a mapping or list".into(),
+        }),
+        (Shape::Scalar | Shape::Opaque | Shape::Unsupported(_), v) => Ok(v.clone()),
+    }
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn display_path(path: &str) -> String {
+    if path.is_empty() {
+        "(top level)".into()
+    } else {
+        path.to_string()
+    }
+}
+
+fn unknown_key(path: &str, key: &str, fields: &[(&str, Shape)]) -> ConfigError {
+    let lowered = key.to_ascii_lowercase();
+    let suggestion = fields
+        .iter()
+        .map(|(name, _)| {
+            let score = strsim::jaro_winkler(&lowered, &name.to_ascii_lowercase());
+            (score, *name)
+        })
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, name)| name);
+    let hint = match suggestion {
+        Some(name) => format!("did you mean \"{name}\"?"),
+        None => {
+            let known: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
+            format!("known keys here: {}", known.join(", "))
+        }
+    };
+    ConfigError::UnknownKey {
+        path: join(path, key),
+        hint,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn renames_keys_case_insensitively() {
+        let v = json!({"ISSUER": "x", "enablePasswordDb": true, "staticClients": [{"REDIRECTURIS": ["a"]}]});
+        let n = normalize(&v, &ROOT, "").unwrap();
+        assert_eq!(
+            n,
+            json!({"issuer": "x", "enablePasswordDB": true, "staticClients": [{"redirectURIs": ["a"]}]})
+        );
+    }
+
+    #[test]
+    fn unknown_key_names_full_path_and_suggests() {
+        let v = json!({"staticClients": [{"id": "a", "redirectURLs": ["x"]}]});
+        let err = normalize(&v, &ROOT, "").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "unknown key \"staticClients[0].redirectURLs\": did you mean \"redirectURIs\"?"
+        );
+    }
+
+    #[test]
+    fn unknown_key_without_close_match_lists_known_keys() {
+        let v = json!({"logger": {"zzz": 1}});
+        let err = normalize(&v, &ROOT, "").unwrap_err().to_string();
+        assert!(err.contains("\"logger.zzz\""), "{err}");
+        assert!(err.contains("level, format"), "{err}");
+    }
+
+    #[test]
+    fn unsupported_key_is_refused_with_reason() {
+        let v = json!({"telemetry": {"http": "0.0.0.0:5558"}});
+        let err = normalize(&v, &ROOT, "").unwrap_err().to_string();
+        assert!(err.contains("telemetry") && err.contains("not supported yet"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_keys_differing_in_case_are_refused() {
+        let v = json!({"issuer": "a", "Issuer": "b"});
+        let err = normalize(&v, &ROOT, "").unwrap_err().to_string();
+        assert!(err.contains("given twice"), "{err}");
+    }
+
+    #[test]
+    fn wrong_node_kinds_are_refused() {
+        assert!(normalize(&json!({"web": "x"}), &ROOT, "").is_err());
+        assert!(normalize(&json!({"staticClients": {"id": "a"}}), &ROOT, "").is_err());
+        assert!(normalize(&json!({"issuer": ["a"]}), &ROOT, "").is_err());
+    }
+}

@@ -1,0 +1,280 @@
+use super::*;
+
+const SEED_HASH_B64: &str =
+    "JDJhJDEyJEwycXBiTjRjNThHTHd1YXo4Wnhoa2UvSzF1cHMvWnVyRnhvNU9iRnAxQWhILmllNGdUNXZD";
+
+fn base() -> String {
+    format!(
+        r#"
+issuer: http://127.0.0.1:5556/dex
+storage:
+  type: sqlite3
+  config:
+    file: /tmp/x.db
+web:
+  http: 127.0.0.1:5556
+enablePasswordDB: true
+staticClients:
+- id: gatehouse
+  secret: gatehouse-secret
+  name: Gatehouse
+  redirectURIs: ["http://127.0.0.1:8080/oauth2/callback"]
+staticPasswords:
+- email: admin@example.com
+  hash: "{SEED_HASH_B64}"
+  username: admin
+  userID: "08a8684b-db88-4b73-90a9-3cd1661f5466"
+  groups: ["admins", "developers"]
+"#
+    )
+}
+
+fn err(yaml: &str) -> String {
+    Config::from_yaml(yaml).unwrap_err().to_string()
+}
+
+#[test]
+fn loads_a_complete_config() {
+    let c = Config::from_yaml(&base()).unwrap();
+    assert_eq!(c.issuer.url, "http://127.0.0.1:5556/dex");
+    assert_eq!(c.issuer.path, "/dex");
+    assert_eq!(c.issuer.endpoint("/token"), "http://127.0.0.1:5556/dex/token");
+    assert_eq!(c.storage, StorageConfig::Sqlite { file: "/tmp/x.db".into() });
+    assert_eq!(c.http_addr, "127.0.0.1:5556");
+    assert_eq!(c.expiry.id_tokens, Duration::from_secs(86400));
+    assert_eq!(c.expiry.auth_requests, Duration::from_secs(86400));
+    assert_eq!(c.oauth2.pkce_methods, vec![PkceMethod::S256]);
+    assert!(!c.oauth2.skip_approval_screen);
+    let client = c.client("gatehouse").unwrap();
+    assert!(client.secret.as_ref().unwrap().matches("gatehouse-secret"));
+    assert!(!client.public);
+    assert_eq!(c.static_passwords[0].groups, vec!["admins", "developers"]);
+    assert_eq!(c.static_passwords[0].hash.cost(), 12);
+}
+
+/// The second seed's settings (Dex helm values, flattened into a Dex config), minus postgres.
+#[test]
+fn loads_second_seed_settings() {
+    let yaml = format!(
+        r#"
+issuer: http://localhost/dex
+storage:
+  type: memory
+web:
+  http: 0.0.0.0:5556
+enablePasswordDb: true
+oauth2:
+  passwordConnector: local
+  responseTypes: ["code"]
+staticPasswords:
+- email: "admin-dex@example.com"
+  hash: "{SEED_HASH_B64}"
+  username: "admin"
+  userID: "1"
+staticClients:
+- id: backend-client
+  public: false
+  secret: "backend-secret-change-in-production"
+  name: "Backend Auth Service"
+  redirectURIs:
+  - "http://localhost:8000/api/auth/callback"
+"#
+    );
+    let c = Config::from_yaml(&yaml).unwrap();
+    assert!(c.enable_password_db);
+    assert_eq!(c.oauth2.password_connector.as_deref(), Some("local"));
+    assert_eq!(c.storage, StorageConfig::Memory);
+    let user = &c.static_passwords[0];
+    assert!(bcrypt::verify("password", user.hash.as_str()).unwrap());
+    assert_eq!(c.client("backend-client").unwrap().name, "Backend Auth Service");
+}
+
+#[test]
+fn seed_postgres_storage_is_refused_clearly() {
+    let yaml = base().replace("type: sqlite3", "type: postgres");
+    assert!(err(&yaml).contains("storage.type: postgres is not supported yet"));
+}
+
+#[test]
+fn keys_are_case_insensitive() {
+    let yaml = base()
+        .replace("enablePasswordDB", "ENABLEPASSWORDDB")
+        .replace("redirectURIs", "redirecturis")
+        .replace("userID", "userId");
+    let c = Config::from_yaml(&yaml).unwrap();
+    assert_eq!(c.clients[0].redirect_uris.len(), 1);
+    assert_eq!(c.static_passwords[0].user_id, "08a8684b-db88-4b73-90a9-3cd1661f5466");
+}
+
+#[test]
+fn unknown_key_is_named_with_suggestion() {
+    let yaml = base().replace("redirectURIs", "redirectURLs");
+    assert_eq!(
+        err(&yaml),
+        "unknown key \"staticClients[0].redirectURLs\": did you mean \"redirectURIs\"?"
+    );
+}
+
+#[test]
+fn wrong_value_type_names_the_key() {
+    let yaml = base().replace("enablePasswordDB: true", "enablePasswordDB: [1]");
+    assert!(err(&yaml).starts_with("enablePasswordDB"), "{}", err(&yaml));
+    let yaml = base().replace("  name: Gatehouse", "  public: maybe");
+    assert!(err(&yaml).contains("staticClients[0].public"), "{}", err(&yaml));
+}
+
+#[test]
+fn issuer_must_be_absolute_http_url() {
+    for bad in ["/dex", "ftp://x/dex", "http://x/dex?a=b", "not a url"] {
+        let yaml = base().replace("http://127.0.0.1:5556/dex", bad);
+        assert!(err(&yaml).starts_with("issuer:"), "{bad}: {}", err(&yaml));
+    }
+    let yaml = base().replace("issuer: http://127.0.0.1:5556/dex\n", "");
+    assert!(err(&yaml).starts_with("issuer: missing"));
+}
+
+#[test]
+fn root_issuer_has_empty_path() {
+    let yaml = base().replace("http://127.0.0.1:5556/dex", "https://sso.example.com/");
+    let c = Config::from_yaml(&yaml).unwrap();
+    assert_eq!(c.issuer.path, "");
+    assert_eq!(c.issuer.endpoint("/keys"), "https://sso.example.com/keys");
+}
+
+#[test]
+fn clients_need_ids_redirects_and_secrets() {
+    let yaml = base().replace("- id: gatehouse\n", "- name2: x\n");
+    assert!(err(&yaml).contains("staticClients[0].name2"));
+    let yaml = base().replace("  secret: gatehouse-secret\n", "");
+    assert!(err(&yaml).starts_with("staticClients[0].secret: missing"), "{}", err(&yaml));
+    let yaml = base().replace("  redirectURIs: [\"http://127.0.0.1:8080/oauth2/callback\"]\n", "");
+    assert!(err(&yaml).starts_with("staticClients[0].redirectURIs: missing"));
+    let yaml = base().replace("http://127.0.0.1:8080/oauth2/callback", "/relative");
+    assert!(err(&yaml).starts_with("staticClients[0].redirectURIs[0]"));
+    let yaml = base().replace("  secret: gatehouse-secret\n", "  secret: s\n  public: true\n");
+    assert!(err(&yaml).contains("public clients have no secret"));
+}
+
+#[test]
+fn public_client_without_secret_is_fine() {
+    let yaml = base().replace("  secret: gatehouse-secret\n", "  public: true\n");
+    let c = Config::from_yaml(&yaml).unwrap();
+    assert!(c.clients[0].public && c.clients[0].secret.is_none());
+}
+
+#[test]
+fn secret_env_reads_the_environment() {
+    let yaml = base().replace("secret: gatehouse-secret", "secretEnv: GATEHOUSE_TEST_SECRET_UNSET_VAR");
+    assert!(err(&yaml).contains("GATEHOUSE_TEST_SECRET_UNSET_VAR"));
+    let normalized = schema::normalize(
+        &serde_yaml_ng::from_str(&yaml).unwrap(),
+        &schema::ROOT,
+        "",
+    )
+    .unwrap();
+    let raw: raw::RawConfig = serde_json::from_value(normalized).unwrap();
+    let c = validate::validate(raw, &|name| (name == "GATEHOUSE_TEST_SECRET_UNSET_VAR").then(|| "from-env".into())).unwrap();
+    assert!(c.clients[0].secret.as_ref().unwrap().matches("from-env"));
+}
+
+#[test]
+fn duplicate_client_ids_refused() {
+    let yaml = base().replace(
+        "staticPasswords:",
+        "- id: gatehouse\n  secret: x\n  redirectURIs: [\"http://a/cb\"]\nstaticPasswords:",
+    );
+    assert!(err(&yaml).contains("staticClients[1].id"), "{}", err(&yaml));
+}
+
+#[test]
+fn bad_hash_is_named() {
+    let yaml = base().replace(SEED_HASH_B64, "plaintext-password");
+    assert!(err(&yaml).starts_with("staticPasswords[0].hash"), "{}", err(&yaml));
+}
+
+#[test]
+fn raw_bcrypt_hash_is_accepted() {
+    let raw_hash = "$2a$12$L2qpbN4c58GLwuaz8Zxhke/K1ups/ZurFxo5ObFp1AhH.ie4gT5vC";
+    let yaml = base().replace(SEED_HASH_B64, raw_hash);
+    let c = Config::from_yaml(&yaml).unwrap();
+    assert_eq!(c.static_passwords[0].hash.as_str(), raw_hash);
+}
+
+#[test]
+fn static_password_fields_are_required_and_unique() {
+    let yaml = base().replace("  userID: \"08a8684b-db88-4b73-90a9-3cd1661f5466\"\n", "");
+    assert!(err(&yaml).starts_with("staticPasswords[0].userID: missing"));
+    let yaml = base().replace("email: admin@example.com", "email: admin");
+    assert!(err(&yaml).starts_with("staticPasswords[0].email"));
+    let dup = format!(
+        "{}- email: ADMIN@example.com\n  hash: \"{SEED_HASH_B64}\"\n  username: b\n  userID: b\n",
+        base()
+    );
+    assert!(err(&dup).contains("staticPasswords[1].email"), "{}", err(&dup));
+}
+
+#[test]
+fn expiry_durations_parse_and_bad_ones_are_named() {
+    let yaml = format!(
+        "{}expiry:\n  idTokens: 1h30m\n  authRequests: 10m\n  signingKeys: 6h\n  refreshTokens:\n    validIfNotUsedFor: 2160h\n    absoluteLifetime: 3960h\n    reuseInterval: 0s\n    disableRotation: false\n",
+        base()
+    );
+    let c = Config::from_yaml(&yaml).unwrap();
+    assert_eq!(c.expiry.id_tokens, Duration::from_secs(5400));
+    assert_eq!(c.expiry.auth_requests, Duration::from_secs(600));
+    assert_eq!(c.expiry.refresh_tokens.valid_if_not_used_for, Some(Duration::from_secs(2160 * 3600)));
+    assert_eq!(c.expiry.refresh_tokens.absolute_lifetime, Some(Duration::from_secs(3960 * 3600)));
+    let bad = format!("{}expiry:\n  idTokens: 5 days\n", base());
+    assert!(err(&bad).starts_with("expiry.idTokens"), "{}", err(&bad));
+    let reuse = format!("{}expiry:\n  refreshTokens:\n    reuseInterval: 3s\n", base());
+    assert!(err(&reuse).contains("reuseInterval"), "{}", err(&reuse));
+}
+
+#[test]
+fn logger_and_web_validated() {
+    let yaml = format!("{}logger:\n  level: debug\n  format: json\n", base());
+    let c = Config::from_yaml(&yaml).unwrap();
+    assert_eq!(c.logger.format, LogFormat::Json);
+    assert_eq!(c.logger.level, tracing::Level::DEBUG);
+    let bad = format!("{}logger:\n  format: xml\n", base());
+    assert!(err(&bad).starts_with("logger.format"));
+    let bad = base().replace("http: 127.0.0.1:5556", "http: nowhere");
+    assert!(err(&bad).starts_with("web.http"));
+    let go_form = base().replace("http: 127.0.0.1:5556", "http: \":5556\"");
+    assert_eq!(Config::from_yaml(&go_form).unwrap().http_addr, "0.0.0.0:5556");
+    let tls = base().replace("http: 127.0.0.1:5556", "https: 127.0.0.1:5554");
+    assert!(err(&tls).contains("web.https: not supported yet"), "{}", err(&tls));
+}
+
+#[test]
+fn pkce_methods_default_and_plain_only_when_listed() {
+    let yaml = format!("{}oauth2:\n  pkce:\n    enforce: true\n    codeChallengeMethodsSupported: [S256, plain]\n", base());
+    let c = Config::from_yaml(&yaml).unwrap();
+    assert!(c.oauth2.pkce_enforce);
+    assert_eq!(c.oauth2.pkce_methods, vec![PkceMethod::S256, PkceMethod::Plain]);
+    let bad = format!("{}oauth2:\n  pkce:\n    codeChallengeMethodsSupported: [S512]\n", base());
+    assert!(err(&bad).starts_with("oauth2.pkce.codeChallengeMethodsSupported[0]"));
+}
+
+#[test]
+fn unsupported_response_types_and_connectors_refused() {
+    let yaml = format!("{}oauth2:\n  responseTypes: [code, token]\n", base());
+    assert!(err(&yaml).starts_with("oauth2.responseTypes[1]"));
+    let yaml = format!("{}connectors:\n- type: saml\n  id: saml\n  name: SAML\n  config: {{}}\n", base());
+    assert!(err(&yaml).contains("connector type \"saml\" is not supported yet"), "{}", err(&yaml));
+    let yaml = base().replace("enablePasswordDB: true", "enablePasswordDB: false");
+    assert!(err(&yaml).contains("enablePasswordDB"), "{}", err(&yaml));
+}
+
+#[test]
+fn storage_kinds() {
+    let yaml = base().replace("type: sqlite3", "type: etcd");
+    assert!(err(&yaml).starts_with("storage.type"));
+    let yaml = base().replace("    file: /tmp/x.db\n", "    file: \"\"\n");
+    assert!(err(&yaml).starts_with("storage.config.file"));
+}
+
+#[test]
+fn invalid_yaml_reported() {
+    assert!(err("issuer: [unclosed").starts_with("config is not valid YAML"));
+}

@@ -1,0 +1,340 @@
+//! Turns the raw file into a [`Config`], refusing anything inconsistent with a message naming the key.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::error::ConfigError;
+use super::raw::*;
+use super::*;
+
+type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+pub fn validate(raw: RawConfig, env: Env) -> Result<Config, ConfigError> {
+    let issuer = issuer(raw.issuer)?;
+    let storage = storage(raw.storage)?;
+    let http_addr = http_addr(raw.web)?;
+    let expiry = expiry(raw.expiry)?;
+    let logger = logger(raw.logger)?;
+    let enable_password_db = raw.enable_password_db.unwrap_or(false);
+    connectors(raw.connectors.unwrap_or_default(), enable_password_db)?;
+    let oauth2 = oauth2(raw.oauth2, enable_password_db)?;
+    let clients = clients(raw.static_clients.unwrap_or_default(), env)?;
+    let static_passwords = static_passwords(raw.static_passwords.unwrap_or_default())?;
+    if !static_passwords.is_empty() && !enable_password_db {
+        return Err(ConfigError::key(
+            "staticPasswords",
+            "given, but enablePasswordDB is not true: set enablePasswordDB: true to let these users sign in",
+        ));
+    }
+    Ok(Config {
+        issuer,
+        storage,
+        http_addr,
+        expiry,
+        logger,
+        oauth2,
+        clients,
+        enable_password_db,
+        static_passwords,
+    })
+}
+
+fn issuer(raw: Option<String>) -> Result<Issuer, ConfigError> {
+    let text = raw
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| ConfigError::key("issuer", "missing: set it to this broker's public URL, e.g. http://127.0.0.1:5556/dex"))?;
+    let url = url::Url::parse(&text)
+        .map_err(|e| ConfigError::key("issuer", format!("{text:?} is not an absolute URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(ConfigError::key("issuer", format!("{text:?} must be an http(s) URL with a host")));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(ConfigError::key("issuer", "must not contain a query or fragment"));
+    }
+    let path = url.path().trim_end_matches('/').to_string();
+    Ok(Issuer { url: text, path })
+}
+
+fn storage(raw: Option<RawStorage>) -> Result<StorageConfig, ConfigError> {
+    let raw = raw.ok_or_else(|| ConfigError::key("storage", "missing: use type: sqlite3 with config.file, or type: memory"))?;
+    let kind = raw.kind.unwrap_or_default();
+    match kind.as_str() {
+        "memory" => {
+            if raw.config.and_then(|c| c.file).is_some() {
+                return Err(ConfigError::key("storage.config.file", "not used by type: memory; remove it"));
+            }
+            Ok(StorageConfig::Memory)
+        }
+        "sqlite3" => {
+            let file = raw
+                .config
+                .and_then(|c| c.file)
+                .filter(|f| !f.trim().is_empty())
+                .ok_or_else(|| ConfigError::key("storage.config.file", "missing: the SQLite database file"))?;
+            Ok(StorageConfig::Sqlite { file: PathBuf::from(file) })
+        }
+        "postgres" => Err(ConfigError::key("storage.type", "postgres is not supported yet; use sqlite3 or memory")),
+        "" => Err(ConfigError::key("storage.type", "missing: use sqlite3 or memory")),
+        other => Err(ConfigError::key("storage.type", format!("{other:?} is not supported; use sqlite3 or memory"))),
+    }
+}
+
+fn http_addr(raw: Option<RawWeb>) -> Result<String, ConfigError> {
+    let addr = raw
+        .and_then(|w| w.http)
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| ConfigError::key("web.http", "missing: the address to listen on, e.g. 127.0.0.1:5556"))?;
+    // Go accepts ":5556" for every interface.
+    let addr = if addr.starts_with(':') { format!("0.0.0.0{addr}") } else { addr };
+    let port_ok = addr
+        .rsplit_once(':')
+        .map(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+        .unwrap_or(false);
+    if !port_ok {
+        return Err(ConfigError::key("web.http", format!("{addr:?} is not host:port")));
+    }
+    Ok(addr)
+}
+
+fn duration(path: &str, raw: Option<String>, default: Duration) -> Result<Duration, ConfigError> {
+    match raw {
+        None => Ok(default),
+        Some(text) => {
+            let d = parse_go_duration(&text).map_err(|e| ConfigError::key(path, e))?;
+            if d.is_zero() {
+                return Err(ConfigError::key(path, "must be longer than zero"));
+            }
+            Ok(d)
+        }
+    }
+}
+
+fn optional_duration(path: &str, raw: Option<String>) -> Result<Option<Duration>, ConfigError> {
+    raw.map(|t| duration(path, Some(t), Duration::ZERO)).transpose()
+}
+
+fn expiry(raw: Option<RawExpiry>) -> Result<Expiry, ConfigError> {
+    let raw = raw.unwrap_or(RawExpiry {
+        id_tokens: None,
+        auth_requests: None,
+        signing_keys: None,
+        refresh_tokens: None,
+    });
+    let refresh = match raw.refresh_tokens {
+        None => RefreshExpiry::default(),
+        Some(r) => {
+            if let Some(text) = r.reuse_interval {
+                let d = parse_go_duration(&text)
+                    .map_err(|e| ConfigError::key("expiry.refreshTokens.reuseInterval", e))?;
+                if !d.is_zero() {
+                    return Err(ConfigError::key(
+                        "expiry.refreshTokens.reuseInterval",
+                        "a reuse window is not supported yet (a rotated refresh token is refused at once); remove it or set \"0s\"",
+                    ));
+                }
+            }
+            RefreshExpiry {
+                valid_if_not_used_for: optional_duration(
+                    "expiry.refreshTokens.validIfNotUsedFor",
+                    r.valid_if_not_used_for,
+                )?,
+                absolute_lifetime: optional_duration(
+                    "expiry.refreshTokens.absoluteLifetime",
+                    r.absolute_lifetime,
+                )?,
+                disable_rotation: r.disable_rotation.unwrap_or(false),
+            }
+        }
+    };
+    Ok(Expiry {
+        id_tokens: duration("expiry.idTokens", raw.id_tokens, Duration::from_secs(24 * 3600))?,
+        auth_requests: duration("expiry.authRequests", raw.auth_requests, Duration::from_secs(24 * 3600))?,
+        signing_keys: duration("expiry.signingKeys", raw.signing_keys, Duration::from_secs(6 * 3600))?,
+        refresh_tokens: refresh,
+    })
+}
+
+fn logger(raw: Option<RawLogger>) -> Result<Logger, ConfigError> {
+    let (level, format) = raw.map(|l| (l.level, l.format)).unwrap_or((None, None));
+    let level = match level.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("info") => tracing::Level::INFO,
+        Some("debug") => tracing::Level::DEBUG,
+        Some("warn") | Some("warning") => tracing::Level::WARN,
+        Some("error") => tracing::Level::ERROR,
+        Some(other) => {
+            return Err(ConfigError::key("logger.level", format!("{other:?} is not one of debug, info, warn, error")))
+        }
+    };
+    let format = match format.as_deref() {
+        None | Some("text") => LogFormat::Text,
+        Some("json") => LogFormat::Json,
+        Some(other) => return Err(ConfigError::key("logger.format", format!("{other:?} is not text or json"))),
+    };
+    Ok(Logger { level, format })
+}
+
+fn connectors(raw: Vec<RawConnector>, enable_password_db: bool) -> Result<(), ConfigError> {
+    if let Some((i, c)) = raw.iter().enumerate().next() {
+        let kind = c.kind.as_deref().unwrap_or("");
+        if kind.is_empty() {
+            return Err(ConfigError::key(format!("connectors[{i}].type"), "missing"));
+        }
+        return Err(ConfigError::key(
+            format!("connectors[{i}].type"),
+            format!("connector type {kind:?} is not supported yet (only the local password database, enablePasswordDB: true)"),
+        ));
+    }
+    if !enable_password_db {
+        return Err(ConfigError::key(
+            "connectors",
+            "no connector configured: set enablePasswordDB: true (with staticPasswords) or add a connector",
+        ));
+    }
+    Ok(())
+}
+
+fn oauth2(raw: Option<RawOAuth2>, enable_password_db: bool) -> Result<OAuth2, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(OAuth2 {
+            skip_approval_screen: false,
+            always_show_login_screen: false,
+            password_connector: None,
+            pkce_enforce: false,
+            pkce_methods: vec![PkceMethod::S256],
+        });
+    };
+    for (i, t) in raw.response_types.iter().flatten().enumerate() {
+        if t != "code" {
+            return Err(ConfigError::key(
+                format!("oauth2.responseTypes[{i}]"),
+                format!("{t:?} is not supported yet; only \"code\""),
+            ));
+        }
+    }
+    if let Some(pc) = &raw.password_connector {
+        if pc != "local" || !enable_password_db {
+            return Err(ConfigError::key(
+                "oauth2.passwordConnector",
+                format!("{pc:?} is not a password connector here; only \"local\" (with enablePasswordDB: true)"),
+            ));
+        }
+    }
+    let (enforce, methods) = match raw.pkce {
+        None => (false, None),
+        Some(p) => (p.enforce.unwrap_or(false), p.code_challenge_methods_supported),
+    };
+    let pkce_methods = match methods {
+        None => vec![PkceMethod::S256],
+        Some(list) => {
+            let mut out = Vec::new();
+            for (i, m) in list.iter().enumerate() {
+                let method = PkceMethod::parse(m).ok_or_else(|| {
+                    ConfigError::key(
+                        format!("oauth2.pkce.codeChallengeMethodsSupported[{i}]"),
+                        format!("{m:?} is not S256 or plain"),
+                    )
+                })?;
+                if !out.contains(&method) {
+                    out.push(method);
+                }
+            }
+            if out.is_empty() {
+                return Err(ConfigError::key("oauth2.pkce.codeChallengeMethodsSupported", "must not be empty"));
+            }
+            out
+        }
+    };
+    Ok(OAuth2 {
+        skip_approval_screen: raw.skip_approval_screen.unwrap_or(false),
+        always_show_login_screen: raw.always_show_login_screen.unwrap_or(false),
+        password_connector: raw.password_connector,
+        pkce_enforce: enforce,
+        pkce_methods,
+    })
+}
+
+fn clients(raw: Vec<RawStaticClient>, env: Env) -> Result<Vec<Client>, ConfigError> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for (i, c) in raw.into_iter().enumerate() {
+        let at = |k: &str| format!("staticClients[{i}].{k}");
+        let id = c.id.filter(|s| !s.is_empty()).ok_or_else(|| ConfigError::key(at("id"), "missing"))?;
+        if !seen.insert(id.clone()) {
+            return Err(ConfigError::key(at("id"), format!("{id:?} is used by another client")));
+        }
+        let public = c.public.unwrap_or(false);
+        let secret = match (c.secret, c.secret_env) {
+            (Some(_), Some(_)) => return Err(ConfigError::key(at("secretEnv"), "give secret or secretEnv, not both")),
+            (Some(s), None) => Some(s),
+            (None, Some(var)) => Some(env(&var).ok_or_else(|| {
+                ConfigError::key(at("secretEnv"), format!("environment variable {var:?} is not set"))
+            })?),
+            (None, None) => None,
+        };
+        let secret = match (public, secret) {
+            (true, Some(_)) => {
+                return Err(ConfigError::key(at("secret"), "public clients have no secret; remove it or set public: false"))
+            }
+            (true, None) => None,
+            (false, Some(s)) if !s.is_empty() => Some(Secret::new(s)),
+            (false, _) => {
+                return Err(ConfigError::key(at("secret"), "missing: a confidential client needs a secret (or public: true)"))
+            }
+        };
+        let redirect_uris = c.redirect_uris.unwrap_or_default();
+        if redirect_uris.is_empty() {
+            return Err(ConfigError::key(at("redirectURIs"), "missing: list the exact callback URLs of this client"));
+        }
+        for (j, uri) in redirect_uris.iter().enumerate() {
+            let parsed = url::Url::parse(uri).map_err(|e| {
+                ConfigError::key(format!("staticClients[{i}].redirectURIs[{j}]"), format!("{uri:?} is not an absolute URL ({e})"))
+            })?;
+            if parsed.fragment().is_some() {
+                return Err(ConfigError::key(format!("staticClients[{i}].redirectURIs[{j}]"), "must not contain a fragment"));
+            }
+        }
+        out.push(Client {
+            name: c.name.filter(|n| !n.is_empty()).unwrap_or_else(|| id.clone()),
+            id,
+            secret,
+            redirect_uris,
+            public,
+        });
+    }
+    Ok(out)
+}
+
+fn static_passwords(raw: Vec<RawStaticPassword>) -> Result<Vec<StaticPassword>, ConfigError> {
+    let mut emails = HashSet::new();
+    let mut ids = HashSet::new();
+    let mut out = Vec::new();
+    for (i, p) in raw.into_iter().enumerate() {
+        let at = |k: &str| format!("staticPasswords[{i}].{k}");
+        let email = p.email.filter(|s| !s.is_empty()).ok_or_else(|| ConfigError::key(at("email"), "missing"))?;
+        if !email.contains('@') {
+            return Err(ConfigError::key(at("email"), format!("{email:?} is not an e-mail address")));
+        }
+        // Dex looks e-mails up case-insensitively, so two entries differing in case collide.
+        if !emails.insert(email.to_lowercase()) {
+            return Err(ConfigError::key(at("email"), format!("{email:?} is listed twice")));
+        }
+        let hash_text = p.hash.ok_or_else(|| {
+            ConfigError::key(at("hash"), "missing: a bcrypt hash (make one with `gatehouse-broker hash-password`)")
+        })?;
+        let hash = decode_bcrypt_hash(&hash_text).map_err(|e| ConfigError::key(at("hash"), e))?;
+        let user_id = p.user_id.filter(|s| !s.is_empty()).ok_or_else(|| ConfigError::key(at("userID"), "missing"))?;
+        if !ids.insert(user_id.clone()) {
+            return Err(ConfigError::key(at("userID"), format!("{user_id:?} is used by another user")));
+        }
+        let username = p.username.filter(|s| !s.is_empty()).ok_or_else(|| ConfigError::key(at("username"), "missing"))?;
+        out.push(StaticPassword {
+            email,
+            hash,
+            username,
+            user_id,
+            groups: p.groups.unwrap_or_default(),
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,4 @@
+//! Gatehouse broker: an OpenID Connect provider that reads Dex's configuration language.
+
+pub mod config;
+pub mod secret;
