@@ -1,0 +1,688 @@
+//! The per-request decisions of the relying party, free of any host call: the glue collects
+//! the request facts, asks the engine, and carries out the [`Outcome`].
+
+use url::form_urlencoded;
+
+use crate::config::Settings;
+use crate::cookie_codec::{CodecError, CookieCodec};
+use crate::cookie_header;
+use crate::id_token::{self, Expect, IdClaims, TokenError};
+use crate::identity;
+use crate::login_state::{LoginState, LoginStateError, MAX_IN_FLIGHT};
+use crate::pages::{LocalResponse, Problem};
+use crate::path::normalize_path;
+use crate::pkce;
+use crate::provider::Provider;
+use crate::return_url;
+use crate::rules::{self, Subject};
+use crate::session::{Freshness, Session};
+use crate::token_exchange::{self, BrokerCall, ExchangeError};
+
+/// The facts of one request the engine needs.
+pub struct Request<'a> {
+    pub method: &'a str,
+    /// Raw `:path`, query included.
+    pub path: &'a str,
+    pub authority: &'a str,
+    pub scheme: &'a str,
+    pub cookie: Option<&'a str>,
+    pub accept: Option<&'a str>,
+    pub xhr: bool,
+}
+
+/// Send the request upstream with these changes.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Forward {
+    /// Identity headers to set (after the filter's headers were stripped).
+    pub identity: Vec<(&'static str, String)>,
+    /// `Some(new)` replaces the `Cookie` header (`Some(None)` removes it); `None` leaves it.
+    pub cookie: Option<Option<String>>,
+    /// `Set-Cookie` values to add to the upstream's response.
+    pub response_cookies: Vec<String>,
+}
+
+/// A token-endpoint call the request waits for.
+pub enum Pending {
+    Login {
+        login: LoginState,
+        cookie_name: String,
+    },
+    Refresh {
+        session: Session,
+        api: bool,
+        return_to: String,
+        request_cookie: Option<String>,
+        scheme: String,
+        authority: String,
+        rule_index: RuleRef,
+    },
+}
+
+/// Which rule applied to a request waiting on a refresh (rules are borrowed from settings).
+#[derive(Debug, Clone, Copy)]
+pub enum RuleRef {
+    Default,
+    Route(usize),
+}
+
+pub enum Outcome {
+    Forward(Forward),
+    Respond(LocalResponse),
+    Call {
+        call: BrokerCall,
+        pending: Box<Pending>,
+    },
+}
+
+/// Why a request was turned away; the glue logs it and counts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    None,
+    InvalidCookie(String),
+    LoginStarted,
+    LoginCompleted,
+    LoginFailed(String),
+    Denied,
+    Refreshed,
+    RefreshFailed(String),
+    SignedOut,
+    NoProvider,
+}
+
+pub struct Engine {
+    pub settings: Settings,
+    codec: CookieCodec,
+}
+
+/// Above this a cookie risks being dropped by browsers (4096 bytes per cookie incl. name).
+pub const MAX_COOKIE_VALUE: usize = 3800;
+
+impl Engine {
+    pub fn new(settings: Settings) -> Result<Engine, CodecError> {
+        let codec = CookieCodec::new(&settings.cookie_secrets)?;
+        Ok(Engine { settings, codec })
+    }
+
+    fn wants_api_answer(&self, api_route: bool, req: &Request<'_>) -> bool {
+        api_route || req.xhr || !req.accept.is_some_and(|a| a.contains("text/html"))
+    }
+
+    fn realm(&self) -> &str {
+        &self.settings.client_id
+    }
+
+    fn rule_ref(&self, method: &str, path: &str) -> (rules::Applied<'_>, RuleRef) {
+        let idx = self
+            .settings
+            .routes
+            .iter()
+            .position(|r| r.matches(method, path));
+        let applied = rules::select(
+            &self.settings.routes,
+            &self.settings.default_rule,
+            method,
+            path,
+        );
+        (applied, idx.map_or(RuleRef::Default, RuleRef::Route))
+    }
+
+    fn rule_by_ref(&self, r: RuleRef) -> &rules::Rule {
+        match r {
+            RuleRef::Route(i) => self
+                .settings
+                .routes
+                .get(i)
+                .map_or(&self.settings.default_rule, |r| &r.rule),
+            RuleRef::Default => &self.settings.default_rule,
+        }
+    }
+
+    /// Decides what happens to one request.
+    pub fn on_request(
+        &self,
+        req: &Request<'_>,
+        provider: Option<&Provider>,
+        now: u64,
+    ) -> (Outcome, Event) {
+        let Some(path) = normalize_path(req.path) else {
+            return (
+                Outcome::Respond(Problem::BadRequest.response(true, self.realm())),
+                Event::None,
+            );
+        };
+        let s = &self.settings;
+        if path == s.redirect_path {
+            return self.callback(req, provider, now);
+        }
+        if path == s.sign_out_path {
+            return (Outcome::Respond(self.sign_out(req)), Event::SignedOut);
+        }
+        let session_cookie = &s.cookie.name;
+        let (applied, rule_ref) = self.rule_ref(req.method, &path);
+        let api = self.wants_api_answer(applied.api, req);
+        let cookie_rewrite = req
+            .cookie
+            .map(|c| cookie_header::without(c, |n| self.is_ours(n)));
+
+        if applied.public && path != s.userinfo_path {
+            return (
+                Outcome::Forward(Forward {
+                    cookie: cookie_rewrite,
+                    ..Forward::default()
+                }),
+                Event::None,
+            );
+        }
+        // Fail closed: until the broker's keys were loaded once, nothing protected passes.
+        let Some(provider) = provider else {
+            return (
+                Outcome::Respond(Problem::Unavailable.response(api, self.realm())),
+                Event::NoProvider,
+            );
+        };
+
+        let raw = req
+            .cookie
+            .and_then(|c| cookie_header::get(c, session_cookie));
+        let mut event = Event::None;
+        let mut clear_invalid = Vec::new();
+        let session = match raw.map(|v| Session::open(&self.codec, session_cookie, v)) {
+            Some(Ok(sess)) => match sess.freshness(now) {
+                Freshness::Valid => Some(sess),
+                Freshness::NeedsRefresh => {
+                    if let Some(rt) = sess.refresh_token.clone() {
+                        let call = token_exchange::refresh(s, &provider.endpoints.token_path, &rt);
+                        let pending = Pending::Refresh {
+                            session: sess,
+                            api,
+                            return_to: return_url::sanitize(req.path),
+                            request_cookie: cookie_rewrite.flatten(),
+                            scheme: req.scheme.to_string(),
+                            authority: req.authority.to_string(),
+                            rule_index: rule_ref,
+                        };
+                        return (
+                            Outcome::Call {
+                                call,
+                                pending: Box::new(pending),
+                            },
+                            Event::None,
+                        );
+                    }
+                    None
+                }
+                Freshness::Expired => None,
+            },
+            Some(Err(e)) => {
+                event = Event::InvalidCookie(e.to_string());
+                clear_invalid.push(cookie_header::clear(&s.cookie, session_cookie));
+                None
+            }
+            None => None,
+        };
+
+        if path == s.userinfo_path {
+            return (Outcome::Respond(self.userinfo(session.as_ref())), event);
+        }
+
+        match session {
+            Some(sess) => self.admit(sess, applied.rule, api, cookie_rewrite, Vec::new()),
+            None if api => (
+                Outcome::Respond(
+                    Problem::Unauthenticated
+                        .response(true, self.realm())
+                        .with_cookies(clear_invalid),
+                ),
+                event,
+            ),
+            None => {
+                let (resp, ev) = self.start_login(req, provider, now, clear_invalid);
+                (
+                    Outcome::Respond(resp),
+                    if event == Event::None { ev } else { event },
+                )
+            }
+        }
+    }
+
+    /// A valid session meets the rule: forward with identity, or deny.
+    fn admit(
+        &self,
+        sess: Session,
+        rule: &rules::Rule,
+        api: bool,
+        cookie: Option<Option<String>>,
+        response_cookies: Vec<String>,
+    ) -> (Outcome, Event) {
+        let who = Subject {
+            email: &sess.email,
+            groups: &sess.groups,
+        };
+        if !rule.allows(&who) {
+            return (
+                Outcome::Respond(
+                    Problem::Forbidden
+                        .response(api, self.realm())
+                        .with_cookies(response_cookies),
+                ),
+                Event::Denied,
+            );
+        }
+        (
+            Outcome::Forward(Forward {
+                identity: identity::headers(&sess, self.settings.pass_access_token),
+                cookie,
+                response_cookies,
+            }),
+            Event::None,
+        )
+    }
+
+    /// Whether a cookie name belongs to the filter (never passed upstream).
+    fn is_ours(&self, name: &str) -> bool {
+        let base = &self.settings.cookie.name;
+        name.strip_prefix(base.as_str())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('_'))
+    }
+
+    fn redirect_uri(&self, scheme: &str, authority: &str) -> String {
+        match &self.settings.redirect_url {
+            Some(u) => u.clone(),
+            None => format!("{scheme}://{authority}{}", self.settings.redirect_path),
+        }
+    }
+
+    /// 302 to the broker with state, nonce and PKCE; the login lives in its own cookie.
+    fn start_login(
+        &self,
+        req: &Request<'_>,
+        provider: &Provider,
+        now: u64,
+        mut cookies: Vec<String>,
+    ) -> (LocalResponse, Event) {
+        let s = &self.settings;
+        let Ok(login) = LoginState::new(return_url::sanitize(req.path), now) else {
+            return (
+                Problem::Unavailable.response(false, self.realm()),
+                Event::LoginFailed("no randomness".into()),
+            );
+        };
+        let Some(name) = LoginState::cookie_name(&s.cookie.name, &login.state) else {
+            return (
+                Problem::Unavailable.response(false, self.realm()),
+                Event::LoginFailed("state".into()),
+            );
+        };
+        let Some(value) = login.seal(&self.codec, &name) else {
+            return (
+                Problem::Unavailable.response(false, self.realm()),
+                Event::LoginFailed("seal".into()),
+            );
+        };
+        cookies.extend(self.evict_old_logins(req.cookie));
+        cookies.push(cookie_header::set(
+            &s.cookie,
+            &name,
+            &value,
+            s.login_timeout_s,
+        ));
+
+        let redirect_uri = self.redirect_uri(req.scheme, req.authority);
+        let scope = s.scopes.join(" ");
+        let challenge = pkce::s256_challenge(&login.verifier);
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &s.client_id)
+            .append_pair("redirect_uri", &redirect_uri)
+            .append_pair("scope", &scope)
+            .append_pair("state", &login.state)
+            .append_pair("nonce", &login.nonce)
+            .append_pair("code_challenge", &challenge)
+            .append_pair("code_challenge_method", "S256")
+            .finish();
+        let auth = &provider.endpoints.authorization;
+        let sep = if auth.contains('?') { '&' } else { '?' };
+        (
+            LocalResponse::redirect(format!("{auth}{sep}{query}"), cookies),
+            Event::LoginStarted,
+        )
+    }
+
+    /// Keeps at most MAX_IN_FLIGHT - 1 older logins so the new one fits; oldest go first.
+    fn evict_old_logins(&self, cookie: Option<&str>) -> Vec<String> {
+        let Some(header) = cookie else {
+            return Vec::new();
+        };
+        let prefix = LoginState::cookie_prefix(&self.settings.cookie.name);
+        let mut logins: Vec<(u64, &str)> = cookie_header::pairs(header)
+            .filter(|(n, _)| n.starts_with(&prefix))
+            .map(|(n, v)| (LoginState::created_at_of(&self.codec, n, v).unwrap_or(0), n))
+            .collect();
+        if logins.len() < MAX_IN_FLIGHT {
+            return Vec::new();
+        }
+        logins.sort();
+        let excess = logins.len() + 1 - MAX_IN_FLIGHT;
+        logins
+            .iter()
+            .take(excess)
+            .map(|(_, n)| cookie_header::clear(&self.settings.cookie, n))
+            .collect()
+    }
+
+    /// The broker sent the browser back: check `state`, then exchange the code.
+    fn callback(
+        &self,
+        req: &Request<'_>,
+        provider: Option<&Provider>,
+        now: u64,
+    ) -> (Outcome, Event) {
+        let fail = |why: String| {
+            (
+                Outcome::Respond(Problem::LoginFailed.response(false, self.realm())),
+                Event::LoginFailed(why),
+            )
+        };
+        let query = req.path.split_once('?').map_or("", |(_, q)| q);
+        let (mut code, mut state, mut error) = (None, None, None);
+        for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+            match k.as_ref() {
+                "code" if code.is_none() => code = Some(v.into_owned()),
+                "state" if state.is_none() => state = Some(v.into_owned()),
+                "error" if error.is_none() => error = Some(v.into_owned()),
+                _ => {}
+            }
+        }
+        if let Some(e) = error {
+            let e: String = e
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .take(64)
+                .collect();
+            return fail(format!("broker returned error {e}"));
+        }
+        let Some(state) = state else {
+            return fail(LoginStateError::BadState.to_string());
+        };
+        let Some(name) = LoginState::cookie_name(&self.settings.cookie.name, &state) else {
+            return fail(LoginStateError::BadState.to_string());
+        };
+        let value = req.cookie.and_then(|c| cookie_header::get(c, &name));
+        let login = match LoginState::open(
+            &self.codec,
+            &name,
+            value,
+            &state,
+            now,
+            self.settings.login_timeout_s,
+        ) {
+            Ok(l) => l,
+            Err(e) => return fail(e.to_string()),
+        };
+        let Some(code) = code.filter(|c| !c.is_empty() && c.len() <= 2048) else {
+            return fail("callback without code".into());
+        };
+        let Some(provider) = provider else {
+            return (
+                Outcome::Respond(Problem::Unavailable.response(false, self.realm())),
+                Event::NoProvider,
+            );
+        };
+        let redirect_uri = self.redirect_uri(req.scheme, req.authority);
+        let call = token_exchange::code_exchange(
+            &self.settings,
+            &provider.endpoints.token_path,
+            &code,
+            &redirect_uri,
+            &login.verifier,
+        );
+        (
+            Outcome::Call {
+                call,
+                pending: Box::new(Pending::Login {
+                    login,
+                    cookie_name: name,
+                }),
+            },
+            Event::None,
+        )
+    }
+
+    /// The token endpoint answered (`status` is `None` when the call itself failed).
+    pub fn on_token_response(
+        &self,
+        pending: Pending,
+        status: Option<u32>,
+        body: &[u8],
+        provider: Option<&Provider>,
+        now: u64,
+    ) -> (Outcome, Event) {
+        match pending {
+            Pending::Login { login, cookie_name } => {
+                let clear_login = cookie_header::clear(&self.settings.cookie, &cookie_name);
+                match self.session_from_tokens(
+                    status,
+                    body,
+                    provider,
+                    Some(&login.nonce),
+                    now,
+                    None,
+                ) {
+                    Ok(session) => match self.session_cookie(&session, now) {
+                        Ok(set) => (
+                            Outcome::Respond(LocalResponse::redirect(
+                                return_url::sanitize(&login.return_to),
+                                vec![clear_login, set],
+                            )),
+                            Event::LoginCompleted,
+                        ),
+                        Err(why) => (
+                            Outcome::Respond(
+                                Problem::LoginFailed
+                                    .response(false, self.realm())
+                                    .with_cookies(vec![clear_login]),
+                            ),
+                            Event::LoginFailed(why),
+                        ),
+                    },
+                    Err(why) => {
+                        let status = if why.starts_with("broker unavailable") {
+                            Problem::Unavailable
+                        } else {
+                            Problem::LoginFailed
+                        };
+                        (
+                            Outcome::Respond(
+                                status
+                                    .response(false, self.realm())
+                                    .with_cookies(vec![clear_login]),
+                            ),
+                            Event::LoginFailed(why),
+                        )
+                    }
+                }
+            }
+            Pending::Refresh {
+                session,
+                api,
+                return_to,
+                request_cookie,
+                scheme,
+                authority,
+                rule_index,
+            } => {
+                match self.session_from_tokens(status, body, provider, None, now, Some(&session)) {
+                    Ok(fresh) => match self.session_cookie(&fresh, now) {
+                        Ok(set) => {
+                            let (outcome, ev) = self.admit(
+                                fresh,
+                                self.rule_by_ref(rule_index),
+                                api,
+                                Some(request_cookie),
+                                vec![set],
+                            );
+                            (
+                                outcome,
+                                if ev == Event::None {
+                                    Event::Refreshed
+                                } else {
+                                    ev
+                                },
+                            )
+                        }
+                        Err(why) => self.after_failed_refresh(
+                            api, &return_to, &scheme, &authority, provider, now, why,
+                        ),
+                    },
+                    Err(why) => self.after_failed_refresh(
+                        api, &return_to, &scheme, &authority, provider, now, why,
+                    ),
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn after_failed_refresh(
+        &self,
+        api: bool,
+        return_to: &str,
+        scheme: &str,
+        authority: &str,
+        provider: Option<&Provider>,
+        now: u64,
+        why: String,
+    ) -> (Outcome, Event) {
+        let clear = vec![cookie_header::clear(
+            &self.settings.cookie,
+            &self.settings.cookie.name,
+        )];
+        let resp = match provider {
+            Some(p) if !api => {
+                let req = Request {
+                    method: "GET",
+                    path: return_to,
+                    authority,
+                    scheme,
+                    cookie: None,
+                    accept: Some("text/html"),
+                    xhr: false,
+                };
+                self.start_login(&req, p, now, clear).0
+            }
+            _ => Problem::Unauthenticated
+                .response(true, self.realm())
+                .with_cookies(clear),
+        };
+        (Outcome::Respond(resp), Event::RefreshFailed(why))
+    }
+
+    /// Validates a token response into a session. `previous` is the session being refreshed.
+    fn session_from_tokens(
+        &self,
+        status: Option<u32>,
+        body: &[u8],
+        provider: Option<&Provider>,
+        nonce: Option<&str>,
+        now: u64,
+        previous: Option<&Session>,
+    ) -> Result<Session, String> {
+        let tokens = token_exchange::parse_response(status, body).map_err(|e| match e {
+            ExchangeError::NoAnswer => format!("broker unavailable: {e}"),
+            e => e.to_string(),
+        })?;
+        let provider = provider.ok_or("broker unavailable: no keys")?;
+        let expect = Expect {
+            issuer: &self.settings.issuer,
+            client_id: &self.settings.client_id,
+            nonce,
+            now,
+        };
+        let claims: IdClaims = id_token::validate(&tokens.id_token, &provider.keys, &expect)
+            .map_err(|e: TokenError| format!("ID token refused: {e}"))?;
+        if let Some(prev) = previous {
+            // A refresh must not switch users.
+            if prev.sub != claims.sub {
+                return Err("refreshed ID token names another subject".into());
+            }
+        }
+        let issued_at = previous.map_or(now, |p| p.issued_at);
+        let ends_at = previous.map_or(now.saturating_add(self.settings.cookie.expire_s), |p| {
+            p.ends_at
+        });
+        Ok(Session {
+            sub: claims.sub,
+            email: claims.email.unwrap_or_default(),
+            name: claims.name.unwrap_or_default(),
+            preferred_username: claims.preferred_username.unwrap_or_default(),
+            groups: claims.groups,
+            issued_at,
+            expires_at: claims.exp,
+            ends_at,
+            // The broker rotates refresh tokens; keep the old one only if it sent none.
+            refresh_token: tokens
+                .refresh_token
+                .or_else(|| previous.and_then(|p| p.refresh_token.clone())),
+            access_token: if self.settings.pass_access_token {
+                tokens.access_token
+            } else {
+                None
+            },
+        })
+    }
+
+    fn session_cookie(&self, session: &Session, now: u64) -> Result<String, String> {
+        let name = &self.settings.cookie.name;
+        let value = session.seal(&self.codec, name).map_err(|e| e.to_string())?;
+        if value.len() > MAX_COOKIE_VALUE {
+            return Err(format!(
+                "session is {} bytes, above the {MAX_COOKIE_VALUE}-byte cookie limit",
+                value.len()
+            ));
+        }
+        let max_age = session.ends_at.saturating_sub(now);
+        Ok(cookie_header::set(
+            &self.settings.cookie,
+            name,
+            &value,
+            max_age,
+        ))
+    }
+
+    fn sign_out(&self, req: &Request<'_>) -> LocalResponse {
+        let query = req.path.split_once('?').map_or("", |(_, q)| q);
+        let rd = form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == "rd")
+            .map(|(_, v)| return_url::sanitize(&v))
+            .unwrap_or_else(|| "/".to_string());
+        let mut cookies = vec![cookie_header::clear(
+            &self.settings.cookie,
+            &self.settings.cookie.name,
+        )];
+        if let Some(header) = req.cookie {
+            cookies.extend(
+                cookie_header::pairs(header)
+                    .filter(|(n, _)| self.is_ours(n) && *n != self.settings.cookie.name)
+                    .map(|(n, _)| cookie_header::clear(&self.settings.cookie, n)),
+            );
+        }
+        LocalResponse::redirect(rd, cookies)
+    }
+
+    fn userinfo(&self, session: Option<&Session>) -> LocalResponse {
+        match session {
+            None => Problem::Unauthenticated.response(true, self.realm()),
+            Some(s) => LocalResponse::json(
+                200,
+                serde_json::json!({
+                    "user": s.sub,
+                    "email": s.email,
+                    "preferred_username": s.preferred_username,
+                    "name": s.name,
+                    "groups": s.groups,
+                })
+                .to_string(),
+            ),
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! Identity headers sent to the upstream. Client-sent copies are always removed first, so the
+//! upstream can trust them.
+
+use crate::session::Session;
+
+/// Headers the filter owns: removed from every request, then set from a valid session.
+pub const IDENTITY_HEADERS: [&str; 5] = [
+    "x-auth-request-user",
+    "x-auth-request-email",
+    "x-auth-request-groups",
+    "x-auth-request-preferred-username",
+    "x-auth-request-access-token",
+];
+
+/// Header values for a session. Groups are comma-separated, as oauth2-proxy sends them.
+pub fn headers(session: &Session, pass_access_token: bool) -> Vec<(&'static str, String)> {
+    let mut out = Vec::with_capacity(6);
+    out.push(("x-auth-request-user", clean(&session.sub)));
+    if !session.email.is_empty() {
+        out.push(("x-auth-request-email", clean(&session.email)));
+    }
+    if !session.groups.is_empty() {
+        let groups: Vec<String> = session.groups.iter().map(|g| clean(g)).collect();
+        out.push(("x-auth-request-groups", groups.join(",")));
+    }
+    if !session.preferred_username.is_empty() {
+        out.push((
+            "x-auth-request-preferred-username",
+            clean(&session.preferred_username),
+        ));
+    }
+    if pass_access_token {
+        if let Some(at) = &session.access_token {
+            out.push(("x-auth-request-access-token", clean(at)));
+            out.push(("authorization", format!("Bearer {}", clean(at))));
+        }
+    }
+    out
+}
+
+/// Header values cannot carry control characters; a claim with them is reduced rather than
+/// allowed to split or smuggle headers. Commas inside one group would be ambiguous in the
+/// joined list, so they are replaced too.
+fn clean(v: &str) -> String {
+    v.chars()
+        .map(|c| if c.is_control() || c == ',' { ' ' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_values_are_clean() {
+        let s = Session {
+            sub: "u1".into(),
+            email: "a@b.c\r\nx-evil: 1".into(),
+            name: String::new(),
+            preferred_username: String::new(),
+            groups: vec!["a,b".into(), "c".into()],
+            issued_at: 0,
+            expires_at: 1,
+            ends_at: 2,
+            refresh_token: None,
+            access_token: Some("tok".into()),
+        };
+        let h = headers(&s, true);
+        assert!(h.iter().all(|(_, v)| !v.contains(['\r', '\n'])));
+        assert!(h.contains(&("x-auth-request-groups", "a b,c".to_string())));
+        assert!(h.contains(&("authorization", "Bearer tok".to_string())));
+        assert!(!headers(&s, false)
+            .iter()
+            .any(|(k, _)| *k == "authorization"));
+    }
+}

@@ -1,0 +1,165 @@
+//! What the filter knows of the broker: its discovery document and signing keys (JWKS).
+//! Fetched by the root context; parsed and checked here.
+
+use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde::Deserialize;
+use url::Url;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ProviderError {
+    #[error("discovery document is not valid JSON: {0}")]
+    DiscoveryJson(String),
+    #[error("discovery names issuer {found:?}, expected {expected:?}")]
+    IssuerMismatch { expected: String, found: String },
+    #[error("discovery field `{0}` is not an absolute URL")]
+    BadEndpoint(&'static str),
+    #[error("JWKS is not valid: {0}")]
+    Jwks(String),
+    #[error("JWKS has no usable RSA signing key")]
+    NoKeys,
+}
+
+/// The endpoints the filter uses, as `(browser URL, path for calls through the gateway)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    pub authorization: String,
+    pub token_path: String,
+    pub jwks_path: String,
+    pub end_session: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct DiscoveryDoc {
+    issuer: String,
+    authorization_endpoint: String,
+    token_endpoint: String,
+    jwks_uri: String,
+    #[serde(default)]
+    end_session_endpoint: Option<String>,
+}
+
+/// Path and query of an absolute URL: the filter's calls go to a gateway upstream, not to the
+/// URL's host, so only this part is used.
+fn call_path(url: &str, field: &'static str) -> Result<String, ProviderError> {
+    let u = Url::parse(url).map_err(|_| ProviderError::BadEndpoint(field))?;
+    if !matches!(u.scheme(), "http" | "https") {
+        return Err(ProviderError::BadEndpoint(field));
+    }
+    Ok(match u.query() {
+        Some(q) => format!("{}?{q}", u.path()),
+        None => u.path().to_string(),
+    })
+}
+
+/// Parses the discovery document and insists it is the configured issuer's (OIDC Discovery §4.3).
+pub fn parse_discovery(body: &[u8], issuer: &str) -> Result<Endpoints, ProviderError> {
+    let doc: DiscoveryDoc =
+        serde_json::from_slice(body).map_err(|e| ProviderError::DiscoveryJson(e.to_string()))?;
+    if doc.issuer != issuer {
+        return Err(ProviderError::IssuerMismatch {
+            expected: issuer.to_string(),
+            found: doc.issuer,
+        });
+    }
+    call_path(&doc.authorization_endpoint, "authorization_endpoint")?;
+    if let Some(e) = &doc.end_session_endpoint {
+        call_path(e, "end_session_endpoint")?;
+    }
+    Ok(Endpoints {
+        authorization: doc.authorization_endpoint,
+        token_path: call_path(&doc.token_endpoint, "token_endpoint")?,
+        jwks_path: call_path(&doc.jwks_uri, "jwks_uri")?,
+        end_session: doc.end_session_endpoint,
+    })
+}
+
+/// Verification keys by `kid`.
+#[derive(Clone)]
+pub struct KeySet {
+    keys: Vec<(Option<String>, DecodingKey)>,
+}
+
+impl KeySet {
+    pub fn parse(body: &[u8]) -> Result<KeySet, ProviderError> {
+        let set: JwkSet =
+            serde_json::from_slice(body).map_err(|e| ProviderError::Jwks(e.to_string()))?;
+        let keys: Vec<_> = set
+            .keys
+            .iter()
+            .filter(|k| {
+                // Only RSA signature keys: encryption keys must never verify a token.
+                matches!(k.algorithm, AlgorithmParameters::RSA(_))
+                    && k.common
+                        .public_key_use
+                        .as_ref()
+                        .is_none_or(|u| matches!(u, jsonwebtoken::jwk::PublicKeyUse::Signature))
+            })
+            .filter_map(|k| Some((k.common.key_id.clone(), DecodingKey::from_jwk(k).ok()?)))
+            .collect();
+        if keys.is_empty() {
+            return Err(ProviderError::NoKeys);
+        }
+        Ok(KeySet { keys })
+    }
+
+    /// The key for `kid`; a token without `kid` is accepted only when there is one key.
+    pub fn find(&self, kid: Option<&str>) -> Option<&DecodingKey> {
+        match kid {
+            Some(kid) => self
+                .keys
+                .iter()
+                .find(|(k, _)| k.as_deref() == Some(kid))
+                .map(|(_, key)| key),
+            None if self.keys.len() == 1 => self.keys.first().map(|(_, k)| k),
+            None => None,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+/// Signing algorithms accepted from the broker.
+pub const ALGORITHMS: [Algorithm; 1] = [Algorithm::RS256];
+
+/// Everything needed to run logins and check tokens.
+#[derive(Clone)]
+pub struct Provider {
+    pub endpoints: Endpoints,
+    pub keys: KeySet,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discovery_must_name_our_issuer() {
+        let doc = br#"{"issuer":"http://x/dex","authorization_endpoint":"http://x/dex/auth",
+            "token_endpoint":"http://x/dex/token","jwks_uri":"http://x/dex/keys"}"#;
+        let e = parse_discovery(doc, "http://x/dex").unwrap();
+        assert_eq!(e.token_path, "/dex/token");
+        assert_eq!(e.jwks_path, "/dex/keys");
+        assert!(matches!(
+            parse_discovery(doc, "http://y/dex"),
+            Err(ProviderError::IssuerMismatch { .. })
+        ));
+        assert!(parse_discovery(b"{}", "http://x/dex").is_err());
+        assert!(parse_discovery(b"not json", "http://x/dex").is_err());
+    }
+
+    #[test]
+    fn jwks_without_rsa_keys_is_refused() {
+        assert_eq!(
+            KeySet::parse(br#"{"keys":[]}"#).err(),
+            Some(ProviderError::NoKeys)
+        );
+        assert!(KeySet::parse(b"[]").is_err());
+    }
+}
