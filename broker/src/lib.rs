@@ -1,4 +1,6 @@
 //! Gatehouse broker: an OpenID Connect provider that reads Dex's configuration language.
 
 pub mod config;
+pub mod connector;
 pub mod secret;
+pub mod storage;

@@ -1,0 +1,5 @@
+//! Upstream identity sources behind one trait.
+
+mod identity;
+
+pub use identity::Identity;

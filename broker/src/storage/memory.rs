@@ -1,0 +1,214 @@
+//! In-process storage for tests and throwaway demos; everything is lost on exit.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use subtle::ConstantTimeEq;
+
+use super::*;
+
+/// How long a spent authorization code or refresh token is remembered, to detect replays.
+pub(super) const SPENT_MEMORY_SECS: i64 = 24 * 3600;
+
+#[derive(Default)]
+struct State {
+    auth_requests: HashMap<String, AuthRequest>,
+    auth_codes: HashMap<String, AuthCode>,
+    /// code hash → when to forget it was redeemed.
+    redeemed_codes: HashMap<String, UnixTime>,
+    refresh_tokens: HashMap<String, (RefreshToken, bool)>,
+    signing_keys: Vec<SigningKeyRecord>,
+}
+
+#[derive(Default)]
+pub struct MemoryStorage {
+    state: Mutex<State>,
+}
+
+impl MemoryStorage {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-written map (each operation is one
+        // insert/remove), so recovering the guard is safe.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait]
+impl Storage for MemoryStorage {
+    async fn ping(&self) -> Result<()> {
+        drop(self.lock());
+        Ok(())
+    }
+
+    async fn create_auth_request(&self, request: &AuthRequest) -> Result<()> {
+        let mut s = self.lock();
+        if s.auth_requests.contains_key(&request.id) {
+            return Err(StorageError::AlreadyExists);
+        }
+        s.auth_requests.insert(request.id.clone(), request.clone());
+        Ok(())
+    }
+
+    async fn get_auth_request(&self, id: &str, now: UnixTime) -> Result<Option<AuthRequest>> {
+        Ok(self
+            .lock()
+            .auth_requests
+            .get(id)
+            .filter(|r| r.expires_at > now)
+            .cloned())
+    }
+
+    async fn set_auth_request_identity(
+        &self,
+        id: &str,
+        connector_id: &str,
+        identity: &Identity,
+    ) -> Result<bool> {
+        let mut s = self.lock();
+        match s.auth_requests.get_mut(id) {
+            Some(r) => {
+                r.connector_id = Some(connector_id.to_string());
+                r.identity = Some(identity.clone());
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn take_auth_request(&self, id: &str, now: UnixTime) -> Result<Option<AuthRequest>> {
+        Ok(self
+            .lock()
+            .auth_requests
+            .remove(id)
+            .filter(|r| r.expires_at > now))
+    }
+
+    async fn create_auth_code(&self, code: &AuthCode) -> Result<()> {
+        let mut s = self.lock();
+        if s.auth_codes.contains_key(&code.code_hash) {
+            return Err(StorageError::AlreadyExists);
+        }
+        s.auth_codes.insert(code.code_hash.clone(), code.clone());
+        Ok(())
+    }
+
+    async fn redeem_auth_code(&self, code_hash: &str, now: UnixTime) -> Result<CodeRedemption> {
+        let mut s = self.lock();
+        if let Some(code) = s.auth_codes.remove(code_hash) {
+            if code.expires_at <= now {
+                return Ok(CodeRedemption::Expired);
+            }
+            s.redeemed_codes
+                .insert(code_hash.to_string(), now + SPENT_MEMORY_SECS);
+            return Ok(CodeRedemption::Redeemed(code));
+        }
+        if s.redeemed_codes.contains_key(code_hash) {
+            return Ok(CodeRedemption::Replayed);
+        }
+        Ok(CodeRedemption::Unknown)
+    }
+
+    async fn create_refresh_token(&self, token: &RefreshToken) -> Result<()> {
+        let mut s = self.lock();
+        if s.refresh_tokens.contains_key(&token.id) {
+            return Err(StorageError::AlreadyExists);
+        }
+        s.refresh_tokens
+            .insert(token.id.clone(), (token.clone(), false));
+        Ok(())
+    }
+
+    async fn use_refresh_token(
+        &self,
+        id: &str,
+        secret_hash: &str,
+        client_id: &str,
+        policy: &RefreshPolicy,
+        now: UnixTime,
+    ) -> Result<RefreshUse> {
+        let mut s = self.lock();
+        let Some((token, spent)) = s.refresh_tokens.get_mut(id) else {
+            return Ok(RefreshUse::Invalid);
+        };
+        let secret_ok: bool = token
+            .secret_hash
+            .as_bytes()
+            .ct_eq(secret_hash.as_bytes())
+            .into();
+        if !secret_ok || token.client_id != client_id {
+            return Ok(RefreshUse::Invalid);
+        }
+        if *spent {
+            let family = token.family.clone();
+            s.refresh_tokens.retain(|_, (t, _)| t.family != family);
+            return Ok(RefreshUse::Reused);
+        }
+        if token.expires_at <= now {
+            s.refresh_tokens.remove(id);
+            return Ok(RefreshUse::Expired);
+        }
+        let found = token.clone();
+        if policy.rotate {
+            *spent = true;
+            token.expires_at = token.expires_at.min(now + SPENT_MEMORY_SECS);
+        } else {
+            token.last_used = now;
+            token.expires_at = policy.expires_at(token.created_at, now);
+        }
+        Ok(RefreshUse::Valid(found))
+    }
+
+    async fn revoke_refresh_family(&self, family: &str) -> Result<u64> {
+        let mut s = self.lock();
+        let before = s.refresh_tokens.len();
+        s.refresh_tokens.retain(|_, (t, _)| t.family != family);
+        Ok((before - s.refresh_tokens.len()) as u64)
+    }
+
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
+        Ok(self.lock().signing_keys.clone())
+    }
+
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<()> {
+        let mut s = self.lock();
+        if s.signing_keys.iter().any(|k| k.kid == key.kid) {
+            return Err(StorageError::AlreadyExists);
+        }
+        s.signing_keys.push(key.clone());
+        Ok(())
+    }
+
+    async fn delete_expired(&self, now: UnixTime) -> Result<GcStats> {
+        let mut s = self.lock();
+        let mut stats = GcStats::default();
+        let n = s.auth_requests.len();
+        s.auth_requests.retain(|_, r| r.expires_at > now);
+        stats.auth_requests = (n - s.auth_requests.len()) as u64;
+        let n = s.auth_codes.len();
+        s.auth_codes.retain(|_, c| c.expires_at > now);
+        stats.auth_codes = (n - s.auth_codes.len()) as u64;
+        s.redeemed_codes.retain(|_, until| *until > now);
+        let n = s.refresh_tokens.len();
+        s.refresh_tokens.retain(|_, (t, _)| t.expires_at > now);
+        stats.refresh_tokens = (n - s.refresh_tokens.len()) as u64;
+        let n = s.signing_keys.len();
+        s.signing_keys.retain(|k| k.verify_until > now);
+        stats.signing_keys = (n - s.signing_keys.len()) as u64;
+        Ok(stats)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn conformance() {
+        conformance::run_all(&MemoryStorage::new()).await;
+    }
+}

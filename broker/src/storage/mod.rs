@@ -1,0 +1,133 @@
+//! Everything the provider remembers between requests, behind one trait.
+//!
+//! Endpoints only see [`Storage`]; `memory` serves tests and single-process demos, `sql` serves
+//! SQLite today and is written in the SQL subset PostgreSQL shares (sqlx `Any`, `$n` parameters,
+//! TEXT/BIGINT columns, `DELETE … RETURNING`) so PostgreSQL can follow without touching endpoints.
+//! Records are stored as JSON in a `data` column beside the columns queries filter on.
+
+mod gc;
+mod memory;
+mod migrations;
+mod records;
+mod sql;
+
+#[cfg(test)]
+mod conformance;
+
+use async_trait::async_trait;
+
+pub use gc::spawn_garbage_collector;
+pub use memory::MemoryStorage;
+pub use records::*;
+pub use sql::SqlStorage;
+
+/// Seconds since the Unix epoch.
+pub type UnixTime = i64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migration(String),
+    #[error("stored record is corrupt: {0}")]
+    Corrupt(String),
+    #[error("record already exists")]
+    AlreadyExists,
+}
+
+pub type Result<T> = std::result::Result<T, StorageError>;
+
+/// What happened when an authorization code was presented.
+#[derive(Debug)]
+pub enum CodeRedemption {
+    /// First use: the code is gone now, here is what it stood for.
+    Redeemed(AuthCode),
+    /// Used before: the caller must treat it as an attack (RFC 6749 §4.1.2).
+    Replayed,
+    /// Never issued, or garbage-collected.
+    Unknown,
+    /// Issued but past its expiry; it is deleted now.
+    Expired,
+}
+
+/// What happened when a refresh token was presented.
+#[derive(Debug)]
+pub enum RefreshUse {
+    /// Valid. With rotation the token is now spent and the caller stores its successor.
+    Valid(RefreshToken),
+    /// Unknown id, wrong secret, or a different client: refused, nothing changed.
+    Invalid,
+    /// Past its lifetime.
+    Expired,
+    /// A spent token was presented again: its whole family is revoked.
+    Reused,
+}
+
+/// Counts of rows removed by one garbage-collection pass.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct GcStats {
+    pub auth_requests: u64,
+    pub auth_codes: u64,
+    pub refresh_tokens: u64,
+    pub signing_keys: u64,
+}
+
+#[async_trait]
+pub trait Storage: Send + Sync + 'static {
+    /// Cheap round-trip, for health checks.
+    async fn ping(&self) -> Result<()>;
+
+    // --- authorization requests (one per /auth visit, until a code is issued) ---
+    async fn create_auth_request(&self, request: &AuthRequest) -> Result<()>;
+    /// None when unknown or expired.
+    async fn get_auth_request(&self, id: &str, now: UnixTime) -> Result<Option<AuthRequest>>;
+    /// Records who signed in; false when the request is gone.
+    async fn set_auth_request_identity(
+        &self,
+        id: &str,
+        connector_id: &str,
+        identity: &Identity,
+    ) -> Result<bool>;
+    /// Removes and returns the request, atomically, so it finishes at most once.
+    async fn take_auth_request(&self, id: &str, now: UnixTime) -> Result<Option<AuthRequest>>;
+
+    // --- authorization codes ---
+    async fn create_auth_code(&self, code: &AuthCode) -> Result<()>;
+    /// One-time: deletes the code and remembers it was used, atomically.
+    async fn redeem_auth_code(&self, code_hash: &str, now: UnixTime) -> Result<CodeRedemption>;
+
+    // --- refresh tokens ---
+    async fn create_refresh_token(&self, token: &RefreshToken) -> Result<()>;
+    /// Checks id, secret (constant time), client and expiry, atomically. With rotation the token
+    /// is spent (kept a while only to detect reuse); without, its idle expiry is extended.
+    async fn use_refresh_token(
+        &self,
+        id: &str,
+        secret_hash: &str,
+        client_id: &str,
+        policy: &RefreshPolicy,
+        now: UnixTime,
+    ) -> Result<RefreshUse>;
+    /// Revokes every refresh token descended from one authorization code; returns how many.
+    async fn revoke_refresh_family(&self, family: &str) -> Result<u64>;
+
+    // --- signing keys (rotation keeps old public keys until their tokens expire) ---
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<()>;
+
+    // Room for offline sessions, connector data, passwords and clients in storage: later issues.
+
+    /// Deletes every expired row.
+    async fn delete_expired(&self, now: UnixTime) -> Result<GcStats>;
+}
+
+pub use crate::connector::Identity;
+
+/// The current time as [`UnixTime`].
+pub fn now() -> UnixTime {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

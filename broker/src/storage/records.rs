@@ -1,0 +1,116 @@
+//! The rows the provider stores. Secret-bearing fields have redacted `Debug`.
+
+use serde::{Deserialize, Serialize};
+
+use super::UnixTime;
+use crate::connector::Identity;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PkceChallenge {
+    pub challenge: String,
+    /// `S256` or `plain`.
+    pub method: String,
+}
+
+/// An /auth visit waiting for the user to sign in (and approve).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthRequest {
+    pub id: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scopes: Vec<String>,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub pkce: Option<PkceChallenge>,
+    /// Set once the user signed in through a connector.
+    pub connector_id: Option<String>,
+    pub identity: Option<Identity>,
+    pub expires_at: UnixTime,
+}
+
+/// An issued authorization code, keyed by the SHA-256 of the code (the code itself is never stored).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthCode {
+    pub code_hash: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scopes: Vec<String>,
+    pub nonce: Option<String>,
+    pub pkce: Option<PkceChallenge>,
+    pub connector_id: String,
+    pub identity: Identity,
+    pub expires_at: UnixTime,
+}
+
+/// A refresh token: the client holds `id.secret`, we keep the id and SHA-256 of the secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshToken {
+    pub id: String,
+    pub secret_hash: String,
+    /// Every token rotated from one authorization code shares this (the code's hash).
+    pub family: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub nonce: Option<String>,
+    pub connector_id: String,
+    pub identity: Identity,
+    /// When the family started (for `absoluteLifetime`).
+    pub created_at: UnixTime,
+    pub last_used: UnixTime,
+    /// `i64::MAX` when no lifetime is configured.
+    pub expires_at: UnixTime,
+}
+
+impl std::fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshToken")
+            .field("id", &self.id)
+            .field("client_id", &self.client_id)
+            .field("secret_hash", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+/// An RS256 signing key. `private_pkcs1_der` is base64 (standard) PKCS#1 DER.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningKeyRecord {
+    pub kid: String,
+    pub private_pkcs1_der: String,
+    pub created_at: UnixTime,
+    /// Stop signing with it after this time (rotation).
+    pub sign_until: UnixTime,
+    /// Keep publishing it in JWKS until this time, so tokens it signed still verify.
+    pub verify_until: UnixTime,
+}
+
+impl std::fmt::Debug for SigningKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeyRecord")
+            .field("kid", &self.kid)
+            .field("private_pkcs1_der", &"<redacted>")
+            .field("sign_until", &self.sign_until)
+            .field("verify_until", &self.verify_until)
+            .finish()
+    }
+}
+
+/// How refresh tokens age and whether they rotate (from `expiry.refreshTokens`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshPolicy {
+    pub rotate: bool,
+    pub idle_secs: Option<i64>,
+    pub absolute_secs: Option<i64>,
+}
+
+impl RefreshPolicy {
+    /// When a token of a family started at `created_at`, last used at `last_used`, expires.
+    pub fn expires_at(&self, created_at: UnixTime, last_used: UnixTime) -> UnixTime {
+        let idle = self
+            .idle_secs
+            .map_or(UnixTime::MAX, |s| last_used.saturating_add(s));
+        let absolute = self
+            .absolute_secs
+            .map_or(UnixTime::MAX, |s| created_at.saturating_add(s));
+        idle.min(absolute)
+    }
+}

@@ -1,0 +1,404 @@
+//! SQL storage through sqlx's `Any` driver: SQLite now; the statements are the subset PostgreSQL
+//! shares, so adding it is a driver feature and a URL, not new endpoint code.
+
+use std::path::Path;
+use std::sync::Once;
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::AnyPool;
+use sqlx::{Any, Row, Transaction};
+use subtle::ConstantTimeEq;
+
+use super::memory::SPENT_MEMORY_SECS;
+use super::migrations::MIGRATIONS;
+use super::*;
+
+static INSTALL_DRIVERS: Once = Once::new();
+
+pub struct SqlStorage {
+    pool: AnyPool,
+}
+
+impl SqlStorage {
+    /// Opens (creating if needed) a SQLite database file, switches it to WAL and migrates it.
+    pub async fn open_sqlite(file: &Path) -> Result<Self> {
+        let path = file.to_str().ok_or_else(|| {
+            StorageError::Migration(format!("database path {} is not UTF-8", file.display()))
+        })?;
+        if path.contains(['?', '#']) {
+            return Err(StorageError::Migration(format!(
+                "database path {path:?} must not contain '?' or '#'"
+            )));
+        }
+        let url = format!("sqlite://{path}?mode=rwc");
+        let storage = Self::connect(&url, 4).await?;
+        // WAL lets readers proceed during a write; it is a property of the file, so once is enough.
+        sqlx::query("PRAGMA journal_mode=WAL")
+            .execute(&storage.pool)
+            .await?;
+        storage.migrate().await?;
+        Ok(storage)
+    }
+
+    async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        INSTALL_DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .connect(url)
+            .await?;
+        Ok(SqlStorage { pool })
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                version BIGINT PRIMARY KEY,
+                applied_at BIGINT NOT NULL)",
+        )
+        .execute(&self.pool)
+        .await?;
+        for (version, statements) in MIGRATIONS {
+            let mut tx = self.pool.begin().await?;
+            let applied = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(*version)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+            if applied {
+                continue;
+            }
+            for statement in *statements {
+                sqlx::query(statement)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| StorageError::Migration(format!("version {version}: {e}")))?;
+            }
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+                .bind(*version)
+                .bind(now())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            tracing::info!(version, "applied storage migration");
+        }
+        Ok(())
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| StorageError::Corrupt(e.to_string()))
+}
+
+fn from_row<T: DeserializeOwned>(row: &AnyRow) -> Result<T> {
+    let data: String = row.try_get("data")?;
+    serde_json::from_str(&data).map_err(|e| StorageError::Corrupt(e.to_string()))
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+fn insert_error(e: sqlx::Error) -> StorageError {
+    if is_unique_violation(&e) {
+        StorageError::AlreadyExists
+    } else {
+        StorageError::Database(e)
+    }
+}
+
+async fn delete_family(tx: &mut Transaction<'_, Any>, family: &str) -> Result<u64> {
+    Ok(sqlx::query("DELETE FROM refresh_tokens WHERE family = $1")
+        .bind(family)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected())
+}
+
+#[async_trait]
+impl Storage for SqlStorage {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create_auth_request(&self, request: &AuthRequest) -> Result<()> {
+        sqlx::query("INSERT INTO auth_requests (id, expires_at, data) VALUES ($1, $2, $3)")
+            .bind(&request.id)
+            .bind(request.expires_at)
+            .bind(to_json(request)?)
+            .execute(&self.pool)
+            .await
+            .map_err(insert_error)?;
+        Ok(())
+    }
+
+    async fn get_auth_request(&self, id: &str, now: UnixTime) -> Result<Option<AuthRequest>> {
+        let row = sqlx::query("SELECT data FROM auth_requests WHERE id = $1 AND expires_at > $2")
+            .bind(id)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    async fn set_auth_request_identity(
+        &self,
+        id: &str,
+        connector_id: &str,
+        identity: &Identity,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        // Write first: takes the write lock (SQLite) / row lock (PostgreSQL) before reading.
+        let locked = sqlx::query("UPDATE auth_requests SET expires_at = expires_at WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if locked == 0 {
+            return Ok(false);
+        }
+        let row = sqlx::query("SELECT data FROM auth_requests WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let mut request: AuthRequest = from_row(&row)?;
+        request.connector_id = Some(connector_id.to_string());
+        request.identity = Some(identity.clone());
+        sqlx::query("UPDATE auth_requests SET data = $1 WHERE id = $2")
+            .bind(to_json(&request)?)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn take_auth_request(&self, id: &str, now: UnixTime) -> Result<Option<AuthRequest>> {
+        let row = sqlx::query("DELETE FROM auth_requests WHERE id = $1 RETURNING expires_at, data")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let expires_at: i64 = row.try_get("expires_at")?;
+        if expires_at <= now {
+            return Ok(None);
+        }
+        from_row(&row).map(Some)
+    }
+
+    async fn create_auth_code(&self, code: &AuthCode) -> Result<()> {
+        sqlx::query("INSERT INTO auth_codes (id, expires_at, data) VALUES ($1, $2, $3)")
+            .bind(&code.code_hash)
+            .bind(code.expires_at)
+            .bind(to_json(code)?)
+            .execute(&self.pool)
+            .await
+            .map_err(insert_error)?;
+        Ok(())
+    }
+
+    async fn redeem_auth_code(&self, code_hash: &str, now: UnixTime) -> Result<CodeRedemption> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query("DELETE FROM auth_codes WHERE id = $1 RETURNING expires_at, data")
+            .bind(code_hash)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(row) = row {
+            let expires_at: i64 = row.try_get("expires_at")?;
+            if expires_at <= now {
+                tx.commit().await?;
+                return Ok(CodeRedemption::Expired);
+            }
+            let code: AuthCode = from_row(&row)?;
+            sqlx::query("INSERT INTO redeemed_codes (id, expires_at) VALUES ($1, $2)")
+                .bind(code_hash)
+                .bind(now + SPENT_MEMORY_SECS)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            return Ok(CodeRedemption::Redeemed(code));
+        }
+        let replayed = sqlx::query("SELECT id FROM redeemed_codes WHERE id = $1")
+            .bind(code_hash)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        tx.commit().await?;
+        Ok(if replayed {
+            CodeRedemption::Replayed
+        } else {
+            CodeRedemption::Unknown
+        })
+    }
+
+    async fn create_refresh_token(&self, token: &RefreshToken) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (id, family, client_id, secret_hash, spent, expires_at, data)
+             VALUES ($1, $2, $3, $4, 0, $5, $6)",
+        )
+        .bind(&token.id)
+        .bind(&token.family)
+        .bind(&token.client_id)
+        .bind(&token.secret_hash)
+        .bind(token.expires_at)
+        .bind(to_json(token)?)
+        .execute(&self.pool)
+        .await
+        .map_err(insert_error)?;
+        Ok(())
+    }
+
+    async fn use_refresh_token(
+        &self,
+        id: &str,
+        secret_hash: &str,
+        client_id: &str,
+        policy: &RefreshPolicy,
+        now: UnixTime,
+    ) -> Result<RefreshUse> {
+        let mut tx = self.pool.begin().await?;
+        // Write first, so two concurrent uses of one token serialise here instead of both passing.
+        let locked = sqlx::query("UPDATE refresh_tokens SET spent = spent WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if locked == 0 {
+            return Ok(RefreshUse::Invalid);
+        }
+        let row = sqlx::query(
+            "SELECT secret_hash, client_id, spent, expires_at, family, data
+             FROM refresh_tokens WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let stored_hash: String = row.try_get("secret_hash")?;
+        let stored_client: String = row.try_get("client_id")?;
+        let spent: i64 = row.try_get("spent")?;
+        let expires_at: i64 = row.try_get("expires_at")?;
+        let family: String = row.try_get("family")?;
+        let secret_ok: bool = stored_hash.as_bytes().ct_eq(secret_hash.as_bytes()).into();
+        if !secret_ok || stored_client != client_id {
+            return Ok(RefreshUse::Invalid);
+        }
+        if spent != 0 {
+            delete_family(&mut tx, &family).await?;
+            tx.commit().await?;
+            return Ok(RefreshUse::Reused);
+        }
+        if expires_at <= now {
+            sqlx::query("DELETE FROM refresh_tokens WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            return Ok(RefreshUse::Expired);
+        }
+        let mut token: RefreshToken = from_row(&row)?;
+        if policy.rotate {
+            sqlx::query("UPDATE refresh_tokens SET spent = 1, expires_at = $1 WHERE id = $2")
+                .bind(expires_at.min(now + SPENT_MEMORY_SECS))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        } else {
+            let found = token.clone();
+            token.last_used = now;
+            token.expires_at = policy.expires_at(token.created_at, now);
+            sqlx::query("UPDATE refresh_tokens SET expires_at = $1, data = $2 WHERE id = $3")
+                .bind(token.expires_at)
+                .bind(to_json(&token)?)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            token = found;
+        }
+        tx.commit().await?;
+        Ok(RefreshUse::Valid(token))
+    }
+
+    async fn revoke_refresh_family(&self, family: &str) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        let n = delete_family(&mut tx, family).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
+        let rows = sqlx::query("SELECT data FROM signing_keys ORDER BY kid")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<()> {
+        sqlx::query("INSERT INTO signing_keys (kid, verify_until, data) VALUES ($1, $2, $3)")
+            .bind(&key.kid)
+            .bind(key.verify_until)
+            .bind(to_json(key)?)
+            .execute(&self.pool)
+            .await
+            .map_err(insert_error)?;
+        Ok(())
+    }
+
+    async fn delete_expired(&self, now: UnixTime) -> Result<GcStats> {
+        let mut stats = GcStats::default();
+        let run = |sql: &'static str| {
+            let pool = self.pool.clone();
+            async move {
+                Ok::<u64, StorageError>(
+                    sqlx::query(sql)
+                        .bind(now)
+                        .execute(&pool)
+                        .await?
+                        .rows_affected(),
+                )
+            }
+        };
+        stats.auth_requests = run("DELETE FROM auth_requests WHERE expires_at <= $1").await?;
+        stats.auth_codes = run("DELETE FROM auth_codes WHERE expires_at <= $1").await?;
+        run("DELETE FROM redeemed_codes WHERE expires_at <= $1").await?;
+        stats.refresh_tokens = run("DELETE FROM refresh_tokens WHERE expires_at <= $1").await?;
+        stats.signing_keys = run("DELETE FROM signing_keys WHERE verify_until <= $1").await?;
+        Ok(stats)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn conformance() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = SqlStorage::open_sqlite(&dir.path().join("gatehouse.db"))
+            .await
+            .unwrap();
+        conformance::run_all(&storage).await;
+    }
+
+    #[tokio::test]
+    async fn reopening_keeps_data_and_migrations_are_idempotent() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gatehouse.db");
+        let key = conformance::signing_key("k1", 100);
+        {
+            let s = SqlStorage::open_sqlite(&path).await.unwrap();
+            s.insert_signing_key(&key).await.unwrap();
+        }
+        let s = SqlStorage::open_sqlite(&path).await.unwrap();
+        assert_eq!(s.list_signing_keys().await.unwrap(), vec![key]);
+        let mode: String = sqlx::query("PRAGMA journal_mode")
+            .fetch_one(&s.pool)
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap();
+        assert_eq!(mode.to_lowercase(), "wal");
+    }
+}
