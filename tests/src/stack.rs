@@ -1,0 +1,197 @@
+//! The whole system on loopback: broker + echo upstream + Envoy with the filter.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Map, Value};
+
+use crate::broker::{Broker, BrokerConfig, CLIENT_ID, CLIENT_SECRET};
+use crate::echo::Echo;
+use crate::envoy::{Envoy, EnvoyPorts};
+use crate::logs::{current_test_name, LogDir};
+use crate::paths::filter_wasm;
+use crate::ports::free_port;
+use crate::secrets::random_cookie_secret;
+
+/// Fixed ports (the demo); tests leave them to the OS.
+#[derive(Debug, Clone, Copy)]
+pub struct StackPorts {
+    pub envoy: u16,
+    pub admin: u16,
+    pub broker: u16,
+    pub upstream: u16,
+}
+
+impl StackPorts {
+    /// Four ports the OS picks.
+    pub fn free() -> Result<Self> {
+        Ok(Self {
+            envoy: free_port()?,
+            admin: free_port()?,
+            broker: free_port()?,
+            upstream: free_port()?,
+        })
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct StackOptions {
+    /// Names the log folder `target/e2e-logs/<name>/`; default: the test's name.
+    pub name: Option<String>,
+    /// Where logs go instead of `target/e2e-logs/<name>/`.
+    pub log_dir: Option<PathBuf>,
+    /// Where the configs and the SQLite file go; default: a temporary folder.
+    pub dir: Option<PathBuf>,
+    pub ports: Option<StackPorts>,
+    /// Default: a fresh random one.
+    pub cookie_secret: Option<String>,
+    /// Keys added to (or replacing) the standard filter config.
+    pub filter_config: Map<String, Value>,
+    /// Start without the broker (`Stack::start_broker` later): the filter has no keys.
+    pub without_broker: bool,
+    /// Changes the standard broker config before it is written.
+    pub broker_yaml: Option<fn(&mut String)>,
+}
+
+impl StackOptions {
+    pub fn named(name: &str) -> Self {
+        Self {
+            name: Some(name.to_string()),
+            ..Self::default()
+        }
+    }
+
+    /// Adds one filter config key.
+    pub fn filter(mut self, key: &str, value: Value) -> Self {
+        self.filter_config.insert(key.to_string(), value);
+        self
+    }
+}
+
+/// Field order is drop order: Envoy stops first, then the broker, then the upstream,
+/// then the temporary folder goes.
+pub struct Stack {
+    pub envoy: Envoy,
+    broker: Option<Broker>,
+    pub echo: Echo,
+    pub logs: LogDir,
+    pub filter_config: Value,
+    broker_config: BrokerConfig,
+    dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl Stack {
+    pub fn start(opts: StackOptions) -> Result<Self> {
+        let name = opts.name.clone().unwrap_or_else(current_test_name);
+        let logs = match &opts.log_dir {
+            Some(dir) => LogDir::at(dir.clone())?,
+            None => LogDir::for_test(&name)?,
+        };
+        let (temp, dir) = match &opts.dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+                (None, dir.clone())
+            }
+            None => {
+                let temp = tempfile::Builder::new()
+                    .prefix("gatehouse-e2e-")
+                    .tempdir()
+                    .context("creating a temporary folder")?;
+                let path = temp.path().to_path_buf();
+                (Some(temp), path)
+            }
+        };
+        let ports = match opts.ports {
+            Some(ports) => ports,
+            None => StackPorts::free()?,
+        };
+        let wasm = filter_wasm()?;
+
+        let mut broker_config = BrokerConfig::standard(ports.broker, ports.envoy, &dir);
+        if let Some(edit) = opts.broker_yaml {
+            edit(&mut broker_config.yaml);
+        }
+        let broker = if opts.without_broker {
+            None
+        } else {
+            Some(Broker::start(&logs, &dir, &broker_config)?)
+        };
+        let echo = Echo::start_on(ports.upstream)?;
+
+        let cookie_secret = match opts.cookie_secret {
+            Some(secret) => secret,
+            None => random_cookie_secret()?,
+        };
+        let mut filter_config = json!({
+            "issuer": broker_config.issuer,
+            "broker_upstream": "broker",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "cookie_secret": cookie_secret,
+        });
+        if let Some(object) = filter_config.as_object_mut() {
+            object.extend(opts.filter_config);
+        }
+        let envoy_ports = EnvoyPorts {
+            listen: ports.envoy,
+            admin: ports.admin,
+            broker: ports.broker,
+            upstream: echo.port(),
+        };
+        let envoy = Envoy::start(&logs, &dir, envoy_ports, &wasm, &filter_config)?;
+
+        Ok(Self {
+            envoy,
+            broker,
+            echo,
+            logs,
+            filter_config,
+            broker_config,
+            dir,
+            _temp: temp,
+        })
+    }
+
+    /// Starts the broker of a stack started `without_broker`.
+    pub fn start_broker(&mut self) -> Result<&mut Broker> {
+        if self.broker.is_some() {
+            bail!("the broker is already running");
+        }
+        let broker = Broker::start(&self.logs, &self.dir, &self.broker_config)?;
+        Ok(self.broker.insert(broker))
+    }
+
+    /// Stops the broker (Envoy keeps running, as when the broker is unreachable).
+    pub fn stop_broker(&mut self) {
+        self.broker = None;
+    }
+
+    pub fn broker(&self) -> Result<&Broker> {
+        self.broker
+            .as_ref()
+            .context("the broker is not running in this stack")
+    }
+
+    pub fn broker_mut(&mut self) -> Result<&mut Broker> {
+        self.broker
+            .as_mut()
+            .context("the broker is not running in this stack")
+    }
+
+    /// The broker's issuer URL (valid even while the broker is stopped).
+    pub fn issuer(&self) -> &str {
+        &self.broker_config.issuer
+    }
+
+    /// A URL on the gateway, e.g. `stack.url("/hello")`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.envoy.url(), path)
+    }
+
+    /// Where the configs and the SQLite file are.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
