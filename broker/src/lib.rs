@@ -4,3 +4,4 @@ pub mod config;
 pub mod connector;
 pub mod secret;
 pub mod storage;
+pub mod keys;

@@ -1,0 +1,23 @@
+//! RS256 signing keys: generated once, kept in storage so restarts keep tokens valid, published
+//! as JWKS. Each key has a signing window and a longer verification window, so rotation only has
+//! to add a key and let the old one age out.
+
+mod jwk;
+mod manager;
+mod signing_key;
+
+pub use jwk::{Jwk, JwkSet};
+pub use manager::{KeyManager, KeySet};
+pub use signing_key::{generate_record, SigningKey};
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("key generation failed: {0}")]
+    Generate(String),
+    #[error("stored signing key {kid} is unusable: {reason}")]
+    Corrupt { kid: String, reason: String },
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
+    #[error("no signing key available")]
+    NoKey,
+}
