@@ -1,0 +1,455 @@
+//! The relying-party engine driven through whole flows, with tokens signed by a real RSA key.
+//! Runs natively and, through the wasi runner, as wasm.
+
+use base64::Engine as _;
+use gatehouse_filter::config::Settings;
+use gatehouse_filter::engine::{Engine, Event, Outcome, Pending, Request};
+use gatehouse_filter::pages::LocalResponse;
+use gatehouse_filter::provider::{parse_discovery, KeySet, Provider};
+use jsonwebtoken::{encode, EncodingKey, Header};
+use serde_json::{json, Value};
+
+const PEM: &str = include_str!("fixtures/test_rsa.pem");
+const JWKS: &str = include_str!("fixtures/test_jwks.json");
+const ISSUER: &str = "http://127.0.0.1:5556/dex";
+const NOW: u64 = 1_800_000_000;
+
+fn settings(extra: Value) -> Settings {
+    let mut cfg = json!({
+        "issuer": ISSUER,
+        "broker_upstream": "broker",
+        "client_id": "gatehouse",
+        "client_secret": "gatehouse-secret",
+        "cookie_secret": base64::engine::general_purpose::STANDARD.encode([9u8; 32]),
+        "cookie_secure": false,
+    });
+    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+        cfg[k] = v;
+    }
+    Settings::from_json(cfg.to_string().as_bytes()).expect("valid config")
+}
+
+fn provider() -> Provider {
+    let doc = json!({
+        "issuer": ISSUER,
+        "authorization_endpoint": format!("{ISSUER}/auth"),
+        "token_endpoint": format!("{ISSUER}/token"),
+        "jwks_uri": format!("{ISSUER}/keys"),
+    });
+    Provider {
+        endpoints: parse_discovery(doc.to_string().as_bytes(), ISSUER).unwrap(),
+        keys: KeySet::parse(JWKS.as_bytes()).unwrap(),
+    }
+}
+
+fn sign(claims: &Value, kid: &str) -> String {
+    let mut h = Header::new(jsonwebtoken::Algorithm::RS256);
+    h.kid = Some(kid.to_string());
+    encode(
+        &h,
+        claims,
+        &EncodingKey::from_rsa_pem(PEM.as_bytes()).unwrap(),
+    )
+    .unwrap()
+}
+
+fn claims(nonce: &str) -> Value {
+    json!({
+        "iss": ISSUER, "sub": "CgR1c2VyEgVsb2NhbA", "aud": "gatehouse",
+        "exp": NOW + 3600, "iat": NOW, "nonce": nonce,
+        "email": "admin@example.com", "name": "Admin", "preferred_username": "admin",
+        "groups": ["admins", "developers"],
+    })
+}
+
+fn get<'a>(path: &'a str, cookie: Option<&'a str>) -> Request<'a> {
+    Request {
+        method: "GET",
+        path,
+        authority: "127.0.0.1:8080",
+        scheme: "http",
+        cookie,
+        accept: Some("text/html,application/xhtml+xml"),
+        xhr: false,
+    }
+}
+
+fn header<'a>(r: &'a LocalResponse, name: &str) -> Vec<&'a str> {
+    r.headers
+        .iter()
+        .filter(|(k, _)| *k == name)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+/// `name=value` of every Set-Cookie that sets (not clears) a cookie.
+fn set_cookies(r: &LocalResponse) -> Vec<String> {
+    header(r, "set-cookie")
+        .into_iter()
+        .filter(|c| !c.contains("Max-Age=0"))
+        .map(|c| c.split(';').next().unwrap().to_string())
+        .collect()
+}
+
+fn query_param(url: &str, key: &str) -> String {
+    let q = url.split_once('?').unwrap().1;
+    url::form_urlencoded::parse(q.as_bytes())
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+struct Login {
+    state: String,
+    nonce: String,
+    challenge: String,
+    cookie: String,
+}
+
+fn start_login(engine: &Engine, p: &Provider, path: &str) -> Login {
+    let (out, ev) = engine.on_request(&get(path, None), Some(p), NOW);
+    assert_eq!(ev, Event::LoginStarted);
+    let Outcome::Respond(r) = out else {
+        panic!("expected a redirect")
+    };
+    assert_eq!(r.status, 302);
+    let loc = header(&r, "location")[0];
+    assert!(loc.starts_with(&format!("{ISSUER}/auth?")), "{loc}");
+    assert_eq!(
+        query_param(loc, "redirect_uri"),
+        "http://127.0.0.1:8080/oauth2/callback"
+    );
+    assert_eq!(query_param(loc, "code_challenge_method"), "S256");
+    assert_eq!(query_param(loc, "response_type"), "code");
+    let cookies = set_cookies(&r);
+    assert_eq!(cookies.len(), 1);
+    Login {
+        state: query_param(loc, "state"),
+        nonce: query_param(loc, "nonce"),
+        challenge: query_param(loc, "code_challenge"),
+        cookie: cookies[0].clone(),
+    }
+}
+
+fn callback(engine: &Engine, p: &Provider, login: &Login) -> Box<Pending> {
+    let path = format!("/oauth2/callback?code=abc&state={}", login.state);
+    let (out, ev) = engine.on_request(&get(&path, Some(&login.cookie)), Some(p), NOW);
+    assert_eq!(ev, Event::None);
+    let Outcome::Call { call, pending } = out else {
+        panic!("expected a token call")
+    };
+    assert_eq!(call.path, "/dex/token");
+    let body = String::from_utf8(call.body.clone()).unwrap();
+    let verifier = url::form_urlencoded::parse(body.as_bytes())
+        .find(|(k, _)| k == "code_verifier")
+        .unwrap()
+        .1
+        .into_owned();
+    assert_eq!(
+        gatehouse_filter::pkce::s256_challenge(&verifier),
+        login.challenge
+    );
+    pending
+}
+
+fn full_login(engine: &Engine, p: &Provider, path: &str) -> (String, LocalResponse) {
+    let login = start_login(engine, p, path);
+    let pending = callback(engine, p, &login);
+    let body = json!({"id_token": sign(&claims(&login.nonce), "test-key-1"), "token_type": "Bearer",
+        "access_token": "at", "refresh_token": "rt"});
+    let (out, ev) = engine.on_token_response(
+        *pending,
+        Some(200),
+        body.to_string().as_bytes(),
+        Some(p),
+        NOW,
+    );
+    assert_eq!(ev, Event::LoginCompleted);
+    let Outcome::Respond(r) = out else {
+        panic!("expected redirect")
+    };
+    let session = set_cookies(&r)
+        .into_iter()
+        .find(|c| c.starts_with("_gatehouse="))
+        .unwrap();
+    (session, r)
+}
+
+#[test]
+fn login_lands_on_original_url_and_session_admits() {
+    let engine = Engine::new(settings(json!({}))).unwrap();
+    let p = provider();
+    let (session, r) = full_login(&engine, &p, "/app/page?x=1");
+    assert_eq!(header(&r, "location"), vec!["/app/page?x=1"]);
+    let cookie = format!("theirs=1; {session}");
+    let (out, _) = engine.on_request(&get("/app/page", Some(&cookie)), Some(&p), NOW + 10);
+    let Outcome::Forward(f) = out else {
+        panic!("expected forward")
+    };
+    assert!(f
+        .identity
+        .contains(&("x-auth-request-email", "admin@example.com".into())));
+    assert!(f
+        .identity
+        .contains(&("x-auth-request-groups", "admins,developers".into())));
+    // The session cookie is not passed upstream; other cookies are.
+    assert_eq!(f.cookie, Some(Some("theirs=1".into())));
+}
+
+#[test]
+fn tampered_session_cookie_starts_a_new_login() {
+    let engine = Engine::new(settings(json!({}))).unwrap();
+    let p = provider();
+    let (session, _) = full_login(&engine, &p, "/");
+    let mut bytes = session.into_bytes();
+    let i = bytes.len() - 5;
+    bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(bytes).unwrap();
+    let (out, ev) = engine.on_request(&get("/", Some(&forged)), Some(&p), NOW);
+    assert!(matches!(ev, Event::InvalidCookie(_)));
+    let Outcome::Respond(r) = out else { panic!() };
+    assert_eq!(r.status, 302);
+}
+
+#[test]
+fn callback_checks_state_and_token() {
+    let engine = Engine::new(settings(json!({}))).unwrap();
+    let p = provider();
+    let login = start_login(&engine, &p, "/");
+    // Missing, malformed and foreign states.
+    for path in [
+        "/oauth2/callback?code=abc".to_string(),
+        "/oauth2/callback?code=abc&state=x".to_string(),
+        format!("/oauth2/callback?code=abc&state={}", "A".repeat(43)),
+    ] {
+        let (out, ev) = engine.on_request(&get(&path, Some(&login.cookie)), Some(&p), NOW);
+        assert!(matches!(ev, Event::LoginFailed(_)), "{path}");
+        assert!(matches!(out, Outcome::Respond(ref r) if r.status == 403));
+    }
+    // Right state, but the login cookie is gone.
+    let path = format!("/oauth2/callback?code=abc&state={}", login.state);
+    let (_, ev) = engine.on_request(&get(&path, None), Some(&p), NOW);
+    assert!(matches!(ev, Event::LoginFailed(_)));
+    // Too late.
+    let (_, ev) = engine.on_request(&get(&path, Some(&login.cookie)), Some(&p), NOW + 3600);
+    assert!(matches!(ev, Event::LoginFailed(_)));
+
+    let bad_tokens = [
+        ("wrong nonce", claims("other-nonce"), "test-key-1"),
+        (
+            "wrong audience",
+            {
+                let mut c = claims(&login.nonce);
+                c["aud"] = json!("someone-else");
+                c
+            },
+            "test-key-1",
+        ),
+        (
+            "wrong issuer",
+            {
+                let mut c = claims(&login.nonce);
+                c["iss"] = json!("http://evil/dex");
+                c
+            },
+            "test-key-1",
+        ),
+        (
+            "expired",
+            {
+                let mut c = claims(&login.nonce);
+                c["exp"] = json!(NOW - 3600);
+                c
+            },
+            "test-key-1",
+        ),
+        (
+            "future",
+            {
+                let mut c = claims(&login.nonce);
+                c["iat"] = json!(NOW + 3600);
+                c
+            },
+            "test-key-1",
+        ),
+        ("unknown kid", claims(&login.nonce), "other-key"),
+    ];
+    for (what, c, kid) in bad_tokens {
+        let pending = callback(&engine, &p, &login);
+        let body = json!({"id_token": sign(&c, kid), "token_type": "Bearer"});
+        let (out, ev) = engine.on_token_response(
+            *pending,
+            Some(200),
+            body.to_string().as_bytes(),
+            Some(&p),
+            NOW,
+        );
+        assert!(matches!(ev, Event::LoginFailed(_)), "{what}: {ev:?}");
+        let Outcome::Respond(r) = out else { panic!() };
+        assert_eq!(r.status, 403, "{what}");
+        assert!(set_cookies(&r).is_empty(), "{what}: no session may be set");
+    }
+    // A refused code (replay) and an unreachable broker.
+    let pending = callback(&engine, &p, &login);
+    let (out, _) = engine.on_token_response(
+        *pending,
+        Some(400),
+        br#"{"error":"invalid_grant"}"#,
+        Some(&p),
+        NOW,
+    );
+    assert!(matches!(out, Outcome::Respond(ref r) if r.status == 403));
+    let pending = callback(&engine, &p, &login);
+    let (out, _) = engine.on_token_response(*pending, None, b"", Some(&p), NOW);
+    assert!(matches!(out, Outcome::Respond(ref r) if r.status == 503));
+}
+
+#[test]
+fn signature_by_another_key_is_refused() {
+    let engine = Engine::new(settings(json!({}))).unwrap();
+    let p = provider();
+    let login = start_login(&engine, &p, "/");
+    let pending = callback(&engine, &p, &login);
+    let token = sign(&claims(&login.nonce), "test-key-1");
+    // Swap the signature for another token's: same header and key id, different payload.
+    let other = sign(&json!({"sub": "x"}), "test-key-1");
+    let forged = format!(
+        "{}.{}",
+        token.rsplit_once('.').unwrap().0,
+        other.rsplit_once('.').unwrap().1
+    );
+    let body = json!({"id_token": forged, "token_type": "Bearer"});
+    let (_, ev) = engine.on_token_response(
+        *pending,
+        Some(200),
+        body.to_string().as_bytes(),
+        Some(&p),
+        NOW,
+    );
+    assert!(
+        matches!(ev, Event::LoginFailed(ref w) if w.contains("signature")),
+        "{ev:?}"
+    );
+}
+
+#[test]
+fn group_rule_denies_and_public_routes_pass_without_session() {
+    let engine = Engine::new(settings(json!({
+        "allowed_groups": ["admins"],
+        "routes": [
+            {"path_prefix": "/public", "public": true},
+            {"path_prefix": "/ops", "allowed_groups": ["sre"]},
+            {"path_prefix": "/api", "api": true},
+        ],
+    })))
+    .unwrap();
+    let p = provider();
+    let (session, _) = full_login(&engine, &p, "/");
+    let (out, _) = engine.on_request(&get("/ops/x", Some(&session)), Some(&p), NOW);
+    assert!(matches!(out, Outcome::Respond(ref r) if r.status == 403));
+    let (out, _) = engine.on_request(&get("/public/../ops/x", Some(&session)), Some(&p), NOW);
+    assert!(
+        matches!(out, Outcome::Respond(ref r) if r.status == 403),
+        "dot-segments must not reach the public rule"
+    );
+    let (out, _) = engine.on_request(&get("/public/x", None), None, NOW);
+    assert!(
+        matches!(out, Outcome::Forward(_)),
+        "public routes pass even before keys load"
+    );
+    let (out, _) = engine.on_request(&get("/api/x", None), Some(&p), NOW);
+    assert!(matches!(out, Outcome::Respond(ref r) if r.status == 401));
+    let mut xhr = get("/page", None);
+    xhr.xhr = true;
+    let (out, _) = engine.on_request(&xhr, Some(&p), NOW);
+    assert!(matches!(out, Outcome::Respond(ref r) if r.status == 401));
+}
+
+#[test]
+fn nothing_protected_passes_before_keys_load() {
+    let engine = Engine::new(settings(json!({}))).unwrap();
+    let (out, ev) = engine.on_request(&get("/", None), None, NOW);
+    assert_eq!(ev, Event::NoProvider);
+    assert!(matches!(out, Outcome::Respond(ref r) if r.status == 503));
+}
+
+#[test]
+fn expired_session_is_refreshed_and_reissued() {
+    let engine = Engine::new(settings(json!({}))).unwrap();
+    let p = provider();
+    let (session, _) = full_login(&engine, &p, "/");
+    let later = NOW + 7200;
+    let (out, _) = engine.on_request(&get("/x", Some(&session)), Some(&p), later);
+    let Outcome::Call { call, pending } = out else {
+        panic!("expected refresh call")
+    };
+    assert!(String::from_utf8(call.body)
+        .unwrap()
+        .contains("grant_type=refresh_token"));
+    let mut c = claims("");
+    c.as_object_mut().unwrap().remove("nonce");
+    c["exp"] = json!(later + 3600);
+    c["iat"] = json!(later);
+    let body =
+        json!({"id_token": sign(&c, "test-key-1"), "token_type": "Bearer", "refresh_token": "rt2"});
+    let (out, ev) = engine.on_token_response(
+        *pending,
+        Some(200),
+        body.to_string().as_bytes(),
+        Some(&p),
+        later,
+    );
+    assert_eq!(ev, Event::Refreshed);
+    let Outcome::Forward(f) = out else {
+        panic!("expected forward")
+    };
+    assert_eq!(f.response_cookies.len(), 1);
+    // A refused refresh starts a new login.
+    let (out, _) = engine.on_request(&get("/x", Some(&session)), Some(&p), later);
+    let Outcome::Call { pending, .. } = out else {
+        panic!()
+    };
+    let (out, ev) = engine.on_token_response(
+        *pending,
+        Some(400),
+        br#"{"error":"invalid_grant"}"#,
+        Some(&p),
+        later,
+    );
+    assert!(matches!(ev, Event::RefreshFailed(_)));
+    assert!(matches!(out, Outcome::Respond(ref r) if r.status == 302));
+}
+
+#[test]
+fn sign_out_clears_cookies_and_validates_rd() {
+    let engine = Engine::new(settings(json!({}))).unwrap();
+    let p = provider();
+    let (session, _) = full_login(&engine, &p, "/");
+    for (rd, want) in [
+        ("/bye", "/bye"),
+        ("//evil.example", "/"),
+        ("https://evil.example", "/"),
+    ] {
+        let path = format!(
+            "/oauth2/sign_out?rd={}",
+            url::form_urlencoded::byte_serialize(rd.as_bytes()).collect::<String>()
+        );
+        let (out, ev) = engine.on_request(&get(&path, Some(&session)), Some(&p), NOW);
+        assert_eq!(ev, Event::SignedOut);
+        let Outcome::Respond(r) = out else { panic!() };
+        assert_eq!(header(&r, "location"), vec![want]);
+        assert!(header(&r, "set-cookie")
+            .iter()
+            .any(|c| c.starts_with("_gatehouse=;") && c.contains("Max-Age=0")));
+    }
+}
+
+#[test]
+fn open_redirect_return_urls_land_on_root() {
+    let engine = Engine::new(settings(json!({}))).unwrap();
+    let p = provider();
+    for path in ["//evil.example", "/\\evil.example", "/%2F%2Fevil.example"] {
+        let (_, r) = full_login(&engine, &p, path);
+        assert_eq!(header(&r, "location"), vec!["/"], "{path}");
+    }
+}
