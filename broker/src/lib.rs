@@ -5,3 +5,5 @@ pub mod connector;
 pub mod secret;
 pub mod storage;
 pub mod keys;
+pub mod random;
+pub mod token;

@@ -1,0 +1,99 @@
+use serde::{Deserialize, Serialize};
+
+use super::encode_subject;
+use crate::connector::Identity;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FederatedClaims {
+    pub connector_id: String,
+    pub user_id: String,
+}
+
+/// Claims of ID tokens and access tokens (both JWTs). Optional claims follow the granted scopes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub exp: i64,
+    pub iat: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<String>>,
+    pub federated_claims: FederatedClaims,
+}
+
+impl Claims {
+    /// Claims for `identity` as seen by `client_id`, limited to what `scopes` grant.
+    pub fn new(
+        issuer: &str,
+        client_id: &str,
+        connector_id: &str,
+        identity: &Identity,
+        scopes: &[String],
+        iat: i64,
+        exp: i64,
+    ) -> Claims {
+        let has = |s: &str| scopes.iter().any(|x| x == s);
+        Claims {
+            iss: issuer.to_string(),
+            sub: encode_subject(&identity.user_id, connector_id),
+            aud: client_id.to_string(),
+            exp,
+            iat,
+            nonce: None,
+            at_hash: None,
+            email: has("email").then(|| identity.email.clone()),
+            email_verified: has("email").then_some(identity.email_verified),
+            name: has("profile").then(|| identity.username.clone()),
+            preferred_username: has("profile").then(|| identity.preferred_username.clone()),
+            groups: has("groups").then(|| identity.groups.clone()),
+            federated_claims: FederatedClaims {
+                connector_id: connector_id.to_string(),
+                user_id: identity.user_id.clone(),
+            },
+        }
+    }
+}
+
+/// The `/userinfo` answer: the identity claims of a verified access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserInfo {
+    pub sub: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<String>>,
+    pub federated_claims: FederatedClaims,
+}
+
+impl From<Claims> for UserInfo {
+    fn from(c: Claims) -> Self {
+        UserInfo {
+            sub: c.sub,
+            email: c.email,
+            email_verified: c.email_verified,
+            name: c.name,
+            preferred_username: c.preferred_username,
+            groups: c.groups,
+            federated_claims: c.federated_claims,
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! Signs ID and access tokens with the current key and verifies access tokens for /userinfo.
+
+use std::sync::Arc;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::{Algorithm, Header, Validation};
+use sha2::{Digest, Sha256};
+
+use super::Claims;
+use crate::connector::Identity;
+use crate::keys::KeyManager;
+
+/// Clock skew tolerated when checking `exp` of access tokens.
+const LEEWAY_SECS: u64 = 30;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("signing failed: {0}")]
+    Sign(String),
+    #[error("token rejected: {0}")]
+    Invalid(String),
+}
+
+pub struct TokenMinter {
+    issuer: String,
+    keys: Arc<KeyManager>,
+    lifetime_secs: i64,
+}
+
+/// Access token, ID token and their lifetime.
+pub struct IssuedTokens {
+    pub access_token: String,
+    pub id_token: String,
+    pub expires_in: i64,
+}
+
+impl std::fmt::Debug for IssuedTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IssuedTokens(<redacted>)")
+    }
+}
+
+/// Parameters of one issuance.
+pub struct Grant<'a> {
+    pub client_id: &'a str,
+    pub connector_id: &'a str,
+    pub identity: &'a Identity,
+    pub scopes: &'a [String],
+    pub nonce: Option<&'a str>,
+}
+
+impl TokenMinter {
+    pub fn new(issuer: String, keys: Arc<KeyManager>, lifetime_secs: i64) -> Self {
+        TokenMinter {
+            issuer,
+            keys,
+            lifetime_secs,
+        }
+    }
+
+    pub fn issue(&self, grant: &Grant<'_>, now: i64) -> Result<IssuedTokens, TokenError> {
+        let exp = now.saturating_add(self.lifetime_secs);
+        let base = Claims::new(
+            &self.issuer,
+            grant.client_id,
+            grant.connector_id,
+            grant.identity,
+            grant.scopes,
+            now,
+            exp,
+        );
+        let access_token = self.sign(&base)?;
+        let id_claims = Claims {
+            nonce: grant.nonce.map(str::to_string),
+            at_hash: Some(at_hash(&access_token)),
+            ..base
+        };
+        let id_token = self.sign(&id_claims)?;
+        Ok(IssuedTokens {
+            access_token,
+            id_token,
+            expires_in: self.lifetime_secs,
+        })
+    }
+
+    fn sign(&self, claims: &Claims) -> Result<String, TokenError> {
+        let keys = self.keys.current();
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(keys.signing.jwk.kid.clone());
+        jsonwebtoken::encode(&header, claims, &keys.signing.encoding)
+            .map_err(|e| TokenError::Sign(e.to_string()))
+    }
+
+    /// Checks signature (by `kid`), `iss` and `exp` of one of our access tokens.
+    pub fn verify_access_token(&self, token: &str) -> Result<Claims, TokenError> {
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| TokenError::Invalid(e.to_string()))?;
+        if header.alg != Algorithm::RS256 {
+            return Err(TokenError::Invalid("unexpected algorithm".into()));
+        }
+        let kid = header
+            .kid
+            .ok_or_else(|| TokenError::Invalid("no kid".into()))?;
+        let keys = self.keys.current();
+        let key = keys
+            .find(&kid)
+            .ok_or_else(|| TokenError::Invalid("unknown kid".into()))?;
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_issuer(&[&self.issuer]);
+        validation.leeway = LEEWAY_SECS;
+        // Any of our clients may present its access token; `aud` is checked to be present only.
+        validation.validate_aud = false;
+        validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation)
+            .map_err(|e| TokenError::Invalid(e.to_string()))?;
+        // An ID token also verifies here; only access tokens (no at_hash) are accepted.
+        if data.claims.at_hash.is_some() {
+            return Err(TokenError::Invalid("an ID token is not an access token".into()));
+        }
+        Ok(data.claims)
+    }
+}
+
+/// OIDC `at_hash`: base64url of the left half of SHA-256 of the access token (RS256).
+pub fn at_hash(access_token: &str) -> String {
+    let digest = Sha256::digest(access_token.as_bytes());
+    URL_SAFE_NO_PAD.encode(&digest[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{MemoryStorage, Storage};
+
+    fn identity() -> Identity {
+        Identity {
+            user_id: "u".into(),
+            username: "admin".into(),
+            preferred_username: "admin".into(),
+            email: "a@b.c".into(),
+            email_verified: true,
+            groups: vec!["g".into()],
+        }
+    }
+
+    async fn minter(lifetime: i64) -> TokenMinter {
+        let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+        let keys = Arc::new(KeyManager::start(storage, 3600, 3600).await.unwrap());
+        TokenMinter::new("http://127.0.0.1/dex".into(), keys, lifetime)
+    }
+
+    #[tokio::test]
+    async fn issues_verifiable_tokens_with_scoped_claims() {
+        let m = minter(60).await;
+        let scopes = vec!["openid".to_string(), "email".to_string()];
+        let id = identity();
+        let grant = Grant {
+            client_id: "c",
+            connector_id: "local",
+            identity: &id,
+            scopes: &scopes,
+            nonce: Some("n1"),
+        };
+        let t = m.issue(&grant, crate::storage::now()).unwrap();
+        let claims = m.verify_access_token(&t.access_token).unwrap();
+        assert_eq!(claims.email.as_deref(), Some("a@b.c"));
+        assert_eq!(claims.groups, None, "no groups scope");
+        assert_eq!(claims.name, None, "no profile scope");
+        assert!(m.verify_access_token(&t.id_token).is_err(), "ID token is not an access token");
+        let mut tampered = t.access_token.clone();
+        tampered.push('x');
+        assert!(m.verify_access_token(&tampered).is_err());
+    }
+
+    #[tokio::test]
+    async fn expired_access_token_refused() {
+        let m = minter(60).await;
+        let scopes = vec!["openid".to_string()];
+        let id = identity();
+        let grant = Grant {
+            client_id: "c",
+            connector_id: "local",
+            identity: &id,
+            scopes: &scopes,
+            nonce: None,
+        };
+        let t = m.issue(&grant, crate::storage::now() - 3600).unwrap();
+        assert!(m.verify_access_token(&t.access_token).is_err());
+    }
+}

@@ -1,0 +1,9 @@
+//! ID and access tokens: claims, Dex-compatible subjects, RS256 signing and verification.
+
+mod claims;
+mod minter;
+mod subject;
+
+pub use claims::{Claims, FederatedClaims, UserInfo};
+pub use minter::{at_hash, Grant, IssuedTokens, TokenError, TokenMinter};
+pub use subject::encode_subject;
