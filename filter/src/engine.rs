@@ -16,6 +16,7 @@ use crate::provider::Provider;
 use crate::return_url;
 use crate::rules::{self, Subject};
 use crate::session::{Freshness, Session};
+use crate::session_cookies;
 use crate::token_exchange::{self, BrokerCall, ExchangeError};
 
 /// The facts of one request the engine needs.
@@ -46,16 +47,23 @@ pub enum Pending {
     Login {
         login: LoginState,
         cookie_name: String,
+        /// Session cookie parts the browser holds now, cleared if the new layout differs.
+        present: Vec<String>,
     },
-    Refresh {
-        session: Session,
-        api: bool,
-        return_to: String,
-        request_cookie: Option<String>,
-        scheme: String,
-        authority: String,
-        rule_index: RuleRef,
-    },
+    Refresh(RefreshWait),
+}
+
+/// A request held while its session is refreshed.
+pub struct RefreshWait {
+    session: Session,
+    api: bool,
+    return_to: String,
+    /// The `Cookie` header to forward (the filter's cookies removed).
+    request_cookie: Option<String>,
+    present: Vec<String>,
+    scheme: String,
+    authority: String,
+    rule: RuleRef,
 }
 
 /// Which rule applied to a request waiting on a refresh (rules are borrowed from settings).
@@ -93,9 +101,6 @@ pub struct Engine {
     pub settings: Settings,
     codec: CookieCodec,
 }
-
-/// Above this a cookie risks being dropped by browsers (4096 bytes per cookie incl. name).
-pub const MAX_COOKIE_VALUE: usize = 3800;
 
 impl Engine {
     pub fn new(settings: Settings) -> Result<Engine, CodecError> {
@@ -183,24 +188,25 @@ impl Engine {
 
         let raw = req
             .cookie
-            .and_then(|c| cookie_header::get(c, session_cookie));
+            .and_then(|c| session_cookies::read(c, session_cookie));
         let mut event = Event::None;
         let mut clear_invalid = Vec::new();
-        let session = match raw.map(|v| Session::open(&self.codec, session_cookie, v)) {
+        let session = match raw.map(|v| Session::open(&self.codec, session_cookie, &v)) {
             Some(Ok(sess)) => match sess.freshness(now) {
                 Freshness::Valid => Some(sess),
                 Freshness::NeedsRefresh => {
                     if let Some(rt) = sess.refresh_token.clone() {
                         let call = token_exchange::refresh(s, &provider.endpoints.token_path, &rt);
-                        let pending = Pending::Refresh {
+                        let pending = Pending::Refresh(RefreshWait {
                             session: sess,
                             api,
                             return_to: return_url::sanitize(req.path),
                             request_cookie: cookie_rewrite.flatten(),
+                            present: session_cookies::present(req.cookie, session_cookie),
                             scheme: req.scheme.to_string(),
                             authority: req.authority.to_string(),
-                            rule_index: rule_ref,
-                        };
+                            rule: rule_ref,
+                        });
                         return (
                             Outcome::Call {
                                 call,
@@ -215,7 +221,11 @@ impl Engine {
             },
             Some(Err(e)) => {
                 event = Event::InvalidCookie(e.to_string());
-                clear_invalid.push(cookie_header::clear(&s.cookie, session_cookie));
+                clear_invalid = session_cookies::clear(
+                    &s.cookie,
+                    session_cookie,
+                    &session_cookies::present(req.cookie, session_cookie),
+                );
                 None
             }
             None => None,
@@ -442,6 +452,7 @@ impl Engine {
                 pending: Box::new(Pending::Login {
                     login,
                     cookie_name: name,
+                    present: session_cookies::present(req.cookie, &self.settings.cookie.name),
                 }),
             },
             Event::None,
@@ -458,7 +469,11 @@ impl Engine {
         now: u64,
     ) -> (Outcome, Event) {
         match pending {
-            Pending::Login { login, cookie_name } => {
+            Pending::Login {
+                login,
+                cookie_name,
+                present,
+            } => {
                 let clear_login = cookie_header::clear(&self.settings.cookie, &cookie_name);
                 match self.session_from_tokens(
                     status,
@@ -468,11 +483,14 @@ impl Engine {
                     now,
                     None,
                 ) {
-                    Ok(session) => match self.session_cookie(&session, now) {
-                        Ok(set) => (
+                    Ok(session) => match self.session_cookie(&session, now, &present) {
+                        Ok(mut set) => (
                             Outcome::Respond(LocalResponse::redirect(
                                 return_url::sanitize(&login.return_to),
-                                vec![clear_login, set],
+                                {
+                                    set.insert(0, clear_login);
+                                    set
+                                },
                             )),
                             Event::LoginCompleted,
                         ),
@@ -502,61 +520,48 @@ impl Engine {
                     }
                 }
             }
-            Pending::Refresh {
-                session,
-                api,
-                return_to,
-                request_cookie,
-                scheme,
-                authority,
-                rule_index,
-            } => {
-                match self.session_from_tokens(status, body, provider, None, now, Some(&session)) {
-                    Ok(fresh) => match self.session_cookie(&fresh, now) {
-                        Ok(set) => {
-                            let (outcome, ev) = self.admit(
-                                fresh,
-                                self.rule_by_ref(rule_index),
-                                api,
-                                Some(request_cookie),
-                                vec![set],
-                            );
-                            (
-                                outcome,
-                                if ev == Event::None {
-                                    Event::Refreshed
-                                } else {
-                                    ev
-                                },
-                            )
-                        }
-                        Err(why) => self.after_failed_refresh(
-                            api, &return_to, &scheme, &authority, provider, now, why,
-                        ),
-                    },
-                    Err(why) => self.after_failed_refresh(
-                        api, &return_to, &scheme, &authority, provider, now, why,
-                    ),
+            Pending::Refresh(wait) => {
+                let fresh = self
+                    .session_from_tokens(status, body, provider, None, now, Some(&wait.session))
+                    .and_then(|fresh| {
+                        Ok((self.session_cookie(&fresh, now, &wait.present)?, fresh))
+                    });
+                match fresh {
+                    Ok((set, fresh)) => {
+                        let rule = self.rule_by_ref(wait.rule);
+                        let (outcome, ev) =
+                            self.admit(fresh, rule, wait.api, Some(wait.request_cookie), set);
+                        let ev = if ev == Event::None {
+                            Event::Refreshed
+                        } else {
+                            ev
+                        };
+                        (outcome, ev)
+                    }
+                    Err(why) => self.after_failed_refresh(wait, provider, now, why),
                 }
             }
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn after_failed_refresh(
         &self,
-        api: bool,
-        return_to: &str,
-        scheme: &str,
-        authority: &str,
+        wait: RefreshWait,
         provider: Option<&Provider>,
         now: u64,
         why: String,
     ) -> (Outcome, Event) {
-        let clear = vec![cookie_header::clear(
+        let clear = session_cookies::clear(
             &self.settings.cookie,
             &self.settings.cookie.name,
-        )];
+            &wait.present,
+        );
+        let (api, return_to, scheme, authority) = (
+            wait.api,
+            wait.return_to.as_str(),
+            wait.scheme.as_str(),
+            wait.authority.as_str(),
+        );
         let resp = match provider {
             Some(p) if !api => {
                 let req = Request {
@@ -631,21 +636,28 @@ impl Engine {
         })
     }
 
-    fn session_cookie(&self, session: &Session, now: u64) -> Result<String, String> {
+    fn session_cookie(
+        &self,
+        session: &Session,
+        now: u64,
+        present: &[String],
+    ) -> Result<Vec<String>, String> {
         let name = &self.settings.cookie.name;
         let value = session.seal(&self.codec, name).map_err(|e| e.to_string())?;
-        if value.len() > MAX_COOKIE_VALUE {
+        if value.len() > session_cookies::CHUNK * session_cookies::MAX_CHUNKS {
             return Err(format!(
-                "session is {} bytes, above the {MAX_COOKIE_VALUE}-byte cookie limit",
-                value.len()
+                "session is {} bytes, above the {}-byte limit",
+                value.len(),
+                session_cookies::CHUNK * session_cookies::MAX_CHUNKS
             ));
         }
         let max_age = session.ends_at.saturating_sub(now);
-        Ok(cookie_header::set(
+        Ok(session_cookies::write(
             &self.settings.cookie,
             name,
             &value,
             max_age,
+            present,
         ))
     }
 

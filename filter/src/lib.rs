@@ -17,6 +17,7 @@ pub mod random;
 pub mod return_url;
 pub mod rules;
 pub mod session;
+pub mod session_cookies;
 pub mod token_exchange;
 
 #[cfg(target_arch = "wasm32")]

@@ -453,3 +453,49 @@ fn open_redirect_return_urls_land_on_root() {
         assert_eq!(header(&r, "location"), vec!["/"], "{path}");
     }
 }
+
+#[test]
+fn hundreds_of_groups_are_chunked_and_read_back() {
+    let engine = Engine::new(settings(json!({}))).unwrap();
+    let p = provider();
+    let login = start_login(&engine, &p, "/");
+    let pending = callback(&engine, &p, &login);
+    let groups: Vec<String> = (0..400)
+        .map(|i| format!("team-{i:04}-with-a-longish-name"))
+        .collect();
+    let mut c = claims(&login.nonce);
+    c["groups"] = json!(groups);
+    let body = json!({"id_token": sign(&c, "test-key-1"), "token_type": "Bearer"});
+    let (out, ev) = engine.on_token_response(
+        *pending,
+        Some(200),
+        body.to_string().as_bytes(),
+        Some(&p),
+        NOW,
+    );
+    assert_eq!(ev, Event::LoginCompleted);
+    let Outcome::Respond(r) = out else { panic!() };
+    let parts = set_cookies(&r);
+    assert!(parts.len() >= 3, "expected chunks, got {}", parts.len());
+    assert!(parts
+        .iter()
+        .all(|c| c.starts_with("_gatehouse_") && c.len() < 4000));
+    let header = parts.join("; ");
+    let (out, ev) = engine.on_request(&get("/", Some(&header)), Some(&p), NOW);
+    assert_eq!(ev, Event::None);
+    let Outcome::Forward(f) = out else {
+        panic!("chunked session must be read back")
+    };
+    let sent = &f
+        .identity
+        .iter()
+        .find(|(k, _)| *k == "x-auth-request-groups")
+        .unwrap()
+        .1;
+    assert_eq!(sent.split(',').count(), 400);
+    assert_eq!(
+        f.cookie,
+        Some(None),
+        "no session chunk may reach the upstream"
+    );
+}
