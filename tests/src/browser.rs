@@ -55,6 +55,7 @@ impl Page {
     }
 }
 
+#[derive(Clone)]
 pub struct Browser {
     client: Client,
     pub jar: CookieJar,
@@ -130,6 +131,39 @@ impl Browser {
             "more than {MAX_REDIRECTS} redirects: {:?}",
             self.history_text()
         )
+    }
+
+    /// Follows redirects while `stop` says no; returns the first page it accepts, or
+    /// the first page that is not a redirect.
+    pub fn follow_until(&mut self, mut page: Page, stop: impl Fn(&Page) -> bool) -> Result<Page> {
+        for _ in 0..MAX_REDIRECTS {
+            if stop(&page) || !page.is_redirect() {
+                return Ok(page);
+            }
+            page = self.follow(&page)?;
+        }
+        bail!(
+            "more than {MAX_REDIRECTS} redirects: {}",
+            self.history_text()
+        )
+    }
+
+    /// Opens `url`, follows redirects to the login page and submits the form; returns
+    /// the broker's answer to the submission, not followed.
+    pub fn submit_login(&mut self, url: &str, login: &str, password: &str) -> Result<Page> {
+        let first = self.get(url)?;
+        let login_page = self.follow_all(first)?;
+        let form = login_page
+            .login_form()
+            .with_context(|| format!("after {}", self.history_text()))?;
+        if form.method != "post" {
+            bail!(
+                "the login form at {} uses method {}",
+                login_page.url,
+                form.method
+            );
+        }
+        self.post_form(form.action.as_str(), &form.fields(login, password))
     }
 
     /// The whole login a person does: open `url`, follow redirects to the login page,

@@ -89,3 +89,20 @@ export function visibleText(html) {
     .replace(/\s+/g, ' ')
     .trim();
 }
+
+/**
+ * The text of the page's error message — the first element marked `role="alert"` or with
+ * class `error` — or null when the page shows none.
+ */
+export function errorText(html) {
+  const re = /<([a-z][a-z0-9]*)\b([^>]*)>([\s\S]*?)<\/\1\s*>/gi;
+  for (const m of html.matchAll(re)) {
+    const attrs = parseAttributes(m[2]);
+    const classes = (attrs.get('class') ?? '').toLowerCase().split(/\s+/);
+    if ((attrs.get('role') ?? '').toLowerCase() === 'alert' || classes.includes('error')) {
+      const text = visibleText(m[3]);
+      if (text) return text;
+    }
+  }
+  return null;
+}

@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import * as client from 'openid-client';
 
 import { Browser, redactQuery } from './browser.mjs';
-import { findLoginForm, visibleText } from './login-form.mjs';
+import { errorText, findLoginForm, visibleText } from './login-form.mjs';
 
 /** What the filter asks for too (the broker's contract). */
 const SCOPE = 'openid email profile groups offline_access';
@@ -89,6 +89,7 @@ async function signIn(authorizationUrl, { redirectUri, email, password }) {
     refused: {
       status: landed.status,
       form_shown_again: findLoginForm(landed.body, landed.url) !== null,
+      error_text: errorText(landed.body),
       page_text: visibleText(landed.body).slice(0, 500),
     },
     history: browser.history,
