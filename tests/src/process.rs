@@ -23,16 +23,21 @@ pub struct Process {
 impl Process {
     /// Starts `cmd` with stdout and stderr appended to `logs/<name>.log`.
     ///
-    /// On Linux the child also gets SIGTERM when the thread that spawned it exits (the
-    /// kernel's parent-death signal), so a killed test run leaves no Envoy or broker
-    /// behind. Keep a `Process` on the thread that created it.
+    /// The child gets its own process group, so a Ctrl-C at the terminal reaches only
+    /// the owner, which then stops its children in order. On Linux the child also gets
+    /// SIGTERM when the thread that spawned it exits (the kernel's parent-death signal),
+    /// so a killed test run leaves no Envoy or broker behind. Keep a `Process` on the
+    /// thread that created it.
     pub fn spawn(name: &str, mut cmd: Command, logs: &LogDir) -> Result<Self> {
         let log = logs.file(name);
         let out = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
         let err = out
             .try_clone()
             .with_context(|| format!("cloning handle of {}", log.display()))?;
-        cmd.stdin(Stdio::null()).stdout(out).stderr(err);
+        cmd.stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0);
         // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
         unsafe {
             cmd.pre_exec(|| {
