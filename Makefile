@@ -53,7 +53,7 @@ build: setup
 
 # Unit and end-to-end tests; the e2e tests use the release binaries and .wasm built above.
 test: build
-	$(CARGO) test --release --workspace
+	$(CARGO) test --release --workspace --no-fail-fast
 
 demo: build
 	target/release/gatehouse-demo
