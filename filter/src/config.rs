@@ -158,6 +158,14 @@ pub const DEFAULT_SCOPES: [&str; 5] = ["openid", "email", "profile", "groups", "
 const MIN_SECRET_BYTES: usize = 32;
 
 impl Settings {
+    /// Path of the issuer's discovery document, for calls through the gateway.
+    pub fn discovery_path(&self) -> String {
+        let path = Url::parse(&self.issuer)
+            .map(|u| u.path().trim_end_matches('/').to_string())
+            .unwrap_or_default();
+        format!("{path}/.well-known/openid-configuration")
+    }
+
     /// Parses and validates the plugin configuration bytes.
     pub fn from_json(bytes: &[u8]) -> Result<Settings, ConfigError> {
         let raw: FilterConfig =

@@ -51,7 +51,21 @@ pub enum Pending {
         present: Vec<String>,
     },
     Refresh(RefreshWait),
+    Probe(ProbeWait),
 }
+
+/// A login held until the broker answered a probe.
+pub struct ProbeWait {
+    path: String,
+    scheme: String,
+    authority: String,
+    cookie: Option<String>,
+    /// `Set-Cookie` values decided before the probe (clearing an invalid session).
+    clear: Vec<String>,
+}
+
+/// How recently the broker must have answered for a login to go there without a probe.
+pub const CONTACT_FRESH_S: u64 = 5;
 
 /// A request held while its session is refreshed.
 pub struct RefreshWait {
@@ -245,6 +259,30 @@ impl Engine {
                 ),
                 event,
             ),
+            None if now > provider.last_contact.get() + CONTACT_FRESH_S => {
+                // Not heard from the broker lately: make sure it answers before sending the
+                // browser there, so a dead broker gives a clear 503 here, within the timeout.
+                let call = BrokerCall {
+                    method: "GET",
+                    path: s.discovery_path(),
+                    headers: vec![("accept", "application/json".to_string())],
+                    body: Vec::new(),
+                };
+                let wait = ProbeWait {
+                    path: req.path.to_string(),
+                    scheme: req.scheme.to_string(),
+                    authority: req.authority.to_string(),
+                    cookie: req.cookie.map(str::to_string),
+                    clear: clear_invalid,
+                };
+                (
+                    Outcome::Call {
+                        call,
+                        pending: Box::new(Pending::Probe(wait)),
+                    },
+                    event,
+                )
+            }
             None => {
                 let (resp, ev) = self.start_login(req, provider, now, clear_invalid);
                 (
@@ -468,7 +506,29 @@ impl Engine {
         provider: Option<&Provider>,
         now: u64,
     ) -> (Outcome, Event) {
+        if let (Some(p), Some(_)) = (provider, status) {
+            p.last_contact.set(now);
+        }
         match pending {
+            Pending::Probe(wait) => match (provider, status) {
+                (Some(p), Some(200)) => {
+                    let req = Request {
+                        method: "GET",
+                        path: &wait.path,
+                        authority: &wait.authority,
+                        scheme: &wait.scheme,
+                        cookie: wait.cookie.as_deref(),
+                        accept: Some("text/html"),
+                        xhr: false,
+                    };
+                    let (resp, ev) = self.start_login(&req, p, now, wait.clear);
+                    (Outcome::Respond(resp), ev)
+                }
+                _ => (
+                    Outcome::Respond(Problem::Unavailable.response(false, self.realm())),
+                    Event::LoginFailed(format!("broker unavailable: probe answered {status:?}")),
+                ),
+            },
             Pending::Login {
                 login,
                 cookie_name,

@@ -1,6 +1,8 @@
 //! What the filter knows of the broker: its discovery document and signing keys (JWKS).
 //! Fetched by the root context; parsed and checked here.
 
+use std::cell::Cell;
+
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
@@ -129,10 +131,22 @@ impl KeySet {
 pub const ALGORITHMS: [Algorithm; 1] = [Algorithm::RS256];
 
 /// Everything needed to run logins and check tokens.
-#[derive(Clone)]
 pub struct Provider {
     pub endpoints: Endpoints,
     pub keys: KeySet,
+    /// Last time (unix seconds) the broker answered a call; a login is only sent to a
+    /// broker heard from recently, else it is probed first.
+    pub last_contact: Cell<u64>,
+}
+
+impl Provider {
+    pub fn new(endpoints: Endpoints, keys: KeySet, now: u64) -> Provider {
+        Provider {
+            endpoints,
+            keys,
+            last_contact: Cell::new(now),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -70,7 +70,7 @@ impl Rule {
         if local.is_empty() || domain.is_empty() {
             return false;
         }
-        if self.emails.iter().any(|e| *e == email) {
+        if self.emails.contains(&email) {
             return true;
         }
         self.domains.iter().any(|d| {

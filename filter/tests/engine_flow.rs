@@ -36,10 +36,11 @@ fn provider() -> Provider {
         "token_endpoint": format!("{ISSUER}/token"),
         "jwks_uri": format!("{ISSUER}/keys"),
     });
-    Provider {
-        endpoints: parse_discovery(doc.to_string().as_bytes(), ISSUER).unwrap(),
-        keys: KeySet::parse(JWKS.as_bytes()).unwrap(),
-    }
+    Provider::new(
+        parse_discovery(doc.to_string().as_bytes(), ISSUER).unwrap(),
+        KeySet::parse(JWKS.as_bytes()).unwrap(),
+        NOW,
+    )
 }
 
 fn sign(claims: &Value, kid: &str) -> String {
@@ -498,4 +499,31 @@ fn hundreds_of_groups_are_chunked_and_read_back() {
         Some(None),
         "no session chunk may reach the upstream"
     );
+}
+
+#[test]
+fn login_to_a_silent_broker_is_probed_first() {
+    let engine = Engine::new(settings(json!({}))).unwrap();
+    let p = provider();
+    let later = NOW + 60;
+    let (out, _) = engine.on_request(&get("/app", None), Some(&p), later);
+    let Outcome::Call { call, pending } = out else {
+        panic!("expected a probe")
+    };
+    assert_eq!(call.path, "/dex/.well-known/openid-configuration");
+    let (out, ev) = engine.on_token_response(*pending, None, b"", Some(&p), later);
+    assert!(matches!(ev, Event::LoginFailed(_)));
+    assert!(matches!(out, Outcome::Respond(ref r) if r.status == 503));
+
+    let (out, _) = engine.on_request(&get("/app", None), Some(&p), later);
+    let Outcome::Call { pending, .. } = out else {
+        panic!("still probing")
+    };
+    let (out, ev) = engine.on_token_response(*pending, Some(200), b"{}", Some(&p), later);
+    assert_eq!(ev, Event::LoginStarted);
+    let Outcome::Respond(r) = out else { panic!() };
+    assert_eq!(r.status, 302);
+    // Heard from just now: the next login goes straight to the broker.
+    let (out, _) = engine.on_request(&get("/app", None), Some(&p), later + 1);
+    assert!(matches!(out, Outcome::Respond(ref r) if r.status == 302));
 }

@@ -7,6 +7,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, UNIX_EPOCH};
 
+mod metrics;
+
+use metrics::{Metric, Metrics};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
 
@@ -85,6 +88,7 @@ enum Fetch {
 #[derive(Default)]
 struct Root {
     engine: Option<Rc<Engine>>,
+    metrics: Option<Rc<Metrics>>,
     provider: SharedProvider,
     fetch: Option<Fetch>,
     next_fetch: u64,
@@ -106,11 +110,11 @@ impl Root {
         format!("gatehouse.provider.v1:{}", engine.settings.issuer)
     }
 
-    fn build(engine: &Engine, discovery: &[u8], jwks: &[u8]) -> Result<Provider, String> {
+    fn build(engine: &Engine, discovery: &[u8], jwks: &[u8], now: u64) -> Result<Provider, String> {
         let endpoints =
             parse_discovery(discovery, &engine.settings.issuer).map_err(|e| e.to_string())?;
         let keys = KeySet::parse(jwks).map_err(|e| e.to_string())?;
-        Ok(Provider { endpoints, keys })
+        Ok(Provider::new(endpoints, keys, now))
     }
 
     /// Adopts a fresher provider another VM fetched; true when ours is now fresh.
@@ -126,7 +130,12 @@ impl Root {
         {
             return false;
         }
-        match Self::build(engine, doc.discovery.as_bytes(), doc.jwks.as_bytes()) {
+        match Self::build(
+            engine,
+            doc.discovery.as_bytes(),
+            doc.jwks.as_bytes(),
+            doc.fetched_at,
+        ) {
             Ok(p) => {
                 *self.provider.borrow_mut() = Some(Rc::new(p));
                 self.fetched_at = doc.fetched_at;
@@ -155,10 +164,7 @@ impl Root {
     }
 
     fn start_fetch(&mut self, engine: &Engine, now: u64) {
-        let path = format!(
-            "{}/.well-known/openid-configuration",
-            issuer_path(&engine.settings)
-        );
+        let path = engine.settings.discovery_path();
         let call = BrokerCall {
             method: "GET",
             path,
@@ -176,15 +182,12 @@ impl Root {
 
     fn fetch_failed(&mut self, what: &str, why: &str, now: u64) {
         log::warn!("gatehouse: {what} fetch failed: {why}; retrying");
+        if let Some(m) = &self.metrics {
+            m.inc(Metric::BrokerCallFailures);
+        }
         self.fetch = None;
         self.next_fetch = now + RETRY_S;
     }
-}
-
-fn issuer_path(settings: &Settings) -> String {
-    url::Url::parse(&settings.issuer)
-        .map(|u| u.path().trim_end_matches('/').to_string())
-        .unwrap_or_default()
 }
 
 impl Context for Root {
@@ -228,7 +231,7 @@ impl Context for Root {
                 if status != Some(200) {
                     return self.fetch_failed("JWKS", &format!("status {status:?}"), now);
                 }
-                match Self::build(&engine, &discovery, &body) {
+                match Self::build(&engine, &discovery, &body, now) {
                     Ok(p) => {
                         let first = self.provider.borrow().is_none();
                         if first {
@@ -272,6 +275,9 @@ impl RootContext for Root {
             engine.settings.issuer
         );
         self.engine = Some(Rc::new(engine));
+        if self.metrics.is_none() {
+            self.metrics = Some(Rc::new(Metrics::define()));
+        }
         // Kong traps on a second set_tick_period call.
         if !self.tick_set {
             self.set_tick_period(TICK);
@@ -298,8 +304,10 @@ impl RootContext for Root {
 
     fn create_http_context(&self, _: u32) -> Option<Box<dyn HttpContext>> {
         let engine = self.engine.clone()?;
+        let metrics = self.metrics.clone()?;
         Some(Box::new(Http {
             engine,
+            metrics,
             provider: self.provider.clone(),
             pending: None,
             response_cookies: Vec::new(),
@@ -313,6 +321,7 @@ impl RootContext for Root {
 
 struct Http {
     engine: Rc<Engine>,
+    metrics: Rc<Metrics>,
     provider: SharedProvider,
     pending: Option<(u32, Box<Pending>)>,
     response_cookies: Vec<String>,
@@ -340,6 +349,7 @@ impl Http {
     }
 
     fn log_event(&self, ev: &Event) {
+        self.metrics.record(ev);
         match ev {
             Event::None => {}
             Event::LoginStarted | Event::LoginCompleted | Event::Refreshed | Event::SignedOut => {
@@ -371,6 +381,7 @@ impl Http {
                 }
                 Err(e) => {
                     log::warn!("gatehouse: {e}");
+                    self.metrics.inc(Metric::BrokerCallFailures);
                     self.respond(
                         Problem::Unavailable.response(false, &self.engine.settings.client_id),
                     );
@@ -391,6 +402,9 @@ impl Context for Http {
             return;
         }
         let status = call_status(&self.get_http_call_response_headers());
+        if status.is_none() {
+            self.metrics.inc(Metric::BrokerCallFailures);
+        }
         let body = self
             .get_http_call_response_body(0, body_size)
             .unwrap_or_default();
@@ -456,7 +470,6 @@ impl HttpContext for Http {
         let provider = self.provider.borrow().clone();
         let now = now_s(self);
         let (outcome, event) = self.engine.on_request(&req, provider.as_deref(), now);
-        drop(req);
         for (i, name) in IDENTITY_HEADERS.iter().enumerate() {
             if present[i] {
                 self.set_http_request_header(name, None);

@@ -1,0 +1,72 @@
+//! Counters exported through the host (Envoy shows them in `/stats` as
+//! `wasmcustom.gatehouse_*`). Defining a metric can fail on a host without metrics; the
+//! filter then simply does not count.
+
+use proxy_wasm::hostcalls::{define_metric, increment_metric};
+use proxy_wasm::types::MetricType;
+
+use crate::engine::Event;
+
+#[derive(Clone, Copy)]
+pub enum Metric {
+    LoginsStarted,
+    LoginsCompleted,
+    LoginsFailed,
+    InvalidCookies,
+    Denied,
+    Refreshes,
+    RefreshFailures,
+    SignOuts,
+    Unavailable,
+    BrokerCallFailures,
+}
+
+const NAMES: [&str; 10] = [
+    "gatehouse_logins_started",
+    "gatehouse_logins_completed",
+    "gatehouse_logins_failed",
+    "gatehouse_invalid_cookies",
+    "gatehouse_denied",
+    "gatehouse_refreshes",
+    "gatehouse_refresh_failures",
+    "gatehouse_sign_outs",
+    "gatehouse_unavailable",
+    "gatehouse_broker_call_failures",
+];
+
+pub struct Metrics {
+    ids: [Option<u32>; NAMES.len()],
+}
+
+impl Metrics {
+    pub fn define() -> Metrics {
+        let mut ids = [None; NAMES.len()];
+        for (id, name) in ids.iter_mut().zip(NAMES) {
+            *id = define_metric(MetricType::Counter, name).ok();
+        }
+        Metrics { ids }
+    }
+
+    pub fn inc(&self, m: Metric) {
+        if let Some(id) = self.ids[m as usize] {
+            let _ = increment_metric(id, 1);
+        }
+    }
+
+    /// Counts what an engine event says happened.
+    pub fn record(&self, ev: &Event) {
+        let m = match ev {
+            Event::None => return,
+            Event::LoginStarted => Metric::LoginsStarted,
+            Event::LoginCompleted => Metric::LoginsCompleted,
+            Event::LoginFailed(_) => Metric::LoginsFailed,
+            Event::InvalidCookie(_) => Metric::InvalidCookies,
+            Event::Denied => Metric::Denied,
+            Event::Refreshed => Metric::Refreshes,
+            Event::RefreshFailed(_) => Metric::RefreshFailures,
+            Event::SignedOut => Metric::SignOuts,
+            Event::NoProvider => Metric::Unavailable,
+        };
+        self.inc(m);
+    }
+}
