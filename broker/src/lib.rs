@@ -7,3 +7,6 @@ pub mod storage;
 pub mod keys;
 pub mod random;
 pub mod token;
+pub mod web;
+pub mod oidc;
+pub mod server;

@@ -1,1 +1,109 @@
-fn main() {}
+//! `gatehouse-broker`: serve, check a config, hash a password.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use gatehouse_broker::config::{Config, LogFormat};
+
+#[derive(Parser)]
+#[command(name = "gatehouse-broker", version, about = "OpenID Connect provider speaking Dex's configuration language")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the provider with a Dex-style YAML config.
+    Serve { config: PathBuf },
+    /// Validate a config file and exit.
+    CheckConfig { config: PathBuf },
+    /// Read a password from standard input and print its bcrypt hash (for staticPasswords).
+    HashPassword {
+        /// bcrypt cost (4–16); each step doubles the work.
+        #[arg(long, default_value_t = 10)]
+        cost: u32,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve { config } => serve(&config),
+        Command::CheckConfig { config } => check_config(&config),
+        Command::HashPassword { cost } => hash_password(cost),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(path: &Path) -> anyhow::Result<Config> {
+    Config::load(path).with_context(|| format!("invalid config {}", path.display()))
+}
+
+fn serve(path: &Path) -> anyhow::Result<()> {
+    let config = load(path)?;
+    init_logging(&config);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime
+        .block_on(gatehouse_broker::server::serve(config))
+        .context("broker stopped with an error")
+}
+
+fn check_config(path: &Path) -> anyhow::Result<()> {
+    let config = load(path)?;
+    println!(
+        "config OK: issuer {}, {} client(s), {} static password(s)",
+        config.issuer.url,
+        config.clients.len(),
+        config.static_passwords.len()
+    );
+    Ok(())
+}
+
+fn hash_password(cost: u32) -> anyhow::Result<()> {
+    if !(4..=16).contains(&cost) {
+        bail!("--cost must be between 4 and 16");
+    }
+    let mut input = String::new();
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .context("cannot read the password from standard input")?;
+    let password = input.strip_suffix('\n').unwrap_or(&input);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    if password.is_empty() {
+        bail!("empty password on standard input");
+    }
+    let hash = bcrypt::hash(password, cost).context("hashing failed")?;
+    println!("{hash}");
+    Ok(())
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!(
+            "{},sqlx=warn",
+            config.logger.level.as_str().to_ascii_lowercase()
+        ))
+    });
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    match config.logger.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}

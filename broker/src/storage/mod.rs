@@ -124,6 +124,16 @@ pub trait Storage: Send + Sync + 'static {
 
 pub use crate::connector::Identity;
 
+/// Opens the configured backend (creating and migrating a SQLite file as needed).
+pub async fn open(config: &crate::config::StorageConfig) -> Result<std::sync::Arc<dyn Storage>> {
+    Ok(match config {
+        crate::config::StorageConfig::Memory => std::sync::Arc::new(MemoryStorage::new()),
+        crate::config::StorageConfig::Sqlite { file } => {
+            std::sync::Arc::new(SqlStorage::open_sqlite(file).await?)
+        }
+    })
+}
+
 /// The current time as [`UnixTime`].
 pub fn now() -> UnixTime {
     std::time::SystemTime::now()

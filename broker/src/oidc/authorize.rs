@@ -1,0 +1,116 @@
+//! `GET /auth`: validate the authorization request, store it, send the user to a connector.
+//!
+//! Until client_id and redirect_uri are known good, errors are shown as a page and never
+//! redirected (no open redirect); after that, client-fixable errors go back to the client.
+
+use std::sync::Arc;
+
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use super::params::Params;
+use super::redirect::{error_to_client, found};
+use super::scopes::parse_scopes;
+use super::{pkce, AppState};
+use crate::config::PkceMethod;
+use crate::random::random_token;
+use crate::storage::{now, AuthRequest, PkceChallenge};
+use crate::web::{chooser_page, error_page, ConnectorLink};
+
+/// Longest `state`/`nonce` stored; longer values are refused rather than bloating storage.
+const MAX_PARAM_LEN: usize = 1024;
+
+pub async fn authorize(State(app): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
+    let query = query.unwrap_or_default();
+    let params = match Params::parse(query.as_bytes()) {
+        Ok(p) => p,
+        Err(name) => {
+            return error_page(StatusCode::BAD_REQUEST, "Invalid request", &format!("Parameter {name:?} was sent more than once."))
+        }
+    };
+    let Some(client) = params.get("client_id").and_then(|id| app.config.client(id)) else {
+        return error_page(StatusCode::BAD_REQUEST, "Unknown application", "The application that sent you here is not registered (unknown client_id).");
+    };
+    let Some(redirect_uri) = params
+        .get("redirect_uri")
+        .filter(|uri| client.redirect_uris.iter().any(|allowed| allowed == uri))
+    else {
+        return error_page(StatusCode::BAD_REQUEST, "Invalid redirect", "The application asked to return to an address it has not registered (redirect_uri).");
+    };
+    let state = params.get("state");
+    let back = |error: &str, description: &str| error_to_client(redirect_uri, error, description, state);
+
+    if state.is_some_and(|s| s.len() > MAX_PARAM_LEN) || params.get("nonce").is_some_and(|n| n.len() > MAX_PARAM_LEN) {
+        return back("invalid_request", "state or nonce is too long");
+    }
+    match params.get("response_type") {
+        Some("code") => {}
+        Some(_) => return back("unsupported_response_type", "only response_type=code is supported"),
+        None => return back("invalid_request", "response_type is missing"),
+    }
+    let scopes = match parse_scopes(params.get("scope").unwrap_or("")) {
+        Ok(s) if s.iter().any(|x| x == "openid") => s,
+        Ok(_) => return back("invalid_scope", "the openid scope is required"),
+        Err(e) => return back("invalid_scope", &e),
+    };
+    let pkce = match (params.get("code_challenge"), params.get("code_challenge_method")) {
+        (None, Some(_)) => return back("invalid_request", "code_challenge_method without code_challenge"),
+        (None, None) => {
+            if client.public || app.config.oauth2.pkce_enforce {
+                return back("invalid_request", "PKCE is required: send code_challenge with code_challenge_method=S256");
+            }
+            None
+        }
+        (Some(challenge), method) => {
+            // RFC 7636 §4.3: a missing method means plain.
+            let method = method.unwrap_or("plain");
+            let allowed = PkceMethod::parse(method).is_some_and(|m| app.config.oauth2.pkce_methods.contains(&m));
+            if !allowed {
+                return back("invalid_request", &format!("code_challenge_method {method:?} is not supported; use S256"));
+            }
+            if !pkce::well_formed(challenge) {
+                return back("invalid_request", "code_challenge is malformed");
+            }
+            Some(PkceChallenge { challenge: challenge.to_string(), method: method.to_string() })
+        }
+    };
+
+    let request = AuthRequest {
+        id: random_token(),
+        client_id: client.id.clone(),
+        redirect_uri: redirect_uri.to_string(),
+        scopes,
+        state: state.map(str::to_string),
+        nonce: params.get("nonce").map(str::to_string),
+        pkce,
+        connector_id: None,
+        identity: None,
+        expires_at: now().saturating_add(app.config.expiry.auth_requests.as_secs() as i64),
+    };
+    if let Err(e) = app.storage.create_auth_request(&request).await {
+        tracing::error!(error = %e, "storing auth request failed");
+        return back("server_error", "the sign-in could not be started");
+    }
+
+    let connectors = app.connectors.all();
+    let login_url = |connector_id: &str| {
+        let req: String = form_urlencoded::byte_serialize(request.id.as_bytes()).collect();
+        app.path(&format!("/auth/{connector_id}?req={req}"))
+    };
+    if let Some(chosen) = params.get("connector_id") {
+        return match app.connectors.get(chosen) {
+            Some(c) => found(&login_url(c.id())),
+            None => back("invalid_request", "unknown connector_id"),
+        };
+    }
+    match connectors {
+        [only] if !app.config.oauth2.always_show_login_screen => found(&login_url(only.id())),
+        list => chooser_page(
+            &list
+                .iter()
+                .map(|c| ConnectorLink { name: c.name().to_string(), href: login_url(c.id()) })
+                .collect::<Vec<_>>(),
+        ),
+    }
+}

@@ -1,0 +1,38 @@
+//! `GET /.well-known/openid-configuration`.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::scopes::SUPPORTED_SCOPES;
+use super::AppState;
+
+pub async fn discovery(State(app): State<Arc<AppState>>) -> Json<Value> {
+    let issuer = &app.config.issuer;
+    let mut grants = vec!["authorization_code", "refresh_token"];
+    if app.config.oauth2.password_connector.is_some() {
+        grants.push("password");
+    }
+    let methods: Vec<&str> = app.config.oauth2.pkce_methods.iter().map(|m| m.as_str()).collect();
+    Json(json!({
+        "issuer": issuer.url,
+        "authorization_endpoint": issuer.endpoint("/auth"),
+        "token_endpoint": issuer.endpoint("/token"),
+        "jwks_uri": issuer.endpoint("/keys"),
+        "userinfo_endpoint": issuer.endpoint("/userinfo"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "scopes_supported": SUPPORTED_SCOPES,
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "grant_types_supported": grants,
+        "code_challenge_methods_supported": methods,
+        "claims_supported": [
+            "iss", "sub", "aud", "iat", "exp", "nonce", "at_hash", "email", "email_verified",
+            "name", "preferred_username", "groups", "federated_claims"
+        ],
+    }))
+}

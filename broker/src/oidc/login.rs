@@ -1,0 +1,117 @@
+//! `GET/POST /auth/{connector}`: the password form of a connector.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use super::complete::{expired, issue_code};
+use super::params::Params;
+use super::redirect::found;
+use super::AppState;
+use crate::connector::{ConnectorError, PasswordConnector};
+use crate::storage::{now, AuthRequest};
+use crate::web::{error_page, login_page, LoginForm};
+
+/// Resolves the connector and its pending auth request, or the page explaining why not.
+async fn lookup<'a>(
+    app: &'a AppState,
+    connector_id: &str,
+    request_id: Option<&str>,
+) -> Result<(&'a dyn PasswordConnector, AuthRequest), Response> {
+    let Some(connector) = app.connectors.get(connector_id) else {
+        return Err(error_page(StatusCode::NOT_FOUND, "Unknown connector", "There is no such way to sign in."));
+    };
+    let Some(password) = connector.password() else {
+        return Err(error_page(StatusCode::NOT_FOUND, "Unsupported", "This connector has no password form."));
+    };
+    let Some(request_id) = request_id else {
+        return Err(expired());
+    };
+    match app.storage.get_auth_request(request_id, now()).await {
+        Ok(Some(r)) => Ok((password, r)),
+        Ok(None) => Err(expired()),
+        Err(e) => {
+            tracing::error!(error = %e, "loading auth request failed");
+            Err(error_page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Please try again."))
+        }
+    }
+}
+
+pub async fn show(
+    State(app): State<Arc<AppState>>,
+    Path(connector_id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let params = match Params::parse(query.unwrap_or_default().as_bytes()) {
+        Ok(p) => p,
+        Err(_) => return expired(),
+    };
+    let (password, request) = match lookup(&app, &connector_id, params.get("req")).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    let action = app.path(&format!("/auth/{connector_id}"));
+    login_page(
+        StatusCode::OK,
+        &LoginForm { action: &action, request_id: &request.id, prompt: password.prompt(), login: "", error: None },
+    )
+}
+
+pub async fn submit(
+    State(app): State<Arc<AppState>>,
+    Path(connector_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let Ok(form) = Params::parse(&body) else {
+        return error_page(StatusCode::BAD_REQUEST, "Invalid form", "A field was sent twice.");
+    };
+    let (password_connector, request) = match lookup(&app, &connector_id, form.get("req")).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    let login = form.get("login").unwrap_or("");
+    let action = app.path(&format!("/auth/{connector_id}"));
+    let form_again = |status: StatusCode, error: &str| {
+        login_page(
+            status,
+            &LoginForm {
+                action: &action,
+                request_id: &request.id,
+                prompt: password_connector.prompt(),
+                login,
+                error: Some(error),
+            },
+        )
+    };
+    let identity = match password_connector.login(login, form.get("password").unwrap_or("")).await {
+        Ok(Some(identity)) => identity,
+        Ok(None) => {
+            tracing::info!(connector = %connector_id, "sign-in refused: invalid credentials");
+            return form_again(StatusCode::UNAUTHORIZED, "Invalid email address or password.");
+        }
+        Err(ConnectorError::Busy) => {
+            return form_again(StatusCode::SERVICE_UNAVAILABLE, "Too many sign-ins right now. Please try again.")
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "password check failed");
+            return form_again(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong. Please try again.");
+        }
+    };
+    match app.storage.set_auth_request_identity(&request.id, &connector_id, &identity).await {
+        Ok(true) => {}
+        Ok(false) => return expired(),
+        Err(e) => {
+            tracing::error!(error = %e, "saving sign-in failed");
+            return error_page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Please try again.");
+        }
+    }
+    tracing::info!(connector = %connector_id, client = %request.client_id, "user signed in");
+    if app.config.oauth2.skip_approval_screen {
+        return issue_code(&app, &request.id).await;
+    }
+    let req: String = form_urlencoded::byte_serialize(request.id.as_bytes()).collect();
+    found(&app.path(&format!("/approval?req={req}")))
+}

@@ -1,0 +1,45 @@
+//! The provider's HTTP endpoints, all under the issuer's path.
+
+mod approval;
+mod authorize;
+mod client_auth;
+mod complete;
+mod discovery;
+mod health;
+mod jwks;
+mod login;
+mod oauth_error;
+mod params;
+mod pkce;
+mod redirect;
+mod scopes;
+mod state;
+mod token;
+mod userinfo;
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+
+pub use state::AppState;
+
+/// Every route, nested under the issuer's path (`/dex` for `http://host/dex`).
+pub fn router(state: Arc<AppState>) -> Router {
+    let routes = Router::new()
+        .route("/.well-known/openid-configuration", get(discovery::discovery))
+        .route("/keys", get(jwks::jwks))
+        .route("/auth", get(authorize::authorize))
+        .route("/auth/{connector}", get(login::show).post(login::submit))
+        .route("/approval", get(approval::show).post(approval::submit))
+        .route("/token", axum::routing::post(token::token))
+        .route("/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
+        .route("/healthz", get(health::healthz))
+        .with_state(state.clone());
+    let path = state.config.issuer.path.clone();
+    if path.is_empty() {
+        routes
+    } else {
+        Router::new().nest(&path, routes)
+    }
+}

@@ -1,0 +1,23 @@
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::connector::Connectors;
+use crate::keys::KeyManager;
+use crate::storage::Storage;
+use crate::token::TokenMinter;
+
+/// What every handler shares.
+pub struct AppState {
+    pub config: Config,
+    pub storage: Arc<dyn Storage>,
+    pub keys: Arc<KeyManager>,
+    pub minter: TokenMinter,
+    pub connectors: Connectors,
+}
+
+impl AppState {
+    /// A path under the issuer, for Location headers and form actions (`/dex/auth/local`).
+    pub fn path(&self, suffix: &str) -> String {
+        format!("{}{}", self.config.issuer.path, suffix)
+    }
+}

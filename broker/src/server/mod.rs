@@ -1,0 +1,95 @@
+//! Wires config, storage, keys and connectors into a running HTTP server.
+
+mod access_log;
+mod shutdown;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::connector::{Connector, Connectors, LocalConnector};
+use crate::keys::{KeyError, KeyManager};
+use crate::oidc::{self, AppState};
+use crate::storage::{self, StorageError};
+use crate::token::TokenMinter;
+
+const GC_INTERVAL: Duration = Duration::from_secs(5 * 60);
+const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot open storage: {0}")]
+    Storage(#[from] StorageError),
+    #[error("cannot load signing keys: {0}")]
+    Keys(#[from] KeyError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("server failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Builds the shared state: opens storage, loads or creates keys, sets up connectors.
+pub async fn build_state(config: Config) -> Result<Arc<AppState>, ServeError> {
+    let storage = storage::open(&config.storage).await?;
+    let keys = Arc::new(
+        KeyManager::start(
+            storage.clone(),
+            config.expiry.signing_keys.as_secs() as i64,
+            config.expiry.id_tokens.as_secs() as i64,
+        )
+        .await?,
+    );
+    let mut connectors: Vec<Arc<dyn Connector>> = Vec::new();
+    if config.enable_password_db {
+        let parallelism = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        connectors.push(Arc::new(LocalConnector::new(&config.static_passwords, parallelism)));
+    }
+    let minter = TokenMinter::new(config.issuer.url.clone(), keys.clone(), config.expiry.id_tokens.as_secs() as i64);
+    Ok(Arc::new(AppState {
+        config,
+        storage,
+        keys,
+        minter,
+        connectors: Connectors::new(connectors),
+    }))
+}
+
+/// Runs until SIGINT/SIGTERM, then finishes in-flight requests and returns.
+pub async fn serve(config: Config) -> Result<(), ServeError> {
+    let addr = config.http_addr.clone();
+    let state = build_state(config).await?;
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr: addr.clone(), source })?;
+    let local = listener.local_addr()?;
+    tracing::info!(addr = %local, issuer = %state.config.issuer.url, "listening");
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let gc = storage::spawn_garbage_collector(state.storage.clone(), GC_INTERVAL, stop_rx.clone());
+    let key_refresh = spawn_key_refresh(state.keys.clone(), stop_rx);
+
+    let app = oidc::router(state).layer(axum::middleware::from_fn(access_log::log_request));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown::signal())
+        .await?;
+    let _ = stop_tx.send(true);
+    let _ = tokio::join!(gc, key_refresh);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn spawn_key_refresh(keys: Arc<KeyManager>, mut stop: tokio::sync::watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(KEY_REFRESH_INTERVAL);
+        ticker.tick().await; // the first tick is immediate; keys were just loaded
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = stop.changed() => return,
+            }
+            if let Err(e) = keys.refresh().await {
+                tracing::warn!(error = %e, "refreshing signing keys failed");
+            }
+        }
+    })
+}

@@ -1,0 +1,63 @@
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use super::{escape, html_response};
+
+pub struct LoginForm<'a> {
+    /// Where the form posts to.
+    pub action: &'a str,
+    pub request_id: &'a str,
+    pub prompt: &'a str,
+    /// Shown back after a failed attempt (never the password).
+    pub login: &'a str,
+    pub error: Option<&'a str>,
+}
+
+pub fn login_page(status: StatusCode, form: &LoginForm<'_>) -> Response {
+    let error = form
+        .error
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
+        .unwrap_or_default();
+    let body = format!(
+        r#"<h1>Sign in</h1>{error}
+<form method="post" action="{action}">
+<input type="hidden" name="req" value="{req}">
+<label for="login">{prompt}</label>
+<input type="email" id="login" name="login" value="{login}" autocomplete="username" required{autofocus_login}>
+<label for="password">Password</label>
+<input type="password" id="password" name="password" autocomplete="current-password" required{autofocus_password}>
+<button type="submit">Sign in</button>
+</form>"#,
+        action = escape(form.action),
+        req = escape(form.request_id),
+        prompt = escape(form.prompt),
+        login = escape(form.login),
+        autofocus_login = if form.login.is_empty() { " autofocus" } else { "" },
+        autofocus_password = if form.login.is_empty() { "" } else { " autofocus" },
+    );
+    html_response(status, "Sign in", &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn escapes_everything() {
+        let r = login_page(
+            StatusCode::UNAUTHORIZED,
+            &LoginForm {
+                action: "/dex/auth/local",
+                request_id: "\"><script>",
+                prompt: "Email",
+                login: "<b>x</b>",
+                error: Some("<i>bad</i>"),
+            },
+        );
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        assert!(!body.contains("<script>") && !body.contains("<b>x") && !body.contains("<i>bad"));
+        assert!(body.contains("&lt;i&gt;bad"));
+    }
+}

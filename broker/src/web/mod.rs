@@ -1,0 +1,16 @@
+//! Server-rendered HTML pages: login form, connector chooser, approval, errors.
+//! Every interpolated value goes through [`escape`].
+
+mod approval;
+mod chooser;
+mod error_page;
+mod escape;
+mod layout;
+mod login;
+
+pub use approval::approval_page;
+pub use chooser::{chooser_page, ConnectorLink};
+pub use error_page::error_page;
+pub use escape::escape;
+pub use layout::html_response;
+pub use login::{login_page, LoginForm};
