@@ -95,14 +95,15 @@ export function visibleText(html) {
  * class `error` — or null when the page shows none.
  */
 export function errorText(html) {
-  const re = /<([a-z][a-z0-9]*)\b([^>]*)>([\s\S]*?)<\/\1\s*>/gi;
-  for (const m of html.matchAll(re)) {
+  // Start tags one by one (an element's match must not swallow the elements inside it).
+  for (const m of html.matchAll(/<([a-z][a-z0-9]*)\b([^>]*)>/gi)) {
     const attrs = parseAttributes(m[2]);
     const classes = (attrs.get('class') ?? '').toLowerCase().split(/\s+/);
-    if ((attrs.get('role') ?? '').toLowerCase() === 'alert' || classes.includes('error')) {
-      const text = visibleText(m[3]);
-      if (text) return text;
-    }
+    if ((attrs.get('role') ?? '').toLowerCase() !== 'alert' && !classes.includes('error')) continue;
+    const rest = html.slice(m.index + m[0].length);
+    const close = rest.search(new RegExp(`</${m[1]}\\s*>`, 'i'));
+    const text = visibleText(close < 0 ? rest : rest.slice(0, close));
+    if (text) return text;
   }
   return null;
 }

@@ -210,6 +210,8 @@ function describe(err) {
     if (err[key] !== undefined) parts.push(`${key}=${JSON.stringify(err[key])}`);
   }
   if (err.cause instanceof Error) parts.push(`cause: ${describe(err.cause)}`);
+  // WWW-Authenticate challenges: scheme and parameters (realm, error), no credentials.
+  else if (err instanceof client.WWWAuthenticateChallengeError) parts.push(`challenges=${JSON.stringify(err.cause)}`);
   else if (err.cause && typeof err.cause === 'object') parts.push(`cause keys: ${Object.keys(err.cause).join(',')}`);
   return parts.join(' ');
 }
