@@ -36,6 +36,10 @@ pub struct FilterConfig {
     pub routes: Vec<RouteConfig>,
     #[serde(default)]
     pub pass_access_token: bool,
+    #[serde(default)]
+    pub skip_jwt_bearer_tokens: bool,
+    pub jwt_bearer_audiences: Option<Vec<String>>,
+    pub bearer_cache_size: Option<usize>,
     pub cookie_name: Option<String>,
     pub cookie_domain: Option<String>,
     pub cookie_path: Option<String>,
@@ -131,6 +135,10 @@ pub struct Settings {
     pub default_rule: Rule,
     pub routes: Vec<RouteRule>,
     pub pass_access_token: bool,
+    /// Accept `Authorization: Bearer <JWT>` from the broker instead of a session.
+    pub skip_jwt_bearer_tokens: bool,
+    pub jwt_bearer_audiences: Vec<String>,
+    pub bearer_cache_size: usize,
     pub cookie: CookieSettings,
     pub login_timeout_s: u64,
     pub broker_timeout_ms: u64,
@@ -366,6 +374,24 @@ impl Settings {
             ));
         }
 
+        let jwt_bearer_audiences = match raw.jwt_bearer_audiences {
+            None => vec![client_id.clone()],
+            Some(list) if list.is_empty() || list.iter().any(|a| a.is_empty()) => {
+                return Err(invalid(
+                    "jwt_bearer_audiences",
+                    "list the accepted audiences (client ids); none may be empty",
+                ))
+            }
+            Some(list) => list,
+        };
+        let bearer_cache_size = raw.bearer_cache_size.unwrap_or(1024);
+        if bearer_cache_size > 100_000 {
+            return Err(invalid(
+                "bearer_cache_size",
+                "must be at most 100000 entries",
+            ));
+        }
+
         Ok(Settings {
             issuer,
             broker_upstream,
@@ -381,6 +407,9 @@ impl Settings {
             default_rule,
             routes,
             pass_access_token: raw.pass_access_token,
+            skip_jwt_bearer_tokens: raw.skip_jwt_bearer_tokens,
+            jwt_bearer_audiences,
+            bearer_cache_size,
             cookie: CookieSettings {
                 name: cookie_name,
                 domain: raw.cookie_domain,

@@ -3,6 +3,7 @@
 
 use url::form_urlencoded;
 
+use crate::bearer_cache::{self, BearerCache};
 use crate::config::Settings;
 use crate::cookie_codec::{CodecError, CookieCodec};
 use crate::cookie_header;
@@ -12,12 +13,13 @@ use crate::login_state::{LoginState, LoginStateError, MAX_IN_FLIGHT};
 use crate::pages::{LocalResponse, Problem};
 use crate::path::normalize_path;
 use crate::pkce;
-use crate::provider::Provider;
+use crate::provider::{KeySet, Provider};
 use crate::return_url;
 use crate::rules::{self, Subject};
 use crate::session::{Freshness, Session};
 use crate::session_cookies;
 use crate::token_exchange::{self, BrokerCall, ExchangeError};
+use std::cell::RefCell;
 
 /// The facts of one request the engine needs.
 pub struct Request<'a> {
@@ -28,6 +30,7 @@ pub struct Request<'a> {
     pub scheme: &'a str,
     pub cookie: Option<&'a str>,
     pub accept: Option<&'a str>,
+    pub authorization: Option<&'a str>,
     pub xhr: bool,
 }
 
@@ -52,6 +55,7 @@ pub enum Pending {
     },
     Refresh(RefreshWait),
     Probe(ProbeWait),
+    Keys(KeysWait),
 }
 
 /// A login held until the broker answered a probe.
@@ -109,17 +113,126 @@ pub enum Event {
     RefreshFailed(String),
     SignedOut,
     NoProvider,
+    BearerRejected(String),
+    KeysRefetched,
 }
 
 pub struct Engine {
     pub settings: Settings,
     codec: CookieCodec,
+    bearer_cache: RefCell<BearerCache>,
+}
+
+/// The identity a verified token names; `ends_at` defaults to the token's expiry.
+fn identity_from_claims(
+    claims: IdClaims,
+    issued_at: u64,
+    ends_at: Option<u64>,
+    access_token: Option<String>,
+) -> Session {
+    Session {
+        sub: claims.sub,
+        email: claims.email.unwrap_or_default(),
+        name: claims.name.unwrap_or_default(),
+        preferred_username: claims.preferred_username.unwrap_or_default(),
+        groups: claims.groups,
+        issued_at,
+        expires_at: claims.exp,
+        ends_at: ends_at.unwrap_or(claims.exp),
+        refresh_token: None,
+        access_token,
+    }
+}
+
+/// The token of an `Authorization: Bearer` header when it has the shape of a JWT.
+fn bearer_jwt(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer")
+        && token.len() <= 16 * 1024
+        && token.split('.').count() == 3)
+        .then_some(token)
+}
+
+/// An unknown `kid` refetches the JWKS at most this often per worker.
+pub const KEY_REFETCH_S: u64 = 30;
+
+/// A bearer-token request held while the JWKS is refetched for an unknown `kid`.
+pub struct KeysWait {
+    token: String,
+    api: bool,
+    rule: RuleRef,
+    cookie: Option<Option<String>>,
 }
 
 impl Engine {
     pub fn new(settings: Settings) -> Result<Engine, CodecError> {
         let codec = CookieCodec::new(&settings.cookie_secrets)?;
-        Ok(Engine { settings, codec })
+        let bearer_cache = RefCell::new(BearerCache::new(settings.bearer_cache_size));
+        Ok(Engine {
+            settings,
+            codec,
+            bearer_cache,
+        })
+    }
+
+    /// Admits a request carrying a bearer JWT from the broker, or refuses it with 401.
+    fn bearer(
+        &self,
+        wait: KeysWait,
+        provider: &Provider,
+        now: u64,
+        may_refetch: bool,
+    ) -> (Outcome, Event) {
+        let key = bearer_cache::hash(&wait.token);
+        let cached = self.bearer_cache.borrow().get(&key, now).cloned();
+        let identity = match cached {
+            Some(identity) => identity,
+            None => {
+                let expect = Expect {
+                    issuer: &self.settings.issuer,
+                    audiences: &self.settings.jwt_bearer_audiences,
+                    nonce: None,
+                    now,
+                };
+                let checked = id_token::validate(&wait.token, &provider.keys.borrow(), &expect);
+                match checked {
+                    Ok(claims) => {
+                        let identity = identity_from_claims(claims, now, None, None);
+                        self.bearer_cache
+                            .borrow_mut()
+                            .insert(key, identity.clone(), now);
+                        identity
+                    }
+                    Err(TokenError::UnknownKey(_))
+                        if may_refetch && now >= provider.last_key_fetch.get() + KEY_REFETCH_S =>
+                    {
+                        provider.last_key_fetch.set(now);
+                        let call = BrokerCall {
+                            method: "GET",
+                            path: provider.endpoints.jwks_path.clone(),
+                            headers: vec![("accept", "application/json".to_string())],
+                            body: Vec::new(),
+                        };
+                        return (
+                            Outcome::Call {
+                                call,
+                                pending: Box::new(Pending::Keys(wait)),
+                            },
+                            Event::None,
+                        );
+                    }
+                    Err(e) => {
+                        return (
+                            Outcome::Respond(Problem::InvalidToken.response(true, self.realm())),
+                            Event::BearerRejected(e.to_string()),
+                        )
+                    }
+                }
+            }
+        };
+        let rule = self.rule_by_ref(wait.rule);
+        self.admit(identity, rule, wait.api, wait.cookie, Vec::new())
     }
 
     fn wants_api_answer(&self, api_route: bool, req: &Request<'_>) -> bool {
@@ -131,12 +244,7 @@ impl Engine {
     }
 
     fn rule_ref(&self, method: &str, path: &str) -> (rules::Applied<'_>, RuleRef) {
-        let idx = self
-            .settings
-            .routes
-            .iter()
-            .position(|r| r.matches(method, path));
-        let applied = rules::select(
+        let (applied, idx) = rules::select(
             &self.settings.routes,
             &self.settings.default_rule,
             method,
@@ -199,6 +307,17 @@ impl Engine {
                 Event::NoProvider,
             );
         };
+        if s.skip_jwt_bearer_tokens && path != s.userinfo_path {
+            if let Some(token) = req.authorization.and_then(bearer_jwt) {
+                let wait = KeysWait {
+                    token: token.to_string(),
+                    api: true,
+                    rule: rule_ref,
+                    cookie: cookie_rewrite,
+                };
+                return self.bearer(wait, provider, now, true);
+            }
+        }
 
         let raw = req
             .cookie
@@ -510,6 +629,27 @@ impl Engine {
             p.last_contact.set(now);
         }
         match pending {
+            Pending::Keys(wait) => {
+                let Some(p) = provider else {
+                    return (
+                        Outcome::Respond(Problem::Unavailable.response(true, self.realm())),
+                        Event::NoProvider,
+                    );
+                };
+                let fresh = match status {
+                    Some(200) => KeySet::parse(body).ok(),
+                    _ => None,
+                };
+                let event = match fresh {
+                    Some(keys) => {
+                        *p.keys.borrow_mut() = keys;
+                        Event::KeysRefetched
+                    }
+                    None => Event::None,
+                };
+                let (outcome, ev) = self.bearer(wait, p, now, false);
+                (outcome, if ev == Event::None { event } else { ev })
+            }
             Pending::Probe(wait) => match (provider, status) {
                 (Some(p), Some(200)) => {
                     let req = Request {
@@ -519,6 +659,7 @@ impl Engine {
                         scheme: &wait.scheme,
                         cookie: wait.cookie.as_deref(),
                         accept: Some("text/html"),
+                        authorization: None,
                         xhr: false,
                     };
                     let (resp, ev) = self.start_login(&req, p, now, wait.clear);
@@ -631,6 +772,7 @@ impl Engine {
                     scheme,
                     cookie: None,
                     accept: Some("text/html"),
+                    authorization: None,
                     xhr: false,
                 };
                 self.start_login(&req, p, now, clear).0
@@ -659,41 +801,36 @@ impl Engine {
         let provider = provider.ok_or("broker unavailable: no keys")?;
         let expect = Expect {
             issuer: &self.settings.issuer,
-            client_id: &self.settings.client_id,
+            audiences: std::slice::from_ref(&self.settings.client_id),
             nonce,
             now,
         };
-        let claims: IdClaims = id_token::validate(&tokens.id_token, &provider.keys, &expect)
-            .map_err(|e: TokenError| format!("ID token refused: {e}"))?;
+        let claims: IdClaims =
+            id_token::validate(&tokens.id_token, &provider.keys.borrow(), &expect)
+                .map_err(|e: TokenError| format!("ID token refused: {e}"))?;
         if let Some(prev) = previous {
             // A refresh must not switch users.
             if prev.sub != claims.sub {
                 return Err("refreshed ID token names another subject".into());
             }
         }
-        let issued_at = previous.map_or(now, |p| p.issued_at);
         let ends_at = previous.map_or(now.saturating_add(self.settings.cookie.expire_s), |p| {
             p.ends_at
         });
-        Ok(Session {
-            sub: claims.sub,
-            email: claims.email.unwrap_or_default(),
-            name: claims.name.unwrap_or_default(),
-            preferred_username: claims.preferred_username.unwrap_or_default(),
-            groups: claims.groups,
-            issued_at,
-            expires_at: claims.exp,
-            ends_at,
-            // The broker rotates refresh tokens; keep the old one only if it sent none.
-            refresh_token: tokens
-                .refresh_token
-                .or_else(|| previous.and_then(|p| p.refresh_token.clone())),
-            access_token: if self.settings.pass_access_token {
-                tokens.access_token
-            } else {
-                None
-            },
-        })
+        let mut session = identity_from_claims(
+            claims,
+            previous.map_or(now, |p| p.issued_at),
+            Some(ends_at),
+            None,
+        );
+        // The broker rotates refresh tokens; keep the old one only if it sent none.
+        session.refresh_token = tokens
+            .refresh_token
+            .or_else(|| previous.and_then(|p| p.refresh_token.clone()));
+        if self.settings.pass_access_token {
+            session.access_token = tokens.access_token;
+        }
+        Ok(session)
     }
 
     fn session_cookie(

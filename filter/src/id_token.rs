@@ -71,7 +71,8 @@ pub struct IdClaims {
 /// What the token must match.
 pub struct Expect<'a> {
     pub issuer: &'a str,
-    pub client_id: &'a str,
+    /// Accepted audiences: the client id for ID tokens, a configured list for bearer tokens.
+    pub audiences: &'a [String],
     /// Required for ID tokens from a login; `None` for refreshed tokens and bearer tokens.
     pub nonce: Option<&'a str>,
     pub now: u64,
@@ -105,12 +106,13 @@ pub fn validate(token: &str, keys: &KeySet, expect: &Expect<'_>) -> Result<IdCla
     if claims.iss != expect.issuer {
         return Err(TokenError::Issuer);
     }
+    let accepted = |a: &str| expect.audiences.iter().any(|x| x == a);
     let aud_ok = match &claims.aud {
-        Audience::One(a) => a == expect.client_id,
-        // With several audiences the token must also be issued *to* us (azp).
+        Audience::One(a) => accepted(a),
+        // With several audiences the token must also be issued *to* one of us (azp).
         Audience::Many(list) => {
-            list.iter().any(|a| a == expect.client_id)
-                && (list.len() == 1 || claims.azp.as_deref() == Some(expect.client_id))
+            list.iter().any(|a| accepted(a))
+                && (list.len() == 1 || claims.azp.as_deref().is_some_and(accepted))
         }
     };
     if !aud_ok {

@@ -2,6 +2,7 @@
 //! Proxy-Wasm HTTP filter (Envoy, Kong). The modules below are pure logic, tested natively
 //! and on wasm; `glue` is the only place that talks to the host.
 
+pub mod bearer_cache;
 pub mod config;
 pub mod cookie_codec;
 pub mod cookie_header;

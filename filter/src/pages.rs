@@ -46,6 +46,8 @@ impl LocalResponse {
 pub enum Problem {
     /// 401: not signed in (API clients only; browsers are redirected).
     Unauthenticated,
+    /// 401: a bearer token was sent but refused (RFC 6750 `invalid_token`).
+    InvalidToken,
     /// 403: signed in but not allowed by the rule.
     Forbidden,
     /// 403: the login could not be completed (bad state, refused code, bad token).
@@ -60,6 +62,12 @@ impl Problem {
     fn parts(self) -> (u32, &'static str, &'static str, &'static str) {
         match self {
             Problem::Unauthenticated => (401, "unauthorized", "Sign-in required", "This resource needs a signed-in user."),
+            Problem::InvalidToken => (
+                401,
+                "invalid_token",
+                "Invalid token",
+                "The access token is invalid or expired.",
+            ),
             Problem::Forbidden => (403, "forbidden", "Access denied", "You are signed in, but your account is not allowed to open this page."),
             Problem::LoginFailed => (403, "login_failed", "Sign-in failed", "The sign-in could not be completed. It may have expired or been opened in another browser. Please try again."),
             Problem::Unavailable => (503, "unavailable", "Sign-in unavailable", "The sign-in service cannot be reached right now. Please try again in a moment."),
@@ -84,7 +92,12 @@ impl Problem {
                 body: html(title, text, status == 403 || status == 401),
             }
         };
-        if status == 401 {
+        if self == Problem::InvalidToken {
+            resp.headers.push((
+                "www-authenticate",
+                format!("Bearer realm=\"{realm}\", error=\"invalid_token\""),
+            ));
+        } else if status == 401 {
             resp.headers
                 .push(("www-authenticate", format!("Bearer realm=\"{realm}\"")));
         }

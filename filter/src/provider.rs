@@ -1,7 +1,7 @@
 //! What the filter knows of the broker: its discovery document and signing keys (JWKS).
 //! Fetched by the root context; parsed and checked here.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey};
@@ -133,7 +133,10 @@ pub const ALGORITHMS: [Algorithm; 1] = [Algorithm::RS256];
 /// Everything needed to run logins and check tokens.
 pub struct Provider {
     pub endpoints: Endpoints,
-    pub keys: KeySet,
+    /// Replaced in place when an unknown `kid` made a worker refetch the JWKS.
+    pub keys: RefCell<KeySet>,
+    /// Last time (unix seconds) a worker refetched the JWKS for an unknown `kid`.
+    pub last_key_fetch: Cell<u64>,
     /// Last time (unix seconds) the broker answered a call; a login is only sent to a
     /// broker heard from recently, else it is probed first.
     pub last_contact: Cell<u64>,
@@ -143,7 +146,8 @@ impl Provider {
     pub fn new(endpoints: Endpoints, keys: KeySet, now: u64) -> Provider {
         Provider {
             endpoints,
-            keys,
+            keys: RefCell::new(keys),
+            last_key_fetch: Cell::new(0),
             last_contact: Cell::new(now),
         }
     }

@@ -200,24 +200,33 @@ pub struct Applied<'a> {
 }
 
 /// First matching route wins; no match falls back to the global rule (a browser route).
-/// `path` must already be normalised.
+/// `path` must already be normalised. Also returns the index of the matching route.
 pub fn select<'a>(
     routes: &'a [RouteRule],
     default: &'a Rule,
     method: &str,
     path: &str,
-) -> Applied<'a> {
-    match routes.iter().find(|r| r.matches(method, path)) {
-        Some(r) => Applied {
-            public: r.public,
-            api: r.api,
-            rule: &r.rule,
-        },
-        None => Applied {
-            public: false,
-            api: false,
-            rule: default,
-        },
+) -> (Applied<'a>, Option<usize>) {
+    match routes.iter().position(|r| r.matches(method, path)) {
+        Some(i) => {
+            let r = &routes[i];
+            (
+                Applied {
+                    public: r.public,
+                    api: r.api,
+                    rule: &r.rule,
+                },
+                Some(i),
+            )
+        }
+        None => (
+            Applied {
+                public: false,
+                api: false,
+                rule: default,
+            },
+            None,
+        ),
     }
 }
 
@@ -298,10 +307,10 @@ mod tests {
     fn prefix_matches_on_segment_boundary_and_first_wins() {
         let routes = vec![route("/public", true), route("/", false)];
         let d = Rule::default();
-        assert!(select(&routes, &d, "GET", "/public").public);
-        assert!(select(&routes, &d, "GET", "/public/x").public);
-        assert!(!select(&routes, &d, "GET", "/publicity").public);
-        assert!(!select(&routes, &d, "GET", "/other").public);
+        assert!(select(&routes, &d, "GET", "/public").0.public);
+        assert!(select(&routes, &d, "GET", "/public/x").0.public);
+        assert!(!select(&routes, &d, "GET", "/publicity").0.public);
+        assert!(!select(&routes, &d, "GET", "/other").0.public);
     }
 
     #[test]
@@ -319,8 +328,8 @@ mod tests {
         .unwrap();
         let d = Rule::default();
         let routes = [r];
-        assert!(select(&routes, &d, "POST", "/hooks/x").public);
-        assert!(!select(&routes, &d, "GET", "/hooks/x").public);
+        assert!(select(&routes, &d, "POST", "/hooks/x").0.public);
+        assert!(!select(&routes, &d, "GET", "/hooks/x").0.public);
     }
 
     #[test]

@@ -71,6 +71,7 @@ fn get<'a>(path: &'a str, cookie: Option<&'a str>) -> Request<'a> {
         scheme: "http",
         cookie,
         accept: Some("text/html,application/xhtml+xml"),
+        authorization: None,
         xhr: false,
     }
 }
@@ -526,4 +527,110 @@ fn login_to_a_silent_broker_is_probed_first() {
     // Heard from just now: the next login goes straight to the broker.
     let (out, _) = engine.on_request(&get("/app", None), Some(&p), later + 1);
     assert!(matches!(out, Outcome::Respond(ref r) if r.status == 302));
+}
+
+fn bearer_req<'a>(path: &'a str, auth: &'a str) -> Request<'a> {
+    Request {
+        accept: Some("application/json"),
+        authorization: Some(auth),
+        ..get(path, None)
+    }
+}
+
+fn access_claims() -> Value {
+    let mut c = claims("");
+    c.as_object_mut().unwrap().remove("nonce");
+    c
+}
+
+#[test]
+fn bearer_tokens_are_verified_once_then_cached() {
+    let engine = Engine::new(settings(json!({"skip_jwt_bearer_tokens": true}))).unwrap();
+    let p = provider();
+    let auth = format!("Bearer {}", sign(&access_claims(), "test-key-1"));
+    let (out, ev) = engine.on_request(&bearer_req("/api/x", &auth), Some(&p), NOW);
+    assert_eq!(ev, Event::None);
+    let Outcome::Forward(f) = out else {
+        panic!("valid bearer must pass")
+    };
+    assert!(f
+        .identity
+        .contains(&("x-auth-request-email", "admin@example.com".into())));
+    // Cached: still accepted with the keys gone (no verification happens).
+    *p.keys.borrow_mut() =
+        KeySet::parse(br#"{"keys":[{"kty":"RSA","kid":"x","n":"AQAB","e":"AQAB"}]}"#).unwrap();
+    let (out, _) = engine.on_request(&bearer_req("/api/x", &auth), Some(&p), NOW + 1);
+    assert!(
+        matches!(out, Outcome::Forward(_)),
+        "second request must hit the cache"
+    );
+    // ...until it expires.
+    *p.keys.borrow_mut() = KeySet::parse(JWKS.as_bytes()).unwrap();
+    let (out, _) = engine.on_request(&bearer_req("/api/x", &auth), Some(&p), NOW + 3600 + 61);
+    assert!(matches!(out, Outcome::Respond(ref r) if r.status == 401));
+}
+
+#[test]
+fn bad_bearer_tokens_get_401_invalid_token() {
+    let engine = Engine::new(settings(
+        json!({"skip_jwt_bearer_tokens": true, "jwt_bearer_audiences": ["api-a", "gatehouse"]}),
+    ))
+    .unwrap();
+    let p = provider();
+    let mut wrong_aud = access_claims();
+    wrong_aud["aud"] = json!("api-b");
+    let mut not_yet = access_claims();
+    not_yet["nbf"] = json!(NOW + 600);
+    let mut expired = access_claims();
+    expired["exp"] = json!(NOW - 600);
+    for (what, token) in [
+        ("wrong audience", sign(&wrong_aud, "test-key-1")),
+        ("not yet valid", sign(&not_yet, "test-key-1")),
+        ("expired", sign(&expired, "test-key-1")),
+        ("garbage", "a.b.c".to_string()),
+    ] {
+        let auth = format!("Bearer {token}");
+        let (out, ev) = engine.on_request(&bearer_req("/api/x", &auth), Some(&p), NOW);
+        assert!(matches!(ev, Event::BearerRejected(_)), "{what}: {ev:?}");
+        let Outcome::Respond(r) = out else {
+            panic!("{what}")
+        };
+        assert_eq!(r.status, 401, "{what}");
+        assert!(
+            header(&r, "www-authenticate")[0].contains("invalid_token"),
+            "{what}"
+        );
+    }
+    let mut other_api = access_claims();
+    other_api["aud"] = json!("api-a");
+    let auth = format!("Bearer {}", sign(&other_api, "test-key-1"));
+    assert!(matches!(
+        engine
+            .on_request(&bearer_req("/api/x", &auth), Some(&p), NOW)
+            .0,
+        Outcome::Forward(_)
+    ));
+}
+
+#[test]
+fn unknown_kid_refetches_keys_once_then_refuses() {
+    let engine = Engine::new(settings(json!({"skip_jwt_bearer_tokens": true}))).unwrap();
+    // The filter still holds an old key set without our key.
+    let p = provider();
+    *p.keys.borrow_mut() =
+        KeySet::parse(br#"{"keys":[{"kty":"RSA","kid":"old","n":"AQAB","e":"AQAB"}]}"#).unwrap();
+    let auth = format!("Bearer {}", sign(&access_claims(), "test-key-1"));
+    let (out, _) = engine.on_request(&bearer_req("/api/x", &auth), Some(&p), NOW);
+    let Outcome::Call { call, pending } = out else {
+        panic!("expected a JWKS refetch")
+    };
+    assert_eq!(call.path, "/dex/keys");
+    let (out, ev) = engine.on_token_response(*pending, Some(200), JWKS.as_bytes(), Some(&p), NOW);
+    assert_eq!(ev, Event::KeysRefetched);
+    assert!(matches!(out, Outcome::Forward(_)));
+    // A token with a kid nobody has: refetch is rate-limited, so it is refused at once.
+    let auth = format!("Bearer {}", sign(&access_claims(), "nobody"));
+    let (out, ev) = engine.on_request(&bearer_req("/api/x", &auth), Some(&p), NOW + 5);
+    assert!(matches!(ev, Event::BearerRejected(_)));
+    assert!(matches!(out, Outcome::Respond(ref r) if r.status == 401));
 }

@@ -19,9 +19,11 @@ pub enum Metric {
     SignOuts,
     Unavailable,
     BrokerCallFailures,
+    BearerRejected,
+    KeysRefetched,
 }
 
-const NAMES: [&str; 10] = [
+const NAMES: [&str; 12] = [
     "gatehouse_logins_started",
     "gatehouse_logins_completed",
     "gatehouse_logins_failed",
@@ -32,6 +34,8 @@ const NAMES: [&str; 10] = [
     "gatehouse_sign_outs",
     "gatehouse_unavailable",
     "gatehouse_broker_call_failures",
+    "gatehouse_bearer_rejected",
+    "gatehouse_keys_refetched",
 ];
 
 pub struct Metrics {
@@ -66,6 +70,8 @@ impl Metrics {
             Event::RefreshFailed(_) => Metric::RefreshFailures,
             Event::SignedOut => Metric::SignOuts,
             Event::NoProvider => Metric::Unavailable,
+            Event::BearerRejected(_) => Metric::BearerRejected,
+            Event::KeysRefetched => Metric::KeysRefetched,
         };
         self.inc(m);
     }

@@ -237,7 +237,7 @@ impl Context for Root {
                         if first {
                             log::info!(
                                 "gatehouse: broker keys loaded ({} keys); serving",
-                                p.keys.len()
+                                p.keys.borrow().len()
                             );
                         }
                         *self.provider.borrow_mut() = Some(Rc::new(p));
@@ -360,6 +360,8 @@ impl Http {
             Event::InvalidCookie(why) => log::warn!("gatehouse: invalid session cookie: {why}"),
             Event::LoginFailed(why) => log::warn!("gatehouse: login failed: {why}"),
             Event::RefreshFailed(why) => log::warn!("gatehouse: refresh failed: {why}"),
+            Event::BearerRejected(why) => log::info!("gatehouse: bearer token refused: {why}"),
+            Event::KeysRefetched => log::info!("gatehouse: JWKS refetched for an unknown key id"),
         }
     }
 
@@ -429,6 +431,7 @@ impl HttpContext for Http {
         let mut host = "";
         let mut scheme = "https";
         let mut accept = None;
+        let mut authorization = None;
         let mut xhr = false;
         let mut cookies: Vec<&str> = Vec::new();
         let mut present = [false; IDENTITY_HEADERS.len()];
@@ -440,6 +443,7 @@ impl HttpContext for Http {
                 "host" => host = v,
                 ":scheme" => scheme = v,
                 "accept" => accept = Some(v.as_str()),
+                "authorization" => authorization = Some(v.as_str()),
                 "x-requested-with" => xhr = v.eq_ignore_ascii_case("xmlhttprequest"),
                 // HTTP/2 may split cookies over several headers.
                 "cookie" => cookies.push(v),
@@ -465,6 +469,7 @@ impl HttpContext for Http {
             scheme,
             cookie: cookie.as_deref(),
             accept,
+            authorization,
             xhr,
         };
         let provider = self.provider.borrow().clone();
