@@ -57,6 +57,8 @@ pub struct FilterConfig {
 pub struct RouteConfig {
     pub path_prefix: Option<String>,
     pub path_exact: Option<String>,
+    /// Matched against the whole normalised path (anchored).
+    pub path_regex: Option<String>,
     #[serde(default)]
     pub methods: Vec<String>,
     #[serde(default)]

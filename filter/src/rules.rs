@@ -104,6 +104,7 @@ pub struct RouteRule {
 enum PathMatch {
     Prefix(String),
     Exact(String),
+    Regex(regex_lite::Regex),
 }
 
 impl RouteRule {
@@ -113,13 +114,23 @@ impl RouteRule {
         default: &Rule,
     ) -> Result<RouteRule, ConfigError> {
         let key = |k: &str| format!("routes[{index}].{k}");
-        let matcher = match (cfg.path_prefix, cfg.path_exact) {
-            (Some(p), None) => PathMatch::Prefix(check_route_path(&key("path_prefix"), p)?),
-            (None, Some(p)) => PathMatch::Exact(check_route_path(&key("path_exact"), p)?),
+        let matcher = match (cfg.path_prefix, cfg.path_exact, cfg.path_regex) {
+            (Some(p), None, None) => PathMatch::Prefix(check_route_path(&key("path_prefix"), p)?),
+            (None, Some(p), None) => PathMatch::Exact(check_route_path(&key("path_exact"), p)?),
+            (None, None, Some(r)) => {
+                // Anchored on both ends: a rule must not match a path merely containing it.
+                let re = regex_lite::Regex::new(&format!("^(?:{r})$")).map_err(|e| {
+                    ConfigError::Invalid {
+                        key: key("path_regex"),
+                        reason: format!("not a valid regular expression: {e}"),
+                    }
+                })?;
+                PathMatch::Regex(re)
+            }
             _ => {
                 return Err(ConfigError::Invalid {
                     key: format!("routes[{index}]"),
-                    reason: "set exactly one of path_prefix or path_exact".into(),
+                    reason: "set exactly one of path_prefix, path_exact or path_regex".into(),
                 })
             }
         };
@@ -167,6 +178,7 @@ impl RouteRule {
         }
         match &self.matcher {
             PathMatch::Exact(p) => path == p,
+            PathMatch::Regex(re) => re.is_match(path),
             PathMatch::Prefix(p) => {
                 // "/api" covers "/api" and "/api/x" but not "/apix"; "/api/" covers "/api/x".
                 path.starts_with(p.as_str())
@@ -311,6 +323,40 @@ mod tests {
         assert!(select(&routes, &d, "GET", "/public/x").0.public);
         assert!(!select(&routes, &d, "GET", "/publicity").0.public);
         assert!(!select(&routes, &d, "GET", "/other").0.public);
+    }
+
+    #[test]
+    fn regex_routes_are_anchored() {
+        let r = RouteRule::from_config(
+            0,
+            RouteConfig {
+                path_regex: Some("/users/[0-9]+/avatar".into()),
+                public: true,
+                ..Default::default()
+            },
+            &Rule::default(),
+        )
+        .unwrap();
+        let d = Rule::default();
+        let routes = [r];
+        assert!(select(&routes, &d, "GET", "/users/42/avatar").0.public);
+        assert!(
+            !select(&routes, &d, "GET", "/users/42/avatar/../../admin")
+                .0
+                .public
+        );
+        assert!(!select(&routes, &d, "GET", "/x/users/42/avatar").0.public);
+        assert!(!select(&routes, &d, "GET", "/users/42/avatarx").0.public);
+        let bad = RouteRule::from_config(
+            2,
+            RouteConfig {
+                path_regex: Some("(".into()),
+                ..Default::default()
+            },
+            &d,
+        )
+        .unwrap_err();
+        assert!(bad.to_string().contains("routes[2].path_regex"), "{bad}");
     }
 
     #[test]
