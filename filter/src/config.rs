@@ -24,6 +24,8 @@ pub struct FilterConfig {
     pub redirect_path: Option<String>,
     pub redirect_url: Option<String>,
     pub sign_out_path: Option<String>,
+    /// Where to land after sign-out (same-origin path); setting it also ends the broker session.
+    pub sign_out_redirect: Option<String>,
     pub userinfo_path: Option<String>,
     pub scopes: Option<Vec<String>>,
     #[serde(default)]
@@ -132,6 +134,7 @@ pub struct Settings {
     pub redirect_path: String,
     pub redirect_url: Option<String>,
     pub sign_out_path: String,
+    pub sign_out_redirect: Option<String>,
     pub userinfo_path: String,
     pub scopes: Vec<String>,
     pub default_rule: Rule,
@@ -253,6 +256,14 @@ impl Settings {
                 "redirect_path",
                 "redirect_path, sign_out_path and userinfo_path must differ",
             ));
+        }
+        if let Some(rd) = &raw.sign_out_redirect {
+            if !crate::return_url::is_safe(rd) {
+                return Err(invalid(
+                    "sign_out_redirect",
+                    "must be a same-origin path such as /goodbye",
+                ));
+            }
         }
         let redirect_url = match raw.redirect_url {
             None => None,
@@ -404,6 +415,7 @@ impl Settings {
             redirect_path,
             redirect_url,
             sign_out_path,
+            sign_out_redirect: raw.sign_out_redirect,
             userinfo_path,
             scopes,
             default_rule,

@@ -141,6 +141,7 @@ fn identity_from_claims(
         ends_at: ends_at.unwrap_or(claims.exp),
         refresh_token: None,
         access_token,
+        id_token: None,
     }
 }
 
@@ -282,7 +283,10 @@ impl Engine {
             return self.callback(req, provider, now);
         }
         if path == s.sign_out_path {
-            return (Outcome::Respond(self.sign_out(req)), Event::SignedOut);
+            return (
+                Outcome::Respond(self.sign_out(req, provider)),
+                Event::SignedOut,
+            );
         }
         let session_cookie = &s.cookie.name;
         let (applied, rule_ref) = self.rule_ref(req.method, &path);
@@ -830,6 +834,9 @@ impl Engine {
         if self.settings.pass_access_token {
             session.access_token = tokens.access_token;
         }
+        if provider.endpoints.end_session.is_some() {
+            session.id_token = Some(tokens.id_token);
+        }
         Ok(session)
     }
 
@@ -858,12 +865,34 @@ impl Engine {
         ))
     }
 
-    fn sign_out(&self, req: &Request<'_>) -> LocalResponse {
+    /// Clears every cookie of the filter. With `rd` (or `sign_out_redirect`) and a broker
+    /// that offers RP-initiated logout, the browser goes on to end the broker session too.
+    fn sign_out(&self, req: &Request<'_>, provider: Option<&Provider>) -> LocalResponse {
         let query = req.path.split_once('?').map_or("", |(_, q)| q);
-        let rd = form_urlencoded::parse(query.as_bytes())
+        let asked = form_urlencoded::parse(query.as_bytes())
             .find(|(k, _)| k == "rd")
             .map(|(_, v)| return_url::sanitize(&v))
-            .unwrap_or_else(|| "/".to_string());
+            .or_else(|| self.settings.sign_out_redirect.clone());
+        let end_session = provider.and_then(|p| p.endpoints.end_session.as_deref());
+        let id_token = req
+            .cookie
+            .and_then(|c| session_cookies::read(c, &self.settings.cookie.name))
+            .and_then(|v| Session::open(&self.codec, &self.settings.cookie.name, &v).ok())
+            .and_then(|s| s.id_token);
+        let location = match (asked, end_session, id_token) {
+            (Some(rd), Some(end), Some(hint)) => {
+                let back = format!("{}://{}{rd}", req.scheme, req.authority);
+                let query = form_urlencoded::Serializer::new(String::new())
+                    .append_pair("id_token_hint", &hint)
+                    .append_pair("post_logout_redirect_uri", &back)
+                    .append_pair("client_id", &self.settings.client_id)
+                    .finish();
+                let sep = if end.contains('?') { '&' } else { '?' };
+                format!("{end}{sep}{query}")
+            }
+            (Some(rd), _, _) => rd,
+            (None, _, _) => "/".to_string(),
+        };
         let mut cookies = vec![cookie_header::clear(
             &self.settings.cookie,
             &self.settings.cookie.name,
@@ -875,7 +904,7 @@ impl Engine {
                     .map(|(n, _)| cookie_header::clear(&self.settings.cookie, n)),
             );
         }
-        LocalResponse::redirect(rd, cookies)
+        LocalResponse::redirect(location, cookies)
     }
 
     fn userinfo(&self, session: Option<&Session>) -> LocalResponse {

@@ -64,6 +64,7 @@ mod tests {
             ends_at: 2,
             refresh_token: None,
             access_token: Some("tok".into()),
+            id_token: None,
         };
         let h = headers(&s, true);
         assert!(h.iter().all(|(_, v)| !v.contains(['\r', '\n'])));

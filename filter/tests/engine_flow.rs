@@ -634,3 +634,38 @@ fn unknown_kid_refetches_keys_once_then_refuses() {
     assert!(matches!(ev, Event::BearerRejected(_)));
     assert!(matches!(out, Outcome::Respond(ref r) if r.status == 401));
 }
+
+#[test]
+fn sign_out_with_rd_ends_the_broker_session() {
+    let engine = Engine::new(settings(json!({}))).unwrap();
+    let doc = json!({
+        "issuer": ISSUER,
+        "authorization_endpoint": format!("{ISSUER}/auth"),
+        "token_endpoint": format!("{ISSUER}/token"),
+        "jwks_uri": format!("{ISSUER}/keys"),
+        "end_session_endpoint": format!("{ISSUER}/logout"),
+    });
+    let p = Provider::new(
+        parse_discovery(doc.to_string().as_bytes(), ISSUER).unwrap(),
+        KeySet::parse(JWKS.as_bytes()).unwrap(),
+        NOW,
+    );
+    let (session, _) = full_login(&engine, &p, "/");
+    let (out, _) = engine.on_request(
+        &get("/oauth2/sign_out?rd=%2Fbye", Some(&session)),
+        Some(&p),
+        NOW,
+    );
+    let Outcome::Respond(r) = out else { panic!() };
+    let loc = header(&r, "location")[0];
+    assert!(loc.starts_with(&format!("{ISSUER}/logout?")), "{loc}");
+    assert_eq!(
+        query_param(loc, "post_logout_redirect_uri"),
+        "http://127.0.0.1:8080/bye"
+    );
+    assert_eq!(query_param(loc, "id_token_hint").split('.').count(), 3);
+    // Without rd or sign_out_redirect: a local sign-out only.
+    let (out, _) = engine.on_request(&get("/oauth2/sign_out", Some(&session)), Some(&p), NOW);
+    let Outcome::Respond(r) = out else { panic!() };
+    assert_eq!(header(&r, "location"), vec!["/"]);
+}
