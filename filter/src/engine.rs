@@ -53,7 +53,7 @@ pub enum Pending {
         /// Session cookie parts the browser holds now, cleared if the new layout differs.
         present: Vec<String>,
     },
-    Refresh(RefreshWait),
+    Refresh(Box<RefreshWait>),
     Probe(ProbeWait),
     Keys(KeysWait),
 }
@@ -334,7 +334,7 @@ impl Engine {
                 Freshness::NeedsRefresh => {
                     if let Some(rt) = sess.refresh_token.clone() {
                         let call = token_exchange::refresh(s, &provider.endpoints.token_path, &rt);
-                        let pending = Pending::Refresh(RefreshWait {
+                        let pending = Pending::Refresh(Box::new(RefreshWait {
                             session: sess,
                             api,
                             return_to: return_url::sanitize(req.path),
@@ -343,7 +343,7 @@ impl Engine {
                             scheme: req.scheme.to_string(),
                             authority: req.authority.to_string(),
                             rule: rule_ref,
-                        });
+                        }));
                         return (
                             Outcome::Call {
                                 call,
@@ -743,7 +743,7 @@ impl Engine {
                         };
                         (outcome, ev)
                     }
-                    Err(why) => self.after_failed_refresh(wait, provider, now, why),
+                    Err(why) => self.after_failed_refresh(*wait, provider, now, why),
                 }
             }
         }
