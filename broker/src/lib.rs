@@ -2,11 +2,11 @@
 
 pub mod config;
 pub mod connector;
-pub mod secret;
-pub mod storage;
 pub mod keys;
+pub mod oidc;
 pub mod random;
+pub mod secret;
+pub mod server;
+pub mod storage;
 pub mod token;
 pub mod web;
-pub mod oidc;
-pub mod server;

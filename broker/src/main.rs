@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use gatehouse_broker::config::{Config, LogFormat};
 
 #[derive(Parser)]
-#[command(name = "gatehouse-broker", version, about = "OpenID Connect provider speaking Dex's configuration language")]
+#[command(
+    name = "gatehouse-broker",
+    version,
+    about = "OpenID Connect provider speaking Dex's configuration language"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

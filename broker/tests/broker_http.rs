@@ -10,13 +10,18 @@ use sha2::{Digest, Sha256};
 use support::*;
 
 fn broker() -> Broker {
-    Broker::start(Options { skip_approval: false })
+    Broker::start(Options {
+        skip_approval: false,
+    })
 }
 
 #[test]
 fn discovery_lists_every_endpoint_under_the_issuer() {
     let b = broker();
-    let r = http().get(b.url("/.well-known/openid-configuration")).send().unwrap();
+    let r = http()
+        .get(b.url("/.well-known/openid-configuration"))
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 200);
     let d = json(r);
     assert_eq!(d["issuer"], b.issuer());
@@ -29,21 +34,45 @@ fn discovery_lists_every_endpoint_under_the_issuer() {
         assert_eq!(d[key], b.url(path), "{key}");
     }
     assert_eq!(d["response_types_supported"], serde_json::json!(["code"]));
-    assert_eq!(d["code_challenge_methods_supported"], serde_json::json!(["S256"]));
-    assert_eq!(d["id_token_signing_alg_values_supported"], serde_json::json!(["RS256"]));
+    assert_eq!(
+        d["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert_eq!(
+        d["id_token_signing_alg_values_supported"],
+        serde_json::json!(["RS256"])
+    );
     assert_eq!(
         d["token_endpoint_auth_methods_supported"],
         serde_json::json!(["client_secret_basic", "client_secret_post"])
     );
     for s in ["openid", "email", "profile", "groups", "offline_access"] {
-        assert!(d["scopes_supported"].as_array().unwrap().iter().any(|x| x == s), "{s}");
+        assert!(
+            d["scopes_supported"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x == s),
+            "{s}"
+        );
     }
-    assert!(d["grant_types_supported"].as_array().unwrap().iter().any(|x| x == "refresh_token"));
-    assert!(d["claims_supported"].as_array().unwrap().iter().any(|x| x == "groups"));
+    assert!(d["grant_types_supported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x == "refresh_token"));
+    assert!(d["claims_supported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x == "groups"));
     assert_eq!(d["subject_types_supported"], serde_json::json!(["public"]));
     // Nothing is served outside the issuer path.
     let outside = http()
-        .get(format!("http://127.0.0.1:{}/.well-known/openid-configuration", b.port))
+        .get(format!(
+            "http://127.0.0.1:{}/.well-known/openid-configuration",
+            b.port
+        ))
         .send()
         .unwrap();
     assert_eq!(outside.status(), 404);
@@ -69,7 +98,13 @@ fn jwks_publishes_an_rs256_key_with_kid() {
 fn code_flow_with_pkce_issues_tokens_that_verify_against_jwks() {
     let b = broker();
     let p = pkce();
-    let code = login_for_code(&b, "openid email profile groups offline_access", "st-123", "nonce-456", &p);
+    let code = login_for_code(
+        &b,
+        "openid email profile groups offline_access",
+        "st-123",
+        "nonce-456",
+        &p,
+    );
     let r = exchange(&b, &code, &p.verifier);
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["cache-control"], "no-store");
@@ -87,7 +122,10 @@ fn code_flow_with_pkce_issues_tokens_that_verify_against_jwks() {
     assert_eq!(id["federated_claims"]["connector_id"], "local");
     assert_eq!(id["federated_claims"]["user_id"], ADMIN_ID);
     // Dex's subject encoding for (userID, "local").
-    assert_eq!(id["sub"], "CiQwOGE4Njg0Yi1kYjg4LTRiNzMtOTBhOS0zY2QxNjYxZjU0NjYSBWxvY2Fs");
+    assert_eq!(
+        id["sub"],
+        "CiQwOGE4Njg0Yi1kYjg4LTRiNzMtOTBhOS0zY2QxNjYxZjU0NjYSBWxvY2Fs"
+    );
     let access = t["access_token"].as_str().unwrap();
     let expected_at_hash = URL_SAFE_NO_PAD.encode(&Sha256::digest(access.as_bytes())[..16]);
     assert_eq!(id["at_hash"], expected_at_hash);
@@ -103,20 +141,32 @@ fn scopes_limit_claims_and_no_offline_access_means_no_refresh_token() {
     let t = json(exchange(&b, &code, &p.verifier));
     assert!(t.get("refresh_token").is_none(), "{t}");
     let id = verify_jwt(&b, t["id_token"].as_str().unwrap(), CLIENT_ID);
-    assert!(id.get("email").is_none() && id.get("groups").is_none(), "{id}");
+    assert!(
+        id.get("email").is_none() && id.get("groups").is_none(),
+        "{id}"
+    );
 }
 
 #[test]
 fn wrong_password_shows_the_form_with_an_error_and_no_code() {
     let b = broker();
     let p = pkce();
-    let (form, req) = open_login_form(&b, &auth_url(&b, CLIENT_ID, REDIRECT, "openid", "s", "n", Some(&p)));
+    let (form, req) = open_login_form(
+        &b,
+        &auth_url(&b, CLIENT_ID, REDIRECT, "openid", "s", "n", Some(&p)),
+    );
     let r = submit_login(&form, &req, ADMIN_EMAIL, "not-the-password");
     assert_eq!(r.status(), 401);
     assert!(r.headers().get("location").is_none());
     let html = r.text().unwrap();
-    assert!(html.contains("Invalid email address or password."), "{html}");
-    assert!(html.contains(&format!("value=\"{ADMIN_EMAIL}\"")), "login kept");
+    assert!(
+        html.contains("Invalid email address or password."),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("value=\"{ADMIN_EMAIL}\"")),
+        "login kept"
+    );
     assert!(!html.contains("not-the-password"), "password never echoed");
     assert_eq!(hidden_input(&html, "req"), req);
     // The same request still completes with the right password.
@@ -128,12 +178,18 @@ fn wrong_password_shows_the_form_with_an_error_and_no_code() {
 fn unknown_email_is_refused_and_costs_as_much_as_a_known_one() {
     let b = broker();
     let p = pkce();
-    let (form, req) = open_login_form(&b, &auth_url(&b, CLIENT_ID, REDIRECT, "openid", "s", "n", Some(&p)));
+    let (form, req) = open_login_form(
+        &b,
+        &auth_url(&b, CLIENT_ID, REDIRECT, "openid", "s", "n", Some(&p)),
+    );
     let time = |email: &str| {
         let started = Instant::now();
         let r = submit_login(&form, &req, email, "wrong");
         assert_eq!(r.status(), 401);
-        assert!(r.text().unwrap().contains("Invalid email address or password."));
+        assert!(r
+            .text()
+            .unwrap()
+            .contains("Invalid email address or password."));
         started.elapsed()
     };
     // Warm up, then compare: the admin hash is bcrypt cost 12, so an unknown e-mail must cost
@@ -152,15 +208,42 @@ fn bad_redirect_uri_or_unknown_client_gets_an_error_page_never_a_redirect() {
     let b = broker();
     let p = pkce();
     for url in [
-        auth_url(&b, CLIENT_ID, "http://evil.example/cb", "openid", "s", "n", Some(&p)),
-        auth_url(&b, CLIENT_ID, &format!("{REDIRECT}/"), "openid", "s", "n", Some(&p)),
-        auth_url(&b, CLIENT_ID, &REDIRECT.to_uppercase(), "openid", "s", "n", Some(&p)),
+        auth_url(
+            &b,
+            CLIENT_ID,
+            "http://evil.example/cb",
+            "openid",
+            "s",
+            "n",
+            Some(&p),
+        ),
+        auth_url(
+            &b,
+            CLIENT_ID,
+            &format!("{REDIRECT}/"),
+            "openid",
+            "s",
+            "n",
+            Some(&p),
+        ),
+        auth_url(
+            &b,
+            CLIENT_ID,
+            &REDIRECT.to_uppercase(),
+            "openid",
+            "s",
+            "n",
+            Some(&p),
+        ),
         auth_url(&b, "no-such-client", REDIRECT, "openid", "s", "n", Some(&p)),
     ] {
         let r = http().get(&url).send().unwrap();
         assert_eq!(r.status(), 400, "{url}");
         assert!(r.headers().get("location").is_none(), "{url}");
-        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        assert!(r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
     }
 }
 
@@ -169,7 +252,15 @@ fn client_fixable_errors_are_redirected_with_state() {
     let b = broker();
     let p = pkce();
     let r = http()
-        .get(auth_url(&b, CLIENT_ID, REDIRECT, "email profile", "st", "n", Some(&p)))
+        .get(auth_url(
+            &b,
+            CLIENT_ID,
+            REDIRECT,
+            "email profile",
+            "st",
+            "n",
+            Some(&p),
+        ))
         .send()
         .unwrap();
     assert_eq!(r.status(), 302);
@@ -179,22 +270,40 @@ fn client_fixable_errors_are_redirected_with_state() {
     assert_eq!(query_param(&loc, "state").as_deref(), Some("st"));
     assert!(query_param(&loc, "code").is_none());
 
-    let url = auth_url(&b, CLIENT_ID, REDIRECT, "openid", "st2", "n", Some(&p)).replace("response_type=code", "response_type=token");
+    let url = auth_url(&b, CLIENT_ID, REDIRECT, "openid", "st2", "n", Some(&p))
+        .replace("response_type=code", "response_type=token");
     let loc = location(&http().get(url).send().unwrap());
-    assert_eq!(query_param(&loc, "error").as_deref(), Some("unsupported_response_type"));
+    assert_eq!(
+        query_param(&loc, "error").as_deref(),
+        Some("unsupported_response_type")
+    );
     assert_eq!(query_param(&loc, "state").as_deref(), Some("st2"));
 
     // plain PKCE is refused unless configured.
     let url = auth_url(&b, CLIENT_ID, REDIRECT, "openid", "st3", "n", None)
         + &format!("&code_challenge={}&code_challenge_method=plain", p.verifier);
     let loc = location(&http().get(url).send().unwrap());
-    assert_eq!(query_param(&loc, "error").as_deref(), Some("invalid_request"));
+    assert_eq!(
+        query_param(&loc, "error").as_deref(),
+        Some("invalid_request")
+    );
 
     // A public client must use PKCE.
-    let url = auth_url(&b, PUBLIC_CLIENT, "http://127.0.0.1:9999/cb", "openid", "st4", "n", None);
+    let url = auth_url(
+        &b,
+        PUBLIC_CLIENT,
+        "http://127.0.0.1:9999/cb",
+        "openid",
+        "st4",
+        "n",
+        None,
+    );
     let loc = location(&http().get(url).send().unwrap());
     assert!(loc.starts_with("http://127.0.0.1:9999/cb"));
-    assert_eq!(query_param(&loc, "error").as_deref(), Some("invalid_request"));
+    assert_eq!(
+        query_param(&loc, "error").as_deref(),
+        Some("invalid_request")
+    );
 }
 
 #[test]
@@ -209,7 +318,11 @@ fn replayed_code_is_refused_and_revokes_its_refresh_tokens() {
     assert_eq!(replay.headers()["cache-control"], "no-store");
     assert_eq!(json(replay)["error"], "invalid_grant");
     let r = refresh(&b, &refresh_token);
-    assert_eq!(r.status(), 400, "refresh token from a replayed code must be revoked");
+    assert_eq!(
+        r.status(),
+        400,
+        "refresh token from a replayed code must be revoked"
+    );
     assert_eq!(json(r)["error"], "invalid_grant");
 }
 
@@ -223,7 +336,11 @@ fn wrong_pkce_verifier_is_refused_and_burns_the_code() {
     assert_eq!(r.status(), 400);
     assert_eq!(json(r)["error"], "invalid_grant");
     let r = exchange(&b, &code, &p.verifier);
-    assert_eq!(r.status(), 400, "the code is one-time even after a failed attempt");
+    assert_eq!(
+        r.status(),
+        400,
+        "the code is one-time even after a failed attempt"
+    );
 }
 
 #[test]
@@ -253,16 +370,27 @@ fn client_authentication_basic_post_and_failures() {
     let r = http()
         .post(b.url("/token"))
         .basic_auth(CLIENT_ID, Some("wrong"))
-        .form(&[("grant_type", "authorization_code"), ("code", "x"), ("redirect_uri", REDIRECT)])
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", "x"),
+            ("redirect_uri", REDIRECT),
+        ])
         .send()
         .unwrap();
     assert_eq!(r.status(), 401);
-    assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic"));
+    assert!(r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .starts_with("Basic"));
     assert_eq!(json(r)["error"], "invalid_client");
     // No authentication at all for a confidential client.
     let r = http()
         .post(b.url("/token"))
-        .form(&[("grant_type", "authorization_code"), ("code", "x"), ("client_id", CLIENT_ID)])
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", "x"),
+            ("client_id", CLIENT_ID),
+        ])
         .send()
         .unwrap();
     assert_eq!(r.status(), 401);
@@ -325,10 +453,17 @@ fn refresh_token_is_bound_to_its_client_and_garbage_is_refused() {
     let b = broker();
     let p = pkce();
     let code = login_for_code(&b, "openid offline_access", "s", "n", &p);
-    let rt = json(exchange(&b, &code, &p.verifier))["refresh_token"].as_str().unwrap().to_string();
+    let rt = json(exchange(&b, &code, &p.verifier))["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let other_client = http()
         .post(b.url("/token"))
-        .form(&[("grant_type", "refresh_token"), ("refresh_token", rt.as_str()), ("client_id", PUBLIC_CLIENT)])
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt.as_str()),
+            ("client_id", PUBLIC_CLIENT),
+        ])
         .send()
         .unwrap();
     assert_eq!(other_client.status(), 400);
@@ -360,12 +495,26 @@ fn userinfo_answers_a_valid_bearer_only() {
     }
     let r = http().get(b.url("/userinfo")).send().unwrap();
     assert_eq!(r.status(), 401);
-    assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
-    let r = http().get(b.url("/userinfo")).bearer_auth(format!("{access}x")).send().unwrap();
+    assert!(r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .starts_with("Bearer"));
+    let r = http()
+        .get(b.url("/userinfo"))
+        .bearer_auth(format!("{access}x"))
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 401);
-    assert!(r.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
+    assert!(r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .contains("invalid_token"));
     // An ID token is not an access token.
-    let r = http().get(b.url("/userinfo")).bearer_auth(t["id_token"].as_str().unwrap()).send().unwrap();
+    let r = http()
+        .get(b.url("/userinfo"))
+        .bearer_auth(t["id_token"].as_str().unwrap())
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 401);
 }
 
@@ -373,7 +522,10 @@ fn userinfo_answers_a_valid_bearer_only() {
 fn denying_on_the_approval_screen_returns_access_denied() {
     let b = broker();
     let p = pkce();
-    let (form, req) = open_login_form(&b, &auth_url(&b, CLIENT_ID, REDIRECT, "openid", "st", "n", Some(&p)));
+    let (form, req) = open_login_form(
+        &b,
+        &auth_url(&b, CLIENT_ID, REDIRECT, "openid", "st", "n", Some(&p)),
+    );
     let r = submit_login(&form, &req, ADMIN_EMAIL, ADMIN_PASSWORD);
     assert_eq!(r.status(), 302);
     assert!(location(&r).starts_with("/dex/approval?req="));
@@ -399,7 +551,10 @@ fn denying_on_the_approval_screen_returns_access_denied() {
 fn approval_needs_a_signed_in_request() {
     let b = broker();
     let p = pkce();
-    let (_, req) = open_login_form(&b, &auth_url(&b, CLIENT_ID, REDIRECT, "openid", "st", "n", Some(&p)));
+    let (_, req) = open_login_form(
+        &b,
+        &auth_url(&b, CLIENT_ID, REDIRECT, "openid", "st", "n", Some(&p)),
+    );
     let r = http()
         .post(b.url("/approval"))
         .form(&[("req", req.as_str()), ("approval", "approve")])
@@ -414,8 +569,14 @@ fn public_client_completes_with_pkce_and_no_secret() {
     let b = broker();
     let p = pkce();
     let redirect = "http://127.0.0.1:9999/cb";
-    let (form, req) = open_login_form(&b, &auth_url(&b, PUBLIC_CLIENT, redirect, "openid", "s", "n", Some(&p)));
-    let back = approve(&b, submit_login(&form, &req, "dev@example.com", "dev-password"));
+    let (form, req) = open_login_form(
+        &b,
+        &auth_url(&b, PUBLIC_CLIENT, redirect, "openid", "s", "n", Some(&p)),
+    );
+    let back = approve(
+        &b,
+        submit_login(&form, &req, "dev@example.com", "dev-password"),
+    );
     let code = query_param(&back, "code").unwrap();
     let r = http()
         .post(b.url("/token"))
@@ -448,10 +609,17 @@ fn restart_keeps_the_signing_key_and_sessions() {
     assert_eq!(kid_before, kid_after);
     // A token issued before the restart still verifies with /keys after it.
     verify_jwt(&b, t["id_token"].as_str().unwrap(), CLIENT_ID);
-    let r = http().get(b.url("/userinfo")).bearer_auth(t["access_token"].as_str().unwrap()).send().unwrap();
+    let r = http()
+        .get(b.url("/userinfo"))
+        .bearer_auth(t["access_token"].as_str().unwrap())
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 200);
     // And the refresh token (stored in SQLite) still works.
-    assert_eq!(refresh(&b, t["refresh_token"].as_str().unwrap()).status(), 200);
+    assert_eq!(
+        refresh(&b, t["refresh_token"].as_str().unwrap()).status(),
+        200
+    );
 }
 
 #[test]
@@ -459,8 +627,22 @@ fn healthz_and_login_page_headers() {
     let b = broker();
     assert_eq!(http().get(b.url("/healthz")).send().unwrap().status(), 200);
     let p = pkce();
-    let r = http().get(auth_url(&b, CLIENT_ID, REDIRECT, "openid", "s", "n", Some(&p))).send().unwrap();
-    let page = http().get(format!("http://127.0.0.1:{}{}", b.port, location(&r))).send().unwrap();
+    let r = http()
+        .get(auth_url(
+            &b,
+            CLIENT_ID,
+            REDIRECT,
+            "openid",
+            "s",
+            "n",
+            Some(&p),
+        ))
+        .send()
+        .unwrap();
+    let page = http()
+        .get(format!("http://127.0.0.1:{}{}", b.port, location(&r)))
+        .send()
+        .unwrap();
     assert_eq!(page.headers()["x-frame-options"], "DENY");
     assert_eq!(page.headers()["cache-control"], "no-store");
     let expired = http().get(b.url("/auth/local?req=nope")).send().unwrap();

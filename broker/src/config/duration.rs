@@ -40,7 +40,11 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
             "s" => 1e9,
             "m" => 60e9,
             "h" => 3600e9,
-            "" => return Err(format!("invalid duration {text:?}: missing unit (use h, m, s)")),
+            "" => {
+                return Err(format!(
+                    "invalid duration {text:?}: missing unit (use h, m, s)"
+                ))
+            }
             other => return Err(format!("invalid duration {text:?}: unknown unit {other:?}")),
         };
         total_nanos += number * nanos_per_unit;
@@ -69,7 +73,16 @@ mod tests {
 
     #[test]
     fn refuses_bad_forms() {
-        for bad in ["", "10", "h", "5d", "-1h", "1h-", "1..5h", "99999999999999999h"] {
+        for bad in [
+            "",
+            "10",
+            "h",
+            "5d",
+            "-1h",
+            "1h-",
+            "1..5h",
+            "99999999999999999h",
+        ] {
             assert!(parse_go_duration(bad).is_err(), "{bad} should be refused");
         }
     }

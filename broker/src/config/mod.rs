@@ -149,10 +149,8 @@ impl Config {
             v => v,
         };
         let normalized = schema::normalize(&value, &schema::ROOT, "")?;
-        let raw: raw::RawConfig =
-            serde_path_to_error::deserialize(normalized).map_err(|e| {
-                ConfigError::key(e.path().to_string(), e.inner().to_string())
-            })?;
+        let raw: raw::RawConfig = serde_path_to_error::deserialize(normalized)
+            .map_err(|e| ConfigError::key(e.path().to_string(), e.inner().to_string()))?;
         validate::validate(raw, &|name| std::env::var(name).ok())
     }
 

@@ -33,8 +33,11 @@ pub fn decode_bcrypt_hash(text: &str) -> Result<BcryptHash, String> {
     } else {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(text)
-            .map_err(|_| "is neither a bcrypt hash ($2a$…/$2b$…/$2y$…) nor base64 of one".to_string())?;
-        String::from_utf8(bytes).map_err(|_| "base64 does not decode to a bcrypt hash".to_string())?
+            .map_err(|_| {
+                "is neither a bcrypt hash ($2a$…/$2b$…/$2y$…) nor base64 of one".to_string()
+            })?;
+        String::from_utf8(bytes)
+            .map_err(|_| "base64 does not decode to a bcrypt hash".to_string())?
     };
     let cost = check_bcrypt_syntax(&raw)?;
     Ok(BcryptHash {
@@ -44,7 +47,8 @@ pub fn decode_bcrypt_hash(text: &str) -> Result<BcryptHash, String> {
 }
 
 fn check_bcrypt_syntax(raw: &str) -> Result<u32, String> {
-    const BAD: &str = "is not a bcrypt hash (expected $2a$, $2b$ or $2y$, a cost, and 53 characters)";
+    const BAD: &str =
+        "is not a bcrypt hash (expected $2a$, $2b$ or $2y$, a cost, and 53 characters)";
     let rest = ["$2a$", "$2b$", "$2y$"]
         .iter()
         .find_map(|p| raw.strip_prefix(p))
@@ -61,7 +65,9 @@ fn check_bcrypt_syntax(raw: &str) -> Result<u32, String> {
         return Err(BAD.into());
     }
     if !(MIN_COST..=MAX_COST).contains(&cost) {
-        return Err(format!("bcrypt cost {cost} is outside {MIN_COST}..={MAX_COST}"));
+        return Err(format!(
+            "bcrypt cost {cost} is outside {MIN_COST}..={MAX_COST}"
+        ));
     }
     Ok(cost)
 }
@@ -95,7 +101,9 @@ mod tests {
         assert!(decode_bcrypt_hash("$2a$12$short").is_err());
         assert!(decode_bcrypt_hash("$1$abc$def").is_err());
         let too_costly = format!("$2b$20${}", "a".repeat(53));
-        assert!(decode_bcrypt_hash(&too_costly).unwrap_err().contains("cost 20"));
+        assert!(decode_bcrypt_hash(&too_costly)
+            .unwrap_err()
+            .contains("cost 20"));
     }
 
     #[test]

@@ -34,7 +34,10 @@ const EXPIRY: Shape = Shape::Object(&[
     ("idTokens", Shape::Scalar),
     ("authRequests", Shape::Scalar),
     ("signingKeys", Shape::Scalar),
-    ("deviceRequests", Shape::Unsupported("the device flow is not supported yet")),
+    (
+        "deviceRequests",
+        Shape::Unsupported("the device flow is not supported yet"),
+    ),
     ("refreshTokens", REFRESH_TOKENS),
 ]);
 
@@ -45,15 +48,44 @@ const STORAGE: Shape = Shape::Object(&[
 
 const WEB: Shape = Shape::Object(&[
     ("http", Shape::Scalar),
-    ("https", Shape::Unsupported("TLS is not supported yet: terminate TLS in the gateway and use web.http")),
-    ("tlsCert", Shape::Unsupported("TLS is not supported yet: terminate TLS in the gateway")),
-    ("tlsKey", Shape::Unsupported("TLS is not supported yet: terminate TLS in the gateway")),
-    ("tlsMinVersion", Shape::Unsupported("TLS is not supported yet")),
-    ("tlsMaxVersion", Shape::Unsupported("TLS is not supported yet")),
-    ("allowedOrigins", Shape::Unsupported("CORS is not supported yet")),
-    ("allowedHeaders", Shape::Unsupported("CORS is not supported yet")),
-    ("headers", Shape::Unsupported("custom response headers are not supported yet")),
-    ("clientRemoteIP", Shape::Unsupported("clientRemoteIP is not supported yet")),
+    (
+        "https",
+        Shape::Unsupported(
+            "TLS is not supported yet: terminate TLS in the gateway and use web.http",
+        ),
+    ),
+    (
+        "tlsCert",
+        Shape::Unsupported("TLS is not supported yet: terminate TLS in the gateway"),
+    ),
+    (
+        "tlsKey",
+        Shape::Unsupported("TLS is not supported yet: terminate TLS in the gateway"),
+    ),
+    (
+        "tlsMinVersion",
+        Shape::Unsupported("TLS is not supported yet"),
+    ),
+    (
+        "tlsMaxVersion",
+        Shape::Unsupported("TLS is not supported yet"),
+    ),
+    (
+        "allowedOrigins",
+        Shape::Unsupported("CORS is not supported yet"),
+    ),
+    (
+        "allowedHeaders",
+        Shape::Unsupported("CORS is not supported yet"),
+    ),
+    (
+        "headers",
+        Shape::Unsupported("custom response headers are not supported yet"),
+    ),
+    (
+        "clientRemoteIP",
+        Shape::Unsupported("clientRemoteIP is not supported yet"),
+    ),
 ]);
 
 const LOGGER: Shape = Shape::Object(&[("level", Shape::Scalar), ("format", Shape::Scalar)]);
@@ -74,20 +106,32 @@ const OAUTH2: Shape = Shape::Object(&[
 
 const STATIC_CLIENT: Shape = Shape::Object(&[
     ("id", Shape::Scalar),
-    ("idEnv", Shape::Unsupported("idEnv is not supported yet: write the id")),
+    (
+        "idEnv",
+        Shape::Unsupported("idEnv is not supported yet: write the id"),
+    ),
     ("secret", Shape::Scalar),
     ("secretEnv", Shape::Scalar),
     ("name", Shape::Scalar),
     ("redirectURIs", Shape::List(&Shape::Scalar)),
     ("public", Shape::Scalar),
-    ("trustedPeers", Shape::Unsupported("trustedPeers is not supported yet")),
-    ("logoURL", Shape::Unsupported("logoURL is not supported yet")),
+    (
+        "trustedPeers",
+        Shape::Unsupported("trustedPeers is not supported yet"),
+    ),
+    (
+        "logoURL",
+        Shape::Unsupported("logoURL is not supported yet"),
+    ),
 ]);
 
 const STATIC_PASSWORD: Shape = Shape::Object(&[
     ("email", Shape::Scalar),
     ("hash", Shape::Scalar),
-    ("hashFromEnv", Shape::Unsupported("hashFromEnv is not supported yet: write the hash")),
+    (
+        "hashFromEnv",
+        Shape::Unsupported("hashFromEnv is not supported yet: write the hash"),
+    ),
     ("username", Shape::Scalar),
     ("userID", Shape::Scalar),
     ("groups", Shape::List(&Shape::Scalar)),
@@ -247,7 +291,10 @@ mod tests {
     fn unsupported_key_is_refused_with_reason() {
         let v = json!({"telemetry": {"http": "0.0.0.0:5558"}});
         let err = normalize(&v, &ROOT, "").unwrap_err().to_string();
-        assert!(err.contains("telemetry") && err.contains("not supported yet"), "{err}");
+        assert!(
+            err.contains("telemetry") && err.contains("not supported yet"),
+            "{err}"
+        );
     }
 
     #[test]

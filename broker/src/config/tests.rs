@@ -38,8 +38,16 @@ fn loads_a_complete_config() {
     let c = Config::from_yaml(&base()).unwrap();
     assert_eq!(c.issuer.url, "http://127.0.0.1:5556/dex");
     assert_eq!(c.issuer.path, "/dex");
-    assert_eq!(c.issuer.endpoint("/token"), "http://127.0.0.1:5556/dex/token");
-    assert_eq!(c.storage, StorageConfig::Sqlite { file: "/tmp/x.db".into() });
+    assert_eq!(
+        c.issuer.endpoint("/token"),
+        "http://127.0.0.1:5556/dex/token"
+    );
+    assert_eq!(
+        c.storage,
+        StorageConfig::Sqlite {
+            file: "/tmp/x.db".into()
+        }
+    );
     assert_eq!(c.http_addr, "127.0.0.1:5556");
     assert_eq!(c.expiry.id_tokens, Duration::from_secs(86400));
     assert_eq!(c.expiry.auth_requests, Duration::from_secs(86400));
@@ -86,7 +94,10 @@ staticClients:
     assert_eq!(c.storage, StorageConfig::Memory);
     let user = &c.static_passwords[0];
     assert!(bcrypt::verify("password", user.hash.as_str()).unwrap());
-    assert_eq!(c.client("backend-client").unwrap().name, "Backend Auth Service");
+    assert_eq!(
+        c.client("backend-client").unwrap().name,
+        "Backend Auth Service"
+    );
 }
 
 #[test]
@@ -103,7 +114,10 @@ fn keys_are_case_insensitive() {
         .replace("userID", "userId");
     let c = Config::from_yaml(&yaml).unwrap();
     assert_eq!(c.clients[0].redirect_uris.len(), 1);
-    assert_eq!(c.static_passwords[0].user_id, "08a8684b-db88-4b73-90a9-3cd1661f5466");
+    assert_eq!(
+        c.static_passwords[0].user_id,
+        "08a8684b-db88-4b73-90a9-3cd1661f5466"
+    );
 }
 
 #[test]
@@ -120,7 +134,11 @@ fn wrong_value_type_names_the_key() {
     let yaml = base().replace("enablePasswordDB: true", "enablePasswordDB: [1]");
     assert!(err(&yaml).starts_with("enablePasswordDB"), "{}", err(&yaml));
     let yaml = base().replace("  name: Gatehouse", "  public: maybe");
-    assert!(err(&yaml).contains("staticClients[0].public"), "{}", err(&yaml));
+    assert!(
+        err(&yaml).contains("staticClients[0].public"),
+        "{}",
+        err(&yaml)
+    );
 }
 
 #[test]
@@ -146,12 +164,22 @@ fn clients_need_ids_redirects_and_secrets() {
     let yaml = base().replace("- id: gatehouse\n", "- name2: x\n");
     assert!(err(&yaml).contains("staticClients[0].name2"));
     let yaml = base().replace("  secret: gatehouse-secret\n", "");
-    assert!(err(&yaml).starts_with("staticClients[0].secret: missing"), "{}", err(&yaml));
-    let yaml = base().replace("  redirectURIs: [\"http://127.0.0.1:8080/oauth2/callback\"]\n", "");
+    assert!(
+        err(&yaml).starts_with("staticClients[0].secret: missing"),
+        "{}",
+        err(&yaml)
+    );
+    let yaml = base().replace(
+        "  redirectURIs: [\"http://127.0.0.1:8080/oauth2/callback\"]\n",
+        "",
+    );
     assert!(err(&yaml).starts_with("staticClients[0].redirectURIs: missing"));
     let yaml = base().replace("http://127.0.0.1:8080/oauth2/callback", "/relative");
     assert!(err(&yaml).starts_with("staticClients[0].redirectURIs[0]"));
-    let yaml = base().replace("  secret: gatehouse-secret\n", "  secret: s\n  public: true\n");
+    let yaml = base().replace(
+        "  secret: gatehouse-secret\n",
+        "  secret: s\n  public: true\n",
+    );
     assert!(err(&yaml).contains("public clients have no secret"));
 }
 
@@ -164,16 +192,18 @@ fn public_client_without_secret_is_fine() {
 
 #[test]
 fn secret_env_reads_the_environment() {
-    let yaml = base().replace("secret: gatehouse-secret", "secretEnv: GATEHOUSE_TEST_SECRET_UNSET_VAR");
+    let yaml = base().replace(
+        "secret: gatehouse-secret",
+        "secretEnv: GATEHOUSE_TEST_SECRET_UNSET_VAR",
+    );
     assert!(err(&yaml).contains("GATEHOUSE_TEST_SECRET_UNSET_VAR"));
-    let normalized = schema::normalize(
-        &serde_yaml_ng::from_str(&yaml).unwrap(),
-        &schema::ROOT,
-        "",
-    )
-    .unwrap();
+    let normalized =
+        schema::normalize(&serde_yaml_ng::from_str(&yaml).unwrap(), &schema::ROOT, "").unwrap();
     let raw: raw::RawConfig = serde_json::from_value(normalized).unwrap();
-    let c = validate::validate(raw, &|name| (name == "GATEHOUSE_TEST_SECRET_UNSET_VAR").then(|| "from-env".into())).unwrap();
+    let c = validate::validate(raw, &|name| {
+        (name == "GATEHOUSE_TEST_SECRET_UNSET_VAR").then(|| "from-env".into())
+    })
+    .unwrap();
     assert!(c.clients[0].secret.as_ref().unwrap().matches("from-env"));
 }
 
@@ -189,7 +219,11 @@ fn duplicate_client_ids_refused() {
 #[test]
 fn bad_hash_is_named() {
     let yaml = base().replace(SEED_HASH_B64, "plaintext-password");
-    assert!(err(&yaml).starts_with("staticPasswords[0].hash"), "{}", err(&yaml));
+    assert!(
+        err(&yaml).starts_with("staticPasswords[0].hash"),
+        "{}",
+        err(&yaml)
+    );
 }
 
 #[test]
@@ -210,7 +244,11 @@ fn static_password_fields_are_required_and_unique() {
         "{}- email: ADMIN@example.com\n  hash: \"{SEED_HASH_B64}\"\n  username: b\n  userID: b\n",
         base()
     );
-    assert!(err(&dup).contains("staticPasswords[1].email"), "{}", err(&dup));
+    assert!(
+        err(&dup).contains("staticPasswords[1].email"),
+        "{}",
+        err(&dup)
+    );
 }
 
 #[test]
@@ -222,11 +260,20 @@ fn expiry_durations_parse_and_bad_ones_are_named() {
     let c = Config::from_yaml(&yaml).unwrap();
     assert_eq!(c.expiry.id_tokens, Duration::from_secs(5400));
     assert_eq!(c.expiry.auth_requests, Duration::from_secs(600));
-    assert_eq!(c.expiry.refresh_tokens.valid_if_not_used_for, Some(Duration::from_secs(2160 * 3600)));
-    assert_eq!(c.expiry.refresh_tokens.absolute_lifetime, Some(Duration::from_secs(3960 * 3600)));
+    assert_eq!(
+        c.expiry.refresh_tokens.valid_if_not_used_for,
+        Some(Duration::from_secs(2160 * 3600))
+    );
+    assert_eq!(
+        c.expiry.refresh_tokens.absolute_lifetime,
+        Some(Duration::from_secs(3960 * 3600))
+    );
     let bad = format!("{}expiry:\n  idTokens: 5 days\n", base());
     assert!(err(&bad).starts_with("expiry.idTokens"), "{}", err(&bad));
-    let reuse = format!("{}expiry:\n  refreshTokens:\n    reuseInterval: 3s\n", base());
+    let reuse = format!(
+        "{}expiry:\n  refreshTokens:\n    reuseInterval: 3s\n",
+        base()
+    );
     assert!(err(&reuse).contains("reuseInterval"), "{}", err(&reuse));
 }
 
@@ -241,18 +288,34 @@ fn logger_and_web_validated() {
     let bad = base().replace("http: 127.0.0.1:5556", "http: nowhere");
     assert!(err(&bad).starts_with("web.http"));
     let go_form = base().replace("http: 127.0.0.1:5556", "http: \":5556\"");
-    assert_eq!(Config::from_yaml(&go_form).unwrap().http_addr, "0.0.0.0:5556");
+    assert_eq!(
+        Config::from_yaml(&go_form).unwrap().http_addr,
+        "0.0.0.0:5556"
+    );
     let tls = base().replace("http: 127.0.0.1:5556", "https: 127.0.0.1:5554");
-    assert!(err(&tls).contains("web.https: not supported yet"), "{}", err(&tls));
+    assert!(
+        err(&tls).contains("web.https: not supported yet"),
+        "{}",
+        err(&tls)
+    );
 }
 
 #[test]
 fn pkce_methods_default_and_plain_only_when_listed() {
-    let yaml = format!("{}oauth2:\n  pkce:\n    enforce: true\n    codeChallengeMethodsSupported: [S256, plain]\n", base());
+    let yaml = format!(
+        "{}oauth2:\n  pkce:\n    enforce: true\n    codeChallengeMethodsSupported: [S256, plain]\n",
+        base()
+    );
     let c = Config::from_yaml(&yaml).unwrap();
     assert!(c.oauth2.pkce_enforce);
-    assert_eq!(c.oauth2.pkce_methods, vec![PkceMethod::S256, PkceMethod::Plain]);
-    let bad = format!("{}oauth2:\n  pkce:\n    codeChallengeMethodsSupported: [S512]\n", base());
+    assert_eq!(
+        c.oauth2.pkce_methods,
+        vec![PkceMethod::S256, PkceMethod::Plain]
+    );
+    let bad = format!(
+        "{}oauth2:\n  pkce:\n    codeChallengeMethodsSupported: [S512]\n",
+        base()
+    );
     assert!(err(&bad).starts_with("oauth2.pkce.codeChallengeMethodsSupported[0]"));
 }
 
@@ -260,8 +323,15 @@ fn pkce_methods_default_and_plain_only_when_listed() {
 fn unsupported_response_types_and_connectors_refused() {
     let yaml = format!("{}oauth2:\n  responseTypes: [code, token]\n", base());
     assert!(err(&yaml).starts_with("oauth2.responseTypes[1]"));
-    let yaml = format!("{}connectors:\n- type: saml\n  id: saml\n  name: SAML\n  config: {{}}\n", base());
-    assert!(err(&yaml).contains("connector type \"saml\" is not supported yet"), "{}", err(&yaml));
+    let yaml = format!(
+        "{}connectors:\n- type: saml\n  id: saml\n  name: SAML\n  config: {{}}\n",
+        base()
+    );
+    assert!(
+        err(&yaml).contains("connector type \"saml\" is not supported yet"),
+        "{}",
+        err(&yaml)
+    );
     let yaml = base().replace("enablePasswordDB: true", "enablePasswordDB: false");
     assert!(err(&yaml).contains("enablePasswordDB"), "{}", err(&yaml));
 }

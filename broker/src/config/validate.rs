@@ -41,28 +41,46 @@ pub fn validate(raw: RawConfig, env: Env) -> Result<Config, ConfigError> {
 }
 
 fn issuer(raw: Option<String>) -> Result<Issuer, ConfigError> {
-    let text = raw
-        .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| ConfigError::key("issuer", "missing: set it to this broker's public URL, e.g. http://127.0.0.1:5556/dex"))?;
-    let url = url::Url::parse(&text)
-        .map_err(|e| ConfigError::key("issuer", format!("{text:?} is not an absolute URL ({e})")))?;
+    let text = raw.filter(|s| !s.trim().is_empty()).ok_or_else(|| {
+        ConfigError::key(
+            "issuer",
+            "missing: set it to this broker's public URL, e.g. http://127.0.0.1:5556/dex",
+        )
+    })?;
+    let url = url::Url::parse(&text).map_err(|e| {
+        ConfigError::key("issuer", format!("{text:?} is not an absolute URL ({e})"))
+    })?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(ConfigError::key("issuer", format!("{text:?} must be an http(s) URL with a host")));
+        return Err(ConfigError::key(
+            "issuer",
+            format!("{text:?} must be an http(s) URL with a host"),
+        ));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(ConfigError::key("issuer", "must not contain a query or fragment"));
+        return Err(ConfigError::key(
+            "issuer",
+            "must not contain a query or fragment",
+        ));
     }
     let path = url.path().trim_end_matches('/').to_string();
     Ok(Issuer { url: text, path })
 }
 
 fn storage(raw: Option<RawStorage>) -> Result<StorageConfig, ConfigError> {
-    let raw = raw.ok_or_else(|| ConfigError::key("storage", "missing: use type: sqlite3 with config.file, or type: memory"))?;
+    let raw = raw.ok_or_else(|| {
+        ConfigError::key(
+            "storage",
+            "missing: use type: sqlite3 with config.file, or type: memory",
+        )
+    })?;
     let kind = raw.kind.unwrap_or_default();
     match kind.as_str() {
         "memory" => {
             if raw.config.and_then(|c| c.file).is_some() {
-                return Err(ConfigError::key("storage.config.file", "not used by type: memory; remove it"));
+                return Err(ConfigError::key(
+                    "storage.config.file",
+                    "not used by type: memory; remove it",
+                ));
             }
             Ok(StorageConfig::Memory)
         }
@@ -71,12 +89,25 @@ fn storage(raw: Option<RawStorage>) -> Result<StorageConfig, ConfigError> {
                 .config
                 .and_then(|c| c.file)
                 .filter(|f| !f.trim().is_empty())
-                .ok_or_else(|| ConfigError::key("storage.config.file", "missing: the SQLite database file"))?;
-            Ok(StorageConfig::Sqlite { file: PathBuf::from(file) })
+                .ok_or_else(|| {
+                    ConfigError::key("storage.config.file", "missing: the SQLite database file")
+                })?;
+            Ok(StorageConfig::Sqlite {
+                file: PathBuf::from(file),
+            })
         }
-        "postgres" => Err(ConfigError::key("storage.type", "postgres is not supported yet; use sqlite3 or memory")),
-        "" => Err(ConfigError::key("storage.type", "missing: use sqlite3 or memory")),
-        other => Err(ConfigError::key("storage.type", format!("{other:?} is not supported; use sqlite3 or memory"))),
+        "postgres" => Err(ConfigError::key(
+            "storage.type",
+            "postgres is not supported yet; use sqlite3 or memory",
+        )),
+        "" => Err(ConfigError::key(
+            "storage.type",
+            "missing: use sqlite3 or memory",
+        )),
+        other => Err(ConfigError::key(
+            "storage.type",
+            format!("{other:?} is not supported; use sqlite3 or memory"),
+        )),
     }
 }
 
@@ -84,15 +115,27 @@ fn http_addr(raw: Option<RawWeb>) -> Result<String, ConfigError> {
     let addr = raw
         .and_then(|w| w.http)
         .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| ConfigError::key("web.http", "missing: the address to listen on, e.g. 127.0.0.1:5556"))?;
+        .ok_or_else(|| {
+            ConfigError::key(
+                "web.http",
+                "missing: the address to listen on, e.g. 127.0.0.1:5556",
+            )
+        })?;
     // Go accepts ":5556" for every interface.
-    let addr = if addr.starts_with(':') { format!("0.0.0.0{addr}") } else { addr };
+    let addr = if addr.starts_with(':') {
+        format!("0.0.0.0{addr}")
+    } else {
+        addr
+    };
     let port_ok = addr
         .rsplit_once(':')
         .map(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
         .unwrap_or(false);
     if !port_ok {
-        return Err(ConfigError::key("web.http", format!("{addr:?} is not host:port")));
+        return Err(ConfigError::key(
+            "web.http",
+            format!("{addr:?} is not host:port"),
+        ));
     }
     Ok(addr)
 }
@@ -111,7 +154,8 @@ fn duration(path: &str, raw: Option<String>, default: Duration) -> Result<Durati
 }
 
 fn optional_duration(path: &str, raw: Option<String>) -> Result<Option<Duration>, ConfigError> {
-    raw.map(|t| duration(path, Some(t), Duration::ZERO)).transpose()
+    raw.map(|t| duration(path, Some(t), Duration::ZERO))
+        .transpose()
 }
 
 fn expiry(raw: Option<RawExpiry>) -> Result<Expiry, ConfigError> {
@@ -148,9 +192,21 @@ fn expiry(raw: Option<RawExpiry>) -> Result<Expiry, ConfigError> {
         }
     };
     Ok(Expiry {
-        id_tokens: duration("expiry.idTokens", raw.id_tokens, Duration::from_secs(24 * 3600))?,
-        auth_requests: duration("expiry.authRequests", raw.auth_requests, Duration::from_secs(24 * 3600))?,
-        signing_keys: duration("expiry.signingKeys", raw.signing_keys, Duration::from_secs(6 * 3600))?,
+        id_tokens: duration(
+            "expiry.idTokens",
+            raw.id_tokens,
+            Duration::from_secs(24 * 3600),
+        )?,
+        auth_requests: duration(
+            "expiry.authRequests",
+            raw.auth_requests,
+            Duration::from_secs(24 * 3600),
+        )?,
+        signing_keys: duration(
+            "expiry.signingKeys",
+            raw.signing_keys,
+            Duration::from_secs(6 * 3600),
+        )?,
         refresh_tokens: refresh,
     })
 }
@@ -163,13 +219,21 @@ fn logger(raw: Option<RawLogger>) -> Result<Logger, ConfigError> {
         Some("warn") | Some("warning") => tracing::Level::WARN,
         Some("error") => tracing::Level::ERROR,
         Some(other) => {
-            return Err(ConfigError::key("logger.level", format!("{other:?} is not one of debug, info, warn, error")))
+            return Err(ConfigError::key(
+                "logger.level",
+                format!("{other:?} is not one of debug, info, warn, error"),
+            ))
         }
     };
     let format = match format.as_deref() {
         None | Some("text") => LogFormat::Text,
         Some("json") => LogFormat::Json,
-        Some(other) => return Err(ConfigError::key("logger.format", format!("{other:?} is not text or json"))),
+        Some(other) => {
+            return Err(ConfigError::key(
+                "logger.format",
+                format!("{other:?} is not text or json"),
+            ))
+        }
     };
     Ok(Logger { level, format })
 }
@@ -222,7 +286,10 @@ fn oauth2(raw: Option<RawOAuth2>, enable_password_db: bool) -> Result<OAuth2, Co
     }
     let (enforce, methods) = match raw.pkce {
         None => (false, None),
-        Some(p) => (p.enforce.unwrap_or(false), p.code_challenge_methods_supported),
+        Some(p) => (
+            p.enforce.unwrap_or(false),
+            p.code_challenge_methods_supported,
+        ),
     };
     let pkce_methods = match methods {
         None => vec![PkceMethod::S256],
@@ -240,7 +307,10 @@ fn oauth2(raw: Option<RawOAuth2>, enable_password_db: bool) -> Result<OAuth2, Co
                 }
             }
             if out.is_empty() {
-                return Err(ConfigError::key("oauth2.pkce.codeChallengeMethodsSupported", "must not be empty"));
+                return Err(ConfigError::key(
+                    "oauth2.pkce.codeChallengeMethodsSupported",
+                    "must not be empty",
+                ));
             }
             out
         }
@@ -259,43 +329,74 @@ fn clients(raw: Vec<RawStaticClient>, env: Env) -> Result<Vec<Client>, ConfigErr
     let mut out = Vec::new();
     for (i, c) in raw.into_iter().enumerate() {
         let at = |k: &str| format!("staticClients[{i}].{k}");
-        let id = c.id.filter(|s| !s.is_empty()).ok_or_else(|| ConfigError::key(at("id"), "missing"))?;
+        let id =
+            c.id.filter(|s| !s.is_empty())
+                .ok_or_else(|| ConfigError::key(at("id"), "missing"))?;
         if !seen.insert(id.clone()) {
-            return Err(ConfigError::key(at("id"), format!("{id:?} is used by another client")));
+            return Err(ConfigError::key(
+                at("id"),
+                format!("{id:?} is used by another client"),
+            ));
         }
         let public = c.public.unwrap_or(false);
         let secret = match (c.secret, c.secret_env) {
-            (Some(_), Some(_)) => return Err(ConfigError::key(at("secretEnv"), "give secret or secretEnv, not both")),
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::key(
+                    at("secretEnv"),
+                    "give secret or secretEnv, not both",
+                ))
+            }
             (Some(s), None) => Some(s),
             (None, Some(var)) => Some(env(&var).ok_or_else(|| {
-                ConfigError::key(at("secretEnv"), format!("environment variable {var:?} is not set"))
+                ConfigError::key(
+                    at("secretEnv"),
+                    format!("environment variable {var:?} is not set"),
+                )
             })?),
             (None, None) => None,
         };
         let secret = match (public, secret) {
             (true, Some(_)) => {
-                return Err(ConfigError::key(at("secret"), "public clients have no secret; remove it or set public: false"))
+                return Err(ConfigError::key(
+                    at("secret"),
+                    "public clients have no secret; remove it or set public: false",
+                ))
             }
             (true, None) => None,
             (false, Some(s)) if !s.is_empty() => Some(Secret::new(s)),
             (false, _) => {
-                return Err(ConfigError::key(at("secret"), "missing: a confidential client needs a secret (or public: true)"))
+                return Err(ConfigError::key(
+                    at("secret"),
+                    "missing: a confidential client needs a secret (or public: true)",
+                ))
             }
         };
         let redirect_uris = c.redirect_uris.unwrap_or_default();
         if redirect_uris.is_empty() {
-            return Err(ConfigError::key(at("redirectURIs"), "missing: list the exact callback URLs of this client"));
+            return Err(ConfigError::key(
+                at("redirectURIs"),
+                "missing: list the exact callback URLs of this client",
+            ));
         }
         for (j, uri) in redirect_uris.iter().enumerate() {
             let parsed = url::Url::parse(uri).map_err(|e| {
-                ConfigError::key(format!("staticClients[{i}].redirectURIs[{j}]"), format!("{uri:?} is not an absolute URL ({e})"))
+                ConfigError::key(
+                    format!("staticClients[{i}].redirectURIs[{j}]"),
+                    format!("{uri:?} is not an absolute URL ({e})"),
+                )
             })?;
             if parsed.fragment().is_some() {
-                return Err(ConfigError::key(format!("staticClients[{i}].redirectURIs[{j}]"), "must not contain a fragment"));
+                return Err(ConfigError::key(
+                    format!("staticClients[{i}].redirectURIs[{j}]"),
+                    "must not contain a fragment",
+                ));
             }
         }
         out.push(Client {
-            name: c.name.filter(|n| !n.is_empty()).unwrap_or_else(|| id.clone()),
+            name: c
+                .name
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| id.clone()),
             id,
             secret,
             redirect_uris,
@@ -311,23 +412,44 @@ fn static_passwords(raw: Vec<RawStaticPassword>) -> Result<Vec<StaticPassword>, 
     let mut out = Vec::new();
     for (i, p) in raw.into_iter().enumerate() {
         let at = |k: &str| format!("staticPasswords[{i}].{k}");
-        let email = p.email.filter(|s| !s.is_empty()).ok_or_else(|| ConfigError::key(at("email"), "missing"))?;
+        let email = p
+            .email
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ConfigError::key(at("email"), "missing"))?;
         if !email.contains('@') {
-            return Err(ConfigError::key(at("email"), format!("{email:?} is not an e-mail address")));
+            return Err(ConfigError::key(
+                at("email"),
+                format!("{email:?} is not an e-mail address"),
+            ));
         }
         // Dex looks e-mails up case-insensitively, so two entries differing in case collide.
         if !emails.insert(email.to_lowercase()) {
-            return Err(ConfigError::key(at("email"), format!("{email:?} is listed twice")));
+            return Err(ConfigError::key(
+                at("email"),
+                format!("{email:?} is listed twice"),
+            ));
         }
         let hash_text = p.hash.ok_or_else(|| {
-            ConfigError::key(at("hash"), "missing: a bcrypt hash (make one with `gatehouse-broker hash-password`)")
+            ConfigError::key(
+                at("hash"),
+                "missing: a bcrypt hash (make one with `gatehouse-broker hash-password`)",
+            )
         })?;
         let hash = decode_bcrypt_hash(&hash_text).map_err(|e| ConfigError::key(at("hash"), e))?;
-        let user_id = p.user_id.filter(|s| !s.is_empty()).ok_or_else(|| ConfigError::key(at("userID"), "missing"))?;
+        let user_id = p
+            .user_id
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ConfigError::key(at("userID"), "missing"))?;
         if !ids.insert(user_id.clone()) {
-            return Err(ConfigError::key(at("userID"), format!("{user_id:?} is used by another user")));
+            return Err(ConfigError::key(
+                at("userID"),
+                format!("{user_id:?} is used by another user"),
+            ));
         }
-        let username = p.username.filter(|s| !s.is_empty()).ok_or_else(|| ConfigError::key(at("username"), "missing"))?;
+        let username = p
+            .username
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ConfigError::key(at("username"), "missing"))?;
         out.push(StaticPassword {
             email,
             hash,

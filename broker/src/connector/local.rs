@@ -36,7 +36,10 @@ impl LocalConnector {
                 .iter()
                 .map(|u| (u.email.to_lowercase(), u.clone()))
                 .collect(),
-            by_user_id: users.iter().map(|u| (u.user_id.clone(), u.clone())).collect(),
+            by_user_id: users
+                .iter()
+                .map(|u| (u.user_id.clone(), u.clone()))
+                .collect(),
             dummy_hash: format!("$2b${cost:02}${DUMMY_BODY}"),
             limiter: Arc::new(Semaphore::new(max_concurrent_checks.max(1))),
         }
@@ -90,9 +93,12 @@ impl PasswordConnector for LocalConnector {
             .map_err(|_| ConnectorError::Busy)?
             .map_err(|_| ConnectorError::Internal("login limiter closed".into()))?;
         // bcrypt takes tens to hundreds of milliseconds: keep it off the async worker threads.
-        let matched = tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
-            .await
-            .map_err(|e| ConnectorError::Internal(format!("password check task failed: {e}")))?;
+        let matched =
+            tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
+                .await
+                .map_err(|e| {
+                    ConnectorError::Internal(format!("password check task failed: {e}"))
+                })?;
         Ok(match (user, matched) {
             (Some(user), true) => Some(identity_of(&user)),
             _ => None,
@@ -129,7 +135,11 @@ mod tests {
         assert_eq!(id.user_id, "id-1");
         assert_eq!(id.groups, vec!["admins"]);
         assert!(id.email_verified);
-        assert!(c.login("admin@example.com", "wrong").await.unwrap().is_none());
+        assert!(c
+            .login("admin@example.com", "wrong")
+            .await
+            .unwrap()
+            .is_none());
         assert!(c.login("nobody@example.com", "pw").await.unwrap().is_none());
     }
 
@@ -147,7 +157,13 @@ mod tests {
         let c = LocalConnector::new(&[user("a@b.c", "pw")], 1);
         let id = c.login("a@b.c", "pw").await.unwrap().unwrap();
         assert!(RefreshConnector::refresh(&c, &id).await.unwrap().is_some());
-        let gone = Identity { user_id: "other".into(), ..id };
-        assert!(RefreshConnector::refresh(&c, &gone).await.unwrap().is_none());
+        let gone = Identity {
+            user_id: "other".into(),
+            ..id
+        };
+        assert!(RefreshConnector::refresh(&c, &gone)
+            .await
+            .unwrap()
+            .is_none());
     }
 }

@@ -41,7 +41,11 @@ pub trait PasswordConnector: Send + Sync {
     /// Label of the username field ("Email Address", "Username", …).
     fn prompt(&self) -> &str;
     /// Some(identity) when the credentials are right, None when they are not.
-    async fn login(&self, username: &str, password: &str) -> Result<Option<Identity>, ConnectorError>;
+    async fn login(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<Identity>, ConnectorError>;
 }
 
 #[async_trait]

@@ -59,7 +59,8 @@ impl KeyManager {
     /// Re-reads storage (other replicas may have added keys) and creates a key when the signing
     /// one has aged out. Called on a timer.
     pub async fn refresh(&self) -> Result<(), KeyError> {
-        let set = load_or_create(&*self.storage, self.sign_for_secs, self.verify_extra_secs).await?;
+        let set =
+            load_or_create(&*self.storage, self.sign_for_secs, self.verify_extra_secs).await?;
         let mut guard = self.current.write().unwrap_or_else(|p| p.into_inner());
         if guard.signing.jwk.kid != set.signing.jwk.kid {
             tracing::info!(kid = %set.signing.jwk.kid, "signing key rotated");
@@ -78,9 +79,10 @@ async fn load_or_create(
     if let Some(set) = usable(storage, t).await? {
         return Ok(set);
     }
-    let record = tokio::task::spawn_blocking(move || generate_record(t, sign_for_secs, verify_extra_secs))
-        .await
-        .map_err(|e| KeyError::Generate(e.to_string()))??;
+    let record =
+        tokio::task::spawn_blocking(move || generate_record(t, sign_for_secs, verify_extra_secs))
+            .await
+            .map_err(|e| KeyError::Generate(e.to_string()))??;
     match storage.insert_signing_key(&record).await {
         Ok(()) => tracing::info!(kid = %record.kid, "generated signing key"),
         Err(StorageError::AlreadyExists) => {}
@@ -113,8 +115,12 @@ mod tests {
     #[tokio::test]
     async fn creates_once_then_reuses_the_stored_key() {
         let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
-        let a = KeyManager::start(storage.clone(), 3600, 3600).await.unwrap();
-        let b = KeyManager::start(storage.clone(), 3600, 3600).await.unwrap();
+        let a = KeyManager::start(storage.clone(), 3600, 3600)
+            .await
+            .unwrap();
+        let b = KeyManager::start(storage.clone(), 3600, 3600)
+            .await
+            .unwrap();
         assert_eq!(a.current().signing.jwk.kid, b.current().signing.jwk.kid);
         assert_eq!(storage.list_signing_keys().await.unwrap().len(), 1);
         let jwks = a.current().jwks();

@@ -26,27 +26,47 @@ pub async fn authorize(State(app): State<Arc<AppState>>, RawQuery(query): RawQue
     let params = match Params::parse(query.as_bytes()) {
         Ok(p) => p,
         Err(name) => {
-            return error_page(StatusCode::BAD_REQUEST, "Invalid request", &format!("Parameter {name:?} was sent more than once."))
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "Invalid request",
+                &format!("Parameter {name:?} was sent more than once."),
+            )
         }
     };
     let Some(client) = params.get("client_id").and_then(|id| app.config.client(id)) else {
-        return error_page(StatusCode::BAD_REQUEST, "Unknown application", "The application that sent you here is not registered (unknown client_id).");
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Unknown application",
+            "The application that sent you here is not registered (unknown client_id).",
+        );
     };
     let Some(redirect_uri) = params
         .get("redirect_uri")
         .filter(|uri| client.redirect_uris.iter().any(|allowed| allowed == uri))
     else {
-        return error_page(StatusCode::BAD_REQUEST, "Invalid redirect", "The application asked to return to an address it has not registered (redirect_uri).");
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Invalid redirect",
+            "The application asked to return to an address it has not registered (redirect_uri).",
+        );
     };
     let state = params.get("state");
-    let back = |error: &str, description: &str| error_to_client(redirect_uri, error, description, state);
+    let back =
+        |error: &str, description: &str| error_to_client(redirect_uri, error, description, state);
 
-    if state.is_some_and(|s| s.len() > MAX_PARAM_LEN) || params.get("nonce").is_some_and(|n| n.len() > MAX_PARAM_LEN) {
+    if state.is_some_and(|s| s.len() > MAX_PARAM_LEN)
+        || params.get("nonce").is_some_and(|n| n.len() > MAX_PARAM_LEN)
+    {
         return back("invalid_request", "state or nonce is too long");
     }
     match params.get("response_type") {
         Some("code") => {}
-        Some(_) => return back("unsupported_response_type", "only response_type=code is supported"),
+        Some(_) => {
+            return back(
+                "unsupported_response_type",
+                "only response_type=code is supported",
+            )
+        }
         None => return back("invalid_request", "response_type is missing"),
     }
     let scopes = match parse_scopes(params.get("scope").unwrap_or("")) {
@@ -54,25 +74,43 @@ pub async fn authorize(State(app): State<Arc<AppState>>, RawQuery(query): RawQue
         Ok(_) => return back("invalid_scope", "the openid scope is required"),
         Err(e) => return back("invalid_scope", &e),
     };
-    let pkce = match (params.get("code_challenge"), params.get("code_challenge_method")) {
-        (None, Some(_)) => return back("invalid_request", "code_challenge_method without code_challenge"),
+    let pkce = match (
+        params.get("code_challenge"),
+        params.get("code_challenge_method"),
+    ) {
+        (None, Some(_)) => {
+            return back(
+                "invalid_request",
+                "code_challenge_method without code_challenge",
+            )
+        }
         (None, None) => {
             if client.public || app.config.oauth2.pkce_enforce {
-                return back("invalid_request", "PKCE is required: send code_challenge with code_challenge_method=S256");
+                return back(
+                    "invalid_request",
+                    "PKCE is required: send code_challenge with code_challenge_method=S256",
+                );
             }
             None
         }
         (Some(challenge), method) => {
             // RFC 7636 §4.3: a missing method means plain.
             let method = method.unwrap_or("plain");
-            let allowed = PkceMethod::parse(method).is_some_and(|m| app.config.oauth2.pkce_methods.contains(&m));
+            let allowed = PkceMethod::parse(method)
+                .is_some_and(|m| app.config.oauth2.pkce_methods.contains(&m));
             if !allowed {
-                return back("invalid_request", &format!("code_challenge_method {method:?} is not supported; use S256"));
+                return back(
+                    "invalid_request",
+                    &format!("code_challenge_method {method:?} is not supported; use S256"),
+                );
             }
             if !pkce::well_formed(challenge) {
                 return back("invalid_request", "code_challenge is malformed");
             }
-            Some(PkceChallenge { challenge: challenge.to_string(), method: method.to_string() })
+            Some(PkceChallenge {
+                challenge: challenge.to_string(),
+                method: method.to_string(),
+            })
         }
     };
 
@@ -109,7 +147,10 @@ pub async fn authorize(State(app): State<Arc<AppState>>, RawQuery(query): RawQue
         list => chooser_page(
             &list
                 .iter()
-                .map(|c| ConnectorLink { name: c.name().to_string(), href: login_url(c.id()) })
+                .map(|c| ConnectorLink {
+                    name: c.name().to_string(),
+                    href: login_url(c.id()),
+                })
                 .collect::<Vec<_>>(),
         ),
     }

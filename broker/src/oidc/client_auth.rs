@@ -13,15 +13,23 @@ use crate::secret::Secret;
 const DUMMY_SECRET: &str = "gatehouse-dummy-client-secret-for-constant-time-comparison";
 
 /// Returns the authenticated client.
-pub fn authenticate<'a>(config: &'a Config, headers: &HeaderMap, form: &Params) -> Result<&'a Client, OAuthError> {
+pub fn authenticate<'a>(
+    config: &'a Config,
+    headers: &HeaderMap,
+    form: &Params,
+) -> Result<&'a Client, OAuthError> {
     let basic = basic_credentials(headers)?;
     let (id, secret) = match (basic, form.get("client_secret")) {
         (Some(_), Some(_)) => {
-            return Err(OAuthError::invalid_request("use one client authentication method, not two"))
+            return Err(OAuthError::invalid_request(
+                "use one client authentication method, not two",
+            ))
         }
         (Some((id, secret)), None) => {
             if form.get("client_id").is_some_and(|form_id| form_id != id) {
-                return Err(OAuthError::invalid_request("client_id differs from the authenticated client"));
+                return Err(OAuthError::invalid_request(
+                    "client_id differs from the authenticated client",
+                ));
             }
             (id, Some(secret))
         }
@@ -43,9 +51,9 @@ pub fn authenticate<'a>(config: &'a Config, headers: &HeaderMap, form: &Params) 
                 Err(OAuthError::invalid_client("client authentication failed"))
             }
         }
-        (Some(client), Some(_)) if client.public => {
-            Err(OAuthError::invalid_client("public clients do not authenticate with a secret"))
-        }
+        (Some(client), Some(_)) if client.public => Err(OAuthError::invalid_client(
+            "public clients do not authenticate with a secret",
+        )),
         (None, Some(given)) => {
             let _ = Secret::new(DUMMY_SECRET).matches(&given);
             Err(OAuthError::invalid_client("client authentication failed"))
@@ -65,7 +73,9 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
         return Err(bad());
     };
     if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(OAuthError::invalid_client("only Basic client authentication is supported"));
+        return Err(OAuthError::invalid_client(
+            "only Basic client authentication is supported",
+        ));
     }
     let decoded = STANDARD.decode(encoded.trim()).map_err(|_| bad())?;
     let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
@@ -102,7 +112,10 @@ staticClients:
     fn basic(id: &str, secret: &str) -> HeaderMap {
         let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
         let mut h = HeaderMap::new();
-        let v = format!("Basic {}", STANDARD.encode(format!("{}:{}", enc(id), enc(secret))));
+        let v = format!(
+            "Basic {}",
+            STANDARD.encode(format!("{}:{}", enc(id), enc(secret)))
+        );
         h.insert(header::AUTHORIZATION, HeaderValue::from_str(&v).unwrap());
         h
     }
@@ -114,7 +127,12 @@ staticClients:
     #[test]
     fn basic_with_urlencoded_parts() {
         let c = config();
-        assert_eq!(authenticate(&c, &basic("conf:id", "s3cr3t/+"), &form("")).unwrap().id, "conf:id");
+        assert_eq!(
+            authenticate(&c, &basic("conf:id", "s3cr3t/+"), &form(""))
+                .unwrap()
+                .id,
+            "conf:id"
+        );
         assert!(authenticate(&c, &basic("conf:id", "wrong"), &form("")).is_err());
         assert!(authenticate(&c, &basic("nobody", "s3cr3t/+"), &form("")).is_err());
     }
@@ -123,10 +141,24 @@ staticClients:
     fn post_and_public() {
         let c = config();
         let ok = form("client_id=conf%3Aid&client_secret=s3cr3t%2F%2B");
-        assert_eq!(authenticate(&c, &HeaderMap::new(), &ok).unwrap().id, "conf:id");
-        assert!(authenticate(&c, &HeaderMap::new(), &form("client_id=conf%3Aid")).is_err(), "confidential needs secret");
-        assert_eq!(authenticate(&c, &HeaderMap::new(), &form("client_id=pub")).unwrap().id, "pub");
-        assert!(authenticate(&c, &basic("conf:id", "s3cr3t/+"), &ok).is_err(), "two methods");
+        assert_eq!(
+            authenticate(&c, &HeaderMap::new(), &ok).unwrap().id,
+            "conf:id"
+        );
+        assert!(
+            authenticate(&c, &HeaderMap::new(), &form("client_id=conf%3Aid")).is_err(),
+            "confidential needs secret"
+        );
+        assert_eq!(
+            authenticate(&c, &HeaderMap::new(), &form("client_id=pub"))
+                .unwrap()
+                .id,
+            "pub"
+        );
+        assert!(
+            authenticate(&c, &basic("conf:id", "s3cr3t/+"), &ok).is_err(),
+            "two methods"
+        );
         assert!(authenticate(&c, &HeaderMap::new(), &form("")).is_err());
     }
 }

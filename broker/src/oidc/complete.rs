@@ -18,11 +18,19 @@ pub async fn issue_code(app: &AppState, request_id: &str) -> Response {
         Ok(None) => return expired(),
         Err(e) => {
             tracing::error!(error = %e, "taking auth request failed");
-            return error_page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Please try again.");
+            return error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "Please try again.",
+            );
         }
     };
     let (Some(identity), Some(connector_id)) = (request.identity, request.connector_id) else {
-        return error_page(StatusCode::BAD_REQUEST, "Not signed in", "Sign in before granting access.");
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Not signed in",
+            "Sign in before granting access.",
+        );
     };
     let code = random_token();
     let record = AuthCode {
@@ -38,7 +46,12 @@ pub async fn issue_code(app: &AppState, request_id: &str) -> Response {
     };
     if let Err(e) = app.storage.create_auth_code(&record).await {
         tracing::error!(error = %e, "storing auth code failed");
-        return error_to_client(&request.redirect_uri, "server_error", "the code could not be issued", request.state.as_deref());
+        return error_to_client(
+            &request.redirect_uri,
+            "server_error",
+            "the code could not be issued",
+            request.state.as_deref(),
+        );
     }
     let mut params = vec![("code", code.as_str())];
     if let Some(s) = request.state.as_deref() {

@@ -15,7 +15,13 @@ pub async fn discovery(State(app): State<Arc<AppState>>) -> Json<Value> {
     if app.config.oauth2.password_connector.is_some() {
         grants.push("password");
     }
-    let methods: Vec<&str> = app.config.oauth2.pkce_methods.iter().map(|m| m.as_str()).collect();
+    let methods: Vec<&str> = app
+        .config
+        .oauth2
+        .pkce_methods
+        .iter()
+        .map(|m| m.as_str())
+        .collect();
     Json(json!({
         "issuer": issuer.url,
         "authorization_endpoint": issuer.endpoint("/auth"),

@@ -12,8 +12,9 @@ use super::AppState;
 pub async fn jwks(State(app): State<Arc<AppState>>) -> Response {
     let mut response = Json(app.keys.current().jwks()).into_response();
     // Short caching: relying parties refetch soon enough to see a rotated key.
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=60"));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("max-age=60"),
+    );
     response
 }

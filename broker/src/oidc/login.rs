@@ -22,10 +22,18 @@ async fn lookup<'a>(
     request_id: Option<&str>,
 ) -> Result<(&'a dyn PasswordConnector, AuthRequest), Response> {
     let Some(connector) = app.connectors.get(connector_id) else {
-        return Err(error_page(StatusCode::NOT_FOUND, "Unknown connector", "There is no such way to sign in."));
+        return Err(error_page(
+            StatusCode::NOT_FOUND,
+            "Unknown connector",
+            "There is no such way to sign in.",
+        ));
     };
     let Some(password) = connector.password() else {
-        return Err(error_page(StatusCode::NOT_FOUND, "Unsupported", "This connector has no password form."));
+        return Err(error_page(
+            StatusCode::NOT_FOUND,
+            "Unsupported",
+            "This connector has no password form.",
+        ));
     };
     let Some(request_id) = request_id else {
         return Err(expired());
@@ -35,7 +43,11 @@ async fn lookup<'a>(
         Ok(None) => Err(expired()),
         Err(e) => {
             tracing::error!(error = %e, "loading auth request failed");
-            Err(error_page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Please try again."))
+            Err(error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "Please try again.",
+            ))
         }
     }
 }
@@ -56,7 +68,13 @@ pub async fn show(
     let action = app.path(&format!("/auth/{connector_id}"));
     login_page(
         StatusCode::OK,
-        &LoginForm { action: &action, request_id: &request.id, prompt: password.prompt(), login: "", error: None },
+        &LoginForm {
+            action: &action,
+            request_id: &request.id,
+            prompt: password.prompt(),
+            login: "",
+            error: None,
+        },
     )
 }
 
@@ -66,7 +84,11 @@ pub async fn submit(
     body: Bytes,
 ) -> Response {
     let Ok(form) = Params::parse(&body) else {
-        return error_page(StatusCode::BAD_REQUEST, "Invalid form", "A field was sent twice.");
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Invalid form",
+            "A field was sent twice.",
+        );
     };
     let (password_connector, request) = match lookup(&app, &connector_id, form.get("req")).await {
         Ok(found) => found,
@@ -86,26 +108,46 @@ pub async fn submit(
             },
         )
     };
-    let identity = match password_connector.login(login, form.get("password").unwrap_or("")).await {
+    let identity = match password_connector
+        .login(login, form.get("password").unwrap_or(""))
+        .await
+    {
         Ok(Some(identity)) => identity,
         Ok(None) => {
             tracing::info!(connector = %connector_id, "sign-in refused: invalid credentials");
-            return form_again(StatusCode::UNAUTHORIZED, "Invalid email address or password.");
+            return form_again(
+                StatusCode::UNAUTHORIZED,
+                "Invalid email address or password.",
+            );
         }
         Err(ConnectorError::Busy) => {
-            return form_again(StatusCode::SERVICE_UNAVAILABLE, "Too many sign-ins right now. Please try again.")
+            return form_again(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many sign-ins right now. Please try again.",
+            )
         }
         Err(e) => {
             tracing::error!(error = %e, "password check failed");
-            return form_again(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong. Please try again.");
+            return form_again(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong. Please try again.",
+            );
         }
     };
-    match app.storage.set_auth_request_identity(&request.id, &connector_id, &identity).await {
+    match app
+        .storage
+        .set_auth_request_identity(&request.id, &connector_id, &identity)
+        .await
+    {
         Ok(true) => {}
         Ok(false) => return expired(),
         Err(e) => {
             tracing::error!(error = %e, "saving sign-in failed");
-            return error_page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Please try again.");
+            return error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "Please try again.",
+            );
         }
     }
     tracing::info!(connector = %connector_id, client = %request.client_id, "user signed in");

@@ -27,13 +27,19 @@ pub use state::AppState;
 /// Every route, nested under the issuer's path (`/dex` for `http://host/dex`).
 pub fn router(state: Arc<AppState>) -> Router {
     let routes = Router::new()
-        .route("/.well-known/openid-configuration", get(discovery::discovery))
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::discovery),
+        )
         .route("/keys", get(jwks::jwks))
         .route("/auth", get(authorize::authorize))
         .route("/auth/{connector}", get(login::show).post(login::submit))
         .route("/approval", get(approval::show).post(approval::submit))
         .route("/token", axum::routing::post(token::token))
-        .route("/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
+        .route(
+            "/userinfo",
+            get(userinfo::userinfo).post(userinfo::userinfo),
+        )
         .route("/healthz", get(health::healthz))
         .with_state(state.clone());
     let path = state.config.issuer.path.clone();

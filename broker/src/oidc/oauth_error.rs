@@ -36,10 +36,18 @@ impl OAuthError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_scope", d)
     }
     pub fn server_error() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal error",
+        )
     }
     pub fn temporarily_unavailable(d: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", d)
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            d,
+        )
     }
 }
 

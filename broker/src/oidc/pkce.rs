@@ -24,7 +24,10 @@ pub fn verify(challenge: &PkceChallenge, verifier: &str) -> bool {
         "plain" => verifier.to_string(),
         _ => return false,
     };
-    expected.as_bytes().ct_eq(challenge.challenge.as_bytes()).into()
+    expected
+        .as_bytes()
+        .ct_eq(challenge.challenge.as_bytes())
+        .into()
 }
 
 #[cfg(test)]

@@ -19,7 +19,12 @@ pub fn to_client(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
 }
 
 /// RFC 6749 §4.1.2.1 error redirect, with `state` echoed when the client sent one.
-pub fn error_to_client(redirect_uri: &str, error: &str, description: &str, state: Option<&str>) -> Response {
+pub fn error_to_client(
+    redirect_uri: &str,
+    error: &str,
+    description: &str,
+    state: Option<&str>,
+) -> Response {
     let mut params = vec![("error", error), ("error_description", description)];
     if let Some(s) = state {
         params.push(("state", s));
@@ -30,7 +35,14 @@ pub fn error_to_client(redirect_uri: &str, error: &str, description: &str, state
 /// 302 Found to a location (absolute URL or a path on this server).
 pub fn found(location: &str) -> Response {
     match HeaderValue::from_str(location) {
-        Ok(v) => (StatusCode::FOUND, [(header::LOCATION, v), (header::CACHE_CONTROL, HeaderValue::from_static("no-store"))]).into_response(),
+        Ok(v) => (
+            StatusCode::FOUND,
+            [
+                (header::LOCATION, v),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+        )
+            .into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }

@@ -28,7 +28,10 @@ mod tests {
 
     #[test]
     fn parses_and_refuses_unknown() {
-        assert_eq!(parse_scopes("openid  email openid").unwrap(), vec!["openid", "email"]);
+        assert_eq!(
+            parse_scopes("openid  email openid").unwrap(),
+            vec!["openid", "email"]
+        );
         assert!(parse_scopes("openid admin").unwrap_err().contains("admin"));
     }
 }

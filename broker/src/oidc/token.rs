@@ -45,35 +45,66 @@ pub async fn token(State(app): State<Arc<AppState>>, headers: HeaderMap, body: B
     }
 }
 
-async fn handle(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<TokenResponse, OAuthError> {
+async fn handle(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<TokenResponse, OAuthError> {
     let form_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
     if form_type == Some(false) {
-        return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"));
+        return Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
     }
-    let form = Params::parse(body).map_err(|name| OAuthError::invalid_request(format!("parameter {name:?} sent twice")))?;
+    let form = Params::parse(body)
+        .map_err(|name| OAuthError::invalid_request(format!("parameter {name:?} sent twice")))?;
     let client = authenticate(&app.config, headers, &form)?;
     match form.get("grant_type") {
         Some("authorization_code") => authorization_code(app, client, &form).await,
         Some("refresh_token") => refresh_token(app, client, &form).await,
-        Some("password") if app.config.oauth2.password_connector.is_some() => password(app, client, &form).await,
-        Some(other) => Err(OAuthError::unsupported_grant_type(format!("grant_type {other:?} is not supported"))),
+        Some("password") if app.config.oauth2.password_connector.is_some() => {
+            password(app, client, &form).await
+        }
+        Some(other) => Err(OAuthError::unsupported_grant_type(format!(
+            "grant_type {other:?} is not supported"
+        ))),
         None => Err(OAuthError::invalid_request("grant_type is missing")),
     }
 }
 
-async fn authorization_code(app: &AppState, client: &Client, form: &Params) -> Result<TokenResponse, OAuthError> {
-    let code = form.get("code").ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
+async fn authorization_code(
+    app: &AppState,
+    client: &Client,
+    form: &Params,
+) -> Result<TokenResponse, OAuthError> {
+    let code = form
+        .get("code")
+        .ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
     let code_hash = hash_secret(code);
     let t = now();
-    let redeemed = app.storage.redeem_auth_code(&code_hash, t).await.map_err(storage_error)?;
+    let redeemed = app
+        .storage
+        .redeem_auth_code(&code_hash, t)
+        .await
+        .map_err(storage_error)?;
     let code = match redeemed {
         CodeRedemption::Redeemed(c) => c,
         CodeRedemption::Replayed => {
             // RFC 6749 §4.1.2: a reused code may mean it was stolen; revoke what it produced.
-            let revoked = app.storage.revoke_refresh_family(&code_hash).await.map_err(storage_error)?;
+            let revoked = app
+                .storage
+                .revoke_refresh_family(&code_hash)
+                .await
+                .map_err(storage_error)?;
             tracing::warn!(client = %client.id, revoked, "authorization code replayed; refresh tokens revoked");
             return Err(OAuthError::invalid_grant("the code was already used"));
         }
@@ -82,16 +113,28 @@ async fn authorization_code(app: &AppState, client: &Client, form: &Params) -> R
     };
     // The code is spent from here on, whatever follows: a wrong verifier cannot be retried.
     if code.client_id != client.id {
-        return Err(OAuthError::invalid_grant("the code was issued to another client"));
+        return Err(OAuthError::invalid_grant(
+            "the code was issued to another client",
+        ));
     }
     if form.get("redirect_uri") != Some(code.redirect_uri.as_str()) {
-        return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request"));
+        return Err(OAuthError::invalid_grant(
+            "redirect_uri does not match the authorization request",
+        ));
     }
     match (&code.pkce, form.get("code_verifier")) {
         (Some(challenge), Some(verifier)) if pkce::verify(challenge, verifier) => {}
-        (Some(_), Some(_)) => return Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge")),
+        (Some(_), Some(_)) => {
+            return Err(OAuthError::invalid_grant(
+                "code_verifier does not match the code_challenge",
+            ))
+        }
         (Some(_), None) => return Err(OAuthError::invalid_grant("code_verifier is missing")),
-        (None, Some(_)) => return Err(OAuthError::invalid_grant("code_verifier sent but no code_challenge was")),
+        (None, Some(_)) => {
+            return Err(OAuthError::invalid_grant(
+                "code_verifier sent but no code_challenge was",
+            ))
+        }
         (None, None) => {}
     }
     let what = Issuance {
@@ -100,14 +143,25 @@ async fn authorization_code(app: &AppState, client: &Client, form: &Params) -> R
         nonce: code.nonce.as_deref(),
         connector_id: &code.connector_id,
         identity: &code.identity,
-        origin: RefreshOrigin::New { family: code_hash, created_at: t },
+        origin: RefreshOrigin::New {
+            family: code_hash,
+            created_at: t,
+        },
     };
     issue(app, client, what, t).await
 }
 
-async fn refresh_token(app: &AppState, client: &Client, form: &Params) -> Result<TokenResponse, OAuthError> {
-    let presented = form.get("refresh_token").ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
-    let (id, secret) = presented.split_once('.').ok_or_else(|| OAuthError::invalid_grant("the refresh token is invalid"))?;
+async fn refresh_token(
+    app: &AppState,
+    client: &Client,
+    form: &Params,
+) -> Result<TokenResponse, OAuthError> {
+    let presented = form
+        .get("refresh_token")
+        .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
+    let (id, secret) = presented
+        .split_once('.')
+        .ok_or_else(|| OAuthError::invalid_grant("the refresh token is invalid"))?;
     let policy = refresh_policy(app);
     let t = now();
     let used = app
@@ -117,11 +171,17 @@ async fn refresh_token(app: &AppState, client: &Client, form: &Params) -> Result
         .map_err(storage_error)?;
     let old = match used {
         RefreshUse::Valid(token) => token,
-        RefreshUse::Invalid => return Err(OAuthError::invalid_grant("the refresh token is invalid")),
-        RefreshUse::Expired => return Err(OAuthError::invalid_grant("the refresh token has expired")),
+        RefreshUse::Invalid => {
+            return Err(OAuthError::invalid_grant("the refresh token is invalid"))
+        }
+        RefreshUse::Expired => {
+            return Err(OAuthError::invalid_grant("the refresh token has expired"))
+        }
         RefreshUse::Reused => {
             tracing::warn!(client = %client.id, "rotated refresh token reused; its family is revoked");
-            return Err(OAuthError::invalid_grant("the refresh token was already used"));
+            return Err(OAuthError::invalid_grant(
+                "the refresh token was already used",
+            ));
         }
     };
     let scopes = match form.get("scope") {
@@ -129,7 +189,9 @@ async fn refresh_token(app: &AppState, client: &Client, form: &Params) -> Result
         Some(text) => {
             let asked = parse_scopes(text).map_err(OAuthError::invalid_scope)?;
             if let Some(extra) = asked.iter().find(|s| !old.scopes.contains(s)) {
-                return Err(OAuthError::invalid_scope(format!("scope {extra:?} was not granted originally")));
+                return Err(OAuthError::invalid_scope(format!(
+                    "scope {extra:?} was not granted originally"
+                )));
             }
             asked
         }
@@ -151,7 +213,10 @@ async fn refresh_token(app: &AppState, client: &Client, form: &Params) -> Result
         None => old.identity.clone(),
     };
     let origin = if policy.rotate {
-        RefreshOrigin::New { family: old.family.clone(), created_at: old.created_at }
+        RefreshOrigin::New {
+            family: old.family.clone(),
+            created_at: old.created_at,
+        }
     } else {
         RefreshOrigin::Keep(presented.to_string())
     };
@@ -166,18 +231,34 @@ async fn refresh_token(app: &AppState, client: &Client, form: &Params) -> Result
     issue(app, client, what, t).await
 }
 
-async fn password(app: &AppState, client: &Client, form: &Params) -> Result<TokenResponse, OAuthError> {
-    let connector_id = app.config.oauth2.password_connector.as_deref().unwrap_or_default();
+async fn password(
+    app: &AppState,
+    client: &Client,
+    form: &Params,
+) -> Result<TokenResponse, OAuthError> {
+    let connector_id = app
+        .config
+        .oauth2
+        .password_connector
+        .as_deref()
+        .unwrap_or_default();
     let connector = app
         .connectors
         .get(connector_id)
         .and_then(|c| c.password().map(|p| (c.id().to_string(), p)));
     let Some((connector_id, password_connector)) = connector else {
-        return Err(OAuthError::unsupported_grant_type("the password grant is not available"));
+        return Err(OAuthError::unsupported_grant_type(
+            "the password grant is not available",
+        ));
     };
-    let username = form.get("username").ok_or_else(|| OAuthError::invalid_request("username is missing"))?;
-    let password = form.get("password").ok_or_else(|| OAuthError::invalid_request("password is missing"))?;
-    let scopes = parse_scopes(form.get("scope").unwrap_or("openid")).map_err(OAuthError::invalid_scope)?;
+    let username = form
+        .get("username")
+        .ok_or_else(|| OAuthError::invalid_request("username is missing"))?;
+    let password = form
+        .get("password")
+        .ok_or_else(|| OAuthError::invalid_request("password is missing"))?;
+    let scopes =
+        parse_scopes(form.get("scope").unwrap_or("openid")).map_err(OAuthError::invalid_scope)?;
     if !scopes.iter().any(|s| s == "openid") {
         return Err(OAuthError::invalid_scope("the openid scope is required"));
     }
@@ -193,7 +274,10 @@ async fn password(app: &AppState, client: &Client, form: &Params) -> Result<Toke
         nonce: None,
         connector_id: &connector_id,
         identity: &identity,
-        origin: RefreshOrigin::New { family: random_token(), created_at: t },
+        origin: RefreshOrigin::New {
+            family: random_token(),
+            created_at: t,
+        },
     };
     issue(app, client, what, t).await
 }
@@ -201,7 +285,10 @@ async fn password(app: &AppState, client: &Client, form: &Params) -> Result<Toke
 /// Where the refresh token of a response comes from.
 enum RefreshOrigin {
     /// Mint a new one in this family (chain started at `created_at`).
-    New { family: String, created_at: UnixTime },
+    New {
+        family: String,
+        created_at: UnixTime,
+    },
     /// Rotation is off: hand back the token the client presented.
     Keep(String),
 }
@@ -218,7 +305,12 @@ struct Issuance<'a> {
     origin: RefreshOrigin,
 }
 
-async fn issue(app: &AppState, client: &Client, what: Issuance<'_>, t: UnixTime) -> Result<TokenResponse, OAuthError> {
+async fn issue(
+    app: &AppState,
+    client: &Client,
+    what: Issuance<'_>,
+    t: UnixTime,
+) -> Result<TokenResponse, OAuthError> {
     let grant = Grant {
         client_id: &client.id,
         connector_id: what.connector_id,
@@ -251,7 +343,10 @@ async fn issue(app: &AppState, client: &Client, what: Issuance<'_>, t: UnixTime)
                 last_used: t,
                 expires_at: policy.expires_at(created_at, t),
             };
-            app.storage.create_refresh_token(&record).await.map_err(storage_error)?;
+            app.storage
+                .create_refresh_token(&record)
+                .await
+                .map_err(storage_error)?;
             Some(format!("{id}.{secret}"))
         }
     };

@@ -39,12 +39,19 @@ pub async fn userinfo(State(app): State<Arc<AppState>>, headers: HeaderMap) -> R
 fn unauthorized(description: Option<&str>) -> Response {
     let challenge = match description {
         None => "Bearer realm=\"gatehouse\"".to_string(),
-        Some(d) => format!("Bearer realm=\"gatehouse\", error=\"invalid_token\", error_description=\"{d}\""),
+        Some(d) => format!(
+            "Bearer realm=\"gatehouse\", error=\"invalid_token\", error_description=\"{d}\""
+        ),
     };
     let value = HeaderValue::from_str(&challenge).unwrap_or(HeaderValue::from_static("Bearer"));
     let body = serde_json::json!({
         "error": if description.is_some() { "invalid_token" } else { "invalid_request" },
         "error_description": description.unwrap_or("a Bearer access token is required"),
     });
-    (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, value)], Json(body)).into_response()
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, value)],
+        Json(body),
+    )
+        .into_response()
 }

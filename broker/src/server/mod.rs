@@ -23,7 +23,10 @@ pub enum ServeError {
     #[error("cannot load signing keys: {0}")]
     Keys(#[from] KeyError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -41,10 +44,19 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, ServeError> {
     );
     let mut connectors: Vec<Arc<dyn Connector>> = Vec::new();
     if config.enable_password_db {
-        let parallelism = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        connectors.push(Arc::new(LocalConnector::new(&config.static_passwords, parallelism)));
+        let parallelism = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        connectors.push(Arc::new(LocalConnector::new(
+            &config.static_passwords,
+            parallelism,
+        )));
     }
-    let minter = TokenMinter::new(config.issuer.url.clone(), keys.clone(), config.expiry.id_tokens.as_secs() as i64);
+    let minter = TokenMinter::new(
+        config.issuer.url.clone(),
+        keys.clone(),
+        config.expiry.id_tokens.as_secs() as i64,
+    );
     Ok(Arc::new(AppState {
         config,
         storage,
@@ -60,7 +72,10 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let state = build_state(config).await?;
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
-        .map_err(|source| ServeError::Bind { addr: addr.clone(), source })?;
+        .map_err(|source| ServeError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
     let local = listener.local_addr()?;
     tracing::info!(addr = %local, issuer = %state.config.issuer.url, "listening");
 
@@ -78,7 +93,10 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     Ok(())
 }
 
-fn spawn_key_refresh(keys: Arc<KeyManager>, mut stop: tokio::sync::watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+fn spawn_key_refresh(
+    keys: Arc<KeyManager>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(KEY_REFRESH_INTERVAL);
         ticker.tick().await; // the first tick is immediate; keys were just loaded

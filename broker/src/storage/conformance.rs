@@ -98,26 +98,49 @@ async fn auth_requests(s: &dyn Storage) {
         s.create_auth_request(&r).await,
         Err(StorageError::AlreadyExists)
     ));
-    assert_eq!(s.get_auth_request("r1", NOW).await.unwrap(), Some(r.clone()));
-    assert_eq!(s.get_auth_request("r1", NOW + 61).await.unwrap(), None, "expired");
+    assert_eq!(
+        s.get_auth_request("r1", NOW).await.unwrap(),
+        Some(r.clone())
+    );
+    assert_eq!(
+        s.get_auth_request("r1", NOW + 61).await.unwrap(),
+        None,
+        "expired"
+    );
     assert_eq!(s.get_auth_request("nope", NOW).await.unwrap(), None);
-    assert!(s.set_auth_request_identity("r1", "local", &identity()).await.unwrap());
-    assert!(!s.set_auth_request_identity("nope", "local", &identity()).await.unwrap());
+    assert!(s
+        .set_auth_request_identity("r1", "local", &identity())
+        .await
+        .unwrap());
+    assert!(!s
+        .set_auth_request_identity("nope", "local", &identity())
+        .await
+        .unwrap());
     let got = s.get_auth_request("r1", NOW).await.unwrap().unwrap();
     assert_eq!(got.identity, Some(identity()));
     assert_eq!(got.connector_id.as_deref(), Some("local"));
     let taken = s.take_auth_request("r1", NOW).await.unwrap().unwrap();
     assert_eq!(taken.identity, Some(identity()));
-    assert_eq!(s.take_auth_request("r1", NOW).await.unwrap(), None, "taken once");
-    s.create_auth_request(&auth_request("r2", NOW - 1)).await.unwrap();
-    assert_eq!(s.take_auth_request("r2", NOW).await.unwrap(), None, "expired");
+    assert_eq!(
+        s.take_auth_request("r1", NOW).await.unwrap(),
+        None,
+        "taken once"
+    );
+    s.create_auth_request(&auth_request("r2", NOW - 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.take_auth_request("r2", NOW).await.unwrap(),
+        None,
+        "expired"
+    );
 }
 
 async fn auth_codes_are_one_time(s: &dyn Storage) {
     let c = auth_code("code1", NOW + 300);
     s.create_auth_code(&c).await.unwrap();
     match s.redeem_auth_code("code1", NOW).await.unwrap() {
-        CodeRedemption::Redeemed(got) => assert_eq!(got, c),
+        CodeRedemption::Redeemed(got) => assert_eq!(*got, c),
         other => panic!("expected redeemed, got {other:?}"),
     }
     assert!(matches!(
@@ -131,7 +154,9 @@ async fn auth_codes_are_one_time(s: &dyn Storage) {
 }
 
 async fn expired_codes_refused(s: &dyn Storage) {
-    s.create_auth_code(&auth_code("old", NOW - 1)).await.unwrap();
+    s.create_auth_code(&auth_code("old", NOW - 1))
+        .await
+        .unwrap();
     assert!(matches!(
         s.redeem_auth_code("old", NOW).await.unwrap(),
         CodeRedemption::Expired
@@ -146,32 +171,46 @@ async fn refresh_rotation_and_reuse(s: &dyn Storage) {
     let t = refresh("t1", "fam1", UnixTime::MAX);
     s.create_refresh_token(&t).await.unwrap();
     assert!(matches!(
-        s.use_refresh_token("t1", "wrong", "c", &ROTATE, NOW).await.unwrap(),
+        s.use_refresh_token("t1", "wrong", "c", &ROTATE, NOW)
+            .await
+            .unwrap(),
         RefreshUse::Invalid
     ));
     assert!(matches!(
-        s.use_refresh_token("t1", "hash-t1", "other-client", &ROTATE, NOW).await.unwrap(),
+        s.use_refresh_token("t1", "hash-t1", "other-client", &ROTATE, NOW)
+            .await
+            .unwrap(),
         RefreshUse::Invalid
     ));
-    match s.use_refresh_token("t1", "hash-t1", "c", &ROTATE, NOW).await.unwrap() {
-        RefreshUse::Valid(got) => assert_eq!(got, t),
+    match s
+        .use_refresh_token("t1", "hash-t1", "c", &ROTATE, NOW)
+        .await
+        .unwrap()
+    {
+        RefreshUse::Valid(got) => assert_eq!(*got, t),
         other => panic!("expected valid, got {other:?}"),
     }
     let successor = refresh("t2", "fam1", UnixTime::MAX);
     s.create_refresh_token(&successor).await.unwrap();
     // Presenting the spent token again revokes the whole family, successor included.
     assert!(matches!(
-        s.use_refresh_token("t1", "hash-t1", "c", &ROTATE, NOW).await.unwrap(),
+        s.use_refresh_token("t1", "hash-t1", "c", &ROTATE, NOW)
+            .await
+            .unwrap(),
         RefreshUse::Reused
     ));
     assert!(matches!(
-        s.use_refresh_token("t2", "hash-t2", "c", &ROTATE, NOW).await.unwrap(),
+        s.use_refresh_token("t2", "hash-t2", "c", &ROTATE, NOW)
+            .await
+            .unwrap(),
         RefreshUse::Invalid
     ));
     let expired = refresh("t3", "fam3", NOW);
     s.create_refresh_token(&expired).await.unwrap();
     assert!(matches!(
-        s.use_refresh_token("t3", "hash-t3", "c", &ROTATE, NOW).await.unwrap(),
+        s.use_refresh_token("t3", "hash-t3", "c", &ROTATE, NOW)
+            .await
+            .unwrap(),
         RefreshUse::Expired
     ));
 }
@@ -182,34 +221,50 @@ async fn refresh_without_rotation(s: &dyn Storage) {
         idle_secs: Some(100),
         absolute_secs: None,
     };
-    s.create_refresh_token(&refresh("k1", "famk", NOW + 100)).await.unwrap();
+    s.create_refresh_token(&refresh("k1", "famk", NOW + 100))
+        .await
+        .unwrap();
     for step in 1..=3 {
         let at = NOW + step * 90;
         assert!(
             matches!(
-                s.use_refresh_token("k1", "hash-k1", "c", &keep, at).await.unwrap(),
+                s.use_refresh_token("k1", "hash-k1", "c", &keep, at)
+                    .await
+                    .unwrap(),
                 RefreshUse::Valid(_)
             ),
             "use {step} within the idle window extends it"
         );
     }
     assert!(matches!(
-        s.use_refresh_token("k1", "hash-k1", "c", &keep, NOW + 270 + 101).await.unwrap(),
+        s.use_refresh_token("k1", "hash-k1", "c", &keep, NOW + 270 + 101)
+            .await
+            .unwrap(),
         RefreshUse::Expired
     ));
 }
 
 async fn refresh_family_revocation(s: &dyn Storage) {
-    s.create_refresh_token(&refresh("f1", "famx", UnixTime::MAX)).await.unwrap();
-    s.create_refresh_token(&refresh("f2", "famx", UnixTime::MAX)).await.unwrap();
-    s.create_refresh_token(&refresh("g1", "famy", UnixTime::MAX)).await.unwrap();
+    s.create_refresh_token(&refresh("f1", "famx", UnixTime::MAX))
+        .await
+        .unwrap();
+    s.create_refresh_token(&refresh("f2", "famx", UnixTime::MAX))
+        .await
+        .unwrap();
+    s.create_refresh_token(&refresh("g1", "famy", UnixTime::MAX))
+        .await
+        .unwrap();
     assert_eq!(s.revoke_refresh_family("famx").await.unwrap(), 2);
     assert!(matches!(
-        s.use_refresh_token("f1", "hash-f1", "c", &ROTATE, NOW).await.unwrap(),
+        s.use_refresh_token("f1", "hash-f1", "c", &ROTATE, NOW)
+            .await
+            .unwrap(),
         RefreshUse::Invalid
     ));
     assert!(matches!(
-        s.use_refresh_token("g1", "hash-g1", "c", &ROTATE, NOW).await.unwrap(),
+        s.use_refresh_token("g1", "hash-g1", "c", &ROTATE, NOW)
+            .await
+            .unwrap(),
         RefreshUse::Valid(_)
     ));
 }
@@ -229,9 +284,15 @@ async fn signing_keys(s: &dyn Storage) {
 }
 
 async fn garbage_collection(s: &dyn Storage) {
-    s.create_auth_request(&auth_request("gc-r", NOW + 5)).await.unwrap();
-    s.create_auth_code(&auth_code("gc-c", NOW + 5)).await.unwrap();
-    s.create_refresh_token(&refresh("gc-t", "gc", NOW + 5)).await.unwrap();
+    s.create_auth_request(&auth_request("gc-r", NOW + 5))
+        .await
+        .unwrap();
+    s.create_auth_code(&auth_code("gc-c", NOW + 5))
+        .await
+        .unwrap();
+    s.create_refresh_token(&refresh("gc-t", "gc", NOW + 5))
+        .await
+        .unwrap();
     let stats = s.delete_expired(NOW + 20).await.unwrap();
     assert!(stats.auth_requests >= 1, "{stats:?}");
     assert!(stats.auth_codes >= 1, "{stats:?}");

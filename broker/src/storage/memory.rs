@@ -105,7 +105,7 @@ impl Storage for MemoryStorage {
             }
             s.redeemed_codes
                 .insert(code_hash.to_string(), now + SPENT_MEMORY_SECS);
-            return Ok(CodeRedemption::Redeemed(code));
+            return Ok(CodeRedemption::Redeemed(Box::new(code)));
         }
         if s.redeemed_codes.contains_key(code_hash) {
             return Ok(CodeRedemption::Replayed);
@@ -160,7 +160,7 @@ impl Storage for MemoryStorage {
             token.last_used = now;
             token.expires_at = policy.expires_at(token.created_at, now);
         }
-        Ok(RefreshUse::Valid(found))
+        Ok(RefreshUse::Valid(Box::new(found)))
     }
 
     async fn revoke_refresh_family(&self, family: &str) -> Result<u64> {

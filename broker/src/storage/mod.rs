@@ -42,7 +42,7 @@ pub type Result<T> = std::result::Result<T, StorageError>;
 #[derive(Debug)]
 pub enum CodeRedemption {
     /// First use: the code is gone now, here is what it stood for.
-    Redeemed(AuthCode),
+    Redeemed(Box<AuthCode>),
     /// Used before: the caller must treat it as an attack (RFC 6749 §4.1.2).
     Replayed,
     /// Never issued, or garbage-collected.
@@ -55,7 +55,7 @@ pub enum CodeRedemption {
 #[derive(Debug)]
 pub enum RefreshUse {
     /// Valid. With rotation the token is now spent and the caller stores its successor.
-    Valid(RefreshToken),
+    Valid(Box<RefreshToken>),
     /// Unknown id, wrong secret, or a different client: refused, nothing changed.
     Invalid,
     /// Past its lifetime.

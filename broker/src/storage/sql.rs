@@ -219,7 +219,7 @@ impl Storage for SqlStorage {
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
-            return Ok(CodeRedemption::Redeemed(code));
+            return Ok(CodeRedemption::Redeemed(Box::new(code)));
         }
         let replayed = sqlx::query("SELECT id FROM redeemed_codes WHERE id = $1")
             .bind(code_hash)
@@ -318,7 +318,7 @@ impl Storage for SqlStorage {
             token = found;
         }
         tx.commit().await?;
-        Ok(RefreshUse::Valid(token))
+        Ok(RefreshUse::Valid(Box::new(token)))
     }
 
     async fn revoke_refresh_family(&self, family: &str) -> Result<u64> {

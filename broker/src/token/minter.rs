@@ -116,7 +116,9 @@ impl TokenMinter {
             .map_err(|e| TokenError::Invalid(e.to_string()))?;
         // An ID token also verifies here; only access tokens (no at_hash) are accepted.
         if data.claims.at_hash.is_some() {
-            return Err(TokenError::Invalid("an ID token is not an access token".into()));
+            return Err(TokenError::Invalid(
+                "an ID token is not an access token".into(),
+            ));
         }
         Ok(data.claims)
     }
@@ -167,7 +169,10 @@ mod tests {
         assert_eq!(claims.email.as_deref(), Some("a@b.c"));
         assert_eq!(claims.groups, None, "no groups scope");
         assert_eq!(claims.name, None, "no profile scope");
-        assert!(m.verify_access_token(&t.id_token).is_err(), "ID token is not an access token");
+        assert!(
+            m.verify_access_token(&t.id_token).is_err(),
+            "ID token is not an access token"
+        );
         let mut tampered = t.access_token.clone();
         tampered.push('x');
         assert!(m.verify_access_token(&tampered).is_err());

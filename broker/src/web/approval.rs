@@ -4,7 +4,13 @@ use axum::response::Response;
 use super::{escape, html_response};
 
 /// "<client> wants to …" with approve and deny buttons.
-pub fn approval_page(action: &str, request_id: &str, client_name: &str, user: &str, scopes: &[String]) -> Response {
+pub fn approval_page(
+    action: &str,
+    request_id: &str,
+    client_name: &str,
+    user: &str,
+    scopes: &[String],
+) -> Response {
     let items: String = scopes
         .iter()
         .filter_map(|s| scope_description(s))

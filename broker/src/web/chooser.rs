@@ -20,5 +20,9 @@ pub fn chooser_page(links: &[ConnectorLink]) -> Response {
             )
         })
         .collect();
-    html_response(StatusCode::OK, "Log in", &format!("<h1>Log in to continue</h1>{items}"))
+    html_response(
+        StatusCode::OK,
+        "Log in",
+        &format!("<h1>Log in to continue</h1>{items}"),
+    )
 }

@@ -32,8 +32,16 @@ pub fn login_page(status: StatusCode, form: &LoginForm<'_>) -> Response {
         req = escape(form.request_id),
         prompt = escape(form.prompt),
         login = escape(form.login),
-        autofocus_login = if form.login.is_empty() { " autofocus" } else { "" },
-        autofocus_password = if form.login.is_empty() { "" } else { " autofocus" },
+        autofocus_login = if form.login.is_empty() {
+            " autofocus"
+        } else {
+            ""
+        },
+        autofocus_password = if form.login.is_empty() {
+            ""
+        } else {
+            " autofocus"
+        },
     );
     html_response(status, "Sign in", &body)
 }

@@ -103,8 +103,18 @@ impl Broker {
         let dir = tmp.path().to_path_buf();
         let port = free_port();
         let config = dir.join("config.yaml");
-        std::fs::write(&config, config_yaml(port, &dir.join("gatehouse.db"), &options)).unwrap();
-        let mut broker = Broker { port, dir, config, child: None, _tmp: Some(tmp) };
+        std::fs::write(
+            &config,
+            config_yaml(port, &dir.join("gatehouse.db"), &options),
+        )
+        .unwrap();
+        let mut broker = Broker {
+            port,
+            dir,
+            config,
+            child: None,
+            _tmp: Some(tmp),
+        };
         broker.spawn();
         broker
     }
@@ -198,9 +208,16 @@ pub struct Pkce {
 }
 
 pub fn pkce() -> Pkce {
-    let verifier = format!("{}{}", URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>()), "-._~");
+    let verifier = format!(
+        "{}{}",
+        URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>()),
+        "-._~"
+    );
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    Pkce { verifier, challenge }
+    Pkce {
+        verifier,
+        challenge,
+    }
 }
 
 pub fn location(r: &Response) -> String {
@@ -222,12 +239,23 @@ pub fn query_param(url: &str, name: &str) -> Option<String> {
 /// The value of `<input … name="NAME" value="…">` in a page.
 pub fn hidden_input(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} input in:\n{html}")) + marker.len();
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} input in:\n{html}"))
+        + marker.len();
     let end = html[start..].find('"').unwrap() + start;
     html[start..end].to_string()
 }
 
-pub fn auth_url(b: &Broker, client_id: &str, redirect: &str, scope: &str, state: &str, nonce: &str, pkce: Option<&Pkce>) -> String {
+pub fn auth_url(
+    b: &Broker,
+    client_id: &str,
+    redirect: &str,
+    scope: &str,
+    state: &str,
+    nonce: &str,
+    pkce: Option<&Pkce>,
+) -> String {
     let mut url = reqwest::Url::parse(&b.url("/auth")).unwrap();
     {
         let mut q = url.query_pairs_mut();
@@ -251,7 +279,10 @@ pub fn open_login_form(b: &Broker, auth_url: &str) -> (String, String) {
     let r = c.get(auth_url).send().unwrap();
     assert_eq!(r.status(), 302, "auth: {}", r.text().unwrap_or_default());
     let login_path = location(&r);
-    assert!(login_path.starts_with("/dex/auth/local?req="), "{login_path}");
+    assert!(
+        login_path.starts_with("/dex/auth/local?req="),
+        "{login_path}"
+    );
     let form_url = format!("http://127.0.0.1:{}{}", b.port, login_path);
     let r = c.get(&form_url).send().unwrap();
     assert_eq!(r.status(), 200);
@@ -277,7 +308,10 @@ pub fn approve(b: &Broker, login_response: Response) -> String {
         return loc;
     }
     let c = http();
-    let page = c.get(format!("http://127.0.0.1:{}{}", b.port, loc)).send().unwrap();
+    let page = c
+        .get(format!("http://127.0.0.1:{}{}", b.port, loc))
+        .send()
+        .unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().unwrap();
     assert!(html.contains("Grant access"), "{html}");
@@ -319,7 +353,10 @@ pub fn refresh(b: &Broker, refresh_token: &str) -> Response {
     http()
         .post(b.url("/token"))
         .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
-        .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh_token)])
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ])
         .send()
         .unwrap()
 }

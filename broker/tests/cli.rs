@@ -1,0 +1,145 @@
+//! The command line: config errors stop `serve` with the key named; check-config; hash-password.
+
+mod support;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use support::*;
+
+fn write_config(dir: &std::path::Path, yaml: &str) -> std::path::PathBuf {
+    let path = dir.join("config.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+fn good_yaml(dir: &std::path::Path) -> String {
+    config_yaml(
+        free_port(),
+        &dir.join("g.db"),
+        &Options {
+            skip_approval: true,
+        },
+    )
+}
+
+#[test]
+fn serve_refuses_an_unknown_key_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = good_yaml(dir.path()).replace("redirectURIs", "redirectURLs");
+    let config = write_config(dir.path(), &yaml);
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Must exit by itself, not serve.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve kept running with a bad config"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains(
+            "unknown key \"staticClients[0].redirectURLs\": did you mean \"redirectURIs\"?"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "one-line error: {stderr}");
+    assert!(!dir.path().join("g.db").exists(), "nothing started");
+}
+
+#[test]
+fn serve_refuses_postgres_and_unsupported_connectors() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = good_yaml(dir.path()).replace("type: sqlite3", "type: postgres");
+    let out = Command::new(BIN)
+        .arg("serve")
+        .arg(write_config(dir.path(), &yaml))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("postgres is not supported yet"));
+
+    let yaml = format!(
+        "{}connectors:\n- type: saml\n  id: saml\n  name: SAML\n",
+        good_yaml(dir.path())
+    );
+    let out = Command::new(BIN)
+        .arg("serve")
+        .arg(write_config(dir.path(), &yaml))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("connectors[0].type"));
+}
+
+#[test]
+fn check_config_accepts_good_and_names_bad_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .arg("check-config")
+        .arg(write_config(dir.path(), &good_yaml(dir.path())))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("config OK"));
+
+    let yaml = good_yaml(dir.path()).replace("issuer: http://", "issuer: ftp://");
+    let out = Command::new(BIN)
+        .arg("check-config")
+        .arg(write_config(dir.path(), &yaml))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("issuer:"));
+
+    let out = Command::new(BIN)
+        .arg("check-config")
+        .arg(dir.path().join("missing.yaml"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.yaml"));
+}
+
+#[test]
+fn hash_password_prints_a_verifiable_bcrypt_hash() {
+    let mut child = Command::new(BIN)
+        .args(["hash-password", "--cost", "4"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"s3cret pass\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let hash = String::from_utf8(out.stdout).unwrap();
+    assert!(hash.starts_with("$2b$04$"));
+    assert!(bcrypt::verify("s3cret pass", hash.trim()).unwrap());
+
+    let out = Command::new(BIN)
+        .arg("hash-password")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "empty input refused");
+}
