@@ -10,9 +10,7 @@ use sha2::{Digest, Sha256};
 use support::*;
 
 fn broker() -> Broker {
-    Broker::start(Options {
-        skip_approval: false,
-    })
+    Broker::start(Options::default())
 }
 
 #[test]
@@ -651,4 +649,110 @@ fn healthz_and_login_page_headers() {
     let log = b.log();
     assert!(log.contains("path=/dex/auth/local"), "{log}");
     assert!(!log.contains("req=") && !log.contains("code="), "{log}");
+}
+
+#[test]
+fn skip_approval_screen_redirects_with_the_code_at_once() {
+    let b = Broker::start(Options {
+        skip_approval: true,
+        ..Options::default()
+    });
+    let p = pkce();
+    let (form, req) = open_login_form(
+        &b,
+        &auth_url(&b, CLIENT_ID, REDIRECT, "openid", "st", "n", Some(&p)),
+    );
+    let r = submit_login(&form, &req, ADMIN_EMAIL, ADMIN_PASSWORD);
+    assert_eq!(r.status(), 302);
+    let loc = location(&r);
+    assert!(loc.starts_with(REDIRECT), "{loc}");
+    assert_eq!(query_param(&loc, "state").as_deref(), Some("st"));
+    let code = query_param(&loc, "code").unwrap();
+    assert_eq!(exchange(&b, &code, &p.verifier).status(), 200);
+}
+
+#[test]
+fn always_show_login_screen_lists_connectors_by_name() {
+    let b = Broker::start(Options {
+        always_show_login_screen: true,
+        ..Options::default()
+    });
+    let p = pkce();
+    let r = http()
+        .get(auth_url(
+            &b,
+            CLIENT_ID,
+            REDIRECT,
+            "openid",
+            "st",
+            "n",
+            Some(&p),
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().unwrap();
+    assert!(html.contains("Log in with Email"), "{html}");
+    assert!(html.contains("href=\"/dex/auth/local?req="), "{html}");
+}
+
+#[test]
+fn silent_login_and_request_objects_are_refused_to_the_client() {
+    let b = broker();
+    let p = pkce();
+    for (extra, error) in [
+        ("&prompt=none", "login_required"),
+        ("&request=eyJhbGciOiJub25lIn0.e30.", "request_not_supported"),
+        ("&response_mode=fragment", "invalid_request"),
+    ] {
+        let url = auth_url(&b, CLIENT_ID, REDIRECT, "openid", "st", "n", Some(&p)) + extra;
+        let loc = location(&http().get(url).send().unwrap());
+        assert_eq!(
+            query_param(&loc, "error").as_deref(),
+            Some(error),
+            "{extra}"
+        );
+        assert_eq!(query_param(&loc, "state").as_deref(), Some("st"));
+    }
+}
+
+#[test]
+fn password_grant_when_password_connector_is_set() {
+    let b = Broker::start(Options {
+        password_grant: true,
+        ..Options::default()
+    });
+    let grant = |password: &str| {
+        http()
+            .post(b.url("/token"))
+            .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", "dev@example.com"),
+                ("password", password),
+                ("scope", "openid email"),
+            ])
+            .send()
+            .unwrap()
+    };
+    let r = grant("dev-password");
+    assert_eq!(r.status(), 200);
+    let id = verify_jwt(&b, json(r)["id_token"].as_str().unwrap(), CLIENT_ID);
+    assert_eq!(id["email"], "dev@example.com");
+    let r = grant("wrong");
+    assert_eq!(r.status(), 400);
+    assert_eq!(json(r)["error"], "invalid_grant");
+    // Without passwordConnector the grant does not exist.
+    let plain = broker();
+    let r = http()
+        .post(plain.url("/token"))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "dev@example.com"),
+            ("password", "dev-password"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(json(r)["error"], "unsupported_grant_type");
 }

@@ -20,6 +20,7 @@ fn good_yaml(dir: &std::path::Path) -> String {
         &dir.join("g.db"),
         &Options {
             skip_approval: true,
+            ..Options::default()
         },
     )
 }

@@ -59,6 +59,22 @@ pub async fn authorize(State(app): State<Arc<AppState>>, RawQuery(query): RawQue
     {
         return back("invalid_request", "state or nonce is too long");
     }
+    if params.get("request").is_some() {
+        return back("request_not_supported", "request objects are not supported");
+    }
+    if params.get("request_uri").is_some() {
+        return back("request_uri_not_supported", "request_uri is not supported");
+    }
+    if params.get("response_mode").is_some_and(|m| m != "query") {
+        return back("invalid_request", "only response_mode=query is supported");
+    }
+    // There is no browser session at the broker yet, so a silent login can never succeed.
+    if params
+        .get("prompt")
+        .is_some_and(|p| p.split(' ').any(|v| v == "none"))
+    {
+        return back("login_required", "the user must sign in");
+    }
     match params.get("response_type") {
         Some("code") => {}
         Some(_) => {

@@ -44,8 +44,11 @@ pub fn http() -> Client {
         .unwrap()
 }
 
+#[derive(Default)]
 pub struct Options {
     pub skip_approval: bool,
+    pub always_show_login_screen: bool,
+    pub password_grant: bool,
 }
 
 pub fn config_yaml(port: u16, db: &Path, options: &Options) -> String {
@@ -62,7 +65,8 @@ logger:
   level: debug
 oauth2:
   skipApprovalScreen: {skip}
-enablePasswordDB: true
+  alwaysShowLoginScreen: {always}
+{password_connector}enablePasswordDB: true
 staticClients:
 - id: {CLIENT_ID}
   secret: {CLIENT_SECRET}
@@ -85,6 +89,12 @@ staticPasswords:
 "#,
         db = db.display(),
         skip = options.skip_approval,
+        always = options.always_show_login_screen,
+        password_connector = if options.password_grant {
+            "  passwordConnector: local\n"
+        } else {
+            ""
+        },
     )
 }
 
