@@ -756,3 +756,37 @@ fn password_grant_when_password_connector_is_set() {
         .unwrap();
     assert_eq!(json(r)["error"], "unsupported_grant_type");
 }
+
+#[test]
+fn concurrent_exchanges_of_one_code_yield_exactly_one_token() {
+    let b = broker();
+    let p = pkce();
+    let code = login_for_code(&b, "openid offline_access", "s", "n", &p);
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| s.spawn(|| exchange(&b, &code, &p.verifier).status().as_u16()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 200 || *s == 400), "{statuses:?}");
+}
+
+#[test]
+fn concurrent_uses_of_one_refresh_token_yield_exactly_one_success() {
+    let b = broker();
+    let p = pkce();
+    let code = login_for_code(&b, "openid offline_access", "s", "n", &p);
+    let rt = json(exchange(&b, &code, &p.verifier))["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| s.spawn(|| refresh(&b, &rt).status().as_u16()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 200 || *s == 400), "{statuses:?}");
+}
