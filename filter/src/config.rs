@@ -10,8 +10,14 @@ use url::Url;
 
 use crate::rules::{RouteRule, Rule};
 
+/// Kong's Draft-4 `config_schema`, derived from [`FilterConfig`] (host-side tooling only,
+/// so the shipped .wasm does not carry it).
+#[cfg(feature = "schema")]
+pub mod schema;
+
 /// Raw configuration as written by the operator. Key names follow oauth2-proxy where one exists.
 #[derive(Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FilterConfig {
     pub issuer: Option<String>,
@@ -55,6 +61,7 @@ pub struct FilterConfig {
 
 /// One entry of `routes`.
 #[derive(Deserialize, Default, Clone)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
     pub path_prefix: Option<String>,

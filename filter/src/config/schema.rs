@@ -1,0 +1,451 @@
+//! Kong validates a filter's configuration against the `config_schema` of
+//! `<filter name>.meta.json` (JSON Schema Draft 4) before the filter ever sees it, so an
+//! operator gets the refusal from the Admin API / `kong config parse` instead of a 500 at
+//! request time. The schema is derived from [`FilterConfig`] with `schemars`, then turned
+//! into plain Draft 4 and given the semantic rules of [`Settings::validate`] that Draft 4 can
+//! state. Rules it cannot state (listed in `kong/README.md`) are still enforced by the parser
+//! at plugin start.
+//!
+//! Regular expressions are written for the three engines that read them (ECMA 262 as Draft 4
+//! says, Python's `re` in our tests, PCRE in Kong): no `$` (Python lets it match before a
+//! final newline; [`END`] is used instead), no `\s` (each engine reads it differently; the
+//! class below is exactly Rust's `char::is_whitespace`), no flags (case-insensitivity is
+//! spelled out as `[Ll][Aa][Xx]`).
+//!
+//! [`Settings::validate`]: super::Settings::validate
+
+use serde_json::{json, Map, Value};
+
+use super::FilterConfig;
+
+/// The Draft-4 meta-schema URI Kong requires in `config_schema`.
+pub const DRAFT4: &str = "http://json-schema.org/draft-04/schema#";
+
+/// End of input in every engine (`$` may match before a trailing newline in Python).
+const END: &str = r"(?![\s\S])";
+
+/// Rust's `char::is_whitespace` (Unicode White_Space), as the body of a character class.
+const WS: &str =
+    "\\x09-\\x0d\\x20\u{85}\u{a0}\u{1680}\u{2000}-\u{200a}\u{2028}\u{2029}\u{202f}\u{205f}\u{3000}";
+
+/// Keys whose parser rule is only their type (no overlay below): reviewed, nothing to add.
+const TYPE_ONLY_KEYS: &[&str] = &[
+    "allowed_groups",
+    "allowed_emails",
+    "pass_access_token",
+    "skip_jwt_bearer_tokens",
+    "cookie_secure",
+];
+const TYPE_ONLY_ROUTE_KEYS: &[&str] = &["allowed_groups", "allowed_emails", "public", "api"];
+
+/// Why the schema could not be produced: the config type changed under the overlay.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SchemaError {
+    #[error("schema derivation: {0}")]
+    Shape(String),
+    #[error("config key `{0}` has no schema rules yet: add them in config/schema.rs (or list it as type-only)")]
+    Unreviewed(String),
+    #[error("schema keyword `{0}` is not Draft 4")]
+    NotDraft4(String),
+}
+
+/// `{"config_schema": …}`, the content of `kong/gatehouse.meta.json`.
+pub fn kong_meta() -> Result<Value, SchemaError> {
+    Ok(json!({ "config_schema": config_schema()? }))
+}
+
+/// The Draft-4 JSON Schema of the filter configuration.
+pub fn config_schema() -> Result<Value, SchemaError> {
+    let generator = schemars::generate::SchemaSettings::draft07().into_generator();
+    let mut root: Value = generator.into_root_schema_for::<FilterConfig>().into();
+    let definitions = match root.as_object_mut() {
+        Some(obj) => obj.remove("definitions").unwrap_or(Value::Null),
+        None => return Err(SchemaError::Shape("root schema is not an object".into())),
+    };
+    inline_refs(&mut root, &definitions, 0)?;
+    to_draft4(&mut root);
+
+    add_top_level_rules(&mut root)?;
+    let route = root
+        .pointer_mut("/properties/routes/items")
+        .ok_or_else(|| SchemaError::Shape("routes has no item schema".into()))?;
+    add_route_rules(route)?;
+
+    let obj = object(&mut root)?;
+    obj.remove("title");
+    obj.insert("$schema".into(), DRAFT4.into());
+    check_draft4(&root)?;
+    Ok(root)
+}
+
+// ---- semantic rules of Settings::validate -------------------------------------------------
+
+fn add_top_level_rules(root: &mut Value) -> Result<(), SchemaError> {
+    let not_blank = format!("[^{WS}]");
+    let secret = secret_pattern();
+    let path_key = format!("^/(?:[^/?# ][^?# ]*)?{END}");
+
+    let mut rules: Vec<(&str, Value)> = vec![
+        // Required, non-null, and not only whitespace (`non_empty`).
+        (
+            "issuer",
+            json!({"type": "string", "pattern": http_url_pattern()}),
+        ),
+        (
+            "broker_upstream",
+            json!({"type": "string", "pattern": not_blank}),
+        ),
+        ("client_id", json!({"type": "string", "pattern": not_blank})),
+        (
+            "client_secret",
+            json!({"type": "string", "pattern": not_blank}),
+        ),
+        ("broker_authority", json!({"pattern": not_blank})),
+        ("cookie_secret", json!({"pattern": secret})),
+        (
+            "cookie_secrets",
+            json!({"minItems": 1, "items": {"type": "string", "pattern": secret}}),
+        ),
+        ("redirect_path", json!({"pattern": path_key})),
+        ("sign_out_path", json!({"pattern": path_key})),
+        ("userinfo_path", json!({"pattern": path_key})),
+        ("sign_out_redirect", return_path_rules()),
+        // Only "absolute URL" is stated; "its path equals redirect_path" crosses keys.
+        (
+            "redirect_url",
+            json!({"pattern": "^[A-Za-z][A-Za-z0-9+.-]*:"}),
+        ),
+        // Must contain "openid" (Draft 4 has no `contains`: "not every item is not openid").
+        (
+            "scopes",
+            json!({
+                "items": {"type": "string", "pattern": format!("^[^{WS}]+{END}")},
+                "not": {"items": {"not": {"enum": ["openid"]}}}
+            }),
+        ),
+        (
+            "email_domains",
+            json!({"items": {"type": "string", "pattern": domain_rule_pattern()}}),
+        ),
+        (
+            "jwt_bearer_audiences",
+            json!({"minItems": 1, "items": {"type": "string", "minLength": 1}}),
+        ),
+        (
+            "bearer_cache_size",
+            json!({"minimum": 0, "maximum": 100_000}),
+        ),
+        (
+            "cookie_name",
+            json!({"pattern": format!("^[A-Za-z0-9_-]{{1,64}}{END}")}),
+        ),
+        (
+            "cookie_domain",
+            json!({"pattern": format!("^[A-Za-z0-9.-]+{END}")}),
+        ),
+        ("cookie_path", json!({"pattern": format!("^/[^;, ]*{END}")})),
+        ("cookie_samesite", json!({"pattern": samesite_pattern()})),
+        (
+            "cookie_expire_s",
+            json!({"minimum": 60, "maximum": u64::MAX}),
+        ),
+        ("login_timeout_s", json!({"minimum": 30, "maximum": 3600})),
+        (
+            "broker_timeout_ms",
+            json!({"minimum": 100, "maximum": 60_000}),
+        ),
+        ("jwks_refresh_s", json!({"minimum": 5, "maximum": 86_400})),
+        ("routes", json!({})),
+    ];
+    let required = ["issuer", "broker_upstream", "client_id", "client_secret"];
+    overlay(root, &mut rules, TYPE_ONLY_KEYS)?;
+
+    let obj = object(root)?;
+    obj.insert("required".into(), json!(required));
+    obj.insert(
+        "allOf".into(),
+        json!([
+            // Exactly one of cookie_secret / cookie_secrets (null counts as absent).
+            {"oneOf": [
+                {"required": ["cookie_secret"],
+                 "properties": {"cookie_secret": {"type": "string"}, "cookie_secrets": {"type": "null"}}},
+                {"required": ["cookie_secrets"],
+                 "properties": {"cookie_secrets": {"type": "array"}, "cookie_secret": {"type": "null"}}}
+            ]},
+            // SameSite=None needs Secure (browsers drop the cookie otherwise).
+            {"not": {
+                "required": ["cookie_samesite", "cookie_secure"],
+                "properties": {
+                    "cookie_samesite": {"type": "string", "pattern": format!("^[Nn][Oo][Nn][Ee]{END}")},
+                    "cookie_secure": {"enum": [false]}
+                }
+            }}
+        ]),
+    );
+    Ok(())
+}
+
+fn add_route_rules(route: &mut Value) -> Result<(), SchemaError> {
+    let path = route_path_pattern();
+    let mut rules: Vec<(&str, Value)> = vec![
+        ("path_prefix", json!({"pattern": path})),
+        ("path_exact", json!({"pattern": path})),
+        // Whether it compiles as a regex-lite expression is left to the parser.
+        ("path_regex", json!({})),
+        (
+            "methods",
+            json!({"items": {"type": "string", "pattern": format!("^[A-Za-z]+{END}")}}),
+        ),
+        (
+            "email_domains",
+            json!({"items": {"type": "string", "pattern": domain_rule_pattern()}}),
+        ),
+    ];
+    overlay(route, &mut rules, TYPE_ONLY_ROUTE_KEYS)?;
+    let keys = ["path_prefix", "path_exact", "path_regex"];
+    let one_of: Vec<Value> = keys
+        .iter()
+        .map(|k| {
+            let mut props = Map::new();
+            for other in keys {
+                let t = if other == *k { "string" } else { "null" };
+                props.insert(other.to_string(), json!({ "type": t }));
+            }
+            json!({"required": [k], "properties": props})
+        })
+        .collect();
+    object(route)?.insert(
+        "allOf".into(),
+        json!([
+            {"oneOf": one_of},
+            // A public route cannot also restrict who passes.
+            {"anyOf": [
+                {"not": {"required": ["public"], "properties": {"public": {"enum": [true]}}}},
+                {"properties": {
+                    "allowed_groups": {"type": "null"},
+                    "allowed_emails": {"type": "null"},
+                    "email_domains": {"type": "null"}
+                }}
+            ]}
+        ]),
+    );
+    Ok(())
+}
+
+/// `http(s)://host[:port][/path]`, no query or fragment. Stricter than `url::Url::parse`
+/// (no userinfo, no whitespace the URL parser would strip); see kong/README.md.
+fn http_url_pattern() -> String {
+    format!(
+        r"^[Hh][Tt][Tt][Pp][Ss]?://(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{{1,5}})?(?:/[^?#{WS}]*)?{END}"
+    )
+}
+
+/// `email_domains` entries: `*`, `example.com` or `.example.com` (a lone `.` is refused).
+fn domain_rule_pattern() -> String {
+    format!(r"^(?:\*|[A-Za-z0-9-][A-Za-z0-9.-]*|\.[A-Za-z0-9.-]+){END}")
+}
+
+fn samesite_pattern() -> String {
+    format!("^(?:[Ll][Aa][Xx]|[Ss][Tt][Rr][Ii][Cc][Tt]|[Nn][Oo][Nn][Ee]){END}")
+}
+
+/// Base64 (standard or URL-safe alphabet, padded or not, canonical trailing bits, as the
+/// `base64` engines the parser tries) of at least 32 bytes, i.e. at least 43 symbols,
+/// with surrounding whitespace allowed (the parser trims).
+fn secret_pattern() -> String {
+    let body = |a: &str| {
+        format!("(?={a}{{43}})(?:{a}{{4}})*(?:{a}[AQgw](?:==)?|{a}{a}[AEIMQUYcgkosw048]=?)?")
+    };
+    format!(
+        "^[{WS}]*(?:{}|{})[{WS}]*{END}",
+        body("[A-Za-z0-9+/]"),
+        body("[A-Za-z0-9_-]")
+    )
+}
+
+/// A route path the parser accepts as already normalised: `/` or segments that are not
+/// `.`/`..`, hold no `/ \ ? #` and no `%XX` escape; one extra trailing `/` is tolerated.
+fn route_path_pattern() -> String {
+    format!(r"^(?=/)(?:/(?!\.\.?(?:/|{END}))(?:[^/\\?#%]|%(?![0-9A-Fa-f]{{2}}))+)*(?:/|//)?{END}")
+}
+
+/// `return_url::is_safe`: a same-origin path that stays one after a later percent-decode.
+fn return_path_rules() -> Value {
+    // Encoded control characters a browser drops: %00-%1F, %7F, and U+0080-U+009F in UTF-8.
+    let encoded_control = "%[01][0-9A-Fa-f]|%7[Ff]|%[Cc]2%[89][0-9A-Fa-f]";
+    json!({
+        "maxLength": 2048,
+        "allOf": [
+            {"pattern": "^/"},
+            {"not": {"pattern": "^//"}},
+            {"not": {"pattern": format!("[\\\\\\x00-\\x1f\\x7f-\\x9f{WS}]")}},
+            {"not": {"pattern": format!("^/(?:{encoded_control})*(?:/|%2[Ff]|%5[Cc])")}}
+        ]
+    })
+}
+
+// ---- plumbing -------------------------------------------------------------------------------
+
+/// Merges each rule into the derived property schema of that key; every derived key must be
+/// covered by a rule or listed as type-only, so a new config key cannot slip through unreviewed.
+fn overlay(
+    schema: &mut Value,
+    rules: &mut [(&str, Value)],
+    type_only: &[&str],
+) -> Result<(), SchemaError> {
+    let props = schema
+        .get_mut("properties")
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| SchemaError::Shape("object schema without properties".into()))?;
+    for key in props.keys() {
+        if !type_only.contains(&key.as_str()) && !rules.iter().any(|(k, _)| k == key) {
+            return Err(SchemaError::Unreviewed(key.clone()));
+        }
+    }
+    for (key, rule) in rules.iter_mut() {
+        let target = props
+            .get_mut(*key)
+            .and_then(Value::as_object_mut)
+            .ok_or_else(|| SchemaError::Shape(format!("no derived property `{key}`")))?;
+        if let Value::Object(extra) = rule.take() {
+            for (k, v) in extra {
+                target.insert(k, v);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn object(v: &mut Value) -> Result<&mut Map<String, Value>, SchemaError> {
+    v.as_object_mut()
+        .ok_or_else(|| SchemaError::Shape("schema is not an object".into()))
+}
+
+/// Replaces `{"$ref": "#/definitions/X"}` by a copy of X (Kong's validator and Draft 4 tools
+/// differ in how they resolve references; an inlined schema reads the same everywhere).
+fn inline_refs(v: &mut Value, defs: &Value, depth: usize) -> Result<(), SchemaError> {
+    if depth > 16 {
+        return Err(SchemaError::Shape("recursive $ref".into()));
+    }
+    match v {
+        Value::Object(obj) => {
+            if let Some(Value::String(r)) = obj.get("$ref") {
+                let name = r
+                    .strip_prefix("#/definitions/")
+                    .ok_or_else(|| SchemaError::Shape(format!("unexpected $ref {r}")))?;
+                let mut target = defs
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| SchemaError::Shape(format!("missing definition {name}")))?;
+                inline_refs(&mut target, defs, depth + 1)?;
+                obj.remove("$ref");
+                if let Value::Object(t) = target {
+                    for (k, val) in t {
+                        obj.entry(k).or_insert(val);
+                    }
+                }
+            }
+            for val in obj.values_mut() {
+                inline_refs(val, defs, depth)?;
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                inline_refs(item, defs, depth)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Drops what Draft 4 lacks or Kong should not act on: `format` values such as `uint64`
+/// (ranges are stated with `minimum`), `default` (the filter applies its own defaults),
+/// titles; `const` becomes a one-value `enum`.
+fn to_draft4(v: &mut Value) {
+    match v {
+        Value::Object(obj) => {
+            for key in ["format", "default", "title", "examples", "$schema"] {
+                obj.remove(key);
+            }
+            if let Some(c) = obj.remove("const") {
+                obj.insert("enum".into(), json!([c]));
+            }
+            for val in obj.values_mut() {
+                to_draft4(val);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(to_draft4),
+        _ => {}
+    }
+}
+
+const DRAFT4_KEYWORDS: &[&str] = &[
+    "$schema",
+    "id",
+    "description",
+    "type",
+    "properties",
+    "additionalProperties",
+    "required",
+    "items",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minimum",
+    "maximum",
+    "enum",
+    "allOf",
+    "anyOf",
+    "oneOf",
+    "not",
+];
+
+/// Refuses any keyword a Draft-4 validator would silently ignore.
+fn check_draft4(schema: &Value) -> Result<(), SchemaError> {
+    let Some(obj) = schema.as_object() else {
+        return Err(SchemaError::Shape("schema is not an object".into()));
+    };
+    for (key, val) in obj {
+        if !DRAFT4_KEYWORDS.contains(&key.as_str()) {
+            return Err(SchemaError::NotDraft4(key.clone()));
+        }
+        match key.as_str() {
+            "properties" => {
+                for sub in val.as_object().into_iter().flat_map(|m| m.values()) {
+                    check_draft4(sub)?;
+                }
+            }
+            "items" | "not" => check_draft4(val)?,
+            "additionalProperties" if val.is_object() => check_draft4(val)?,
+            "allOf" | "anyOf" | "oneOf" => {
+                for sub in val.as_array().into_iter().flatten() {
+                    check_draft4(sub)?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_is_plain_draft4_with_inlined_routes() {
+        let s = config_schema().unwrap();
+        assert_eq!(s["$schema"], DRAFT4);
+        assert_eq!(s["additionalProperties"], false);
+        assert_eq!(
+            s["properties"]["routes"]["items"]["additionalProperties"],
+            false
+        );
+        let text = s.to_string();
+        assert!(!text.contains("$ref") && !text.contains("uint"), "{text}");
+    }
+}
