@@ -190,13 +190,14 @@ fn unknown_email_is_refused_and_costs_as_much_as_a_known_one() {
             .contains("Invalid email address or password."));
         started.elapsed()
     };
-    // Warm up, then compare: the admin hash is bcrypt cost 12, so an unknown e-mail must cost
-    // a cost-12 check too (a skipped check would answer in well under a millisecond).
+    // The admin hash is bcrypt cost 12, so an unknown e-mail must cost a cost-12 check too (a
+    // skipped check answers in about a millisecond). Minimums, because a busy machine only ever
+    // makes a sample slower; the threshold is loose for the same reason.
     time(ADMIN_EMAIL);
-    let known = time(ADMIN_EMAIL);
-    let unknown = time("nobody@example.com");
+    let known = (0..2).map(|_| time(ADMIN_EMAIL)).min().unwrap();
+    let unknown = (0..2).map(|_| time("nobody@example.com")).min().unwrap();
     assert!(
-        unknown.as_secs_f64() > known.as_secs_f64() * 0.5,
+        unknown.as_secs_f64() > known.as_secs_f64() * 0.25,
         "unknown e-mail answered in {unknown:?}, known in {known:?}"
     );
 }
@@ -768,8 +769,15 @@ fn concurrent_exchanges_of_one_code_yield_exactly_one_token() {
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
-    assert!(statuses.iter().all(|s| *s == 200 || *s == 400), "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 400),
+        "{statuses:?}"
+    );
 }
 
 #[test]
@@ -787,6 +795,13 @@ fn concurrent_uses_of_one_refresh_token_yield_exactly_one_success() {
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
-    assert!(statuses.iter().all(|s| *s == 200 || *s == 400), "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 400),
+        "{statuses:?}"
+    );
 }
