@@ -71,3 +71,23 @@ clean-run:
 kong-meta:
 	$(CARGO) run --release -q -p gatehouse-filter --features schema --example kong_meta > kong/gatehouse.meta.json.tmp
 	mv kong/gatehouse.meta.json.tmp kong/gatehouse.meta.json
+
+# Benchmarks (BENCHMARKS.md): Envoy with and without the filter next to jwt_authn, the
+# broker next to npm oidc-provider, criterion on the filter's hot path. Loopback only,
+# about 8 minutes on a built tree; writes bench/results/latest.md and latest.json.
+BENCH_TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+BENCH_PEER_STAMP := bench/peers/oidc-provider/node_modules/.gatehouse-npm-ci
+
+.PHONY: bench
+bench: build $(BENCH_PEER_STAMP)
+	@command -v wrk >/dev/null || { echo "apt-get install: wrk"; apt-get update; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk; }
+	$(CARGO) build --release --target $(WASM_TARGET) \
+	  --manifest-path bench/empty-filter/Cargo.toml --target-dir $(BENCH_TARGET_DIR)
+	$(CARGO) bench -p gatehouse-filter --bench hot_path
+	$(CARGO) build --release -p gatehouse-e2e --bin gatehouse-bench
+	$(BENCH_TARGET_DIR)/release/gatehouse-bench
+
+$(BENCH_PEER_STAMP): bench/peers/oidc-provider/package-lock.json
+	cd bench/peers/oidc-provider && npm ci --no-audit --no-fund
+	touch $@

@@ -1,0 +1,463 @@
+//! `make bench`: the filter in Envoy next to no filter, an empty Wasm filter and Envoy's
+//! native `jwt_authn`; Envoy's memory; the broker's token endpoint next to npm
+//! `oidc-provider`; criterion's hot-path figures. Loopback only, bounded in time.
+//! Writes bench/results/latest.md and latest.json. See BENCHMARKS.md.
+//!
+//! Environment: GATEHOUSE_BENCH_ROUNDS (default 5), GATEHOUSE_BENCH_SECONDS (per wrk run,
+//! default 5), GATEHOUSE_BENCH_LOAD_SECONDS (per broker load level, default 5),
+//! GATEHOUSE_BENCH_SKIP_BROKER=1 (Envoy only).
+
+mod broker_bench;
+mod envoy_config;
+mod gateway;
+mod micro;
+mod oidc_client;
+mod pinned;
+mod report;
+mod stats;
+mod token_load;
+mod wrk;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use gatehouse_e2e::broker::{issuer_for, BrokerConfig, CLIENT_ID, CLIENT_SECRET, PASSWORD_HASH};
+use gatehouse_e2e::paths::{broker_binary, envoy_binary, filter_wasm, repo_root, target_dir};
+use gatehouse_e2e::ports::free_port;
+use gatehouse_e2e::secrets::random_cookie_secret;
+use gatehouse_e2e::{Browser, LogDir, Process, ADMIN};
+use serde_json::json;
+
+use envoy_config::{Filtering, Listener};
+use gateway::{Case, Memory, MemoryCase};
+
+/// Groups of the user whose session needs chunked cookies (about 4 KB of session).
+const MANY_GROUPS: usize = 150;
+const MANY_USER: &str = "many@example.com";
+const SESSION_COOKIE: &str = "_gatehouse";
+
+struct Options {
+    rounds: usize,
+    seconds: u64,
+    load_seconds: u64,
+    skip_broker: bool,
+}
+
+fn env_num(name: &str, default: u64) -> Result<u64> {
+    match std::env::var(name) {
+        Ok(v) => v
+            .parse()
+            .with_context(|| format!("{name}={v} is not a number")),
+        Err(_) => Ok(default),
+    }
+}
+
+impl Options {
+    fn from_env() -> Result<Self> {
+        Ok(Self {
+            rounds: env_num("GATEHOUSE_BENCH_ROUNDS", 5)?.max(1) as usize,
+            seconds: env_num("GATEHOUSE_BENCH_SECONDS", 5)?.max(1),
+            load_seconds: env_num("GATEHOUSE_BENCH_LOAD_SECONDS", 5)?.max(1),
+            skip_broker: std::env::var("GATEHOUSE_BENCH_SKIP_BROKER").is_ok_and(|v| v == "1"),
+        })
+    }
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gatehouse-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn empty_filter_wasm() -> Result<PathBuf> {
+    let path = target_dir()
+        .join("wasm32-wasip1")
+        .join("release")
+        .join("gatehouse_bench_empty_filter.wasm");
+    if !path.is_file() {
+        bail!("{} is missing (make bench builds it)", path.display());
+    }
+    Ok(path)
+}
+
+/// The standard broker config plus a user with many groups and a cheap-bcrypt load user.
+fn broker_yaml(broker_port: u16, envoy_port: u16, dir: &Path) -> Result<BrokerConfig> {
+    let mut config = BrokerConfig::standard(broker_port, envoy_port, dir);
+    let last_key = config
+        .yaml
+        .lines()
+        .rfind(|l| !l.starts_with(' ') && !l.starts_with('-'))
+        .unwrap_or_default();
+    if last_key != "staticPasswords:" {
+        bail!("the standard broker config no longer ends with staticPasswords (ends with {last_key:?})");
+    }
+    let groups: Vec<String> = (0..MANY_GROUPS)
+        .map(|i| json!(format!("team-{i:03}-platform")).to_string())
+        .collect();
+    let users = [
+        (
+            MANY_USER,
+            PASSWORD_HASH,
+            "many",
+            "3f0c2a56-0c55-4a8e-9d0e-6d1f0f6a0001",
+            groups.join(", "),
+        ),
+        (
+            broker_bench::LOAD_USER,
+            broker_bench::LOAD_USER_HASH,
+            "load",
+            "3f0c2a56-0c55-4a8e-9d0e-6d1f0f6a0002",
+            "\"load\"".to_string(),
+        ),
+    ];
+    for (email, hash, username, id, groups) in users {
+        config.yaml.push_str(&format!(
+            "- email: {}\n  hash: {}\n  username: {}\n  userID: {}\n  groups: [{}]\n",
+            json!(email),
+            json!(hash),
+            json!(username),
+            json!(id),
+            groups
+        ));
+    }
+    Ok(config)
+}
+
+fn start_broker(logs: &LogDir, dir: &Path, config: &BrokerConfig) -> Result<Process> {
+    let path = dir.join("broker.yaml");
+    std::fs::write(&path, &config.yaml).with_context(|| format!("writing {}", path.display()))?;
+    let mut cmd = pinned::command(&broker_binary()?);
+    cmd.arg("serve").arg(&path).current_dir(dir);
+    let mut broker = Process::spawn("broker", cmd, logs)?;
+    broker.wait_http_ready(
+        &format!("{}/healthz", config.issuer),
+        Duration::from_secs(30),
+    )?;
+    Ok(broker)
+}
+
+fn http_text(url: &str) -> Result<String> {
+    let r = reqwest::blocking::get(url).with_context(|| format!("GET {url}"))?;
+    if !r.status().is_success() {
+        bail!("GET {url}: {}", r.status());
+    }
+    r.text().with_context(|| format!("reading {url}"))
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|r| r.trim_start_matches([' ', '\t', ':']).to_string())
+            })
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
+fn command_line(program: &Path, arg: &str) -> String {
+    std::process::Command::new(program)
+        .arg(arg)
+        .output()
+        .map(|o| {
+            let text = String::from_utf8_lossy(&o.stdout).into_owned()
+                + &String::from_utf8_lossy(&o.stderr);
+            text.lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("?")
+                .trim()
+                .to_string()
+        })
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn run() -> Result<()> {
+    let opts = Options::from_env()?;
+    let nproc = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    if nproc >= 2 {
+        pinned::pin_self_to_load_core()?;
+    } else {
+        eprintln!("WARNING: one core only: server and load share it, figures are pessimistic");
+    }
+    let run_dir = target_dir().join("bench-run");
+    let _ = std::fs::remove_dir_all(&run_dir);
+    std::fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
+    let logs = LogDir::at(run_dir.join("logs"))?;
+    let wrk = wrk::WrkSetup {
+        core: if nproc >= 2 { pinned::LOAD_CORE } else { "0" }.to_string(),
+        connections: 16,
+    };
+
+    // Ports first: the broker's client config names the login listener's callback.
+    let broker_port = free_port()?;
+    let admin_port = free_port()?;
+    let keys = [
+        ("no_filter", "no filter"),
+        ("empty_filter", "empty proxy-wasm filter"),
+        ("gatehouse_cookie_small", "Gatehouse, session cookie"),
+        (
+            "gatehouse_cookie_large",
+            "Gatehouse, chunked session cookie",
+        ),
+        ("gatehouse_bearer", "Gatehouse, bearer JWT (cached)"),
+        ("jwt_authn", "Envoy jwt_authn, bearer JWT"),
+        (
+            "jwt_authn_cached",
+            "Envoy jwt_authn + jwt_cache, bearer JWT",
+        ),
+    ];
+    let mut ports = Vec::new();
+    for _ in &keys {
+        ports.push(free_port()?);
+    }
+    let login_port = ports[2];
+
+    let broker_config = broker_yaml(broker_port, login_port, &run_dir)?;
+    let issuer = issuer_for(broker_port);
+    eprintln!("starting the broker (core {}) ...", pinned::SERVER_CORE);
+    let mut broker = start_broker(&logs, &run_dir, &broker_config)?;
+    let jwks = http_text(&format!("{issuer}/keys"))?;
+
+    let gatehouse_wasm = filter_wasm()?;
+    let empty_wasm = empty_filter_wasm()?;
+    let filter_config = json!({
+        "issuer": issuer,
+        "broker_upstream": "broker",
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "cookie_secret": random_cookie_secret()?,
+        "skip_jwt_bearer_tokens": true,
+    })
+    .to_string();
+    let gatehouse = Filtering::Wasm {
+        vm_id: "gatehouse",
+        path: envoy_config::path_text(&gatehouse_wasm),
+        config: filter_config.clone(),
+    };
+    let empty = Filtering::Wasm {
+        vm_id: "empty",
+        path: envoy_config::path_text(&empty_wasm),
+        config: String::new(),
+    };
+    let jwt_authn = |cache| Filtering::JwtAuthn {
+        issuer: issuer.clone(),
+        audience: CLIENT_ID.to_string(),
+        jwks: jwks.clone(),
+        cache,
+    };
+    let filterings = [
+        Filtering::None,
+        empty.clone(),
+        gatehouse.clone(),
+        gatehouse.clone(),
+        gatehouse.clone(),
+        jwt_authn(false),
+        jwt_authn(true),
+    ];
+    let listeners: Vec<Listener> = keys
+        .iter()
+        .zip(&ports)
+        .zip(filterings)
+        .map(|(((key, _), port), filtering)| Listener {
+            name: key.to_string(),
+            port: *port,
+            filtering,
+        })
+        .collect();
+    let config = envoy_config::render(admin_port, broker_port, &listeners);
+    eprintln!(
+        "starting Envoy (core {}, --concurrency 1) with {} listeners ...",
+        pinned::SERVER_CORE,
+        listeners.len()
+    );
+    let mut envoy = pinned::envoy("envoy-bench", &logs, &run_dir, admin_port, &config)?;
+    gateway::wait_filter_ready(login_port)?;
+
+    // Real credentials: browser logins through the filter, and a code flow for a token.
+    let login_url = format!("http://127.0.0.1:{login_port}/bench");
+    let mut browser = Browser::new()?;
+    let page = browser.login(&login_url, ADMIN.email, ADMIN.password)?;
+    if page.status != 200 {
+        bail!(
+            "the login through Envoy ended with {}: {}",
+            page.status,
+            browser.history_text()
+        );
+    }
+    let small_cookie = gateway::session_cookie_header(&browser, SESSION_COOKIE)?;
+    let mut browser = Browser::new()?;
+    let page = browser.login(&login_url, MANY_USER, "password")?;
+    if page.status != 200 {
+        bail!(
+            "the login of {MANY_USER} ended with {}: {}",
+            page.status,
+            browser.history_text()
+        );
+    }
+    let large_cookie = gateway::session_cookie_header(&browser, SESSION_COOKIE)?;
+    let discovery: serde_json::Value = serde_json::from_str(&http_text(&format!(
+        "{issuer}/.well-known/openid-configuration"
+    ))?)?;
+    let token_endpoint = discovery["token_endpoint"]
+        .as_str()
+        .context("no token_endpoint in discovery")?
+        .to_string();
+    let client = oidc_client::OidcClient::new(
+        &issuer,
+        &token_endpoint,
+        CLIENT_ID,
+        CLIENT_SECRET,
+        &format!("http://127.0.0.1:{login_port}/oauth2/callback"),
+    )?;
+    let (tokens, _) = client.login(&mut Browser::new()?, ADMIN.email, ADMIN.password)?;
+    let bearer = format!("Bearer {}", tokens.access_token);
+
+    let cookie = |v: &str| vec![("cookie".to_string(), v.to_string())];
+    let auth = vec![("authorization".to_string(), bearer.clone())];
+    let small_label = format!("{} ({} B)", keys[2].1, small_cookie.len());
+    let large_label = format!(
+        "{} ({} B, {} cookies)",
+        keys[3].1,
+        large_cookie.len(),
+        large_cookie.split("; ").count()
+    );
+    let cases: Vec<Case> = [
+        (0, keys[0].1.to_string(), cookie(&small_cookie), false),
+        (1, keys[1].1.to_string(), cookie(&small_cookie), false),
+        (2, small_label, cookie(&small_cookie), true),
+        (3, large_label, cookie(&large_cookie), true),
+        (4, keys[4].1.to_string(), auth.clone(), true),
+        (5, keys[5].1.to_string(), auth.clone(), true),
+        (6, keys[6].1.to_string(), auth.clone(), true),
+    ]
+    .into_iter()
+    .map(|(i, label, headers, protected)| Case {
+        key: keys[i].0,
+        label,
+        port: ports[i],
+        headers,
+        protected,
+    })
+    .collect();
+    gateway::verify(&cases)?;
+    eprintln!(
+        "Envoy: {} rounds x {} listeners x {} s (wrk -t1 -c{} on core {}) ...",
+        opts.rounds,
+        cases.len(),
+        opts.seconds,
+        wrk.connections,
+        wrk.core
+    );
+    let gateway_results = gateway::run_rounds(&cases, &wrk, opts.rounds, opts.seconds)?;
+    // Still 200 after the load: nothing degraded into errors during the runs.
+    gateway::verify(&cases)?;
+    envoy.stop();
+
+    eprintln!("Envoy memory ...");
+    let memory = Memory {
+        no_filter_kib: gateway::envoy_rss(
+            &logs,
+            &run_dir,
+            broker_port,
+            &wrk,
+            MemoryCase {
+                name: "envoy-mem-none",
+                filtering: Filtering::None,
+                headers: &[],
+                gatehouse: false,
+            },
+        )?,
+        empty_filter_kib: gateway::envoy_rss(
+            &logs,
+            &run_dir,
+            broker_port,
+            &wrk,
+            MemoryCase {
+                name: "envoy-mem-empty",
+                filtering: empty,
+                headers: &[],
+                gatehouse: false,
+            },
+        )?,
+        gatehouse_kib: gateway::envoy_rss(
+            &logs,
+            &run_dir,
+            broker_port,
+            &wrk,
+            MemoryCase {
+                name: "envoy-mem-gatehouse",
+                filtering: gatehouse,
+                headers: &cookie(&small_cookie),
+                gatehouse: true,
+            },
+        )?,
+        gatehouse_wasm_bytes: std::fs::metadata(&gatehouse_wasm)?.len(),
+        empty_wasm_bytes: std::fs::metadata(&empty_wasm)?.len(),
+    };
+
+    let broker_result = if opts.skip_broker {
+        None
+    } else {
+        eprintln!("broker ...");
+        Some(broker_bench::run(
+            &client,
+            &mut broker,
+            &broker_bench::Settings {
+                levels: vec![16, 64],
+                codes_per_level: 400,
+                load_seconds: opts.load_seconds,
+                logins: 30,
+            },
+            &logs,
+        )?)
+    };
+    broker.stop();
+
+    let report = report::Report {
+        machine: report::Machine {
+            date_utc: command_line(Path::new("date"), "-u"),
+            nproc,
+            cpu_model: cpu_model(),
+            envoy: command_line(&envoy_binary()?, "--version")
+                .split_whitespace()
+                .find(|w| w.contains('/'))
+                .map(|w| format!("Envoy {w}"))
+                .unwrap_or_else(|| "Envoy".into()),
+            rounds: opts.rounds,
+            seconds_per_run: opts.seconds,
+            wrk: format!("-t1 -c{} --latency", wrk.connections),
+        },
+        gateway: gateway_results,
+        memory,
+        broker: broker_result,
+        micro: micro::read(&target_dir()),
+        credentials: vec![
+            ("session cookie".into(), small_cookie.len()),
+            ("chunked session cookies".into(), large_cookie.len()),
+            ("bearer JWT".into(), tokens.access_token.len()),
+        ],
+    };
+    let md = report::markdown(&report);
+    let results = repo_root().join("bench").join("results");
+    std::fs::create_dir_all(&results)?;
+    std::fs::write(results.join("latest.md"), &md)?;
+    std::fs::write(
+        results.join("latest.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
+    println!("{md}");
+    eprintln!(
+        "written: bench/results/latest.md, bench/results/latest.json; logs in {}",
+        logs.dir().display()
+    );
+    Ok(())
+}

@@ -1,0 +1,165 @@
+//! The results as a Markdown table (printed and written to bench/results/latest.md) and
+//! as JSON (bench/results/latest.json).
+
+use std::fmt::Write as _;
+
+use crate::broker_bench::BrokerResult;
+use crate::gateway::{CaseResult, Memory};
+use crate::micro::Micro;
+use crate::token_load::LoadResult;
+
+#[derive(Debug, serde::Serialize)]
+pub struct Machine {
+    pub date_utc: String,
+    pub nproc: usize,
+    pub cpu_model: String,
+    pub envoy: String,
+    pub rounds: usize,
+    pub seconds_per_run: u64,
+    pub wrk: String,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct Report {
+    pub machine: Machine,
+    pub gateway: Vec<CaseResult>,
+    pub memory: Memory,
+    pub broker: Option<BrokerResult>,
+    pub micro: Vec<Micro>,
+    pub credentials: Vec<(String, usize)>,
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+fn load_row(out: &mut String, what: &str, r: &LoadResult) {
+    let errors = if r.errors == 0 {
+        String::new()
+    } else {
+        format!(
+            " ({} errors: {})",
+            r.errors,
+            r.first_error.as_deref().unwrap_or("?")
+        )
+    };
+    let _ = writeln!(
+        out,
+        "| {what} | {} | {:.0}{errors} | {:.2} | {:.2} |",
+        r.clients, r.per_s, r.latency.p50_ms, r.latency.p99_ms
+    );
+}
+
+pub fn markdown(r: &Report) -> String {
+    let m = &r.machine;
+    let mut out = String::new();
+    let _ = writeln!(out, "# Gatehouse benchmark results\n");
+    let _ = writeln!(
+        out,
+        "{} · {} cores · {} · {} · {} rounds × {} s per listener · wrk `{}`\n",
+        m.date_utc, m.nproc, m.cpu_model, m.envoy, m.rounds, m.seconds_per_run, m.wrk
+    );
+    let _ = writeln!(
+        out,
+        "## Envoy, one worker, direct responses (medians over rounds)\n"
+    );
+    let _ = writeln!(
+        out,
+        "| listener | req/s | p50 ms | p99 ms | × no filter | × empty filter |"
+    );
+    let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: | ---: |");
+    for c in &r.gateway {
+        let _ = writeln!(
+            out,
+            "| {} | {:.0} | {:.3} | {:.3} | {:.2} | {:.2} |",
+            c.label, c.requests_per_s, c.p50_ms, c.p99_ms, c.vs_no_filter, c.vs_empty_filter
+        );
+    }
+    if !r.credentials.is_empty() {
+        let sizes: Vec<String> = r
+            .credentials
+            .iter()
+            .map(|(k, n)| format!("{k} {n} B"))
+            .collect();
+        let _ = writeln!(out, "\nCredential header sizes: {}.", sizes.join(", "));
+    }
+    let mem = &r.memory;
+    let _ = writeln!(
+        out,
+        "\n## Envoy memory (VmRSS, one listener, after 1 s of traffic)\n"
+    );
+    let _ = writeln!(out, "| Envoy with | VmRSS |\n| --- | ---: |");
+    let _ = writeln!(out, "| no filter | {} |", mib(mem.no_filter_kib));
+    let _ = writeln!(
+        out,
+        "| empty proxy-wasm filter | {} |",
+        mib(mem.empty_filter_kib)
+    );
+    let _ = writeln!(out, "| Gatehouse filter | {} |", mib(mem.gatehouse_kib));
+    let _ = writeln!(
+        out,
+        "\n`.wasm` sizes: gatehouse_filter.wasm {} bytes ({:.0} KiB), empty filter {} bytes.",
+        mem.gatehouse_wasm_bytes,
+        mem.gatehouse_wasm_bytes as f64 / 1024.0,
+        mem.empty_wasm_bytes
+    );
+    if let Some(b) = &r.broker {
+        let _ = writeln!(
+            out,
+            "\n## Broker token endpoint (loopback, server on one core)\n"
+        );
+        let _ = writeln!(out, "| grant | clients | per s | p50 ms | p99 ms |");
+        let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: |");
+        for l in &b.code_exchange {
+            load_row(&mut out, "Gatehouse broker: code exchange", l);
+        }
+        for l in &b.refresh {
+            load_row(&mut out, "Gatehouse broker: refresh (rotating)", l);
+        }
+        match &b.peer {
+            Ok(p) => {
+                for l in &p.refresh {
+                    load_row(&mut out, &format!("{}: refresh (rotating)", p.name), l);
+                }
+            }
+            Err(e) => {
+                let _ = writeln!(
+                    out,
+                    "| oidc-provider: refresh | – | not measured: {e} | | |"
+                );
+            }
+        }
+        let _ = writeln!(out, "\n| full login (authorize → form → callback → token) | logins | p50 ms | p99 ms | form POST p50 ms |");
+        let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: |");
+        for l in [&b.login_cost10, &b.login_cost4] {
+            let _ = writeln!(
+                out,
+                "| bcrypt cost {} | {} | {:.1} | {:.1} | {:.1} |",
+                l.bcrypt_cost, l.logins, l.total.p50_ms, l.total.p99_ms, l.form_post.p50_ms
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nbcrypt share of a cost-10 login: ≈ {:.1} ms (median form POST at cost 10 minus cost 4).",
+            b.bcrypt_share_ms
+        );
+        let peer_rss = match &b.peer {
+            Ok(p) => format!("; oidc-provider after its load {}", mib(p.rss_after_kib)),
+            Err(_) => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "Broker VmRSS: idle {}, after the load {}{peer_rss}.",
+            mib(b.rss_idle_kib),
+            mib(b.rss_after_kib)
+        );
+    }
+    if !r.micro.is_empty() {
+        let _ = writeln!(out, "\n## Filter hot path, natively (criterion medians)\n");
+        let _ = writeln!(out, "| benchmark | median |\n| --- | ---: |");
+        for m in &r.micro {
+            let _ = writeln!(out, "| {} | {:.2} µs |", m.name, m.median_ns / 1000.0);
+        }
+    }
+    out
+}
