@@ -805,3 +805,19 @@ fn concurrent_uses_of_one_refresh_token_yield_exactly_one_success() {
         "{statuses:?}"
     );
 }
+
+#[test]
+fn oversized_form_bodies_are_refused() {
+    let b = broker();
+    let big = "x".repeat(100 * 1024);
+    let r = http()
+        .post(b.url("/token"))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", big.as_str()),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 413);
+}

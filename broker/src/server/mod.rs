@@ -15,6 +15,10 @@ use crate::token::TokenMinter;
 
 const GC_INTERVAL: Duration = Duration::from_secs(5 * 60);
 const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
+/// No request may hold a worker longer than this (the bcrypt queue gives up after 10 s).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// OAuth forms are small; refuse large bodies before reading them.
+const MAX_BODY_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -83,7 +87,13 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let gc = storage::spawn_garbage_collector(state.storage.clone(), GC_INTERVAL, stop_rx.clone());
     let key_refresh = spawn_key_refresh(state.keys.clone(), stop_rx);
 
-    let app = oidc::router(state).layer(axum::middleware::from_fn(access_log::log_request));
+    let app = oidc::router(state)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(axum::middleware::from_fn(access_log::log_request));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown::signal())
         .await?;
