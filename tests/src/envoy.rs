@@ -103,6 +103,8 @@ impl Envoy {
             .arg(&config_path)
             .args(["--concurrency", "1", "--disable-hot-restart"])
             .args(["--log-level", "info"])
+            // Access-log lines reach the log file within 0.1 s, not Envoy's default 10 s.
+            .args(["--file-flush-interval-msec", "100"])
             // Unique per running Envoy, so parallel tests never share a base id.
             .args(["--base-id", &ports.admin.to_string()])
             .current_dir(dir);

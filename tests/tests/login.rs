@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use gatehouse_e2e::broker::CLIENT_SECRET;
 use gatehouse_e2e::{Browser, Page, Stack, StackOptions, TestUser, ADMIN, BOB};
 
 /// The filter's default session cookie name (`_gatehouse`, or `_gatehouse_N` chunks).
@@ -193,7 +194,7 @@ fn client_sent_identity_headers_never_reach_the_upstream() {
 
 #[test]
 fn callback_with_a_wrong_or_missing_state_or_a_replayed_code_is_refused() {
-    let stack = ready_stack(StackOptions::default());
+    let mut stack = ready_stack(StackOptions::default());
     let mut browser = Browser::new().unwrap();
     let to_callback = up_to_callback(&stack, &mut browser, ADMIN);
     let callback = to_callback.location().unwrap();
@@ -248,6 +249,32 @@ fn callback_with_a_wrong_or_missing_state_or_a_replayed_code_is_refused() {
         1,
         "only the good login reached it"
     );
+
+    // No secret of this login in any log (stopped first, so the logs are complete).
+    stack.envoy.process().stop();
+    stack.broker_mut().unwrap().process().stop();
+    let code = pairs.iter().find(|(k, _)| k == "code").unwrap().1.clone();
+    let cookie_secret = stack.filter_config["cookie_secret"].as_str().unwrap();
+    let mut secrets = vec![
+        ("the authorization code", code),
+        ("the client secret", CLIENT_SECRET.to_string()),
+        ("the cookie secret", cookie_secret.to_string()),
+    ];
+    for name in session_parts(&browser) {
+        let value = browser.jar.get(&name).unwrap().value.clone();
+        secrets.push(("the session cookie", value));
+    }
+    for log in ["envoy", "broker"] {
+        let path = stack.logs.file(log);
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (what, secret) in &secrets {
+            assert!(
+                !text.contains(secret.as_str()),
+                "{what} is in {}",
+                path.display()
+            );
+        }
+    }
 }
 
 fn flip_last_char(v: &str) -> String {
