@@ -120,7 +120,7 @@ fn add_top_level_rules(root: &mut Value) -> Result<(), SchemaError> {
             "scopes",
             json!({
                 "items": {"type": "string", "pattern": format!("^[^{WS}]+{END}")},
-                "not": {"items": {"not": {"enum": ["openid"]}}}
+                "not": {"type": "array", "items": {"not": {"enum": ["openid"]}}}
             }),
         ),
         (
