@@ -43,6 +43,9 @@ pub struct CaseResult {
     pub vs_no_filter: f64,
     /// Median over rounds of (this case / empty filter) in the same round.
     pub vs_empty_filter: f64,
+    /// Median over rounds of the extra time per request over the empty filter (one
+    /// saturated worker: 1/rate), in microseconds.
+    pub extra_us_vs_empty: f64,
     pub rounds: Vec<WrkRun>,
 }
 
@@ -138,6 +141,13 @@ pub fn run_rounds(
                 p99_ms: median(&runs[i].iter().map(|r| r.p99_ms).collect::<Vec<_>>()),
                 vs_no_filter: ratio(none),
                 vs_empty_filter: ratio(empty),
+                extra_us_vs_empty: median(
+                    &runs[i]
+                        .iter()
+                        .zip(&runs[empty])
+                        .map(|(r, e)| 1e6 / r.requests_per_s - 1e6 / e.requests_per_s)
+                        .collect::<Vec<_>>(),
+                ),
                 rounds: runs[i].clone(),
             }
         })
@@ -238,4 +248,26 @@ pub fn envoy_rss(
     let rss = pinned::rss_kib(envoy.pid())?;
     envoy.stop();
     Ok(rss)
+}
+
+/// With `GATEHOUSE_BENCH_PERF=1`: `perf record` of Envoy while wrk loads each case, into
+/// `<dir>/perf-<case>.data` (read with `perf report -i … --sort dso,sym`). Wasm code that
+/// V8 compiled shows up as anonymous memory, Envoy's own code (host calls included) by name.
+pub fn perf_profiles(cases: &[Case], wrk: &WrkSetup, envoy_pid: u32, dir: &Path) -> Result<()> {
+    for case in cases {
+        let out = dir.join(format!("perf-{}.data", case.key));
+        let mut perf = std::process::Command::new("perf")
+            .args(["record", "-F", "2999", "-g", "-o"])
+            .arg(&out)
+            .args(["-p", &envoy_pid.to_string(), "--", "sleep", "4"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .context("starting perf")?;
+        std::thread::sleep(Duration::from_millis(300));
+        wrk.run(&case.url(), &case.headers, Duration::from_secs(3))?;
+        perf.wait().context("waiting for perf")?;
+        eprintln!("  perf profile of {}: {}", case.label, out.display());
+    }
+    Ok(())
 }

@@ -5,7 +5,8 @@
 //!
 //! Environment: GATEHOUSE_BENCH_ROUNDS (default 5), GATEHOUSE_BENCH_SECONDS (per wrk run,
 //! default 5), GATEHOUSE_BENCH_LOAD_SECONDS (per broker load level, default 5),
-//! GATEHOUSE_BENCH_SKIP_BROKER=1 (Envoy only).
+//! GATEHOUSE_BENCH_SKIP_BROKER=1 (Envoy only), GATEHOUSE_BENCH_PERF=1 (perf record of Envoy
+//! per listener into target/bench-run/perf-*.data).
 
 mod broker_bench;
 mod envoy_config;
@@ -178,6 +179,16 @@ fn command_line(program: &Path, arg: &str) -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
+/// `Envoy 1.40.0` from `envoy --version` (`… version: HASH/1.40.0/Clean/RELEASE/BoringSSL`).
+fn envoy_version(binary: &Path) -> String {
+    let line = command_line(binary, "--version");
+    line.split("version:")
+        .nth(1)
+        .and_then(|v| v.trim().split('/').nth(1))
+        .map(|v| format!("Envoy {v}"))
+        .unwrap_or_else(|| "Envoy".into())
+}
+
 fn run() -> Result<()> {
     let opts = Options::from_env()?;
     let nproc = std::thread::available_parallelism()
@@ -203,6 +214,11 @@ fn run() -> Result<()> {
     let keys = [
         ("no_filter", "no filter"),
         ("empty_filter", "empty proxy-wasm filter"),
+        // Same glue and host calls, no session work: separates the host's share.
+        (
+            "gatehouse_public",
+            "Gatehouse, public route (no session work)",
+        ),
         ("gatehouse_cookie_small", "Gatehouse, session cookie"),
         (
             "gatehouse_cookie_large",
@@ -219,7 +235,7 @@ fn run() -> Result<()> {
     for _ in &keys {
         ports.push(free_port()?);
     }
-    let login_port = ports[2];
+    let login_port = ports[3];
 
     let broker_config = broker_yaml(broker_port, login_port, &run_dir)?;
     let issuer = issuer_for(broker_port);
@@ -236,12 +252,18 @@ fn run() -> Result<()> {
         "client_secret": CLIENT_SECRET,
         "cookie_secret": random_cookie_secret()?,
         "skip_jwt_bearer_tokens": true,
-    })
-    .to_string();
+    });
     let gatehouse = Filtering::Wasm {
         vm_id: "gatehouse",
         path: envoy_config::path_text(&gatehouse_wasm),
-        config: filter_config.clone(),
+        config: filter_config.to_string(),
+    };
+    let mut public_config = filter_config.clone();
+    public_config["routes"] = json!([{"path_prefix": "/", "public": true}]);
+    let gatehouse_public = Filtering::Wasm {
+        vm_id: "gatehouse_public",
+        path: envoy_config::path_text(&gatehouse_wasm),
+        config: public_config.to_string(),
     };
     let empty = Filtering::Wasm {
         vm_id: "empty",
@@ -257,6 +279,7 @@ fn run() -> Result<()> {
     let filterings = [
         Filtering::None,
         empty.clone(),
+        gatehouse_public,
         gatehouse.clone(),
         gatehouse.clone(),
         gatehouse.clone(),
@@ -323,21 +346,22 @@ fn run() -> Result<()> {
 
     let cookie = |v: &str| vec![("cookie".to_string(), v.to_string())];
     let auth = vec![("authorization".to_string(), bearer.clone())];
-    let small_label = format!("{} ({} B)", keys[2].1, small_cookie.len());
+    let small_label = format!("{} ({} B)", keys[3].1, small_cookie.len());
     let large_label = format!(
         "{} ({} B, {} cookies)",
-        keys[3].1,
+        keys[4].1,
         large_cookie.len(),
         large_cookie.split("; ").count()
     );
     let cases: Vec<Case> = [
         (0, keys[0].1.to_string(), cookie(&small_cookie), false),
         (1, keys[1].1.to_string(), cookie(&small_cookie), false),
-        (2, small_label, cookie(&small_cookie), true),
-        (3, large_label, cookie(&large_cookie), true),
-        (4, keys[4].1.to_string(), auth.clone(), true),
+        (2, keys[2].1.to_string(), cookie(&small_cookie), false),
+        (3, small_label, cookie(&small_cookie), true),
+        (4, large_label, cookie(&large_cookie), true),
         (5, keys[5].1.to_string(), auth.clone(), true),
         (6, keys[6].1.to_string(), auth.clone(), true),
+        (7, keys[7].1.to_string(), auth.clone(), true),
     ]
     .into_iter()
     .map(|(i, label, headers, protected)| Case {
@@ -357,6 +381,9 @@ fn run() -> Result<()> {
         wrk.connections,
         wrk.core
     );
+    if std::env::var("GATEHOUSE_BENCH_PERF").is_ok_and(|v| v == "1") {
+        gateway::perf_profiles(&cases, &wrk, envoy.pid(), &run_dir)?;
+    }
     let gateway_results = gateway::run_rounds(&cases, &wrk, opts.rounds, opts.seconds)?;
     // Still 200 after the load: nothing degraded into errors during the runs.
     gateway::verify(&cases)?;
@@ -427,11 +454,7 @@ fn run() -> Result<()> {
             date_utc: command_line(Path::new("date"), "-u"),
             nproc,
             cpu_model: cpu_model(),
-            envoy: command_line(&envoy_binary()?, "--version")
-                .split_whitespace()
-                .find(|w| w.contains('/'))
-                .map(|w| format!("Envoy {w}"))
-                .unwrap_or_else(|| "Envoy".into()),
+            envoy: envoy_version(&envoy_binary()?),
             rounds: opts.rounds,
             seconds_per_run: opts.seconds,
             wrk: format!("-t1 -c{} --latency", wrk.connections),

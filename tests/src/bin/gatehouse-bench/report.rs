@@ -65,14 +65,20 @@ pub fn markdown(r: &Report) -> String {
     );
     let _ = writeln!(
         out,
-        "| listener | req/s | p50 ms | p99 ms | × no filter | × empty filter |"
+        "| listener | req/s | p50 ms | p99 ms | × no filter | × empty filter | µs/request over empty filter |"
     );
-    let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: | ---: |");
+    let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     for c in &r.gateway {
         let _ = writeln!(
             out,
-            "| {} | {:.0} | {:.3} | {:.3} | {:.2} | {:.2} |",
-            c.label, c.requests_per_s, c.p50_ms, c.p99_ms, c.vs_no_filter, c.vs_empty_filter
+            "| {} | {:.0} | {:.3} | {:.3} | {:.2} | {:.2} | {:.1} |",
+            c.label,
+            c.requests_per_s,
+            c.p50_ms,
+            c.p99_ms,
+            c.vs_no_filter,
+            c.vs_empty_filter,
+            c.extra_us_vs_empty
         );
     }
     if !r.credentials.is_empty() {
@@ -155,10 +161,24 @@ pub fn markdown(r: &Report) -> String {
         );
     }
     if !r.micro.is_empty() {
-        let _ = writeln!(out, "\n## Filter hot path, natively (criterion medians)\n");
-        let _ = writeln!(out, "| benchmark | median |\n| --- | ---: |");
+        let _ = writeln!(
+            out,
+            "\n## Filter hot path without Envoy (criterion medians)\n"
+        );
+        let _ = writeln!(
+            out,
+            "| benchmark | native | wasm32-wasip1 in Node's V8 |\n| --- | ---: | ---: |"
+        );
         for m in &r.micro {
-            let _ = writeln!(out, "| {} | {:.2} µs |", m.name, m.median_ns / 1000.0);
+            let wasm = m
+                .wasm_median_ns
+                .map_or("–".to_string(), |ns| format!("{:.2} µs", ns / 1000.0));
+            let _ = writeln!(
+                out,
+                "| {} | {:.2} µs | {wasm} |",
+                m.name,
+                m.median_ns / 1000.0
+            );
         }
     }
     out
