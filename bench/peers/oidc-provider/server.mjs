@@ -1,6 +1,6 @@
 // npm oidc-provider, configured like the broker for the refresh-grant comparison of
 // `make bench`: one confidential client (client_secret_basic) with the refresh_token
-// grant and rotation, an in-memory adapter (the library's default), RS256 ID tokens.
+// grant and rotation, an unbounded in-memory adapter (below), RS256 ID tokens.
 //
 //   node server.mjs PORT TOKENS
 //
@@ -18,6 +18,51 @@ if (!Number.isInteger(port) || port <= 0 || !Number.isInteger(tokenCount) || tok
   process.exit(2);
 }
 
+// The library's own dev adapter is an LRU of 1000 entries: under a rotating refresh load it
+// evicts live grants ("grant request is invalid"). This one keeps everything, in a Map.
+const store = new Map();
+const grants = new Map();
+class MapAdapter {
+  constructor(name) { this.name = name; }
+
+  key(id) { return `${this.name}:${id}`; }
+
+  async upsert(id, payload) {
+    store.set(this.key(id), { ...payload });
+    if (payload.grantId) {
+      const members = grants.get(payload.grantId) ?? [];
+      members.push(this.key(id));
+      grants.set(payload.grantId, members);
+    }
+  }
+
+  async find(id) {
+    const found = store.get(this.key(id));
+    if (!found) return undefined;
+    if (found.exp && found.exp < Math.floor(Date.now() / 1000)) return undefined;
+    return found;
+  }
+
+  async findByUid(uid) {
+    for (const [k, v] of store) if (k.startsWith(`${this.name}:`) && v.uid === uid) return v;
+    return undefined;
+  }
+
+  async findByUserCode() { return undefined; }
+
+  async consume(id) {
+    const found = store.get(this.key(id));
+    if (found) found.consumed = Math.floor(Date.now() / 1000);
+  }
+
+  async destroy(id) { store.delete(this.key(id)); }
+
+  async revokeByGrantId(grantId) {
+    for (const k of grants.get(grantId) ?? []) store.delete(k);
+    grants.delete(grantId);
+  }
+}
+
 const issuer = `http://127.0.0.1:${port}`;
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'bench-1', alg: 'RS256', use: 'sig' };
@@ -33,6 +78,7 @@ const ACCOUNT = {
 };
 
 const provider = new Provider(issuer, {
+  adapter: MapAdapter,
   clients: [{
     client_id: CLIENT_ID,
     client_secret: 'bench-secret',
