@@ -6,11 +6,12 @@
 //! state. Rules it cannot state (listed in `kong/README.md`) are still enforced by the parser
 //! at plugin start.
 //!
-//! Regular expressions are written for the three engines that read them (ECMA 262 as Draft 4
-//! says, Python's `re` in our tests, PCRE in Kong): no `$` (Python lets it match before a
-//! final newline; [`END`] is used instead), no `\s` (each engine reads it differently; the
-//! class below is exactly Rust's `char::is_whitespace`), no flags (case-insensitivity is
-//! spelled out as `[Ll][Aa][Xx]`).
+//! Regular expressions are written for the engines that read them: ECMA 262 (what Draft 4
+//! names), Python's `re` (our tests), and PCRE as Kong runs it (`ngx.re.find` with no UTF-8
+//! flag, so it reads bytes). Hence: no `$` (Python lets it match before a final newline;
+//! [`END`] is used instead), no `\s` (each engine reads it differently), no flags
+//! (`[Ll][Aa][Xx]`), and non-ASCII characters only as whole literals in alternations, never
+//! inside a character class (a byte-reading engine would see their UTF-8 bytes there).
 //!
 //! [`Settings::validate`]: super::Settings::validate
 
@@ -24,9 +25,24 @@ pub const DRAFT4: &str = "http://json-schema.org/draft-04/schema#";
 /// End of input in every engine (`$` may match before a trailing newline in Python).
 const END: &str = r"(?![\s\S])";
 
-/// Rust's `char::is_whitespace` (Unicode White_Space), as the body of a character class.
-const WS: &str =
-    "\\x09-\\x0d\\x20\u{85}\u{a0}\u{1680}\u{2000}-\u{200a}\u{2028}\u{2029}\u{202f}\u{205f}\u{3000}";
+/// Rust's `char::is_whitespace` (Unicode White_Space): ASCII ones in a class, the others
+/// as literal alternatives (see the module note).
+fn ws() -> String {
+    let mut alts = vec![r"[\x09-\x0d\x20]".to_string()];
+    let others =
+        (0x2000..=0x200a).chain([0x85, 0xa0, 0x1680, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000]);
+    alts.extend(others.filter_map(char::from_u32).map(String::from));
+    format!("(?:{})", alts.join("|"))
+}
+
+/// The C1 control characters U+0080-U+009F, as literal alternatives.
+fn c1_controls() -> String {
+    let alts: Vec<String> = (0x80..=0x9f)
+        .filter_map(char::from_u32)
+        .map(String::from)
+        .collect();
+    format!("(?:{})", alts.join("|"))
+}
 
 /// Keys whose parser rule is only their type (no overlay below): reviewed, nothing to add.
 const TYPE_ONLY_KEYS: &[&str] = &[
@@ -81,7 +97,9 @@ pub fn config_schema() -> Result<Value, SchemaError> {
 // ---- semantic rules of Settings::validate -------------------------------------------------
 
 fn add_top_level_rules(root: &mut Value) -> Result<(), SchemaError> {
-    let not_blank = format!("[^{WS}]");
+    let ws = ws();
+    // Refuses strings made only of whitespace (`non_empty` trims before testing).
+    let not_blank = json!({"pattern": format!("^{ws}*{END}")});
     let secret = secret_pattern();
     let path_key = format!("^/(?:[^/?# ][^?# ]*)?{END}");
 
@@ -93,14 +111,14 @@ fn add_top_level_rules(root: &mut Value) -> Result<(), SchemaError> {
         ),
         (
             "broker_upstream",
-            json!({"type": "string", "pattern": not_blank}),
+            json!({"type": "string", "not": not_blank}),
         ),
-        ("client_id", json!({"type": "string", "pattern": not_blank})),
+        ("client_id", json!({"type": "string", "not": not_blank})),
+        ("client_secret", json!({"type": "string", "not": not_blank})),
         (
-            "client_secret",
-            json!({"type": "string", "pattern": not_blank}),
+            "broker_authority",
+            json!({"not": {"type": "string", "pattern": not_blank["pattern"]}}),
         ),
-        ("broker_authority", json!({"pattern": not_blank})),
         ("cookie_secret", json!({"pattern": secret})),
         (
             "cookie_secrets",
@@ -119,7 +137,7 @@ fn add_top_level_rules(root: &mut Value) -> Result<(), SchemaError> {
         (
             "scopes",
             json!({
-                "items": {"type": "string", "pattern": format!("^[^{WS}]+{END}")},
+                "items": {"type": "string", "pattern": format!(r"^(?:(?!{ws})[\s\S])+{END}")},
                 "not": {"type": "array", "items": {"not": {"enum": ["openid"]}}}
             }),
         ),
@@ -236,7 +254,8 @@ fn add_route_rules(route: &mut Value) -> Result<(), SchemaError> {
 /// (no userinfo, no whitespace the URL parser would strip); see kong/README.md.
 fn http_url_pattern() -> String {
     format!(
-        r"^[Hh][Tt][Tt][Pp][Ss]?://(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{{1,5}})?(?:/[^?#{WS}]*)?{END}"
+        r"^[Hh][Tt][Tt][Pp][Ss]?://(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{{1,5}})?(?:/(?:(?![?#]|{ws})[\s\S])*)?{END}",
+        ws = ws()
     )
 }
 
@@ -257,9 +276,10 @@ fn secret_pattern() -> String {
         format!("(?={a}{{43}})(?:{a}{{4}})*(?:{a}[AQgw](?:==)?|{a}{a}[AEIMQUYcgkosw048]=?)?")
     };
     format!(
-        "^[{WS}]*(?:{}|{})[{WS}]*{END}",
+        "^{ws}*(?:{}|{}){ws}*{END}",
         body("[A-Za-z0-9+/]"),
-        body("[A-Za-z0-9_-]")
+        body("[A-Za-z0-9_-]"),
+        ws = ws()
     )
 }
 
@@ -278,7 +298,7 @@ fn return_path_rules() -> Value {
         "allOf": [
             {"pattern": "^/"},
             {"not": {"pattern": "^//"}},
-            {"not": {"pattern": format!("[\\\\\\x00-\\x1f\\x7f-\\x9f{WS}]")}},
+            {"not": {"pattern": format!(r"[\\\x00-\x1f\x7f]|{}|{}", c1_controls(), ws())}},
             {"not": {"pattern": format!("^/(?:{encoded_control})*(?:/|%2[Ff]|%5[Cc])")}}
         ]
     })
