@@ -107,7 +107,9 @@ struct SharedDoc {
 
 impl Root {
     fn shared_key(engine: &Engine) -> String {
-        format!("gatehouse.provider.v1:{}", engine.settings.issuer)
+        // `gatehouse/` is an ngx_wasm_module namespace: on Kong the key lives in a store named
+        // `gatehouse`, which every Kong version with Wasm can create (see kong/README.md).
+        format!("gatehouse/provider.v1:{}", engine.settings.issuer)
     }
 
     fn build(engine: &Engine, discovery: &[u8], jwks: &[u8], now: u64) -> Result<Provider, String> {
