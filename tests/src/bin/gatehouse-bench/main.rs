@@ -37,6 +37,9 @@ use gateway::{Case, Memory, MemoryCase};
 /// Groups of the user whose session needs chunked cookies (about 4 KB of session).
 const MANY_GROUPS: usize = 150;
 const MANY_USER: &str = "many@example.com";
+/// Groups of the user whose session cookie is about 1 KB.
+const SOME_GROUPS: usize = 22;
+const SOME_USER: &str = "some@example.com";
 const SESSION_COOKIE: &str = "_gatehouse";
 
 struct Options {
@@ -98,16 +101,26 @@ fn broker_yaml(broker_port: u16, envoy_port: u16, dir: &Path) -> Result<BrokerCo
     if last_key != "staticPasswords:" {
         bail!("the standard broker config no longer ends with staticPasswords (ends with {last_key:?})");
     }
-    let groups: Vec<String> = (0..MANY_GROUPS)
-        .map(|i| json!(format!("team-{i:03}-platform")).to_string())
-        .collect();
+    let groups = |n: usize| -> String {
+        (0..n)
+            .map(|i| json!(format!("team-{i:03}-platform")).to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let users = [
+        (
+            SOME_USER,
+            PASSWORD_HASH,
+            "some",
+            "3f0c2a56-0c55-4a8e-9d0e-6d1f0f6a0003",
+            groups(SOME_GROUPS),
+        ),
         (
             MANY_USER,
             PASSWORD_HASH,
             "many",
             "3f0c2a56-0c55-4a8e-9d0e-6d1f0f6a0001",
-            groups.join(", "),
+            groups(MANY_GROUPS),
         ),
         (
             broker_bench::LOAD_USER,
@@ -308,7 +321,7 @@ fn run() -> Result<()> {
     // Real credentials: browser logins through the filter, and a code flow for a token.
     let login_url = format!("http://127.0.0.1:{login_port}/bench");
     let mut browser = Browser::new()?;
-    let page = browser.login(&login_url, ADMIN.email, ADMIN.password)?;
+    let page = browser.login(&login_url, SOME_USER, "password")?;
     if page.status != 200 {
         bail!(
             "the login through Envoy ended with {}: {}",
