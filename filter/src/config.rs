@@ -12,6 +12,7 @@ use crate::rules::{RouteRule, Rule};
 
 /// Kong's Draft-4 `config_schema`, derived from [`FilterConfig`] (host-side tooling only,
 /// so the shipped .wasm does not carry it).
+mod list;
 #[cfg(feature = "schema")]
 pub mod schema;
 
@@ -26,6 +27,8 @@ pub struct FilterConfig {
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
     pub cookie_secret: Option<String>,
+    #[serde(default, deserialize_with = "list::opt_vec")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
     pub cookie_secrets: Option<Vec<String>>,
     pub redirect_path: Option<String>,
     pub redirect_url: Option<String>,
@@ -33,19 +36,27 @@ pub struct FilterConfig {
     /// Where to land after sign-out (same-origin path); setting it also ends the broker session.
     pub sign_out_redirect: Option<String>,
     pub userinfo_path: Option<String>,
+    #[serde(default, deserialize_with = "list::opt_vec")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
     pub scopes: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "list::vec")]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<String>"))]
     pub allowed_groups: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "list::vec")]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<String>"))]
     pub allowed_emails: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "list::vec")]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<String>"))]
     pub email_domains: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "list::vec")]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<RouteConfig>"))]
     pub routes: Vec<RouteConfig>,
     #[serde(default)]
     pub pass_access_token: bool,
     #[serde(default)]
     pub skip_jwt_bearer_tokens: bool,
+    #[serde(default, deserialize_with = "list::opt_vec")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
     pub jwt_bearer_audiences: Option<Vec<String>>,
     pub bearer_cache_size: Option<usize>,
     pub cookie_name: Option<String>,
@@ -68,12 +79,19 @@ pub struct RouteConfig {
     pub path_exact: Option<String>,
     /// Matched against the whole normalised path (anchored).
     pub path_regex: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "list::vec")]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<String>"))]
     pub methods: Vec<String>,
     #[serde(default)]
     pub public: bool,
+    #[serde(default, deserialize_with = "list::opt_vec")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
     pub allowed_groups: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "list::opt_vec")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
     pub allowed_emails: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "list::opt_vec")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
     pub email_domains: Option<Vec<String>>,
     #[serde(default)]
     pub api: bool,

@@ -395,6 +395,12 @@ fn documented_gaps_are_real() {
             false,
         ),
         (
+            "an empty object as a list: Kong's cjson re-encodes [] as {}, so the filter reads {} as []",
+            json!({"routes": {}, "allowed_groups": {}}),
+            false,
+            true,
+        ),
+        (
             "issuer with userinfo: the URL parser accepts, the schema is stricter",
             json!({"issuer": "https://user@sso.example.com/dex"}),
             false,
