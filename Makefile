@@ -52,8 +52,11 @@ build: setup
 	$(CARGO) build --release --target $(WASM_TARGET) -p gatehouse-filter
 
 # Unit and end-to-end tests; the e2e tests use the release binaries and .wasm built above.
+# The filter's tests run a second time compiled to wasm32-wasip1, under Node's WASI
+# (scripts/wasi-runner), so the logic Envoy and Kong run is the logic tested.
 test: build
 	$(CARGO) test --release --workspace --no-fail-fast
+	$(CARGO) test --release --target $(WASM_TARGET) -p gatehouse-filter
 
 demo: build
 	target/release/gatehouse-demo
@@ -65,6 +68,19 @@ lint: rust-targets
 
 clean-run:
 	rm -rf .run
+
+# Coverage-guided fuzzing of every parser (cargo-fuzz, nightly toolchain); each target runs
+# FUZZ_SECONDS. Not part of `make test`: it is long and its findings need a human.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= $(shell sed -n 's/^name = "\(.*\)"/\1/p' fuzz/Cargo.toml | grep -v '^gatehouse-fuzz$$')
+
+.PHONY: fuzz
+fuzz:
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  cargo +nightly fuzz run "$$t" -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
 
 # Kong's filter metadata (Draft-4 config schema) is generated from the filter's config type;
 # tests/tests/kong_schema.rs fails when the committed file is stale.
