@@ -32,6 +32,8 @@ pub struct Config {
     pub clients: Vec<Client>,
     pub enable_password_db: bool,
     pub static_passwords: Vec<StaticPassword>,
+    /// `telemetry.http`: a second `host:port` serving `/metrics` and `/healthz` (as Dex does).
+    pub telemetry_addr: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -127,6 +129,8 @@ pub struct Client {
     pub secret: Option<Secret>,
     pub name: String,
     pub redirect_uris: Vec<String>,
+    /// `postLogoutRedirectURIs` (Gatehouse extension): exact targets for RP-initiated logout.
+    pub post_logout_redirect_uris: Vec<String>,
     pub public: bool,
 }
 

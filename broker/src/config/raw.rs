@@ -19,6 +19,13 @@ pub struct RawConfig {
     #[serde(rename = "staticPasswords")]
     pub static_passwords: Option<Vec<RawStaticPassword>>,
     pub connectors: Option<Vec<RawConnector>>,
+    pub telemetry: Option<RawTelemetry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTelemetry {
+    pub http: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -106,6 +113,8 @@ pub struct RawStaticClient {
     pub name: Option<String>,
     #[serde(rename = "redirectURIs")]
     pub redirect_uris: Option<Vec<String>>,
+    #[serde(rename = "postLogoutRedirectURIs")]
+    pub post_logout_redirect_uris: Option<Vec<String>>,
     pub public: Option<bool>,
 }
 

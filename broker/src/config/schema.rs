@@ -114,6 +114,8 @@ const STATIC_CLIENT: Shape = Shape::Object(&[
     ("secretEnv", Shape::Scalar),
     ("name", Shape::Scalar),
     ("redirectURIs", Shape::List(&Shape::Scalar)),
+    // Gatehouse extension (Dex has no RP-initiated logout): where /logout may send the browser.
+    ("postLogoutRedirectURIs", Shape::List(&Shape::Scalar)),
     ("public", Shape::Scalar),
     (
         "trustedPeers",
@@ -137,6 +139,14 @@ const STATIC_PASSWORD: Shape = Shape::Object(&[
     ("groups", Shape::List(&Shape::Scalar)),
 ]);
 
+const TELEMETRY: Shape = Shape::Object(&[
+    ("http", Shape::Scalar),
+    (
+        "enableProfiling",
+        Shape::Unsupported("profiling endpoints are not supported"),
+    ),
+]);
+
 const CONNECTOR: Shape = Shape::Object(&[
     ("type", Shape::Scalar),
     ("id", Shape::Scalar),
@@ -156,9 +166,15 @@ pub const ROOT: Shape = Shape::Object(&[
     ("enablePasswordDB", Shape::Scalar),
     ("staticPasswords", Shape::List(&STATIC_PASSWORD)),
     ("connectors", Shape::List(&CONNECTOR)),
-    ("telemetry", Shape::Unsupported("telemetry (metrics/health listener) is not supported yet; /healthz is served on web.http")),
-    ("grpc", Shape::Unsupported("the gRPC API is not supported yet")),
-    ("frontend", Shape::Unsupported("frontend theming is not supported yet")),
+    ("telemetry", TELEMETRY),
+    (
+        "grpc",
+        Shape::Unsupported("the gRPC API is not supported yet"),
+    ),
+    (
+        "frontend",
+        Shape::Unsupported("frontend theming is not supported yet"),
+    ),
 ]);
 
 /// Returns a copy of `value` whose keys are spelled canonically, or the first bad key.
@@ -289,10 +305,10 @@ mod tests {
 
     #[test]
     fn unsupported_key_is_refused_with_reason() {
-        let v = json!({"telemetry": {"http": "0.0.0.0:5558"}});
+        let v = json!({"telemetry": {"http": "0.0.0.0:5558", "enableProfiling": true}});
         let err = normalize(&v, &ROOT, "").unwrap_err().to_string();
         assert!(
-            err.contains("telemetry") && err.contains("not supported yet"),
+            err.contains("telemetry.enableProfiling") && err.contains("not supported yet"),
             "{err}"
         );
     }

@@ -348,3 +348,57 @@ fn storage_kinds() {
 fn invalid_yaml_reported() {
     assert!(err("issuer: [unclosed").starts_with("config is not valid YAML"));
 }
+
+#[test]
+fn telemetry_listener_is_optional_validated_and_separate() {
+    assert_eq!(Config::from_yaml(&base()).unwrap().telemetry_addr, None);
+    let yaml = format!("{}Telemetry:\n  HTTP: \":5558\"\n", base());
+    assert_eq!(
+        Config::from_yaml(&yaml).unwrap().telemetry_addr.as_deref(),
+        Some("0.0.0.0:5558")
+    );
+    let bad = format!("{}telemetry:\n  http: nowhere\n", base());
+    assert!(err(&bad).starts_with("telemetry.http"), "{}", err(&bad));
+    let same = format!("{}telemetry:\n  http: 127.0.0.1:5556\n", base());
+    assert!(
+        err(&same).contains("must differ from web.http"),
+        "{}",
+        err(&same)
+    );
+    let profiling = format!("{}telemetry:\n  enableProfiling: true\n", base());
+    assert!(
+        err(&profiling).contains("telemetry.enableProfiling: not supported"),
+        "{}",
+        err(&profiling)
+    );
+}
+
+#[test]
+fn post_logout_redirect_uris_are_case_insensitive_and_checked() {
+    let yaml = base().replace(
+        "  name: Gatehouse\n",
+        "  name: Gatehouse\n  PostLogoutRedirectURIs: [\"http://127.0.0.1:8080/bye\"]\n",
+    );
+    let c = Config::from_yaml(&yaml).unwrap();
+    assert_eq!(
+        c.client("gatehouse").unwrap().post_logout_redirect_uris,
+        vec!["http://127.0.0.1:8080/bye".to_string()]
+    );
+    assert!(Config::from_yaml(&base())
+        .unwrap()
+        .client("gatehouse")
+        .unwrap()
+        .post_logout_redirect_uris
+        .is_empty());
+    for bad in ["/relative", "http://a/b#frag"] {
+        let yaml = base().replace(
+            "  name: Gatehouse\n",
+            &format!("  name: Gatehouse\n  postLogoutRedirectURIs: [\"{bad}\"]\n"),
+        );
+        assert!(
+            err(&yaml).starts_with("staticClients[0].postLogoutRedirectURIs[0]"),
+            "{}",
+            err(&yaml)
+        );
+    }
+}

@@ -14,6 +14,7 @@ pub fn validate(raw: RawConfig, env: Env) -> Result<Config, ConfigError> {
     let issuer = issuer(raw.issuer)?;
     let storage = storage(raw.storage)?;
     let http_addr = http_addr(raw.web)?;
+    let telemetry_addr = telemetry_addr(raw.telemetry, &http_addr)?;
     let expiry = expiry(raw.expiry)?;
     let logger = logger(raw.logger)?;
     let enable_password_db = raw.enable_password_db.unwrap_or(false);
@@ -37,6 +38,7 @@ pub fn validate(raw: RawConfig, env: Env) -> Result<Config, ConfigError> {
         clients,
         enable_password_db,
         static_passwords,
+        telemetry_addr,
     })
 }
 
@@ -121,7 +123,26 @@ fn http_addr(raw: Option<RawWeb>) -> Result<String, ConfigError> {
                 "missing: the address to listen on, e.g. 127.0.0.1:5556",
             )
         })?;
-    // Go accepts ":5556" for every interface.
+    listen_addr("web.http", addr)
+}
+
+/// `telemetry.http`: optional; when given, a second listener for `/metrics` and `/healthz`.
+fn telemetry_addr(raw: Option<RawTelemetry>, web: &str) -> Result<Option<String>, ConfigError> {
+    let Some(text) = raw.and_then(|t| t.http).filter(|s| !s.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let addr = listen_addr("telemetry.http", text)?;
+    if addr == web {
+        return Err(ConfigError::key(
+            "telemetry.http",
+            "must differ from web.http (metrics get their own listener)",
+        ));
+    }
+    Ok(Some(addr))
+}
+
+/// A `host:port` to listen on; Go's ":5556" (every interface) becomes "0.0.0.0:5556".
+fn listen_addr(key: &str, addr: String) -> Result<String, ConfigError> {
     let addr = if addr.starts_with(':') {
         format!("0.0.0.0{addr}")
     } else {
@@ -132,10 +153,7 @@ fn http_addr(raw: Option<RawWeb>) -> Result<String, ConfigError> {
         .map(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
         .unwrap_or(false);
     if !port_ok {
-        return Err(ConfigError::key(
-            "web.http",
-            format!("{addr:?} is not host:port"),
-        ));
+        return Err(ConfigError::key(key, format!("{addr:?} is not host:port")));
     }
     Ok(addr)
 }
@@ -392,6 +410,16 @@ fn clients(raw: Vec<RawStaticClient>, env: Env) -> Result<Vec<Client>, ConfigErr
                 ));
             }
         }
+        let post_logout_redirect_uris = c.post_logout_redirect_uris.unwrap_or_default();
+        for (j, uri) in post_logout_redirect_uris.iter().enumerate() {
+            let at = format!("staticClients[{i}].postLogoutRedirectURIs[{j}]");
+            let parsed = url::Url::parse(uri).map_err(|e| {
+                ConfigError::key(&at, format!("{uri:?} is not an absolute URL ({e})"))
+            })?;
+            if parsed.fragment().is_some() {
+                return Err(ConfigError::key(at, "must not contain a fragment"));
+            }
+        }
         out.push(Client {
             name: c
                 .name
@@ -400,6 +428,7 @@ fn clients(raw: Vec<RawStaticClient>, env: Env) -> Result<Vec<Client>, ConfigErr
             id,
             secret,
             redirect_uris,
+            post_logout_redirect_uris,
             public,
         });
     }
