@@ -3,6 +3,7 @@
 pub mod config;
 pub mod connector;
 pub mod keys;
+pub mod metrics;
 pub mod oidc;
 pub mod random;
 pub mod secret;

@@ -5,10 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::Semaphore;
 
 use super::{Connector, ConnectorError, Identity, PasswordConnector, RefreshConnector};
 use crate::config::StaticPassword;
+use crate::metrics::InFlight;
 
 pub const LOCAL_CONNECTOR_ID: &str = "local";
 
@@ -26,6 +28,8 @@ pub struct LocalConnector {
     dummy_hash: String,
     /// bcrypt is CPU-bound: bound concurrent checks so logins cannot starve the machine.
     limiter: Arc<Semaphore>,
+    /// Raised while a bcrypt check runs (the metric `gatehouse_bcrypt_checks_in_flight`).
+    in_flight: Gauge,
 }
 
 impl LocalConnector {
@@ -42,7 +46,14 @@ impl LocalConnector {
                 .collect(),
             dummy_hash: format!("$2b${cost:02}${DUMMY_BODY}"),
             limiter: Arc::new(Semaphore::new(max_concurrent_checks.max(1))),
+            in_flight: Gauge::default(),
         }
+    }
+
+    /// Reports running bcrypt checks on `gauge` (a metric) instead of a private one.
+    pub fn with_in_flight_gauge(mut self, gauge: Gauge) -> Self {
+        self.in_flight = gauge;
+        self
     }
 }
 
@@ -92,6 +103,7 @@ impl PasswordConnector for LocalConnector {
             .await
             .map_err(|_| ConnectorError::Busy)?
             .map_err(|_| ConnectorError::Internal("login limiter closed".into()))?;
+        let _running = InFlight::enter(&self.in_flight);
         // bcrypt takes tens to hundreds of milliseconds: keep it off the async worker threads.
         let matched =
             tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))

@@ -28,6 +28,7 @@ pub async fn discovery(State(app): State<Arc<AppState>>) -> Json<Value> {
         "token_endpoint": issuer.endpoint("/token"),
         "jwks_uri": issuer.endpoint("/keys"),
         "userinfo_endpoint": issuer.endpoint("/userinfo"),
+        "end_session_endpoint": issuer.endpoint("/logout"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "subject_types_supported": ["public"],

@@ -112,8 +112,12 @@ pub async fn submit(
         .login(login, form.get("password").unwrap_or(""))
         .await
     {
-        Ok(Some(identity)) => identity,
+        Ok(Some(identity)) => {
+            app.metrics.login(&connector_id, true);
+            identity
+        }
         Ok(None) => {
+            app.metrics.login(&connector_id, false);
             tracing::info!(connector = %connector_id, "sign-in refused: invalid credentials");
             return form_again(
                 StatusCode::UNAUTHORIZED,

@@ -8,9 +8,11 @@ mod discovery;
 mod health;
 mod jwks;
 mod login;
+mod logout;
 mod oauth_error;
 mod params;
 mod pkce;
+mod post_logout_redirect;
 mod redirect;
 mod scopes;
 mod state;
@@ -40,6 +42,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/userinfo",
             get(userinfo::userinfo).post(userinfo::userinfo),
         )
+        .route("/logout", get(logout::get).post(logout::post))
         .route("/healthz", get(health::healthz))
         .with_state(state.clone());
     let path = state.config.issuer.path.clone();

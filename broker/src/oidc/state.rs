@@ -3,6 +3,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::connector::Connectors;
 use crate::keys::KeyManager;
+use crate::metrics::Metrics;
 use crate::storage::Storage;
 use crate::token::TokenMinter;
 
@@ -13,6 +14,7 @@ pub struct AppState {
     pub keys: Arc<KeyManager>,
     pub minter: TokenMinter,
     pub connectors: Connectors,
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {

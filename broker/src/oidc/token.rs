@@ -68,17 +68,26 @@ async fn handle(
     let form = Params::parse(body)
         .map_err(|name| OAuthError::invalid_request(format!("parameter {name:?} sent twice")))?;
     let client = authenticate(&app.config, headers, &form)?;
-    match form.get("grant_type") {
-        Some("authorization_code") => authorization_code(app, client, &form).await,
-        Some("refresh_token") => refresh_token(app, client, &form).await,
+    let (grant_type, issued) = match form.get("grant_type") {
+        Some("authorization_code") => (
+            "authorization_code",
+            authorization_code(app, client, &form).await,
+        ),
+        Some("refresh_token") => ("refresh_token", refresh_token(app, client, &form).await),
         Some("password") if app.config.oauth2.password_connector.is_some() => {
-            password(app, client, &form).await
+            ("password", password(app, client, &form).await)
         }
-        Some(other) => Err(OAuthError::unsupported_grant_type(format!(
-            "grant_type {other:?} is not supported"
-        ))),
-        None => Err(OAuthError::invalid_request("grant_type is missing")),
+        Some(other) => {
+            return Err(OAuthError::unsupported_grant_type(format!(
+                "grant_type {other:?} is not supported"
+            )))
+        }
+        None => return Err(OAuthError::invalid_request("grant_type is missing")),
+    };
+    if issued.is_ok() {
+        app.metrics.token_issued(grant_type);
     }
+    issued
 }
 
 async fn authorization_code(
@@ -178,6 +187,7 @@ async fn refresh_token(
             return Err(OAuthError::invalid_grant("the refresh token has expired"))
         }
         RefreshUse::Reused => {
+            app.metrics.refresh_token_reused();
             tracing::warn!(client = %client.id, "rotated refresh token reused; its family is revoked");
             return Err(OAuthError::invalid_grant(
                 "the refresh token was already used",
@@ -265,8 +275,10 @@ async fn password(
     let identity = password_connector
         .login(username, password)
         .await
-        .map_err(|e| OAuthError::temporarily_unavailable(e.to_string()))?
-        .ok_or_else(|| OAuthError::invalid_grant("invalid username or password"))?;
+        .map_err(|e| OAuthError::temporarily_unavailable(e.to_string()))?;
+    app.metrics.login(&connector_id, identity.is_some());
+    let identity =
+        identity.ok_or_else(|| OAuthError::invalid_grant("invalid username or password"))?;
     let t = now();
     let what = Issuance {
         scopes: &scopes,

@@ -1,7 +1,9 @@
 //! Wires config, storage, keys and connectors into a running HTTP server.
 
 mod access_log;
+mod request_metrics;
 mod shutdown;
+mod telemetry;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +11,7 @@ use std::time::Duration;
 use crate::config::Config;
 use crate::connector::{Connector, Connectors, LocalConnector};
 use crate::keys::{KeyError, KeyManager};
+use crate::metrics::Metrics;
 use crate::oidc::{self, AppState};
 use crate::storage::{self, StorageError};
 use crate::token::TokenMinter;
@@ -46,15 +49,16 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, ServeError> {
         )
         .await?,
     );
+    let metrics = Arc::new(Metrics::new());
     let mut connectors: Vec<Arc<dyn Connector>> = Vec::new();
     if config.enable_password_db {
         let parallelism = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
-        connectors.push(Arc::new(LocalConnector::new(
-            &config.static_passwords,
-            parallelism,
-        )));
+        connectors.push(Arc::new(
+            LocalConnector::new(&config.static_passwords, parallelism)
+                .with_in_flight_gauge(metrics.bcrypt_in_flight()),
+        ));
     }
     let minter = TokenMinter::new(
         config.issuer.url.clone(),
@@ -67,6 +71,7 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, ServeError> {
         keys,
         minter,
         connectors: Connectors::new(connectors),
+        metrics,
     }))
 }
 
@@ -84,23 +89,63 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     tracing::info!(addr = %local, issuer = %state.config.issuer.url, "listening");
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let telemetry = match state.config.telemetry_addr.clone() {
+        Some(addr) => Some(spawn_telemetry(&addr, state.clone(), stop_rx.clone()).await?),
+        None => None,
+    };
     let gc = storage::spawn_garbage_collector(state.storage.clone(), GC_INTERVAL, stop_rx.clone());
     let key_refresh = spawn_key_refresh(state.keys.clone(), stop_rx);
 
+    let metrics = state.metrics.clone();
     let app = oidc::router(state)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             REQUEST_TIMEOUT,
         ))
-        .layer(axum::middleware::from_fn(access_log::log_request));
+        .layer(axum::middleware::from_fn(access_log::log_request))
+        // Outermost, so timeouts are counted too.
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            request_metrics::count_request,
+        ));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown::signal())
         .await?;
     let _ = stop_tx.send(true);
     let _ = tokio::join!(gc, key_refresh);
+    if let Some(telemetry) = telemetry {
+        let _ = telemetry.await;
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Binds `telemetry.http` (a bind failure stops start-up) and serves it until `stop`.
+async fn spawn_telemetry(
+    addr: &str,
+    state: Arc<AppState>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<()>, ServeError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+    tracing::info!(addr = %listener.local_addr()?, "telemetry listening (/metrics, /healthz)");
+    let app = telemetry::router(state);
+    Ok(tokio::spawn(async move {
+        let stopped = async move {
+            let _ = stop.changed().await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(stopped)
+            .await
+        {
+            tracing::error!(error = %e, "telemetry listener failed");
+        }
+    }))
 }
 
 fn spawn_key_refresh(

@@ -1,4 +1,4 @@
-//! Server-rendered HTML pages: login form, connector chooser, approval, errors.
+//! Server-rendered HTML pages: login form, connector chooser, approval, signed out, errors.
 //! Every interpolated value goes through [`escape`].
 
 mod approval;
@@ -7,6 +7,7 @@ mod error_page;
 mod escape;
 mod layout;
 mod login;
+mod signed_out;
 
 pub use approval::approval_page;
 pub use chooser::{chooser_page, ConnectorLink};
@@ -14,3 +15,4 @@ pub use error_page::error_page;
 pub use escape::escape;
 pub use layout::html_response;
 pub use login::{login_page, LoginForm};
+pub use signed_out::signed_out_page;

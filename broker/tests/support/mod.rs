@@ -21,6 +21,8 @@ pub const CLIENT_ID: &str = "gatehouse";
 pub const CLIENT_SECRET: &str = "gatehouse-secret";
 pub const PUBLIC_CLIENT: &str = "cli";
 pub const REDIRECT: &str = "http://127.0.0.1:8080/oauth2/callback";
+/// The `gatehouse` client's registered `postLogoutRedirectURIs` entry.
+pub const POST_LOGOUT: &str = "https://app.example/signed-out";
 pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const ADMIN_PASSWORD: &str = "password";
 pub const ADMIN_ID: &str = "08a8684b-db88-4b73-90a9-3cd1661f5466";
@@ -49,6 +51,10 @@ pub struct Options {
     pub skip_approval: bool,
     pub always_show_login_screen: bool,
     pub password_grant: bool,
+    /// Adds `telemetry: {http: 127.0.0.1:PORT}`.
+    pub telemetry_port: Option<u16>,
+    /// `expiry.idTokens` (Go duration); default: the broker's.
+    pub id_tokens_expiry: Option<&'static str>,
 }
 
 pub fn config_yaml(port: u16, db: &Path, options: &Options) -> String {
@@ -72,6 +78,7 @@ staticClients:
   secret: {CLIENT_SECRET}
   name: Gatehouse
   redirectURIs: ["{REDIRECT}"]
+  postLogoutRedirectURIs: ["{POST_LOGOUT}"]
 - id: {PUBLIC_CLIENT}
   public: true
   name: Command line
@@ -86,7 +93,7 @@ staticPasswords:
   hash: "{low_cost}"
   username: dev
   userID: dev-1
-"#,
+{telemetry}{expiry}"#,
         db = db.display(),
         skip = options.skip_approval,
         always = options.always_show_login_screen,
@@ -95,6 +102,14 @@ staticPasswords:
         } else {
             ""
         },
+        telemetry = options
+            .telemetry_port
+            .map(|p| format!("telemetry:\n  http: 127.0.0.1:{p}\n"))
+            .unwrap_or_default(),
+        expiry = options
+            .id_tokens_expiry
+            .map(|d| format!("expiry:\n  idTokens: {d}\n"))
+            .unwrap_or_default(),
     )
 }
 
