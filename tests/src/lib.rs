@@ -3,17 +3,27 @@
 //! run time, and drives them like a browser. Used by `tests/tests/*.rs` and by the demo.
 
 pub mod broker;
+pub mod broker_token;
+pub mod broker_yaml;
 pub mod browser;
 pub mod cookie_jar;
+pub mod crowd_user;
 pub mod echo;
 pub mod envoy;
+pub mod envoy_restart;
+pub mod filter_counters;
+pub mod keys_loaded;
+pub mod keys_ready;
 pub mod login_form;
 pub mod logs;
 pub mod paths;
 pub mod ports;
 pub mod process;
+pub mod raw_http;
 pub mod ready;
 pub mod secrets;
+pub mod session_parts;
+pub mod silent_listener;
 pub mod stack;
 
 pub use broker::{Broker, BrokerConfig, TestUser, ADMIN, BOB};
