@@ -51,11 +51,11 @@ fn login_via_callback(
     (callback, last)
 }
 
-/// The crowd user (300 groups), and ID tokens of 4 s without refresh tokens, so a session
+/// The crowd user (300 groups), and ID tokens of 6 s without refresh tokens, so a session
 /// simply ends and the same browser can log in as someone else.
 fn crowd_and_short_sessions(yaml: &mut String) {
     add_crowd_user(yaml);
-    yaml.push_str("expiry:\n  idTokens: 4s\n");
+    yaml.push_str("expiry:\n  idTokens: 6s\n");
 }
 
 #[test]
@@ -119,7 +119,7 @@ fn a_user_with_hundreds_of_groups_gets_a_chunked_session_and_stale_chunks_are_cl
     );
 
     // The session ends (no refresh token); the same browser logs in as a small user.
-    std::thread::sleep(Duration::from_millis(5500));
+    std::thread::sleep(Duration::from_millis(7500));
     let (callback, page) = login_via_callback(
         &stack,
         &mut browser,
