@@ -224,6 +224,6 @@ fn sign_out_rd_never_leaves_the_gateway() {
             .filter(|(k, _)| k == "post_logout_redirect_uri")
             .map(|(_, v)| v.into_owned())
             .collect();
-        assert_eq!(back, [home.clone()], "{target}: {location}");
+        assert_eq!(back, std::slice::from_ref(&home), "{target}: {location}");
     }
 }
