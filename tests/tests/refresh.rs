@@ -172,3 +172,34 @@ fn a_failed_refresh_means_a_new_login_or_401_for_an_api() {
         2
     );
 }
+
+#[test]
+fn requests_in_parallel_after_expiry_all_pass() {
+    let stack = ready_stack();
+    let mut browser = Browser::new().unwrap();
+    let page = browser
+        .login(&stack.url("/first"), ADMIN.email, ADMIN.password)
+        .unwrap();
+    assert_eq!(page.status, 200, "{}", browser.history_text());
+
+    // A page and its XHRs go out together once the ID token has expired.
+    std::thread::sleep(PAST_EXPIRY);
+    stack.echo.clear();
+    let workers: Vec<_> = (0..3)
+        .map(|i| {
+            let mut tab = browser.clone();
+            let url = stack.url(&format!("/parallel/{i}"));
+            std::thread::spawn(move || tab.get(&url).unwrap())
+        })
+        .collect();
+    let pages: Vec<Page> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+    let statuses: Vec<(u16, Option<String>)> = pages
+        .iter()
+        .map(|p| (p.status, p.location().map(|l| l.path().to_string())))
+        .collect();
+    assert!(
+        pages.iter().all(|p| p.status == 200),
+        "every parallel request passes: {statuses:?}"
+    );
+    assert_eq!(stack.echo.requests().len(), 3);
+}
