@@ -218,6 +218,15 @@ fn run() -> Result<()> {
     let keys = [
         ("no_filter", "no filter"),
         ("empty_filter", "empty proxy-wasm filter"),
+        // The empty filter plus one host call: the whole request header map.
+        (
+            "empty_read_headers",
+            "empty filter + get_http_request_headers",
+        ),
+        (
+            "empty_read_eight",
+            "empty filter + 8 × get_http_request_header",
+        ),
         // Same glue and host calls, no session work: separates the host's share.
         (
             "gatehouse_public",
@@ -239,7 +248,7 @@ fn run() -> Result<()> {
     for _ in &keys {
         ports.push(free_port()?);
     }
-    let login_port = ports[3];
+    let login_port = ports[5];
 
     let broker_config = broker_yaml(broker_port, login_port, &run_dir)?;
     let issuer = issuer_for(broker_port);
@@ -274,6 +283,16 @@ fn run() -> Result<()> {
         path: envoy_config::path_text(&empty_wasm),
         config: String::new(),
     };
+    let empty_read_headers = Filtering::Wasm {
+        vm_id: "empty_read_headers",
+        path: envoy_config::path_text(&empty_wasm),
+        config: "read-headers".to_string(),
+    };
+    let empty_read_eight = Filtering::Wasm {
+        vm_id: "empty_read_eight",
+        path: envoy_config::path_text(&empty_wasm),
+        config: "read-eight".to_string(),
+    };
     let jwt_authn = |cache| Filtering::JwtAuthn {
         issuer: issuer.clone(),
         audience: CLIENT_ID.to_string(),
@@ -283,6 +302,8 @@ fn run() -> Result<()> {
     let filterings = [
         Filtering::None,
         empty.clone(),
+        empty_read_headers,
+        empty_read_eight,
         gatehouse_public,
         gatehouse.clone(),
         gatehouse.clone(),
@@ -350,10 +371,10 @@ fn run() -> Result<()> {
 
     let cookie = |v: &str| vec![("cookie".to_string(), v.to_string())];
     let auth = vec![("authorization".to_string(), bearer.clone())];
-    let small_label = format!("{} ({} B)", keys[3].1, small_cookie.len());
+    let small_label = format!("{} ({} B)", keys[5].1, small_cookie.len());
     let large_label = format!(
         "{} ({} B, {} cookies)",
-        keys[4].1,
+        keys[6].1,
         large_cookie.len(),
         large_cookie.split("; ").count()
     );
@@ -361,11 +382,13 @@ fn run() -> Result<()> {
         (0, keys[0].1.to_string(), cookie(&small_cookie), false),
         (1, keys[1].1.to_string(), cookie(&small_cookie), false),
         (2, keys[2].1.to_string(), cookie(&small_cookie), false),
-        (3, small_label, cookie(&small_cookie), true),
-        (4, large_label, cookie(&large_cookie), true),
-        (5, keys[5].1.to_string(), auth.clone(), true),
-        (6, keys[6].1.to_string(), auth.clone(), true),
+        (3, keys[3].1.to_string(), cookie(&small_cookie), false),
+        (4, keys[4].1.to_string(), cookie(&small_cookie), false),
+        (5, small_label, cookie(&small_cookie), true),
+        (6, large_label, cookie(&large_cookie), true),
         (7, keys[7].1.to_string(), auth.clone(), true),
+        (8, keys[8].1.to_string(), auth.clone(), true),
+        (9, keys[9].1.to_string(), auth.clone(), true),
     ]
     .into_iter()
     .map(|(i, label, headers, protected)| Case {
