@@ -443,3 +443,35 @@ fn e_mail_and_domain_rules_match_and_an_address_with_two_at_signs_never_does() {
     assert_eq!(status_of(&mut eve, &stack, "/eve-only"), (403, 0));
     assert_eq!(status_of(&mut admin, &stack, "/eve-only"), (403, 0));
 }
+
+#[test]
+fn routes_without_their_own_lists_inherit_the_global_rule() {
+    let stack = Stack::start(
+        StackOptions::default()
+            .filter("allowed_groups", json!(["admins"]))
+            .filter(
+                "routes",
+                json!([
+                    {"path_prefix": "/api", "api": true},
+                    {"path_prefix": "/team", "allowed_groups": ["contractors"]},
+                ]),
+            ),
+    )
+    .unwrap();
+    wait_for_keys(&stack, Duration::from_secs(20)).unwrap();
+    let mut bob = Browser::new().unwrap();
+    let page = bob
+        .login(&stack.url("/team"), BOB.email, BOB.password)
+        .unwrap();
+    assert_eq!(page.status, 200, "{}", bob.history_text());
+    // `/api` has no lists of its own: the global `admins` rule applies to it…
+    let page = bob
+        .get_with(&stack.url("/api/x"), &[("accept", "application/json")])
+        .unwrap();
+    assert_eq!(page.status, 403, "{}", page.body);
+    assert_eq!(status_of(&mut bob, &stack, "/elsewhere"), (403, 0));
+    // …while `/team` replaces it with its own.
+    let mut admin = logged_in(&stack, ADMIN);
+    assert_eq!(status_of(&mut admin, &stack, "/api/x"), (200, 1));
+    assert_eq!(status_of(&mut admin, &stack, "/team"), (403, 0));
+}
