@@ -629,8 +629,12 @@ impl Engine {
         provider: Option<&Provider>,
         now: u64,
     ) -> (Outcome, Event) {
-        if let (Some(p), Some(_)) = (provider, status) {
-            p.last_contact.set(now);
+        // Only an answer from the broker itself is a sign of life: the gateway reports a
+        // refused or timed-out call as its own 502/503/504.
+        if let (Some(p), Some(s)) = (provider, status) {
+            if s < 500 {
+                p.last_contact.set(now);
+            }
         }
         match pending {
             Pending::Keys(wait) => {
@@ -799,7 +803,9 @@ impl Engine {
         previous: Option<&Session>,
     ) -> Result<Session, String> {
         let tokens = token_exchange::parse_response(status, body).map_err(|e| match e {
-            ExchangeError::NoAnswer => format!("broker unavailable: {e}"),
+            ExchangeError::NoAnswer | ExchangeError::Unavailable(_) => {
+                format!("broker unavailable: {e}")
+            }
             e => e.to_string(),
         })?;
         let provider = provider.ok_or("broker unavailable: no keys")?;

@@ -99,6 +99,9 @@ pub struct TokenResponse {
 pub enum ExchangeError {
     #[error("broker did not answer")]
     NoAnswer,
+    /// A 5xx: the broker failed, or the gateway answered for an unreachable or slow broker.
+    #[error("broker unavailable: status {0}")]
+    Unavailable(u32),
     #[error("broker refused the grant: status {status}, error {error:?}")]
     Refused { status: u32, error: String },
     #[error("broker answer is not a token response")]
@@ -114,6 +117,9 @@ struct ErrorBody {
 /// Reads the token endpoint's answer; `status` is `None` when the call failed.
 pub fn parse_response(status: Option<u32>, body: &[u8]) -> Result<TokenResponse, ExchangeError> {
     let status = status.ok_or(ExchangeError::NoAnswer)?;
+    if status >= 500 {
+        return Err(ExchangeError::Unavailable(status));
+    }
     if status != 200 {
         // Only the RFC 6749 error code is kept: it is safe to log, the description may not be.
         let error = serde_json::from_slice::<ErrorBody>(body)
@@ -139,6 +145,14 @@ pub fn parse_response(status: Option<u32>, body: &[u8]) -> Result<TokenResponse,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gateway_errors_mean_unavailable() {
+        assert_eq!(
+            parse_response(Some(503), b"no healthy upstream").err(),
+            Some(ExchangeError::Unavailable(503))
+        );
+    }
 
     #[test]
     fn error_responses_keep_only_the_code() {

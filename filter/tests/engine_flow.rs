@@ -669,3 +669,22 @@ fn sign_out_with_rd_ends_the_broker_session() {
     let Outcome::Respond(r) = out else { panic!() };
     assert_eq!(header(&r, "location"), vec!["/"]);
 }
+
+#[test]
+fn a_gateway_error_from_the_probe_is_no_sign_of_life() {
+    let engine = Engine::new(settings(json!({}))).unwrap();
+    let p = provider();
+    let later = NOW + 60;
+    for gateway_error in [502, 503, 504] {
+        let (out, _) = engine.on_request(&get("/app", None), Some(&p), later);
+        let Outcome::Call { pending, .. } = out else {
+            panic!("expected a probe")
+        };
+        let (out, _) =
+            engine.on_token_response(*pending, Some(gateway_error), b"", Some(&p), later);
+        assert!(matches!(out, Outcome::Respond(ref r) if r.status == 503));
+    }
+    // Still no contact recorded: the next login is probed again rather than sent to a dead broker.
+    let (out, _) = engine.on_request(&get("/app", None), Some(&p), later + 1);
+    assert!(matches!(out, Outcome::Call { .. }));
+}

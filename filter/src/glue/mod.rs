@@ -406,7 +406,8 @@ impl Context for Http {
             return;
         }
         let status = call_status(&self.get_http_call_response_headers());
-        if status.is_none() {
+        // No answer, or the gateway's own 502/503/504 for an unreachable or slow broker.
+        if status.is_none_or(|s| s >= 500) {
             self.metrics.inc(Metric::BrokerCallFailures);
         }
         let body = self
