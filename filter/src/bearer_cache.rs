@@ -78,7 +78,6 @@ mod tests {
             ends_at: exp,
             refresh_token: None,
             access_token: None,
-            id_token: None,
         }
     }
 

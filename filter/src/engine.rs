@@ -56,6 +56,17 @@ pub enum Pending {
     Refresh(Box<RefreshWait>),
     Probe(ProbeWait),
     Keys(KeysWait),
+    SignOut(SignOutWait),
+}
+
+/// A sign-out waiting for an ID token to end the broker session with.
+pub struct SignOutWait {
+    /// Same-origin path to land on.
+    rd: String,
+    /// `rd` as an absolute URL, the broker's `post_logout_redirect_uri`.
+    back: String,
+    /// `Set-Cookie` values that clear the filter's cookies.
+    clear: Vec<String>,
 }
 
 /// A login held until the broker answered a probe.
@@ -141,7 +152,6 @@ fn identity_from_claims(
         ends_at: ends_at.unwrap_or(claims.exp),
         refresh_token: None,
         access_token,
-        id_token: None,
     }
 }
 
@@ -283,10 +293,7 @@ impl Engine {
             return self.callback(req, provider, now);
         }
         if path == s.sign_out_path {
-            return (
-                Outcome::Respond(self.sign_out(req, provider)),
-                Event::SignedOut,
-            );
+            return (self.sign_out(req, provider), Event::SignedOut);
         }
         let session_cookie = &s.cookie.name;
         let (applied, rule_ref) = self.rule_ref(req.method, &path);
@@ -637,6 +644,10 @@ impl Engine {
             }
         }
         match pending {
+            Pending::SignOut(wait) => (
+                Outcome::Respond(self.end_broker_session(wait, status, body, provider)),
+                Event::None,
+            ),
             Pending::Keys(wait) => {
                 let Some(p) = provider else {
                     return (
@@ -840,9 +851,6 @@ impl Engine {
         if self.settings.pass_access_token {
             session.access_token = tokens.access_token;
         }
-        if provider.endpoints.end_session.is_some() {
-            session.id_token = Some(tokens.id_token);
-        }
         Ok(session)
     }
 
@@ -871,46 +879,72 @@ impl Engine {
         ))
     }
 
-    /// Clears every cookie of the filter. With `rd` (or `sign_out_redirect`) and a broker
-    /// that offers RP-initiated logout, the browser goes on to end the broker session too.
-    fn sign_out(&self, req: &Request<'_>, provider: Option<&Provider>) -> LocalResponse {
+    /// Clears every cookie of the filter. With `rd` (or `sign_out_redirect`), a broker that
+    /// offers RP-initiated logout and a refresh token, the broker session ends too: a fresh
+    /// ID token is fetched with the refresh token to serve as `id_token_hint`, so the
+    /// session cookie need not carry an ID token on every request.
+    fn sign_out(&self, req: &Request<'_>, provider: Option<&Provider>) -> Outcome {
         let query = req.path.split_once('?').map_or("", |(_, q)| q);
         let asked = form_urlencoded::parse(query.as_bytes())
             .find(|(k, _)| k == "rd")
             .map(|(_, v)| return_url::sanitize(&v))
             .or_else(|| self.settings.sign_out_redirect.clone());
-        let end_session = provider.and_then(|p| p.endpoints.end_session.as_deref());
-        let id_token = req
+        let name = &self.settings.cookie.name;
+        let mut clear = vec![cookie_header::clear(&self.settings.cookie, name)];
+        if let Some(header) = req.cookie {
+            clear.extend(
+                cookie_header::pairs(header)
+                    .filter(|(n, _)| self.is_ours(n) && n != name)
+                    .map(|(n, _)| cookie_header::clear(&self.settings.cookie, n)),
+            );
+        }
+        let Some(rd) = asked else {
+            return Outcome::Respond(LocalResponse::redirect("/".to_string(), clear));
+        };
+        let refresh_token = req
             .cookie
-            .and_then(|c| session_cookies::read(c, &self.settings.cookie.name))
-            .and_then(|v| Session::open(&self.codec, &self.settings.cookie.name, &v).ok())
-            .and_then(|s| s.id_token);
-        let location = match (asked, end_session, id_token) {
-            (Some(rd), Some(end), Some(hint)) => {
-                let back = format!("{}://{}{rd}", req.scheme, req.authority);
+            .and_then(|c| session_cookies::read(c, name))
+            .and_then(|v| Session::open(&self.codec, name, &v).ok())
+            .and_then(|s| s.refresh_token);
+        match (provider, refresh_token) {
+            (Some(p), Some(rt)) if p.endpoints.end_session.is_some() => Outcome::Call {
+                call: token_exchange::refresh(&self.settings, &p.endpoints.token_path, &rt),
+                pending: Box::new(Pending::SignOut(SignOutWait {
+                    back: format!("{}://{}{rd}", req.scheme, req.authority),
+                    rd,
+                    clear,
+                })),
+            },
+            _ => Outcome::Respond(LocalResponse::redirect(rd, clear)),
+        }
+    }
+
+    /// Where the browser goes once the hint for the broker's logout arrived (or did not).
+    fn end_broker_session(
+        &self,
+        wait: SignOutWait,
+        status: Option<u32>,
+        body: &[u8],
+        provider: Option<&Provider>,
+    ) -> LocalResponse {
+        let end = provider.and_then(|p| p.endpoints.end_session.as_deref());
+        let hint = token_exchange::parse_response(status, body)
+            .ok()
+            .map(|t| t.id_token);
+        let location = match (end, hint) {
+            (Some(end), Some(hint)) => {
                 let query = form_urlencoded::Serializer::new(String::new())
                     .append_pair("id_token_hint", &hint)
-                    .append_pair("post_logout_redirect_uri", &back)
+                    .append_pair("post_logout_redirect_uri", &wait.back)
                     .append_pair("client_id", &self.settings.client_id)
                     .finish();
                 let sep = if end.contains('?') { '&' } else { '?' };
                 format!("{end}{sep}{query}")
             }
-            (Some(rd), _, _) => rd,
-            (None, _, _) => "/".to_string(),
+            // The local session is gone either way; the broker's may outlive it.
+            _ => wait.rd,
         };
-        let mut cookies = vec![cookie_header::clear(
-            &self.settings.cookie,
-            &self.settings.cookie.name,
-        )];
-        if let Some(header) = req.cookie {
-            cookies.extend(
-                cookie_header::pairs(header)
-                    .filter(|(n, _)| self.is_ours(n) && *n != self.settings.cookie.name)
-                    .map(|(n, _)| cookie_header::clear(&self.settings.cookie, n)),
-            );
-        }
-        LocalResponse::redirect(location, cookies)
+        LocalResponse::redirect(location, wait.clear)
     }
 
     fn userinfo(&self, session: Option<&Session>) -> LocalResponse {

@@ -13,6 +13,7 @@ pub const IDENTITY_HEADERS: [&str; 5] = [
 ];
 
 /// Header values for a session. Groups are comma-separated, as oauth2-proxy sends them.
+/// Built on every admitted request, so values are copied once and only cleaned when needed.
 pub fn headers(session: &Session, pass_access_token: bool) -> Vec<(&'static str, String)> {
     let mut out = Vec::with_capacity(6);
     out.push(("x-auth-request-user", clean(&session.sub)));
@@ -20,8 +21,15 @@ pub fn headers(session: &Session, pass_access_token: bool) -> Vec<(&'static str,
         out.push(("x-auth-request-email", clean(&session.email)));
     }
     if !session.groups.is_empty() {
-        let groups: Vec<String> = session.groups.iter().map(|g| clean(g)).collect();
-        out.push(("x-auth-request-groups", groups.join(",")));
+        let len = session.groups.iter().map(|g| g.len() + 1).sum();
+        let mut joined = String::with_capacity(len);
+        for (i, g) in session.groups.iter().enumerate() {
+            if i > 0 {
+                joined.push(',');
+            }
+            push_clean(&mut joined, g);
+        }
+        out.push(("x-auth-request-groups", joined));
     }
     if !session.preferred_username.is_empty() {
         out.push((
@@ -31,8 +39,9 @@ pub fn headers(session: &Session, pass_access_token: bool) -> Vec<(&'static str,
     }
     if pass_access_token {
         if let Some(at) = &session.access_token {
-            out.push(("x-auth-request-access-token", clean(at)));
-            out.push(("authorization", format!("Bearer {}", clean(at))));
+            let at = clean(at);
+            out.push(("authorization", format!("Bearer {at}")));
+            out.push(("x-auth-request-access-token", at));
         }
     }
     out
@@ -41,10 +50,22 @@ pub fn headers(session: &Session, pass_access_token: bool) -> Vec<(&'static str,
 /// Header values cannot carry control characters; a claim with them is reduced rather than
 /// allowed to split or smuggle headers. Commas inside one group would be ambiguous in the
 /// joined list, so they are replaced too.
+fn is_unsafe(c: char) -> bool {
+    c.is_control() || c == ','
+}
+
 fn clean(v: &str) -> String {
-    v.chars()
-        .map(|c| if c.is_control() || c == ',' { ' ' } else { c })
-        .collect()
+    let mut out = String::with_capacity(v.len());
+    push_clean(&mut out, v);
+    out
+}
+
+fn push_clean(out: &mut String, v: &str) {
+    if v.contains(is_unsafe) {
+        out.extend(v.chars().map(|c| if is_unsafe(c) { ' ' } else { c }));
+    } else {
+        out.push_str(v);
+    }
 }
 
 #[cfg(test)]
@@ -64,7 +85,6 @@ mod tests {
             ends_at: 2,
             refresh_token: None,
             access_token: Some("tok".into()),
-            id_token: None,
         };
         let h = headers(&s, true);
         assert!(h.iter().all(|(_, v)| !v.contains(['\r', '\n'])));

@@ -31,9 +31,6 @@ pub struct Session {
     pub refresh_token: Option<String>,
     #[serde(rename = "a", default, skip_serializing_if = "Option::is_none")]
     pub access_token: Option<String>,
-    /// Kept only when the broker offers RP-initiated logout, as its `id_token_hint`.
-    #[serde(rename = "t", default, skip_serializing_if = "Option::is_none")]
-    pub id_token: Option<String>,
 }
 
 impl std::fmt::Debug for Session {
@@ -115,7 +112,6 @@ mod tests {
             ends_at: 5000,
             refresh_token: Some("rt-secret".into()),
             access_token: None,
-            id_token: None,
         }
     }
 

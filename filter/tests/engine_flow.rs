@@ -651,11 +651,28 @@ fn sign_out_with_rd_ends_the_broker_session() {
         NOW,
     );
     let (session, _) = full_login(&engine, &p, "/");
+    // The session carries no ID token: a fresh one is fetched with the refresh token.
     let (out, _) = engine.on_request(
         &get("/oauth2/sign_out?rd=%2Fbye", Some(&session)),
         Some(&p),
         NOW,
     );
+    let Outcome::Call { call, pending } = out else {
+        panic!("expected a refresh for the hint")
+    };
+    assert!(String::from_utf8(call.body)
+        .unwrap()
+        .contains("grant_type=refresh_token"));
+    let hint = sign(&access_claims(), "test-key-1");
+    let body = json!({"id_token": hint, "token_type": "Bearer"});
+    let (out, ev) = engine.on_token_response(
+        *pending,
+        Some(200),
+        body.to_string().as_bytes(),
+        Some(&p),
+        NOW,
+    );
+    assert_eq!(ev, Event::None);
     let Outcome::Respond(r) = out else { panic!() };
     let loc = header(&r, "location")[0];
     assert!(loc.starts_with(&format!("{ISSUER}/logout?")), "{loc}");
@@ -663,7 +680,22 @@ fn sign_out_with_rd_ends_the_broker_session() {
         query_param(loc, "post_logout_redirect_uri"),
         "http://127.0.0.1:8080/bye"
     );
-    assert_eq!(query_param(loc, "id_token_hint").split('.').count(), 3);
+    assert_eq!(query_param(loc, "id_token_hint"), hint);
+    assert!(header(&r, "set-cookie")
+        .iter()
+        .any(|c| c.starts_with("_gatehouse=;")));
+    // The broker cannot give a hint: a local sign-out to rd.
+    let (out, _) = engine.on_request(
+        &get("/oauth2/sign_out?rd=%2Fbye", Some(&session)),
+        Some(&p),
+        NOW,
+    );
+    let Outcome::Call { pending, .. } = out else {
+        panic!()
+    };
+    let (out, _) = engine.on_token_response(*pending, Some(400), b"{}", Some(&p), NOW);
+    let Outcome::Respond(r) = out else { panic!() };
+    assert_eq!(header(&r, "location"), vec!["/bye"]);
     // Without rd or sign_out_redirect: a local sign-out only.
     let (out, _) = engine.on_request(&get("/oauth2/sign_out", Some(&session)), Some(&p), NOW);
     let Outcome::Respond(r) = out else { panic!() };
