@@ -65,7 +65,6 @@ fn session(groups: usize) -> Session {
         ends_at: NOW + 86_400,
         refresh_token: Some("r".repeat(43)),
         access_token: None,
-        id_token: None,
     }
 }
 

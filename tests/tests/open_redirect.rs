@@ -196,18 +196,19 @@ fn sign_out_rd_never_leaves_the_gateway() {
     }
 
     // Signed in, sign-out goes through the broker's logout: the way back must be the
-    // gateway's `/`, never the attacker's rd.
-    let mut browser = Browser::new().unwrap();
-    let page = browser
-        .login(&stack.url("/"), ADMIN.email, ADMIN.password)
-        .unwrap();
-    assert_eq!(page.status, 200, "{}", browser.history_text());
-    let cookie = browser
-        .jar
-        .header_for(&Url::parse(&stack.url("/")).unwrap())
-        .unwrap();
+    // gateway's `/`, never the attacker's rd. Each sign-out spends the session's refresh
+    // token (for the broker's id_token_hint), so each attempt signs in afresh.
     let home = stack.url("/");
     for rd in RD_ATTACKS {
+        let mut browser = Browser::new().unwrap();
+        let page = browser
+            .login(&stack.url("/"), ADMIN.email, ADMIN.password)
+            .unwrap();
+        assert_eq!(page.status, 200, "{}", browser.history_text());
+        let cookie = browser
+            .jar
+            .header_for(&Url::parse(&stack.url("/")).unwrap())
+            .unwrap();
         let target = format!("/oauth2/sign_out?rd={rd}");
         let r = raw_get(port, &target, &[("accept", NAV), ("cookie", &cookie)]).unwrap();
         if r.status == 400 {
