@@ -51,6 +51,8 @@ pub struct StackOptions {
     pub without_broker: bool,
     /// Changes the standard broker config before it is written.
     pub broker_yaml: Option<fn(&mut String)>,
+    /// Appended to the broker config (e.g. a `connectors:` list pointing at a test peer).
+    pub extra_broker_yaml: Option<String>,
 }
 
 impl StackOptions {
@@ -112,6 +114,9 @@ impl Stack {
         let mut broker_config = BrokerConfig::standard(ports.broker, ports.envoy, &dir);
         if let Some(edit) = opts.broker_yaml {
             edit(&mut broker_config.yaml);
+        }
+        if let Some(extra) = &opts.extra_broker_yaml {
+            broker_config.yaml.push_str(extra);
         }
         let broker = if opts.without_broker {
             None

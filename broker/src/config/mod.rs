@@ -1,15 +1,18 @@
 //! Dex-style YAML configuration: load, normalise key case, refuse unknown keys, validate.
 
+mod connectors;
 mod duration;
 mod error;
 mod password_hash;
 mod raw;
-mod schema;
+pub(crate) mod schema;
 mod validate;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub(crate) use connectors::parse_connector_config;
+pub use connectors::{ConnectorConfig, ConnectorSettings};
 pub use duration::parse_go_duration;
 pub use error::ConfigError;
 pub use password_hash::{decode_bcrypt_hash, BcryptHash};
@@ -34,6 +37,8 @@ pub struct Config {
     pub static_passwords: Vec<StaticPassword>,
     /// `telemetry.http`: a second `host:port` serving `/metrics` and `/healthz` (as Dex does).
     pub telemetry_addr: Option<String>,
+    /// Upstream connectors (`connectors:`), in config order.
+    pub connectors: Vec<ConnectorConfig>,
 }
 
 #[derive(Debug, Clone)]

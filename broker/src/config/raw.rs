@@ -149,8 +149,6 @@ impl std::fmt::Debug for RawStaticPassword {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-// id, name and config are parsed so their shape is checked; they are used once a connector type is.
-#[allow(dead_code)]
 pub struct RawConnector {
     #[serde(rename = "type")]
     pub kind: Option<String>,

@@ -324,11 +324,11 @@ fn unsupported_response_types_and_connectors_refused() {
     let yaml = format!("{}oauth2:\n  responseTypes: [code, token]\n", base());
     assert!(err(&yaml).starts_with("oauth2.responseTypes[1]"));
     let yaml = format!(
-        "{}connectors:\n- type: saml\n  id: saml\n  name: SAML\n  config: {{}}\n",
+        "{}connectors:\n- type: ldap\n  id: ldap\n  name: LDAP\n  config: {{}}\n",
         base()
     );
     assert!(
-        err(&yaml).contains("connector type \"saml\" is not supported yet"),
+        err(&yaml).contains("connector type \"ldap\" is not supported"),
         "{}",
         err(&yaml)
     );

@@ -18,7 +18,8 @@ pub fn validate(raw: RawConfig, env: Env) -> Result<Config, ConfigError> {
     let expiry = expiry(raw.expiry)?;
     let logger = logger(raw.logger)?;
     let enable_password_db = raw.enable_password_db.unwrap_or(false);
-    connectors(raw.connectors.unwrap_or_default(), enable_password_db)?;
+    let connectors =
+        super::connectors::connectors(raw.connectors.unwrap_or_default(), enable_password_db)?;
     let oauth2 = oauth2(raw.oauth2, enable_password_db)?;
     let clients = clients(raw.static_clients.unwrap_or_default(), env)?;
     let static_passwords = static_passwords(raw.static_passwords.unwrap_or_default())?;
@@ -39,6 +40,7 @@ pub fn validate(raw: RawConfig, env: Env) -> Result<Config, ConfigError> {
         enable_password_db,
         static_passwords,
         telemetry_addr,
+        connectors,
     })
 }
 
@@ -254,26 +256,6 @@ fn logger(raw: Option<RawLogger>) -> Result<Logger, ConfigError> {
         }
     };
     Ok(Logger { level, format })
-}
-
-fn connectors(raw: Vec<RawConnector>, enable_password_db: bool) -> Result<(), ConfigError> {
-    if let Some((i, c)) = raw.iter().enumerate().next() {
-        let kind = c.kind.as_deref().unwrap_or("");
-        if kind.is_empty() {
-            return Err(ConfigError::key(format!("connectors[{i}].type"), "missing"));
-        }
-        return Err(ConfigError::key(
-            format!("connectors[{i}].type"),
-            format!("connector type {kind:?} is not supported yet (only the local password database, enablePasswordDB: true)"),
-        ));
-    }
-    if !enable_password_db {
-        return Err(ConfigError::key(
-            "connectors",
-            "no connector configured: set enablePasswordDB: true (with staticPasswords) or add a connector",
-        ));
-    }
-    Ok(())
 }
 
 fn oauth2(raw: Option<RawOAuth2>, enable_password_db: bool) -> Result<OAuth2, ConfigError> {

@@ -65,6 +65,7 @@ fn identity_of(user: &StaticPassword) -> Identity {
         email: user.email.clone(),
         email_verified: true,
         groups: user.groups.clone(),
+        connector_data: None,
     }
 }
 

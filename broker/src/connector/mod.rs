@@ -2,15 +2,21 @@
 //! offers capabilities (password login now; redirect callback, SAML POST later), and every
 //! connector answers with the same [`Identity`].
 
+mod allow_list;
+pub mod graph;
 mod identity;
 pub mod local;
+pub mod microsoft;
+pub mod oidc;
 mod registry;
+mod upstream_http;
 
 use async_trait::async_trait;
 
-pub use identity::Identity;
+pub use identity::{ConnectorData, Identity};
 pub use local::LocalConnector;
 pub use registry::Connectors;
+pub use upstream_http::UpstreamClient;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {
@@ -18,6 +24,12 @@ pub enum ConnectorError {
     Busy,
     #[error("internal connector failure: {0}")]
     Internal(String),
+    /// Signed in upstream, but not a member of any allowed group: no token may be issued.
+    #[error("not allowed: {0}")]
+    NotAllowed(String),
+    /// The upstream refused or failed; the message is safe to show (no secrets in it).
+    #[error("upstream sign-in failed: {0}")]
+    Upstream(String),
 }
 
 /// One configured identity source.
@@ -28,6 +40,10 @@ pub trait Connector: Send + Sync {
     fn name(&self) -> &str;
     /// Present when the connector signs users in with a username and password form.
     fn password(&self) -> Option<&dyn PasswordConnector> {
+        None
+    }
+    /// Present when the connector sends the browser to an upstream provider and back to `/callback`.
+    fn redirect(&self) -> Option<&dyn RedirectConnector> {
         None
     }
     /// Present when the connector can re-check a user when a refresh token is used.
@@ -52,4 +68,42 @@ pub trait PasswordConnector: Send + Sync {
 pub trait RefreshConnector: Send + Sync {
     /// The user's current identity, or None when they no longer exist upstream.
     async fn refresh(&self, identity: &Identity) -> Result<Option<Identity>, ConnectorError>;
+}
+
+/// What the client asked for that changes what a connector requests upstream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Scopes {
+    /// `offline_access`: keep an upstream refresh token so refreshes re-check the user.
+    pub offline_access: bool,
+    /// `groups`: the client wants group claims.
+    pub groups: bool,
+}
+
+impl Scopes {
+    pub fn from_list(scopes: &[String]) -> Self {
+        Scopes {
+            offline_access: scopes.iter().any(|s| s == "offline_access"),
+            groups: scopes.iter().any(|s| s == "groups"),
+        }
+    }
+}
+
+/// Where a redirect connector sends the browser, and what it keeps until the callback.
+pub struct LoginRedirect {
+    pub url: String,
+    /// PKCE verifier, nonce, …: stored with the auth request, handed back to `callback`.
+    pub data: ConnectorData,
+}
+
+#[async_trait]
+pub trait RedirectConnector: Send + Sync {
+    /// Starts a login; `state` must come back unchanged on the callback.
+    async fn login(&self, scopes: Scopes, state: &str) -> Result<LoginRedirect, ConnectorError>;
+    /// Finishes it with the `code` the upstream sent back. Group allow-lists are enforced here.
+    async fn callback(
+        &self,
+        scopes: Scopes,
+        data: &ConnectorData,
+        code: &str,
+    ) -> Result<Identity, ConnectorError>;
 }

@@ -140,6 +140,7 @@ pub async fn authorize(State(app): State<Arc<AppState>>, RawQuery(query): RawQue
         pkce,
         connector_id: None,
         identity: None,
+        upstream: None,
         expires_at: now().saturating_add(app.config.expiry.auth_requests.as_secs() as i64),
     };
     if let Err(e) = app.storage.create_auth_request(&request).await {

@@ -61,6 +61,11 @@ pub async fn show(
         Ok(p) => p,
         Err(_) => return expired(),
     };
+    if let Some(connector) = app.connectors.get(&connector_id) {
+        if connector.redirect().is_some() {
+            return super::upstream::start(&app, connector.as_ref(), params.get("req")).await;
+        }
+    }
     let (password, request) = match lookup(&app, &connector_id, params.get("req")).await {
         Ok(found) => found,
         Err(page) => return page,

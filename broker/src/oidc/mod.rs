@@ -17,6 +17,7 @@ mod redirect;
 mod scopes;
 mod state;
 mod token;
+mod upstream;
 mod userinfo;
 
 use std::sync::Arc;
@@ -43,6 +44,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(userinfo::userinfo).post(userinfo::userinfo),
         )
         .route("/logout", get(logout::get).post(logout::post))
+        .route("/callback", get(upstream::callback))
         .route("/healthz", get(health::healthz))
         .with_state(state.clone());
     let path = state.config.issuer.path.clone();

@@ -16,7 +16,7 @@ use super::params::Params;
 use super::scopes::parse_scopes;
 use super::{pkce, AppState};
 use crate::config::Client;
-use crate::connector::Identity;
+use crate::connector::{ConnectorError, Identity};
 use crate::random::{hash_secret, random_token};
 use crate::storage::{now, CodeRedemption, RefreshPolicy, RefreshToken, RefreshUse, UnixTime};
 use crate::token::Grant;
@@ -215,10 +215,7 @@ async fn refresh_token(
         Some(r) => r
             .refresh(&old.identity)
             .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "connector refresh failed");
-                OAuthError::server_error()
-            })?
+            .map_err(refresh_error)?
             .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?,
         None => old.identity.clone(),
     };
@@ -370,6 +367,25 @@ async fn issue(
         refresh_token,
         scope: what.scopes.join(" "),
     })
+}
+
+/// A connector that refuses a refresh ends the session; one that cannot answer is a server error.
+fn refresh_error(e: ConnectorError) -> OAuthError {
+    match e {
+        ConnectorError::NotAllowed(why) => {
+            tracing::info!(reason = %why, "refresh refused: user no longer in an allowed group");
+            OAuthError::invalid_grant("the user is no longer allowed to sign in")
+        }
+        ConnectorError::Upstream(why) => {
+            tracing::warn!(error = %why, "upstream refused the refresh");
+            OAuthError::invalid_grant("the upstream provider refused the refresh")
+        }
+        ConnectorError::Busy => OAuthError::temporarily_unavailable("try again"),
+        ConnectorError::Internal(why) => {
+            tracing::error!(error = %why, "connector refresh failed");
+            OAuthError::server_error()
+        }
+    }
 }
 
 fn refresh_policy(app: &AppState) -> RefreshPolicy {

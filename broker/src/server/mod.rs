@@ -8,8 +8,10 @@ mod telemetry;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::Config;
-use crate::connector::{Connector, Connectors, LocalConnector};
+use crate::config::{Config, ConnectorConfig, ConnectorSettings};
+use crate::connector::microsoft::MicrosoftConnector;
+use crate::connector::oidc::OidcConnector;
+use crate::connector::{Connector, Connectors, LocalConnector, UpstreamClient};
 use crate::keys::{KeyError, KeyManager};
 use crate::metrics::Metrics;
 use crate::oidc::{self, AppState};
@@ -34,6 +36,8 @@ pub enum ServeError {
         addr: String,
         source: std::io::Error,
     },
+    #[error("cannot set up connectors: {0}")]
+    Connector(String),
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -59,6 +63,12 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, ServeError> {
             LocalConnector::new(&config.static_passwords, parallelism)
                 .with_in_flight_gauge(metrics.bcrypt_in_flight()),
         ));
+    }
+    if !config.connectors.is_empty() {
+        let http = UpstreamClient::new().map_err(|e| ServeError::Connector(e.to_string()))?;
+        for c in &config.connectors {
+            connectors.push(upstream_connector(c, &http));
+        }
     }
     let minter = TokenMinter::new(
         config.issuer.url.clone(),
@@ -165,4 +175,22 @@ fn spawn_key_refresh(
             }
         }
     })
+}
+
+/// The connector for one `connectors:` entry.
+fn upstream_connector(c: &ConnectorConfig, http: &UpstreamClient) -> Arc<dyn Connector> {
+    match &c.settings {
+        ConnectorSettings::Microsoft(m) => Arc::new(MicrosoftConnector::new(
+            c.id.clone(),
+            c.name.clone(),
+            m.clone(),
+            http.clone(),
+        )),
+        ConnectorSettings::Oidc(o) => Arc::new(OidcConnector::new(
+            c.id.clone(),
+            c.name.clone(),
+            o.clone(),
+            http.clone(),
+        )),
+    }
 }

@@ -12,6 +12,7 @@ fn identity() -> Identity {
         email: "admin@example.com".into(),
         email_verified: true,
         groups: vec!["admins".into()],
+        connector_data: None,
     }
 }
 
@@ -29,6 +30,7 @@ fn auth_request(id: &str, expires_at: UnixTime) -> AuthRequest {
         }),
         connector_id: None,
         identity: None,
+        upstream: None,
         expires_at,
     }
 }
@@ -87,6 +89,7 @@ pub async fn run_all(s: &dyn Storage) {
     refresh_rotation_and_reuse(s).await;
     refresh_without_rotation(s).await;
     refresh_family_revocation(s).await;
+    upstream_login_and_connector_data(s).await;
     signing_keys(s).await;
     garbage_collection(s).await;
 }
@@ -134,6 +137,42 @@ async fn auth_requests(s: &dyn Storage) {
         None,
         "expired"
     );
+}
+
+/// Redirect connectors keep their per-login secrets on the auth request, and their upstream
+/// refresh token in the identity stored with the broker's refresh token.
+async fn upstream_login_and_connector_data(s: &dyn Storage) {
+    s.create_auth_request(&auth_request("u1", NOW + 60))
+        .await
+        .unwrap();
+    let upstream = UpstreamLogin {
+        connector_id: "microsoft".into(),
+        data: crate::connector::ConnectorData::new("{\"pkce\":\"v\"}"),
+    };
+    assert!(s.set_auth_request_upstream("u1", &upstream).await.unwrap());
+    assert!(!s
+        .set_auth_request_upstream("nope", &upstream)
+        .await
+        .unwrap());
+    let got = s.get_auth_request("u1", NOW).await.unwrap().unwrap();
+    assert_eq!(got.upstream, Some(upstream));
+
+    let mut t = refresh("cd1", "famcd", UnixTime::MAX);
+    t.identity.connector_data = Some(crate::connector::ConnectorData::new("upstream-rt-1"));
+    s.create_refresh_token(&t).await.unwrap();
+    match s
+        .use_refresh_token("cd1", "hash-cd1", "c", &ROTATE, NOW)
+        .await
+        .unwrap()
+    {
+        RefreshUse::Valid(got) => assert_eq!(
+            got.identity.connector_data.as_ref().map(|d| d.expose()),
+            Some("upstream-rt-1")
+        ),
+        other => panic!("expected valid, got {other:?}"),
+    }
+    // Never printed, even through the identity's Debug.
+    assert!(!format!("{:?}", t.identity).contains("upstream-rt-1"));
 }
 
 async fn auth_codes_are_one_time(s: &dyn Storage) {

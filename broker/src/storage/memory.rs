@@ -80,6 +80,17 @@ impl Storage for MemoryStorage {
         }
     }
 
+    async fn set_auth_request_upstream(&self, id: &str, upstream: &UpstreamLogin) -> Result<bool> {
+        let mut s = self.lock();
+        match s.auth_requests.get_mut(id) {
+            Some(r) => {
+                r.upstream = Some(upstream.clone());
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     async fn take_auth_request(&self, id: &str, now: UnixTime) -> Result<Option<AuthRequest>> {
         Ok(self
             .lock()

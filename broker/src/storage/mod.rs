@@ -89,6 +89,8 @@ pub trait Storage: Send + Sync + 'static {
         connector_id: &str,
         identity: &Identity,
     ) -> Result<bool>;
+    /// Remembers the upstream login a redirect connector started; false when the request is gone.
+    async fn set_auth_request_upstream(&self, id: &str, upstream: &UpstreamLogin) -> Result<bool>;
     /// Removes and returns the request, atomically, so it finishes at most once.
     async fn take_auth_request(&self, id: &str, now: UnixTime) -> Result<Option<AuthRequest>>;
 

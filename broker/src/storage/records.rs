@@ -25,7 +25,18 @@ pub struct AuthRequest {
     /// Set once the user signed in through a connector.
     pub connector_id: Option<String>,
     pub identity: Option<Identity>,
+    /// What a redirect connector keeps between sending the user upstream and the callback
+    /// (PKCE verifier, nonce): set when the user picks that connector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<UpstreamLogin>,
     pub expires_at: UnixTime,
+}
+
+/// A login in progress at an upstream provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamLogin {
+    pub connector_id: String,
+    pub data: crate::connector::ConnectorData,
 }
 
 /// An issued authorization code, keyed by the SHA-256 of the code (the code itself is never stored).

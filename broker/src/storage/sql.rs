@@ -176,6 +176,32 @@ impl Storage for SqlStorage {
         Ok(true)
     }
 
+    async fn set_auth_request_upstream(&self, id: &str, upstream: &UpstreamLogin) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        // Same lock-then-read order as set_auth_request_identity.
+        let locked = sqlx::query("UPDATE auth_requests SET expires_at = expires_at WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if locked == 0 {
+            return Ok(false);
+        }
+        let row = sqlx::query("SELECT data FROM auth_requests WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let mut request: AuthRequest = from_row(&row)?;
+        request.upstream = Some(upstream.clone());
+        sqlx::query("UPDATE auth_requests SET data = $1 WHERE id = $2")
+            .bind(to_json(&request)?)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn take_auth_request(&self, id: &str, now: UnixTime) -> Result<Option<AuthRequest>> {
         let row = sqlx::query("DELETE FROM auth_requests WHERE id = $1 RETURNING expires_at, data")
             .bind(id)

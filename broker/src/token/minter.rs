@@ -143,6 +143,7 @@ mod tests {
             email: "a@b.c".into(),
             email_verified: true,
             groups: vec!["g".into()],
+            connector_data: None,
         }
     }
 

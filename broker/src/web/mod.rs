@@ -8,6 +8,7 @@ mod escape;
 mod layout;
 mod login;
 mod signed_out;
+mod not_allowed;
 
 pub use approval::approval_page;
 pub use chooser::{chooser_page, ConnectorLink};
@@ -16,3 +17,4 @@ pub use escape::escape;
 pub use layout::html_response;
 pub use login::{login_page, LoginForm};
 pub use signed_out::signed_out_page;
+pub use not_allowed::not_allowed_page;
