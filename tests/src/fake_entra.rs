@@ -622,7 +622,13 @@ fn graph(
                 "value": page,
             });
             if skip.saturating_add(size) < ids.len() {
-                let host = uri.authority().map(|a| a.to_string()).unwrap_or_default();
+                // HTTP/1.1 requests carry the authority in Host, not in the request line.
+                let host = headers
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .map(str::to_string)
+                    .or_else(|| uri.authority().map(|a| a.to_string()))
+                    .unwrap_or_default();
                 answer["@odata.nextLink"] = json!(format!(
                     "http://{host}/v1.0/me/getMemberGroups?$skiptoken={}",
                     skip + size

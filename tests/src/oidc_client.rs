@@ -9,9 +9,13 @@ use serde_json::Value;
 use crate::broker::{CLIENT_ID, CLIENT_SECRET};
 use crate::browser::{Browser, Page};
 
-/// PKCE S256 pair fixed for tests (RFC 7636 appendix B's example).
-const VERIFIER: &str = "dBjftJeZ4CVP-mJ0D8ov1Tsd7nLLo75xklQ0-V8Gg3A";
-const CHALLENGE: &str = "E9Melhoofs6X3ZcKHwyhiD4ckqjbFbgkpjeGQFE1gjI";
+/// A fixed PKCE verifier (43 characters); its S256 challenge is computed.
+const VERIFIER: &str = "gatehouse-test-verifier-0123456789-abcdefgh";
+
+fn challenge() -> String {
+    use sha2::Digest;
+    URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(VERIFIER.as_bytes()))
+}
 
 pub struct OidcClient {
     pub issuer: String,
@@ -54,7 +58,7 @@ impl OidcClient {
             .append_pair("scope", scope)
             .append_pair("state", "client-state")
             .append_pair("nonce", "client-nonce")
-            .append_pair("code_challenge", CHALLENGE)
+            .append_pair("code_challenge", &challenge())
             .append_pair("code_challenge_method", "S256");
         if let Some(c) = connector {
             url.query_pairs_mut().append_pair("connector_id", c);
