@@ -12,6 +12,8 @@ WASM_TARGET := wasm32-wasip1
 CARGO       ?= cargo
 # Debian packages the build or the tests need (none yet); installed only when missing.
 APT_PACKAGES ?=
+# Headless Chromium for the connector chooser test (issue 5), driven by npm playwright-core.
+APT_PACKAGES += chromium
 
 # Node test peers: every tests/peers/<name>/ with a package-lock.json gets `npm ci`,
 # redone only when its lock file changes.
