@@ -127,8 +127,12 @@ pub async fn callback(State(app): State<Arc<AppState>>, RawQuery(query): RawQuer
         .await
     {
         Ok(identity) => identity,
-        Err(e) => return failure_page(connector.id(), &e),
+        Err(e) => {
+            app.metrics.login(connector.id(), false);
+            return failure_page(connector.id(), &e);
+        }
     };
+    app.metrics.login(connector.id(), true);
     finish(&app, &request.id, connector.id(), &identity).await
 }
 

@@ -67,6 +67,7 @@ mod tests {
             email: "a@b.c".into(),
             email_verified: true,
             groups: vec![],
+            connector_data: None,
         };
         let scopes = vec!["openid".to_string()];
         let grant = Grant {
