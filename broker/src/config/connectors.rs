@@ -17,11 +17,11 @@ pub struct ConnectorConfig {
     pub id: String,
     /// Shown on the chooser.
     pub name: String,
-    pub settings: ConnectorSettings,
+    pub kind: ConnectorKind,
 }
 
 #[derive(Debug, Clone)]
-pub enum ConnectorSettings {
+pub enum ConnectorKind {
     Microsoft(microsoft::config::MicrosoftConfig),
     Oidc(oidc::config::OidcConfig),
 }
@@ -84,8 +84,8 @@ pub fn connectors(
         let config = c.config.unwrap_or(serde_json::Value::Null);
         let path = at("config");
         let settings = match kind.to_ascii_lowercase().as_str() {
-            "microsoft" => ConnectorSettings::Microsoft(microsoft::config::parse(&config, &path)?),
-            "oidc" => ConnectorSettings::Oidc(oidc::config::parse(&config, &path)?),
+            "microsoft" => ConnectorKind::Microsoft(microsoft::config::parse(&config, &path)?),
+            "oidc" => ConnectorKind::Oidc(oidc::config::parse(&config, &path)?),
             _ => {
                 return Err(ConfigError::key(
                     at("type"),
@@ -95,7 +95,11 @@ pub fn connectors(
                 ))
             }
         };
-        out.push(ConnectorConfig { id, name, settings });
+        out.push(ConnectorConfig {
+            id,
+            name,
+            kind: settings,
+        });
     }
     if out.is_empty() && !enable_password_db {
         return Err(ConfigError::key(

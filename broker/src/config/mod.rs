@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub(crate) use connectors::parse_connector_config;
-pub use connectors::{ConnectorConfig, ConnectorSettings};
+pub use connectors::{ConnectorConfig, ConnectorKind};
 pub use duration::parse_go_duration;
 pub use error::ConfigError;
 pub use password_hash::{decode_bcrypt_hash, BcryptHash};

@@ -8,7 +8,7 @@ mod telemetry;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{Config, ConnectorConfig, ConnectorSettings};
+use crate::config::{Config, ConnectorConfig, ConnectorKind};
 use crate::connector::microsoft::MicrosoftConnector;
 use crate::connector::oidc::OidcConnector;
 use crate::connector::{Connector, Connectors, LocalConnector, UpstreamClient};
@@ -36,8 +36,8 @@ pub enum ServeError {
         addr: String,
         source: std::io::Error,
     },
-    #[error("cannot set up connectors: {0}")]
-    Connector(String),
+    #[error("connector {id}: {message}")]
+    Connector { id: String, message: String },
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -64,8 +64,11 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, ServeError> {
                 .with_in_flight_gauge(metrics.bcrypt_in_flight()),
         ));
     }
-    if !config.connectors.is_empty() {
-        let http = UpstreamClient::new().map_err(|e| ServeError::Connector(e.to_string()))?;
+    if let Some(first) = config.connectors.first() {
+        let http = UpstreamClient::new().map_err(|e| ServeError::Connector {
+            id: first.id.clone(),
+            message: e.to_string(),
+        })?;
         for c in &config.connectors {
             connectors.push(upstream_connector(c, &http));
         }
@@ -179,14 +182,14 @@ fn spawn_key_refresh(
 
 /// The connector for one `connectors:` entry.
 fn upstream_connector(c: &ConnectorConfig, http: &UpstreamClient) -> Arc<dyn Connector> {
-    match &c.settings {
-        ConnectorSettings::Microsoft(m) => Arc::new(MicrosoftConnector::new(
+    match &c.kind {
+        ConnectorKind::Microsoft(m) => Arc::new(MicrosoftConnector::new(
             c.id.clone(),
             c.name.clone(),
             m.clone(),
             http.clone(),
         )),
-        ConnectorSettings::Oidc(o) => Arc::new(OidcConnector::new(
+        ConnectorKind::Oidc(o) => Arc::new(OidcConnector::new(
             c.id.clone(),
             c.name.clone(),
             o.clone(),

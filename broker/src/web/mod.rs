@@ -7,8 +7,8 @@ mod error_page;
 mod escape;
 mod layout;
 mod login;
-mod signed_out;
 mod not_allowed;
+mod signed_out;
 
 pub use approval::approval_page;
 pub use chooser::{chooser_page, ConnectorLink};
@@ -16,5 +16,5 @@ pub use error_page::error_page;
 pub use escape::escape;
 pub use layout::html_response;
 pub use login::{login_page, LoginForm};
-pub use signed_out::signed_out_page;
 pub use not_allowed::not_allowed_page;
+pub use signed_out::signed_out_page;
