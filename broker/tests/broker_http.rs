@@ -422,7 +422,10 @@ fn client_authentication_basic_post_and_failures() {
 
 #[test]
 fn refresh_rotates_and_a_used_token_is_refused() {
-    let b = broker();
+    let b = Broker::start(Options {
+        reuse_interval: Some("0s"),
+        ..Options::default()
+    });
     let p = pkce();
     let code = login_for_code(&b, "openid email groups offline_access", "s", "n", &p);
     let first = json(exchange(&b, &code, &p.verifier));
@@ -445,6 +448,36 @@ fn refresh_rotates_and_a_used_token_is_refused() {
     assert_eq!(reuse.status(), 400);
     assert_eq!(json(reuse)["error"], "invalid_grant");
     assert_eq!(refresh(&b, &r3).status(), 400);
+}
+
+#[test]
+fn reuse_within_the_interval_is_refused_without_revoking_and_later_revokes() {
+    let b = Broker::start(Options {
+        reuse_interval: Some("2s"),
+        ..Options::default()
+    });
+    let p = pkce();
+    let code = login_for_code(&b, "openid offline_access", "s", "n", &p);
+    let r1 = json(exchange(&b, &code, &p.verifier))["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let second = refresh(&b, &r1);
+    assert_eq!(second.status(), 200);
+    let r2 = json(second)["refresh_token"].as_str().unwrap().to_string();
+    // A racing duplicate (same token, within 2 s): refused, but the winner's token lives.
+    assert_eq!(refresh(&b, &r1).status(), 400);
+    let third = refresh(&b, &r2);
+    assert_eq!(
+        third.status(),
+        200,
+        "the family survived the racing duplicate"
+    );
+    let r3 = json(third)["refresh_token"].as_str().unwrap().to_string();
+    std::thread::sleep(std::time::Duration::from_millis(3100));
+    // After the interval the old token is a replay: the whole family goes.
+    assert_eq!(refresh(&b, &r1).status(), 400);
+    assert_eq!(refresh(&b, &r3).status(), 400, "family revoked");
 }
 
 #[test]

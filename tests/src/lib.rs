@@ -21,6 +21,7 @@ pub mod oidc_client;
 pub mod oidc_peer;
 pub mod paths;
 pub mod ports;
+pub mod postgres;
 pub mod process;
 pub mod raw_http;
 pub mod ready;

@@ -2,13 +2,14 @@
 
 mod connectors;
 mod duration;
+mod env_expand;
 mod error;
 mod password_hash;
 mod raw;
 pub(crate) mod schema;
+mod storage;
 mod validate;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 pub(crate) use connectors::parse_connector_config;
@@ -16,6 +17,7 @@ pub use connectors::{ConnectorConfig, ConnectorKind};
 pub use duration::parse_go_duration;
 pub use error::ConfigError;
 pub use password_hash::{decode_bcrypt_hash, BcryptHash};
+pub use storage::{PostgresConfig, StorageConfig};
 
 use crate::secret::Secret;
 
@@ -56,12 +58,6 @@ impl Issuer {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StorageConfig {
-    Memory,
-    Sqlite { file: PathBuf },
-}
-
 #[derive(Debug, Clone)]
 pub struct Expiry {
     pub id_tokens: Duration,
@@ -70,7 +66,7 @@ pub struct Expiry {
     pub refresh_tokens: RefreshExpiry,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RefreshExpiry {
     /// A refresh token not used for this long is refused (None: no idle limit).
     pub valid_if_not_used_for: Option<Duration>,
@@ -78,7 +74,24 @@ pub struct RefreshExpiry {
     pub absolute_lifetime: Option<Duration>,
     /// When true the same refresh token is returned on each use instead of a new one.
     pub disable_rotation: bool,
+    /// A rotated token presented again within this interval is refused without revoking its
+    /// family (a client's concurrent refreshes); later, reuse revokes the family.
+    pub reuse_interval: Duration,
 }
+
+impl Default for RefreshExpiry {
+    fn default() -> Self {
+        RefreshExpiry {
+            valid_if_not_used_for: None,
+            absolute_lifetime: None,
+            disable_rotation: false,
+            reuse_interval: DEFAULT_REUSE_INTERVAL,
+        }
+    }
+}
+
+/// Dex's default `expiry.refreshTokens.reuseInterval`.
+pub const DEFAULT_REUSE_INTERVAL: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -151,16 +164,32 @@ pub struct StaticPassword {
 impl Config {
     /// Parses and validates a config file's text.
     pub fn from_yaml(text: &str) -> Result<Config, ConfigError> {
+        Config::from_yaml_with_env(text, &|name| std::env::var(name).ok())
+    }
+
+    /// [`Config::from_yaml`] with the environment given (`$VAR` in `storage.config`, `secretEnv`).
+    pub fn from_yaml_with_env(
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         let value: serde_json::Value =
             serde_yaml_ng::from_str(text).map_err(|e| ConfigError::Yaml(e.to_string()))?;
         let value = match value {
             serde_json::Value::Null => serde_json::Value::Object(Default::default()),
             v => v,
         };
-        let normalized = schema::normalize(&value, &schema::ROOT, "")?;
+        let mut normalized = schema::normalize(&value, &schema::ROOT, "")?;
+        // Dex expands $VAR in the storage config (database passwords come from the environment).
+        if let Some(storage_config) = normalized
+            .get_mut("storage")
+            .and_then(|s| s.get_mut("config"))
+        {
+            env_expand::expand_value(storage_config, "storage.config", env)
+                .map_err(|(path, message)| ConfigError::key(path, message))?;
+        }
         let raw: raw::RawConfig = serde_path_to_error::deserialize(normalized)
             .map_err(|e| ConfigError::key(e.path().to_string(), e.inner().to_string()))?;
-        validate::validate(raw, &|name| std::env::var(name).ok())
+        validate::validate(raw, env)
     }
 
     /// Reads, parses and validates a config file.

@@ -36,10 +36,60 @@ pub struct RawStorage {
     pub config: Option<RawStorageConfig>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawStorageConfig {
     pub file: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<IntOrString>,
+    pub database: Option<String>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub ssl: Option<RawPostgresSsl>,
+    #[serde(rename = "connectionTimeout")]
+    pub connection_timeout: Option<IntOrString>,
+    #[serde(rename = "maxOpenConns")]
+    pub max_open_conns: Option<IntOrString>,
+    #[serde(rename = "maxIdleConns")]
+    pub max_idle_conns: Option<IntOrString>,
+    #[serde(rename = "connMaxLifetime")]
+    pub conn_max_lifetime: Option<IntOrString>,
+    /// Beyond Dex: one `postgres://` connection URL instead of the separate keys.
+    pub url: Option<String>,
+}
+
+impl std::fmt::Debug for RawStorageConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawStorageConfig")
+            .field("file", &self.file)
+            .field("host", &self.host)
+            .field("database", &self.database)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("url", &self.url.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPostgresSsl {
+    pub mode: Option<String>,
+    #[serde(rename = "caFile")]
+    pub ca_file: Option<String>,
+    #[serde(rename = "keyFile")]
+    pub key_file: Option<String>,
+    #[serde(rename = "certFile")]
+    pub cert_file: Option<String>,
+    #[serde(rename = "serverName")]
+    pub server_name: Option<String>,
+}
+
+/// Dex's integer keys, also given as strings (what `$VAR` expansion produces).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum IntOrString {
+    Int(i64),
+    Text(String),
 }
 
 #[derive(Debug, Deserialize)]

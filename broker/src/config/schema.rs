@@ -41,10 +41,31 @@ const EXPIRY: Shape = Shape::Object(&[
     ("refreshTokens", REFRESH_TOKENS),
 ]);
 
-const STORAGE: Shape = Shape::Object(&[
-    ("type", Shape::Scalar),
-    ("config", Shape::Object(&[("file", Shape::Scalar)])),
+const POSTGRES_SSL: Shape = Shape::Object(&[
+    ("mode", Shape::Scalar),
+    ("caFile", Shape::Scalar),
+    ("keyFile", Shape::Scalar),
+    ("certFile", Shape::Scalar),
+    ("serverName", Shape::Scalar),
 ]);
+
+/// Every backend's keys; `validate.rs` refuses the ones the chosen `type` does not use.
+const STORAGE_CONFIG: Shape = Shape::Object(&[
+    ("file", Shape::Scalar),
+    ("host", Shape::Scalar),
+    ("port", Shape::Scalar),
+    ("database", Shape::Scalar),
+    ("user", Shape::Scalar),
+    ("password", Shape::Scalar),
+    ("ssl", POSTGRES_SSL),
+    ("connectionTimeout", Shape::Scalar),
+    ("maxOpenConns", Shape::Scalar),
+    ("maxIdleConns", Shape::Scalar),
+    ("connMaxLifetime", Shape::Scalar),
+    ("url", Shape::Scalar),
+]);
+
+const STORAGE: Shape = Shape::Object(&[("type", Shape::Scalar), ("config", STORAGE_CONFIG)]);
 
 const WEB: Shape = Shape::Object(&[
     ("http", Shape::Scalar),

@@ -100,10 +100,138 @@ staticClients:
     );
 }
 
+/// The second seed's storage block (Dex helm chart values), password from the environment.
+const SEED_POSTGRES: &str = "storage:
+  type: postgres
+  config:
+    host: postgres.postgres.svc.cluster.local
+    port: 5432
+    database: ps_db
+    user: dex
+    password: $PASSWORD_ENV_VAR
+    ssl:
+      mode: disable
+";
+
+fn with_storage(storage: &str) -> String {
+    base().replace(
+        "storage:\n  type: sqlite3\n  config:\n    file: /tmp/x.db\n",
+        storage,
+    )
+}
+
+fn seed_env(name: &str) -> Option<String> {
+    (name == "PASSWORD_ENV_VAR").then(|| "p@ss:w/rd".to_string())
+}
+
+fn pg(yaml: &str) -> Result<PostgresConfig, String> {
+    match Config::from_yaml_with_env(yaml, &seed_env) {
+        Ok(c) => match c.storage {
+            StorageConfig::Postgres(p) => Ok(p),
+            other => panic!("{other:?}"),
+        },
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 #[test]
-fn seed_postgres_storage_is_refused_clearly() {
-    let yaml = base().replace("type: sqlite3", "type: postgres");
-    assert!(err(&yaml).contains("storage.type: postgres is not supported yet"));
+fn seed_postgres_storage_loads_with_the_password_from_the_environment() {
+    let p = pg(&with_storage(SEED_POSTGRES)).unwrap();
+    assert_eq!(
+        p.url.expose(),
+        "postgres://dex:p%40ss%3Aw%2Frd@postgres.postgres.svc.cluster.local:5432/ps_db?sslmode=disable"
+    );
+    assert_eq!(p.display, "postgres.postgres.svc.cluster.local:5432/ps_db");
+    assert!(!format!("{p:?}").contains("p@ss"), "password in Debug");
+    assert_eq!(p.connection_timeout, storage::DEFAULT_CONNECTION_TIMEOUT);
+    assert_eq!(p.max_open_conns, storage::DEFAULT_MAX_OPEN_CONNS);
+    // Unset variables are refused by name rather than becoming an empty password.
+    let e = Config::from_yaml_with_env(&with_storage(SEED_POSTGRES), &|_| None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("storage.config.password") && e.contains("PASSWORD_ENV_VAR"),
+        "{e}"
+    );
+}
+
+#[test]
+fn postgres_pool_keys_host_forms_and_url() {
+    let yaml = with_storage(
+        "storage:\n  type: postgres\n  config:\n    host: ${DBHOST}:6543\n    user: u\n    ssl: {mode: disable}\n    connectionTimeout: 2\n    maxOpenConns: \"7\"\n    maxIdleConns: 0\n    connMaxLifetime: 60\n",
+    );
+    let env = |n: &str| (n == "DBHOST").then(|| "10.0.0.9".to_string());
+    let c = Config::from_yaml_with_env(&yaml, &env).unwrap();
+    let StorageConfig::Postgres(p) = c.storage else {
+        panic!()
+    };
+    assert_eq!(
+        p.url.expose(),
+        "postgres://u@10.0.0.9:6543/u?sslmode=disable"
+    );
+    assert_eq!(p.connection_timeout, Duration::from_secs(2));
+    assert_eq!(p.max_open_conns, 7);
+    assert_eq!(p.max_idle_conns, Some(0));
+    assert_eq!(p.conn_max_lifetime, Some(Duration::from_secs(60)));
+    let socket = with_storage(
+        "storage:\n  type: postgres\n  config:\n    host: /run/postgresql\n    user: u\n    database: d\n    ssl: {mode: disable}\n",
+    );
+    assert_eq!(
+        pg(&socket).unwrap().url.expose(),
+        "postgres://u@localhost:5432/d?sslmode=disable&host=%2Frun%2Fpostgresql"
+    );
+    let url = with_storage(
+        "storage:\n  type: postgres\n  config:\n    url: postgres://a:pw@db/x\n    maxOpenConns: 3\n",
+    );
+    let p = pg(&url).unwrap();
+    assert_eq!(p.url.expose(), "postgres://a:pw@db/x");
+    assert_eq!(p.max_open_conns, 3);
+}
+
+#[test]
+fn postgres_mistakes_are_named() {
+    let cases = [
+        ("    host: h\n    user: u\n", "storage.config.ssl.mode"),
+        (
+            "    host: h\n    user: u\n    ssl: {mode: require}\n",
+            "storage.config.ssl.mode",
+        ),
+        (
+            "    host: h\n    user: u\n    ssl: {mode: disable, caFile: /ca.pem}\n",
+            "storage.config.ssl.caFile",
+        ),
+        (
+            "    host: h\n    ssl: {mode: disable}\n",
+            "storage.config.user",
+        ),
+        (
+            "    host: h\n    user: u\n    ssl: {mode: disable}\n    port: seventy\n",
+            "storage.config.port",
+        ),
+        (
+            "    host: h\n    user: u\n    ssl: {mode: disable}\n    file: /x.db\n",
+            "storage.config.file",
+        ),
+        ("    url: mysql://h/x\n", "storage.config.url"),
+        (
+            "    url: postgres://h/x\n    host: h\n",
+            "storage.config.host",
+        ),
+        (
+            "    host: h\n    user: u\n    ssl: {mode: disable}\n    maxOpenConn: 3\n",
+            "unknown key \"storage.config.maxOpenConn\"",
+        ),
+    ];
+    for (config, expected) in cases {
+        let yaml = with_storage(&format!("storage:\n  type: postgres\n  config:\n{config}"));
+        let e = pg(&yaml).unwrap_err();
+        assert!(e.starts_with(expected), "{config}: {e}");
+    }
+    let sqlite_with_pg_key = base().replace(
+        "    file: /tmp/x.db\n",
+        "    file: /tmp/x.db\n    host: h\n",
+    );
+    assert!(err(&sqlite_with_pg_key).starts_with("storage.config.host"));
 }
 
 #[test]
@@ -270,11 +398,27 @@ fn expiry_durations_parse_and_bad_ones_are_named() {
     );
     let bad = format!("{}expiry:\n  idTokens: 5 days\n", base());
     assert!(err(&bad).starts_with("expiry.idTokens"), "{}", err(&bad));
+    assert_eq!(c.expiry.refresh_tokens.reuse_interval, Duration::ZERO);
     let reuse = format!(
-        "{}expiry:\n  refreshTokens:\n    reuseInterval: 3s\n",
+        "{}expiry:\n  refreshTokens:\n    reuseInterval: 10s\n",
         base()
     );
-    assert!(err(&reuse).contains("reuseInterval"), "{}", err(&reuse));
+    let c = Config::from_yaml(&reuse).unwrap();
+    assert_eq!(
+        c.expiry.refresh_tokens.reuse_interval,
+        Duration::from_secs(10)
+    );
+    // Dex's default when absent.
+    let c = Config::from_yaml(&base()).unwrap();
+    assert_eq!(
+        c.expiry.refresh_tokens.reuse_interval,
+        Duration::from_secs(3)
+    );
+    let bad = format!(
+        "{}expiry:\n  refreshTokens:\n    reuseInterval: soon\n",
+        base()
+    );
+    assert!(err(&bad).contains("reuseInterval"), "{}", err(&bad));
 }
 
 #[test]

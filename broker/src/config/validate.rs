@@ -1,7 +1,6 @@
 //! Turns the raw file into a [`Config`], refusing anything inconsistent with a message naming the key.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use super::error::ConfigError;
@@ -12,7 +11,7 @@ type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 pub fn validate(raw: RawConfig, env: Env) -> Result<Config, ConfigError> {
     let issuer = issuer(raw.issuer)?;
-    let storage = storage(raw.storage)?;
+    let storage = super::storage::storage(raw.storage)?;
     let http_addr = http_addr(raw.web)?;
     let telemetry_addr = telemetry_addr(raw.telemetry, &http_addr)?;
     let expiry = expiry(raw.expiry)?;
@@ -68,51 +67,6 @@ fn issuer(raw: Option<String>) -> Result<Issuer, ConfigError> {
     }
     let path = url.path().trim_end_matches('/').to_string();
     Ok(Issuer { url: text, path })
-}
-
-fn storage(raw: Option<RawStorage>) -> Result<StorageConfig, ConfigError> {
-    let raw = raw.ok_or_else(|| {
-        ConfigError::key(
-            "storage",
-            "missing: use type: sqlite3 with config.file, or type: memory",
-        )
-    })?;
-    let kind = raw.kind.unwrap_or_default();
-    match kind.as_str() {
-        "memory" => {
-            if raw.config.and_then(|c| c.file).is_some() {
-                return Err(ConfigError::key(
-                    "storage.config.file",
-                    "not used by type: memory; remove it",
-                ));
-            }
-            Ok(StorageConfig::Memory)
-        }
-        "sqlite3" => {
-            let file = raw
-                .config
-                .and_then(|c| c.file)
-                .filter(|f| !f.trim().is_empty())
-                .ok_or_else(|| {
-                    ConfigError::key("storage.config.file", "missing: the SQLite database file")
-                })?;
-            Ok(StorageConfig::Sqlite {
-                file: PathBuf::from(file),
-            })
-        }
-        "postgres" => Err(ConfigError::key(
-            "storage.type",
-            "postgres is not supported yet; use sqlite3 or memory",
-        )),
-        "" => Err(ConfigError::key(
-            "storage.type",
-            "missing: use sqlite3 or memory",
-        )),
-        other => Err(ConfigError::key(
-            "storage.type",
-            format!("{other:?} is not supported; use sqlite3 or memory"),
-        )),
-    }
 }
 
 fn http_addr(raw: Option<RawWeb>) -> Result<String, ConfigError> {
@@ -188,17 +142,13 @@ fn expiry(raw: Option<RawExpiry>) -> Result<Expiry, ConfigError> {
     let refresh = match raw.refresh_tokens {
         None => RefreshExpiry::default(),
         Some(r) => {
-            if let Some(text) = r.reuse_interval {
-                let d = parse_go_duration(&text)
-                    .map_err(|e| ConfigError::key("expiry.refreshTokens.reuseInterval", e))?;
-                if !d.is_zero() {
-                    return Err(ConfigError::key(
-                        "expiry.refreshTokens.reuseInterval",
-                        "a reuse window is not supported yet (a rotated refresh token is refused at once); remove it or set \"0s\"",
-                    ));
-                }
-            }
+            let reuse_interval = match r.reuse_interval {
+                None => DEFAULT_REUSE_INTERVAL,
+                Some(text) => parse_go_duration(&text)
+                    .map_err(|e| ConfigError::key("expiry.refreshTokens.reuseInterval", e))?,
+            };
             RefreshExpiry {
+                reuse_interval,
                 valid_if_not_used_for: optional_duration(
                     "expiry.refreshTokens.validIfNotUsedFor",
                     r.valid_if_not_used_for,

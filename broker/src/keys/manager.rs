@@ -1,7 +1,7 @@
 use std::sync::{Arc, RwLock};
 
 use super::{generate_record, JwkSet, KeyError, SigningKey};
-use crate::storage::{now, Storage, StorageError, UnixTime};
+use crate::storage::{now, SigningKeyRecord, Storage, StorageError, UnixTime};
 
 /// The keys in force at one moment.
 #[derive(Debug)]
@@ -70,37 +70,74 @@ impl KeyManager {
     }
 }
 
+/// Reads the keys in storage and, when the signing key is about to age out (or none exists),
+/// rotates: generates the next key and adds it with a compare-and-swap on the rotation
+/// generation, so replicas that decide together add one key. The next key is added `lead`
+/// before the current one stops signing, so every replica publishes it before anyone signs
+/// with it (signing picks the oldest key still in its signing window).
 async fn load_or_create(
     storage: &dyn Storage,
     sign_for_secs: i64,
     verify_extra_secs: i64,
 ) -> Result<KeySet, KeyError> {
-    let t = now();
-    if let Some(set) = usable(storage, t).await? {
-        return Ok(set);
+    let lead = rotation_lead(sign_for_secs);
+    for _ in 0..3 {
+        let t = now();
+        // Generation first: a rotation after this read makes our swap fail, never double-add.
+        let generation = storage.signing_key_generation().await?;
+        let records = storage.list_signing_keys().await?;
+        let set = usable(&records, t)?;
+        let newest_sign_until = records
+            .iter()
+            .filter(|r| r.verify_until > t)
+            .map(|r| r.sign_until)
+            .max();
+        let due = match newest_sign_until {
+            None => true,
+            Some(until) => until.saturating_sub(t) <= lead,
+        };
+        if !due {
+            if let Some(set) = set {
+                return Ok(set);
+            }
+        }
+        // The next key signs from when the newest one stops (or now, when none can sign).
+        let sign_from = newest_sign_until.map_or(t, |u| u.max(t));
+        let record = tokio::task::spawn_blocking(move || {
+            generate_record(t, sign_from, sign_for_secs, verify_extra_secs)
+        })
+        .await
+        .map_err(|e| KeyError::Generate(e.to_string()))??;
+        match storage.rotate_signing_key(generation, &record).await {
+            Ok(true) => tracing::info!(kid = %record.kid, sign_from, "added the next signing key"),
+            Ok(false) => tracing::debug!("another replica rotated the signing key first"),
+            Err(StorageError::AlreadyExists) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
-    let record =
-        tokio::task::spawn_blocking(move || generate_record(t, sign_for_secs, verify_extra_secs))
-            .await
-            .map_err(|e| KeyError::Generate(e.to_string()))??;
-    match storage.insert_signing_key(&record).await {
-        Ok(()) => tracing::info!(kid = %record.kid, "generated signing key"),
-        Err(StorageError::AlreadyExists) => {}
-        Err(e) => return Err(e.into()),
-    }
-    // Re-read: when replicas race at first start, all converge on the same (oldest) key.
-    usable(storage, t).await?.ok_or(KeyError::NoKey)
+    // Three lost races in a row: use what is there if anything can sign.
+    let records = storage.list_signing_keys().await?;
+    usable(&records, now())?.ok_or(KeyError::NoKey)
 }
 
-async fn usable(storage: &dyn Storage, t: UnixTime) -> Result<Option<KeySet>, KeyError> {
+/// How long before the signing key ages out its successor is added: long enough for every
+/// replica's refresh timer to pick it up, and at most half a signing period.
+pub fn rotation_lead(sign_for_secs: i64) -> i64 {
+    (sign_for_secs / 2).min(300)
+}
+
+fn usable(records: &[SigningKeyRecord], t: UnixTime) -> Result<Option<KeySet>, KeyError> {
     let mut verification = Vec::new();
-    for record in storage.list_signing_keys().await? {
+    for record in records {
         if record.verify_until > t {
-            verification.push(SigningKey::from_record(&record)?);
+            verification.push(SigningKey::from_record(record)?);
         }
     }
     verification.sort_by_key(|k| (k.created_at, k.jwk.kid.clone()));
-    let signing = verification.iter().find(|k| k.sign_until > t).cloned();
+    let signing = verification
+        .iter()
+        .find(|k| k.sign_from <= t && k.sign_until > t)
+        .cloned();
     Ok(signing.map(|signing| KeySet {
         signing,
         verification,
@@ -132,15 +169,53 @@ mod tests {
     #[tokio::test]
     async fn aged_out_key_is_replaced_but_still_published() {
         let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
-        let old = tokio::task::spawn_blocking(|| generate_record(now() - 100, 50, 3600))
-            .await
-            .unwrap()
-            .unwrap();
+        let old =
+            tokio::task::spawn_blocking(|| generate_record(now() - 100, now() - 100, 50, 3600))
+                .await
+                .unwrap()
+                .unwrap();
         storage.insert_signing_key(&old).await.unwrap();
         let m = KeyManager::start(storage, 3600, 3600).await.unwrap();
         let set = m.current();
         assert_ne!(set.signing.jwk.kid, old.kid);
         assert!(set.find(&old.kid).is_some(), "old key still verifies");
         assert_eq!(set.jwks().keys.len(), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn replicas_rotating_together_add_one_key_published_before_it_signs() {
+        let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+        // A key with 10 s of signing left: inside the rotation lead (300 s for a 1 h period).
+        let t = now();
+        let current = tokio::task::spawn_blocking(move || generate_record(t, t - 3590, 3600, 3600))
+            .await
+            .unwrap()
+            .unwrap();
+        storage.insert_signing_key(&current).await.unwrap();
+        let starts = (0..4).map(|_| {
+            let storage = storage.clone();
+            tokio::spawn(async move { KeyManager::start(storage, 3600, 3600).await.unwrap() })
+        });
+        let mut managers = Vec::new();
+        for s in starts {
+            managers.push(s.await.unwrap());
+        }
+        let stored = storage.list_signing_keys().await.unwrap();
+        assert_eq!(stored.len(), 2, "one successor, not one per replica");
+        assert_eq!(storage.signing_key_generation().await.unwrap(), 1);
+        let next = stored.iter().find(|k| k.kid != current.kid).unwrap();
+        assert_eq!(
+            next.sign_from, current.sign_until,
+            "signs when the old one stops"
+        );
+        for m in &managers {
+            let set = m.current();
+            assert_eq!(set.signing.jwk.kid, current.kid, "the old key still signs");
+            let mut kids: Vec<_> = set.jwks().keys.into_iter().map(|k| k.kid).collect();
+            kids.sort();
+            let mut want = vec![current.kid.clone(), next.kid.clone()];
+            want.sort();
+            assert_eq!(kids, want, "every replica publishes both");
+        }
     }
 }

@@ -7,7 +7,7 @@ mod manager;
 mod signing_key;
 
 pub use jwk::{Jwk, JwkSet};
-pub use manager::{KeyManager, KeySet};
+pub use manager::{rotation_lead, KeyManager, KeySet};
 pub use signing_key::{generate_record, SigningKey};
 
 #[derive(Debug, thiserror::Error)]

@@ -16,6 +16,7 @@ pub struct SigningKey {
     pub jwk: Jwk,
     pub encoding: EncodingKey,
     pub decoding: DecodingKey,
+    pub sign_from: UnixTime,
     pub sign_until: UnixTime,
     pub verify_until: UnixTime,
     pub created_at: UnixTime,
@@ -49,6 +50,7 @@ impl SigningKey {
             encoding: EncodingKey::from_rsa_der(&der),
             decoding,
             jwk,
+            sign_from: record.sign_from,
             sign_until: record.sign_until,
             verify_until: record.verify_until,
             created_at: record.created_at,
@@ -56,9 +58,11 @@ impl SigningKey {
     }
 }
 
-/// Generates a fresh RSA key. CPU-heavy (tens to hundreds of ms): call it from a blocking thread.
+/// Generates a fresh RSA key that signs from `sign_from` for `sign_for_secs`, then verifies for
+/// `verify_extra_secs` more. CPU-heavy (tens to hundreds of ms): call it from a blocking thread.
 pub fn generate_record(
     now: UnixTime,
+    sign_from: UnixTime,
     sign_for_secs: i64,
     verify_extra_secs: i64,
 ) -> Result<SigningKeyRecord, KeyError> {
@@ -68,11 +72,12 @@ pub fn generate_record(
         .to_pkcs1_der()
         .map_err(|e| KeyError::Generate(e.to_string()))?;
     let jwk = Jwk::rsa(&private.n().to_bytes_be(), &private.e().to_bytes_be());
-    let sign_until = now.saturating_add(sign_for_secs);
+    let sign_until = sign_from.saturating_add(sign_for_secs);
     Ok(SigningKeyRecord {
         kid: jwk.kid,
         private_pkcs1_der: STANDARD.encode(der.as_bytes()),
         created_at: now,
+        sign_from,
         sign_until,
         verify_until: sign_until.saturating_add(verify_extra_secs),
     })

@@ -12,7 +12,7 @@ use super::params::Params;
 use super::redirect::error_to_client;
 use super::AppState;
 use crate::storage::{now, AuthRequest};
-use crate::web::{approval_page, error_page};
+use crate::web::{approval_page, error_page, storage_error_page};
 
 async fn signed_in_request(
     app: &AppState,
@@ -29,14 +29,7 @@ async fn signed_in_request(
             "Sign in before granting access.",
         )),
         Ok(None) => Err(expired()),
-        Err(e) => {
-            tracing::error!(error = %e, "loading auth request failed");
-            Err(error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                "Please try again.",
-            ))
-        }
+        Err(e) => Err(storage_error_page(&e, "loading auth request")),
     }
 }
 

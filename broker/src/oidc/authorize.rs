@@ -16,7 +16,7 @@ use super::{pkce, AppState};
 use crate::config::PkceMethod;
 use crate::random::random_token;
 use crate::storage::{now, AuthRequest, PkceChallenge};
-use crate::web::{chooser_page, error_page, ConnectorLink};
+use crate::web::{chooser_page, error_page, storage_error_page, ConnectorLink};
 
 /// Longest `state`/`nonce` stored; longer values are refused rather than bloating storage.
 const MAX_PARAM_LEN: usize = 1024;
@@ -144,8 +144,8 @@ pub async fn authorize(State(app): State<Arc<AppState>>, RawQuery(query): RawQue
         expires_at: now().saturating_add(app.config.expiry.auth_requests.as_secs() as i64),
     };
     if let Err(e) = app.storage.create_auth_request(&request).await {
-        tracing::error!(error = %e, "storing auth request failed");
-        return back("server_error", "the sign-in could not be started");
+        // Not redirected to the client: the sign-in can simply be retried once storage is back.
+        return storage_error_page(&e, "storing auth request");
     }
 
     let connectors = app.connectors.all();

@@ -3,12 +3,12 @@
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::redirect::{error_to_client, to_client};
+use super::redirect::to_client;
 use super::AppState;
 use crate::config::AUTH_CODE_LIFETIME;
 use crate::random::{hash_secret, random_token};
 use crate::storage::{now, AuthCode};
-use crate::web::error_page;
+use crate::web::{error_page, storage_error_page};
 
 /// Takes the (signed-in) auth request, so it completes at most once, and redirects with a code.
 pub async fn issue_code(app: &AppState, request_id: &str) -> Response {
@@ -16,14 +16,7 @@ pub async fn issue_code(app: &AppState, request_id: &str) -> Response {
     let request = match app.storage.take_auth_request(request_id, t).await {
         Ok(Some(r)) => r,
         Ok(None) => return expired(),
-        Err(e) => {
-            tracing::error!(error = %e, "taking auth request failed");
-            return error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                "Please try again.",
-            );
-        }
+        Err(e) => return storage_error_page(&e, "taking auth request"),
     };
     let (Some(identity), Some(connector_id)) = (request.identity, request.connector_id) else {
         return error_page(
@@ -45,13 +38,7 @@ pub async fn issue_code(app: &AppState, request_id: &str) -> Response {
         expires_at: t.saturating_add(AUTH_CODE_LIFETIME.as_secs() as i64),
     };
     if let Err(e) = app.storage.create_auth_code(&record).await {
-        tracing::error!(error = %e, "storing auth code failed");
-        return error_to_client(
-            &request.redirect_uri,
-            "server_error",
-            "the code could not be issued",
-            request.state.as_deref(),
-        );
+        return storage_error_page(&e, "storing auth code");
     }
     let mut params = vec![("code", code.as_str())];
     if let Some(s) = request.state.as_deref() {

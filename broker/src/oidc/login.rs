@@ -13,7 +13,7 @@ use super::redirect::found;
 use super::AppState;
 use crate::connector::{ConnectorError, PasswordConnector};
 use crate::storage::{now, AuthRequest};
-use crate::web::{error_page, login_page, LoginForm};
+use crate::web::{error_page, login_page, storage_error_page, LoginForm};
 
 /// Resolves the connector and its pending auth request, or the page explaining why not.
 async fn lookup<'a>(
@@ -41,14 +41,7 @@ async fn lookup<'a>(
     match app.storage.get_auth_request(request_id, now()).await {
         Ok(Some(r)) => Ok((password, r)),
         Ok(None) => Err(expired()),
-        Err(e) => {
-            tracing::error!(error = %e, "loading auth request failed");
-            Err(error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                "Please try again.",
-            ))
-        }
+        Err(e) => Err(storage_error_page(&e, "loading auth request")),
     }
 }
 
@@ -150,14 +143,7 @@ pub async fn submit(
     {
         Ok(true) => {}
         Ok(false) => return expired(),
-        Err(e) => {
-            tracing::error!(error = %e, "saving sign-in failed");
-            return error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                "Please try again.",
-            );
-        }
+        Err(e) => return storage_error_page(&e, "saving sign-in"),
     }
     tracing::info!(connector = %connector_id, client = %request.client_id, "user signed in");
     if app.config.oauth2.skip_approval_screen {

@@ -193,6 +193,13 @@ async fn refresh_token(
                 "the refresh token was already used",
             ));
         }
+        RefreshUse::RecentlyRotated => {
+            // Within reuseInterval: most likely the client's own concurrent refresh, which won.
+            tracing::info!(client = %client.id, "refresh token presented again within the reuse interval");
+            return Err(OAuthError::invalid_grant(
+                "the refresh token was already used",
+            ));
+        }
     };
     let scopes = match form.get("scope") {
         None => old.scopes.clone(),
@@ -394,10 +401,15 @@ fn refresh_policy(app: &AppState) -> RefreshPolicy {
         rotate: !r.disable_rotation,
         idle_secs: r.valid_if_not_used_for.map(|d| d.as_secs() as i64),
         absolute_secs: r.absolute_lifetime.map(|d| d.as_secs() as i64),
+        reuse_interval_secs: r.reuse_interval.as_secs() as i64,
     }
 }
 
 fn storage_error(e: crate::storage::StorageError) -> OAuthError {
     tracing::error!(error = %e, "storage failed at the token endpoint");
-    OAuthError::server_error()
+    if e.is_unavailable() {
+        OAuthError::temporarily_unavailable("storage is unavailable; try again")
+    } else {
+        OAuthError::server_error()
+    }
 }

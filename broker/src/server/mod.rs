@@ -19,6 +19,7 @@ use crate::storage::{self, StorageError};
 use crate::token::TokenMinter;
 
 const GC_INTERVAL: Duration = Duration::from_secs(5 * 60);
+/// How often each replica re-reads the keys (and rotates when due), at most.
 const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
 /// No request may hold a worker longer than this (the bcrypt queue gives up after 10 s).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -107,7 +108,11 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         None => None,
     };
     let gc = storage::spawn_garbage_collector(state.storage.clone(), GC_INTERVAL, stop_rx.clone());
-    let key_refresh = spawn_key_refresh(state.keys.clone(), stop_rx);
+    // Several refreshes fit in the rotation lead, so every replica publishes the next key
+    // before any replica signs with it.
+    let lead = crate::keys::rotation_lead(state.config.expiry.signing_keys.as_secs() as i64);
+    let key_every = KEY_REFRESH_INTERVAL.min(Duration::from_secs((lead / 3).max(1) as u64));
+    let key_refresh = spawn_key_refresh(state.keys.clone(), key_every, stop_rx);
 
     let metrics = state.metrics.clone();
     let app = oidc::router(state)
@@ -163,10 +168,11 @@ async fn spawn_telemetry(
 
 fn spawn_key_refresh(
     keys: Arc<KeyManager>,
+    every: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(KEY_REFRESH_INTERVAL);
+        let mut ticker = tokio::time::interval(every);
         ticker.tick().await; // the first tick is immediate; keys were just loaded
         loop {
             tokio::select! {

@@ -1,4 +1,6 @@
-//! One behaviour, every backend: these cases run against memory and SQLite alike.
+//! One behaviour, every backend: these cases run against memory, SQLite and PostgreSQL alike.
+
+use std::sync::Arc;
 
 use super::*;
 
@@ -70,6 +72,7 @@ pub fn signing_key(kid: &str, verify_until: UnixTime) -> SigningKeyRecord {
         kid: kid.into(),
         private_pkcs1_der: "ZGVy".into(),
         created_at: NOW,
+        sign_from: NOW,
         sign_until: verify_until,
         verify_until,
     }
@@ -79,19 +82,190 @@ const ROTATE: RefreshPolicy = RefreshPolicy {
     rotate: true,
     idle_secs: None,
     absolute_secs: None,
+    reuse_interval_secs: 0,
 };
 
-pub async fn run_all(s: &dyn Storage) {
+/// Runs every case on one (empty) storage. The cases use distinct ids, so order is free.
+pub async fn run_all(storage: Arc<dyn Storage>) {
+    let s = &*storage;
     s.ping().await.unwrap();
     auth_requests(s).await;
     auth_codes_are_one_time(s).await;
     expired_codes_refused(s).await;
     refresh_rotation_and_reuse(s).await;
+    refresh_reuse_interval(s).await;
     refresh_without_rotation(s).await;
     refresh_family_revocation(s).await;
     upstream_login_and_connector_data(s).await;
     signing_keys(s).await;
+    signing_key_rotation_is_compare_and_swap(s).await;
     garbage_collection(s).await;
+    concurrent_code_redemptions(storage.clone()).await;
+    concurrent_auth_request_takes(storage.clone()).await;
+    concurrent_refreshes(storage.clone()).await;
+    concurrent_key_rotations(storage.clone()).await;
+}
+
+/// Runs `n` copies of `op` at once (on separate tasks, so SQL backends use separate connections).
+async fn race<T, F, Fut>(storage: &Arc<dyn Storage>, n: usize, op: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(Arc<dyn Storage>, usize) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    let barrier = Arc::new(tokio::sync::Barrier::new(n));
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let fut = op(storage.clone(), i);
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                fut.await
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+async fn concurrent_code_redemptions(storage: Arc<dyn Storage>) {
+    storage
+        .create_auth_code(&auth_code("race-code", NOW + 300))
+        .await
+        .unwrap();
+    let results = race(&storage, 8, |s, _| async move {
+        s.redeem_auth_code("race-code", NOW).await.unwrap()
+    })
+    .await;
+    let redeemed = results
+        .iter()
+        .filter(|r| matches!(r, CodeRedemption::Redeemed(_)))
+        .count();
+    assert_eq!(redeemed, 1, "{results:?}");
+    assert!(results
+        .iter()
+        .all(|r| matches!(r, CodeRedemption::Redeemed(_) | CodeRedemption::Replayed)));
+}
+
+async fn concurrent_auth_request_takes(storage: Arc<dyn Storage>) {
+    storage
+        .create_auth_request(&auth_request("race-req", NOW + 300))
+        .await
+        .unwrap();
+    let results = race(&storage, 8, |s, _| async move {
+        s.take_auth_request("race-req", NOW).await.unwrap()
+    })
+    .await;
+    assert_eq!(results.iter().filter(|r| r.is_some()).count(), 1);
+}
+
+async fn concurrent_refreshes(storage: Arc<dyn Storage>) {
+    storage
+        .create_refresh_token(&refresh("race-t", "race-fam", UnixTime::MAX))
+        .await
+        .unwrap();
+    let policy = RefreshPolicy {
+        reuse_interval_secs: 3,
+        ..ROTATE
+    };
+    let results = race(&storage, 8, move |s, _| async move {
+        s.use_refresh_token("race-t", "hash-race-t", "c", &policy, NOW)
+            .await
+            .unwrap()
+    })
+    .await;
+    let valid = results
+        .iter()
+        .filter(|r| matches!(r, RefreshUse::Valid(_)))
+        .count();
+    assert_eq!(valid, 1, "exactly one wins: {results:?}");
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, RefreshUse::Valid(_) | RefreshUse::RecentlyRotated)),
+        "losers within the interval revoke nothing: {results:?}"
+    );
+}
+
+async fn concurrent_key_rotations(storage: Arc<dyn Storage>) {
+    let seen = storage.signing_key_generation().await.unwrap();
+    let before = storage.list_signing_keys().await.unwrap().len();
+    let results = race(&storage, 6, move |s, i| async move {
+        let key = signing_key(&format!("race-k{i}"), NOW + 5000);
+        s.rotate_signing_key(seen, &key).await.unwrap()
+    })
+    .await;
+    assert_eq!(results.iter().filter(|r| **r).count(), 1, "{results:?}");
+    assert_eq!(storage.signing_key_generation().await.unwrap(), seen + 1);
+    assert_eq!(storage.list_signing_keys().await.unwrap().len(), before + 1);
+}
+
+async fn refresh_reuse_interval(s: &dyn Storage) {
+    let policy = RefreshPolicy {
+        reuse_interval_secs: 3,
+        ..ROTATE
+    };
+    s.create_refresh_token(&refresh("ri1", "famri", UnixTime::MAX))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.use_refresh_token("ri1", "hash-ri1", "c", &policy, NOW)
+            .await
+            .unwrap(),
+        RefreshUse::Valid(_)
+    ));
+    s.create_refresh_token(&refresh("ri2", "famri", UnixTime::MAX))
+        .await
+        .unwrap();
+    // Within the interval: refused, the successor survives.
+    assert!(matches!(
+        s.use_refresh_token("ri1", "hash-ri1", "c", &policy, NOW + 2)
+            .await
+            .unwrap(),
+        RefreshUse::RecentlyRotated
+    ));
+    // A wrong secret is still just invalid, never a hint about rotation.
+    assert!(matches!(
+        s.use_refresh_token("ri1", "nope", "c", &policy, NOW + 2)
+            .await
+            .unwrap(),
+        RefreshUse::Invalid
+    ));
+    // After it: the family is revoked.
+    assert!(matches!(
+        s.use_refresh_token("ri1", "hash-ri1", "c", &policy, NOW + 3)
+            .await
+            .unwrap(),
+        RefreshUse::Reused
+    ));
+    assert!(matches!(
+        s.use_refresh_token("ri2", "hash-ri2", "c", &policy, NOW + 3)
+            .await
+            .unwrap(),
+        RefreshUse::Invalid
+    ));
+}
+
+async fn signing_key_rotation_is_compare_and_swap(s: &dyn Storage) {
+    let g = s.signing_key_generation().await.unwrap();
+    let k1 = signing_key("rot1", NOW + 1000);
+    assert!(s.rotate_signing_key(g, &k1).await.unwrap());
+    assert_eq!(s.signing_key_generation().await.unwrap(), g + 1);
+    // A replica that read the old generation loses and adds nothing.
+    let k2 = signing_key("rot2", NOW + 1000);
+    assert!(!s.rotate_signing_key(g, &k2).await.unwrap());
+    let kids: Vec<String> = s
+        .list_signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.kid)
+        .collect();
+    assert!(kids.contains(&"rot1".to_string()) && !kids.contains(&"rot2".to_string()));
+    assert!(s.rotate_signing_key(g + 1, &k2).await.unwrap());
 }
 
 async fn auth_requests(s: &dyn Storage) {
@@ -259,6 +433,7 @@ async fn refresh_without_rotation(s: &dyn Storage) {
         rotate: false,
         idle_secs: Some(100),
         absolute_secs: None,
+        reuse_interval_secs: 0,
     };
     s.create_refresh_token(&refresh("k1", "famk", NOW + 100))
         .await
@@ -336,11 +511,29 @@ async fn garbage_collection(s: &dyn Storage) {
     assert!(stats.auth_requests >= 1, "{stats:?}");
     assert!(stats.auth_codes >= 1, "{stats:?}");
     assert!(stats.refresh_tokens >= 1, "{stats:?}");
-    assert_eq!(stats.signing_keys, 1, "kb expired, ka kept: {stats:?}");
+    assert_eq!(
+        stats.signing_keys, 1,
+        "kb expired, the others kept: {stats:?}"
+    );
     assert_eq!(s.get_auth_request("gc-r", NOW).await.unwrap(), None);
     assert!(matches!(
         s.redeem_auth_code("gc-c", NOW).await.unwrap(),
         CodeRedemption::Unknown
     ));
-    assert_eq!(s.list_signing_keys().await.unwrap().len(), 1);
+    let kids: Vec<String> = s
+        .list_signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.kid)
+        .collect();
+    assert!(!kids.contains(&"kb".to_string()), "{kids:?}");
+    assert!(kids.contains(&"ka".to_string()), "{kids:?}");
+    // Unexpired rows stay: the reuse-interval family was revoked, but others remain.
+    assert!(matches!(
+        s.use_refresh_token("g1", "hash-g1", "c", &ROTATE, NOW + 20)
+            .await
+            .unwrap(),
+        RefreshUse::Reused
+    ));
 }

@@ -17,8 +17,10 @@ struct State {
     auth_codes: HashMap<String, AuthCode>,
     /// code hash → when to forget it was redeemed.
     redeemed_codes: HashMap<String, UnixTime>,
-    refresh_tokens: HashMap<String, (RefreshToken, bool)>,
+    /// token id → (token, when it was spent by rotation).
+    refresh_tokens: HashMap<String, (RefreshToken, Option<UnixTime>)>,
     signing_keys: Vec<SigningKeyRecord>,
+    signing_key_generation: i64,
 }
 
 #[derive(Default)]
@@ -130,7 +132,7 @@ impl Storage for MemoryStorage {
             return Err(StorageError::AlreadyExists);
         }
         s.refresh_tokens
-            .insert(token.id.clone(), (token.clone(), false));
+            .insert(token.id.clone(), (token.clone(), None));
         Ok(())
     }
 
@@ -154,7 +156,10 @@ impl Storage for MemoryStorage {
         if !secret_ok || token.client_id != client_id {
             return Ok(RefreshUse::Invalid);
         }
-        if *spent {
+        if let Some(spent_at) = *spent {
+            if now < spent_at.saturating_add(policy.reuse_interval_secs) {
+                return Ok(RefreshUse::RecentlyRotated);
+            }
             let family = token.family.clone();
             s.refresh_tokens.retain(|_, (t, _)| t.family != family);
             return Ok(RefreshUse::Reused);
@@ -165,7 +170,7 @@ impl Storage for MemoryStorage {
         }
         let found = token.clone();
         if policy.rotate {
-            *spent = true;
+            *spent = Some(now);
             token.expires_at = token.expires_at.min(now + SPENT_MEMORY_SECS);
         } else {
             token.last_used = now;
@@ -194,6 +199,23 @@ impl Storage for MemoryStorage {
         Ok(())
     }
 
+    async fn signing_key_generation(&self) -> Result<i64> {
+        Ok(self.lock().signing_key_generation)
+    }
+
+    async fn rotate_signing_key(&self, seen: i64, key: &SigningKeyRecord) -> Result<bool> {
+        let mut s = self.lock();
+        if s.signing_key_generation != seen {
+            return Ok(false);
+        }
+        if s.signing_keys.iter().any(|k| k.kid == key.kid) {
+            return Err(StorageError::AlreadyExists);
+        }
+        s.signing_keys.push(key.clone());
+        s.signing_key_generation += 1;
+        Ok(true)
+    }
+
     async fn delete_expired(&self, now: UnixTime) -> Result<GcStats> {
         let mut s = self.lock();
         let mut stats = GcStats::default();
@@ -220,6 +242,6 @@ mod tests {
 
     #[tokio::test]
     async fn conformance() {
-        conformance::run_all(&MemoryStorage::new()).await;
+        conformance::run_all(std::sync::Arc::new(MemoryStorage::new())).await;
     }
 }

@@ -2,21 +2,22 @@
 //! statements run on SQLite and PostgreSQL.
 
 /// (version, statements). Never edit a released entry: add a new version.
-pub const MIGRATIONS: &[(i64, &[&str])] = &[(
-    1,
-    &[
-        "CREATE TABLE IF NOT EXISTS auth_requests (
+pub const MIGRATIONS: &[(i64, &[&str])] = &[
+    (
+        1,
+        &[
+            "CREATE TABLE IF NOT EXISTS auth_requests (
             id TEXT PRIMARY KEY,
             expires_at BIGINT NOT NULL,
             data TEXT NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS auth_codes (
+            "CREATE TABLE IF NOT EXISTS auth_codes (
             id TEXT PRIMARY KEY,
             expires_at BIGINT NOT NULL,
             data TEXT NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS redeemed_codes (
+            "CREATE TABLE IF NOT EXISTS redeemed_codes (
             id TEXT PRIMARY KEY,
             expires_at BIGINT NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS refresh_tokens (
+            "CREATE TABLE IF NOT EXISTS refresh_tokens (
             id TEXT PRIMARY KEY,
             family TEXT NOT NULL,
             client_id TEXT NOT NULL,
@@ -24,10 +25,22 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[(
             spent BIGINT NOT NULL,
             expires_at BIGINT NOT NULL,
             data TEXT NOT NULL)",
-        "CREATE INDEX IF NOT EXISTS refresh_tokens_family ON refresh_tokens (family)",
-        "CREATE TABLE IF NOT EXISTS signing_keys (
+            "CREATE INDEX IF NOT EXISTS refresh_tokens_family ON refresh_tokens (family)",
+            "CREATE TABLE IF NOT EXISTS signing_keys (
             kid TEXT PRIMARY KEY,
             verify_until BIGINT NOT NULL,
             data TEXT NOT NULL)",
-    ],
-)];
+        ],
+    ),
+    (
+        2,
+        &[
+            // One row whose generation is compared-and-swapped by every key rotation, so
+            // replicas that decide to rotate at the same moment add one key, not several.
+            "CREATE TABLE IF NOT EXISTS signing_key_state (
+                id BIGINT PRIMARY KEY,
+                generation BIGINT NOT NULL)",
+            "INSERT INTO signing_key_state (id, generation) VALUES (1, 0)",
+        ],
+    ),
+];

@@ -1,13 +1,15 @@
 //! Everything the provider remembers between requests, behind one trait.
 //!
 //! Endpoints only see [`Storage`]; `memory` serves tests and single-process demos, `sql` serves
-//! SQLite today and is written in the SQL subset PostgreSQL shares (sqlx `Any`, `$n` parameters,
-//! TEXT/BIGINT columns, `DELETE … RETURNING`) so PostgreSQL can follow without touching endpoints.
-//! Records are stored as JSON in a `data` column beside the columns queries filter on.
+//! SQLite and PostgreSQL with one set of statements (sqlx `Any`, `$n` parameters, TEXT/BIGINT
+//! columns, `DELETE … RETURNING`). Records are stored as JSON in a `data` column beside the
+//! columns queries filter on. Every read-modify-write takes its row lock first (an UPDATE),
+//! so replicas on one PostgreSQL serialise on the row instead of both passing a check.
 
 mod gc;
 mod memory;
 mod migrations;
+mod postgres;
 mod records;
 mod sql;
 
@@ -36,6 +38,14 @@ pub enum StorageError {
     AlreadyExists,
 }
 
+impl StorageError {
+    /// True when the database could not be reached or answered with an error: the request may
+    /// succeed later (503), as opposed to corrupt data.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StorageError::Database(_))
+    }
+}
+
 pub type Result<T> = std::result::Result<T, StorageError>;
 
 /// What happened when an authorization code was presented.
@@ -60,8 +70,11 @@ pub enum RefreshUse {
     Invalid,
     /// Past its lifetime.
     Expired,
-    /// A spent token was presented again: its whole family is revoked.
+    /// A spent token was presented again after the reuse interval: its whole family is revoked.
     Reused,
+    /// A spent token was presented again within the reuse interval (a client's concurrent
+    /// refreshes): refused, nothing revoked.
+    RecentlyRotated,
 }
 
 /// Counts of rows removed by one garbage-collection pass.
@@ -116,7 +129,13 @@ pub trait Storage: Send + Sync + 'static {
 
     // --- signing keys (rotation keeps old public keys until their tokens expire) ---
     async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;
+    /// Adds a key unconditionally (imports, tests); rotation uses [`Storage::rotate_signing_key`].
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<()>;
+    /// The rotation generation: bumped by every successful [`Storage::rotate_signing_key`].
+    async fn signing_key_generation(&self) -> Result<i64>;
+    /// Compare-and-swap: adds `key` and bumps the generation only if it is still `seen`.
+    /// Returns false (and changes nothing) when another replica rotated first.
+    async fn rotate_signing_key(&self, seen: i64, key: &SigningKeyRecord) -> Result<bool>;
 
     // Room for offline sessions, connector data, passwords and clients in storage: later issues.
 
@@ -126,12 +145,15 @@ pub trait Storage: Send + Sync + 'static {
 
 pub use crate::connector::Identity;
 
-/// Opens the configured backend (creating and migrating a SQLite file as needed).
+/// Opens the configured backend and migrates its schema (creating a SQLite file as needed).
 pub async fn open(config: &crate::config::StorageConfig) -> Result<std::sync::Arc<dyn Storage>> {
     Ok(match config {
         crate::config::StorageConfig::Memory => std::sync::Arc::new(MemoryStorage::new()),
         crate::config::StorageConfig::Sqlite { file } => {
             std::sync::Arc::new(SqlStorage::open_sqlite(file).await?)
+        }
+        crate::config::StorageConfig::Postgres(pg) => {
+            std::sync::Arc::new(SqlStorage::open_postgres(pg).await?)
         }
     })
 }

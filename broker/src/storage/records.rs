@@ -88,6 +88,10 @@ pub struct SigningKeyRecord {
     pub kid: String,
     pub private_pkcs1_der: String,
     pub created_at: UnixTime,
+    /// Start signing with it at this time: a rotated-in key is published before it signs.
+    /// (Absent in rows written before rotation: they could sign at once.)
+    #[serde(default)]
+    pub sign_from: UnixTime,
     /// Stop signing with it after this time (rotation).
     pub sign_until: UnixTime,
     /// Keep publishing it in JWKS until this time, so tokens it signed still verify.
@@ -99,6 +103,7 @@ impl std::fmt::Debug for SigningKeyRecord {
         f.debug_struct("SigningKeyRecord")
             .field("kid", &self.kid)
             .field("private_pkcs1_der", &"<redacted>")
+            .field("sign_from", &self.sign_from)
             .field("sign_until", &self.sign_until)
             .field("verify_until", &self.verify_until)
             .finish()
@@ -111,6 +116,8 @@ pub struct RefreshPolicy {
     pub rotate: bool,
     pub idle_secs: Option<i64>,
     pub absolute_secs: Option<i64>,
+    /// A spent token presented again within this many seconds is refused without revoking.
+    pub reuse_interval_secs: i64,
 }
 
 impl RefreshPolicy {

@@ -1,5 +1,5 @@
-//! SQL storage through sqlx's `Any` driver: SQLite now; the statements are the subset PostgreSQL
-//! shares, so adding it is a driver feature and a URL, not new endpoint code.
+//! SQL storage through sqlx's `Any` driver: SQLite and PostgreSQL run the same statements (the
+//! subset both share); only opening the pool and locking migrations differ per backend.
 
 use std::path::Path;
 use std::sync::Once;
@@ -18,8 +18,16 @@ use super::*;
 
 static INSTALL_DRIVERS: Once = Once::new();
 
+/// Which database is behind the pool, for the few places that differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Backend {
+    Sqlite,
+    Postgres,
+}
+
 pub struct SqlStorage {
-    pool: AnyPool,
+    pub(super) pool: AnyPool,
+    pub(super) backend: Backend,
 }
 
 impl SqlStorage {
@@ -34,7 +42,15 @@ impl SqlStorage {
             )));
         }
         let url = format!("sqlite://{path}?mode=rwc");
-        let storage = Self::connect(&url, 4).await?;
+        INSTALL_DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let pool = AnyPoolOptions::new()
+            .max_connections(4)
+            .connect(&url)
+            .await?;
+        let storage = SqlStorage {
+            pool,
+            backend: Backend::Sqlite,
+        };
         // WAL lets readers proceed during a write; it is a property of the file, so once is enough.
         sqlx::query("PRAGMA journal_mode=WAL")
             .execute(&storage.pool)
@@ -43,25 +59,27 @@ impl SqlStorage {
         Ok(storage)
     }
 
-    async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+    pub(super) fn install_drivers() {
         INSTALL_DRIVERS.call_once(sqlx::any::install_default_drivers);
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections)
-            .connect(url)
-            .await?;
-        Ok(SqlStorage { pool })
     }
 
-    async fn migrate(&self) -> Result<()> {
+    pub(super) async fn migrate(&self) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            // Replicas starting together would race on CREATE TABLE; the first one migrates
+            // while the others wait here, then find nothing left to do.
+            sqlx::query("SELECT pg_advisory_xact_lock(7226115059)")
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS schema_migrations (
                 version BIGINT PRIMARY KEY,
                 applied_at BIGINT NOT NULL)",
         )
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
         for (version, statements) in MIGRATIONS {
-            let mut tx = self.pool.begin().await?;
             let applied = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
                 .bind(*version)
                 .fetch_optional(&mut *tx)
@@ -81,9 +99,9 @@ impl SqlStorage {
                 .bind(now())
                 .execute(&mut *tx)
                 .await?;
-            tx.commit().await?;
             tracing::info!(version, "applied storage migration");
         }
+        tx.commit().await?;
         Ok(())
     }
 }
@@ -312,6 +330,10 @@ impl Storage for SqlStorage {
             return Ok(RefreshUse::Invalid);
         }
         if spent != 0 {
+            // `spent` holds when the token was rotated (older rows: 1, long ago).
+            if now < spent.saturating_add(policy.reuse_interval_secs) {
+                return Ok(RefreshUse::RecentlyRotated);
+            }
             delete_family(&mut tx, &family).await?;
             tx.commit().await?;
             return Ok(RefreshUse::Reused);
@@ -326,7 +348,8 @@ impl Storage for SqlStorage {
         }
         let mut token: RefreshToken = from_row(&row)?;
         if policy.rotate {
-            sqlx::query("UPDATE refresh_tokens SET spent = 1, expires_at = $1 WHERE id = $2")
+            sqlx::query("UPDATE refresh_tokens SET spent = $1, expires_at = $2 WHERE id = $3")
+                .bind(now.max(1))
                 .bind(expires_at.min(now + SPENT_MEMORY_SECS))
                 .bind(id)
                 .execute(&mut *tx)
@@ -372,6 +395,39 @@ impl Storage for SqlStorage {
         Ok(())
     }
 
+    async fn signing_key_generation(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT generation FROM signing_key_state WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("generation")?)
+    }
+
+    async fn rotate_signing_key(&self, seen: i64, key: &SigningKeyRecord) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        // The compare-and-swap: a concurrent rotation holds this row until it commits, after
+        // which our WHERE no longer matches.
+        let swapped = sqlx::query(
+            "UPDATE signing_key_state SET generation = generation + 1
+             WHERE id = 1 AND generation = $1",
+        )
+        .bind(seen)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if swapped == 0 {
+            return Ok(false);
+        }
+        sqlx::query("INSERT INTO signing_keys (kid, verify_until, data) VALUES ($1, $2, $3)")
+            .bind(&key.kid)
+            .bind(key.verify_until)
+            .bind(to_json(key)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(insert_error)?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn delete_expired(&self, now: UnixTime) -> Result<GcStats> {
         let mut stats = GcStats::default();
         let run = |sql: &'static str| {
@@ -405,7 +461,7 @@ mod tests {
         let storage = SqlStorage::open_sqlite(&dir.path().join("gatehouse.db"))
             .await
             .unwrap();
-        conformance::run_all(&storage).await;
+        conformance::run_all(std::sync::Arc::new(storage)).await;
     }
 
     #[tokio::test]

@@ -12,7 +12,7 @@ mod signed_out;
 
 pub use approval::approval_page;
 pub use chooser::{chooser_page, ConnectorLink};
-pub use error_page::error_page;
+pub use error_page::{error_page, storage_error_page};
 pub use escape::escape;
 pub use layout::html_response;
 pub use login::{login_page, LoginForm};

@@ -55,6 +55,8 @@ pub struct Options {
     pub telemetry_port: Option<u16>,
     /// `expiry.idTokens` (Go duration); default: the broker's.
     pub id_tokens_expiry: Option<&'static str>,
+    /// `expiry.refreshTokens.reuseInterval`; None leaves Dex's default (3s).
+    pub reuse_interval: Option<&'static str>,
 }
 
 pub fn config_yaml(port: u16, db: &Path, options: &Options) -> String {
@@ -106,11 +108,24 @@ staticPasswords:
             .telemetry_port
             .map(|p| format!("telemetry:\n  http: 127.0.0.1:{p}\n"))
             .unwrap_or_default(),
-        expiry = options
-            .id_tokens_expiry
-            .map(|d| format!("expiry:\n  idTokens: {d}\n"))
-            .unwrap_or_default(),
+        expiry = expiry_yaml(options),
     )
+}
+
+/// The `expiry:` block for the options that set one (empty when none does).
+fn expiry_yaml(options: &Options) -> String {
+    let mut out = String::new();
+    if let Some(d) = options.id_tokens_expiry {
+        out.push_str(&format!("  idTokens: {d}\n"));
+    }
+    if let Some(d) = options.reuse_interval {
+        out.push_str(&format!("  refreshTokens:\n    reuseInterval: {d}\n"));
+    }
+    if out.is_empty() {
+        out
+    } else {
+        format!("expiry:\n{out}")
+    }
 }
 
 /// A running broker; killed on drop.

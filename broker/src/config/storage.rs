@@ -1,0 +1,353 @@
+//! `storage:`: which backend, and for PostgreSQL Dex's connection keys (or one URL).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::error::ConfigError;
+use super::raw::{IntOrString, RawPostgresSsl, RawStorage, RawStorageConfig};
+use crate::secret::Secret;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageConfig {
+    Memory,
+    Sqlite { file: PathBuf },
+    Postgres(PostgresConfig),
+}
+
+/// How to reach PostgreSQL and size the connection pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresConfig {
+    /// `postgres://…` with the password inside: never log it, log `display`.
+    pub url: Secret,
+    /// `host:port/database`, for logs and errors.
+    pub display: String,
+    /// How long to wait for a connection before a request fails (and answers 503).
+    pub connection_timeout: Duration,
+    pub max_open_conns: u32,
+    /// Go's `SetMaxIdleConns`: with 0, connections are closed soon after use.
+    pub max_idle_conns: Option<u32>,
+    pub conn_max_lifetime: Option<Duration>,
+}
+
+/// Dex waits forever when `connectionTimeout` is 0 or absent; a broker that must answer 503 while
+/// the database is away cannot, so it waits this long.
+pub const DEFAULT_CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
+/// Go's database/sql has no limit; a pool needs one.
+pub const DEFAULT_MAX_OPEN_CONNS: u32 = 10;
+
+const POSTGRES_KEYS: &[&str] = &[
+    "host",
+    "port",
+    "database",
+    "user",
+    "password",
+    "ssl",
+    "connectionTimeout",
+    "maxOpenConns",
+    "maxIdleConns",
+    "connMaxLifetime",
+    "url",
+];
+
+pub fn storage(raw: Option<RawStorage>) -> Result<StorageConfig, ConfigError> {
+    let raw = raw.ok_or_else(|| {
+        ConfigError::key(
+            "storage",
+            "missing: use type: sqlite3 with config.file, postgres, or memory",
+        )
+    })?;
+    let kind = raw.kind.unwrap_or_default();
+    let config = raw.config;
+    match kind.as_str() {
+        "memory" => {
+            if let Some(c) = &config {
+                refuse_keys(c, "memory", &["file"])?;
+                refuse_keys(c, "memory", POSTGRES_KEYS)?;
+            }
+            Ok(StorageConfig::Memory)
+        }
+        "sqlite3" => {
+            if let Some(c) = &config {
+                refuse_keys(c, "sqlite3", POSTGRES_KEYS)?;
+            }
+            let file = config
+                .and_then(|c| c.file)
+                .filter(|f| !f.trim().is_empty())
+                .ok_or_else(|| {
+                    ConfigError::key("storage.config.file", "missing: the SQLite database file")
+                })?;
+            Ok(StorageConfig::Sqlite {
+                file: PathBuf::from(file),
+            })
+        }
+        "postgres" => {
+            let config = config.ok_or_else(|| {
+                ConfigError::key(
+                    "storage.config",
+                    "missing: host, port, database, user, password and ssl (or url)",
+                )
+            })?;
+            refuse_keys(&config, "postgres", &["file"])?;
+            postgres(config).map(StorageConfig::Postgres)
+        }
+        "" => Err(ConfigError::key(
+            "storage.type",
+            "missing: use sqlite3, postgres or memory",
+        )),
+        other => Err(ConfigError::key(
+            "storage.type",
+            format!("{other:?} is not supported; use sqlite3, postgres or memory"),
+        )),
+    }
+}
+
+/// Refuses any of `keys` present in `c`: they belong to another backend.
+fn refuse_keys(c: &RawStorageConfig, kind: &str, keys: &[&str]) -> Result<(), ConfigError> {
+    for key in keys {
+        let present = match *key {
+            "file" => c.file.is_some(),
+            "host" => c.host.is_some(),
+            "port" => c.port.is_some(),
+            "database" => c.database.is_some(),
+            "user" => c.user.is_some(),
+            "password" => c.password.is_some(),
+            "ssl" => c.ssl.is_some(),
+            "connectionTimeout" => c.connection_timeout.is_some(),
+            "maxOpenConns" => c.max_open_conns.is_some(),
+            "maxIdleConns" => c.max_idle_conns.is_some(),
+            "connMaxLifetime" => c.conn_max_lifetime.is_some(),
+            "url" => c.url.is_some(),
+            _ => false,
+        };
+        if present {
+            return Err(ConfigError::key(
+                format!("storage.config.{key}"),
+                format!("not used by type: {kind}; remove it"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn postgres(c: RawStorageConfig) -> Result<PostgresConfig, ConfigError> {
+    let connection_timeout = match int("connectionTimeout", &c.connection_timeout, 0, 86_400)? {
+        None | Some(0) => DEFAULT_CONNECTION_TIMEOUT,
+        Some(secs) => Duration::from_secs(secs),
+    };
+    let max_open_conns = match int("maxOpenConns", &c.max_open_conns, 0, 10_000)? {
+        // Go: 0 means unlimited; a pool needs a number.
+        None | Some(0) => DEFAULT_MAX_OPEN_CONNS,
+        Some(n) => n as u32,
+    };
+    let max_idle_conns = int("maxIdleConns", &c.max_idle_conns, 0, 10_000)?.map(|n| n as u32);
+    let conn_max_lifetime = match int("connMaxLifetime", &c.conn_max_lifetime, 0, 365 * 86_400)? {
+        None | Some(0) => None,
+        Some(secs) => Some(Duration::from_secs(secs)),
+    };
+    let (url, display) = match c.url {
+        Some(url) => {
+            for key in ["host", "port", "database", "user", "password", "ssl"] {
+                let given = match key {
+                    "host" => c.host.is_some(),
+                    "port" => c.port.is_some(),
+                    "database" => c.database.is_some(),
+                    "user" => c.user.is_some(),
+                    "password" => c.password.is_some(),
+                    _ => c.ssl.is_some(),
+                };
+                if given {
+                    return Err(ConfigError::key(
+                        format!("storage.config.{key}"),
+                        "give either url or the separate connection keys, not both",
+                    ));
+                }
+            }
+            from_url(&url)?
+        }
+        None => from_keys(&c)?,
+    };
+    Ok(PostgresConfig {
+        url: Secret::new(url),
+        display,
+        connection_timeout,
+        max_open_conns,
+        max_idle_conns,
+        conn_max_lifetime,
+    })
+}
+
+fn int(
+    key: &str,
+    raw: &Option<IntOrString>,
+    min: i64,
+    max: i64,
+) -> Result<Option<u64>, ConfigError> {
+    let path = format!("storage.config.{key}");
+    let n = match raw {
+        None => return Ok(None),
+        Some(IntOrString::Int(n)) => *n,
+        Some(IntOrString::Text(t)) => t
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| ConfigError::key(&path, format!("{t:?} is not a whole number")))?,
+    };
+    if n < min || n > max {
+        return Err(ConfigError::key(
+            path,
+            format!("{n} is out of range ({min}–{max})"),
+        ));
+    }
+    Ok(Some(n as u64))
+}
+
+fn from_url(text: &str) -> Result<(String, String), ConfigError> {
+    let path = "storage.config.url";
+    let url =
+        url::Url::parse(text).map_err(|e| ConfigError::key(path, format!("not a URL ({e})")))?;
+    if !matches!(url.scheme(), "postgres" | "postgresql") {
+        return Err(ConfigError::key(
+            path,
+            "must start with postgres:// or postgresql://",
+        ));
+    }
+    for (name, value) in url.query_pairs() {
+        if name == "sslmode" && !matches!(&*value, "disable" | "allow" | "prefer") {
+            return Err(ConfigError::key(path, format!("sslmode={value}: {NO_TLS}")));
+        }
+    }
+    let display = format!(
+        "{}:{}{}",
+        url.host_str().unwrap_or("localhost"),
+        url.port().unwrap_or(5432),
+        url.path()
+    );
+    Ok((text.to_string(), display))
+}
+
+const NO_TLS: &str = "TLS connections to PostgreSQL are not supported yet; use ssl.mode: disable on a trusted network (or a local socket)";
+
+fn from_keys(c: &RawStorageConfig) -> Result<(String, String), ConfigError> {
+    ssl(c.ssl.as_ref())?;
+    let user = c
+        .user
+        .clone()
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| ConfigError::key("storage.config.user", "missing"))?;
+    let database = c
+        .database
+        .clone()
+        .filter(|d| !d.is_empty())
+        // PostgreSQL's own default, as lib/pq (Dex's driver) uses.
+        .unwrap_or_else(|| user.clone());
+    let port_key = int("port", &c.port, 1, 65_535)?.map(|p| p as u16);
+    let host_text = c
+        .host
+        .clone()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    // Dex accepts `host: name:port` for backwards compatibility, and a socket folder.
+    let (host, port) = match split_host_port(&host_text) {
+        Some((h, p)) if port_key.is_none() => (h.to_string(), p),
+        Some(_) => {
+            return Err(ConfigError::key(
+                "storage.config.port",
+                "given twice: in host and in port",
+            ))
+        }
+        None => (host_text.clone(), port_key.unwrap_or(5432)),
+    };
+    let mut url = url::Url::parse("postgres://localhost/")
+        .map_err(|e| ConfigError::key("storage.config", e.to_string()))?;
+    let socket = host.starts_with('/');
+    if !socket {
+        let bracketed = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.clone()
+        };
+        url.set_host(Some(&bracketed))
+            .map_err(|e| ConfigError::key("storage.config.host", format!("{host:?}: {e}")))?;
+    }
+    let bad = |key: &str| {
+        ConfigError::key(
+            format!("storage.config.{key}"),
+            "cannot be used in a connection URL",
+        )
+    };
+    url.set_port(Some(port)).map_err(|_| bad("port"))?;
+    url.set_username(&user).map_err(|_| bad("user"))?;
+    if let Some(password) = c.password.as_deref().filter(|p| !p.is_empty()) {
+        url.set_password(Some(password))
+            .map_err(|_| bad("password"))?;
+    }
+    url.path_segments_mut()
+        .map_err(|_| bad("database"))?
+        .clear()
+        .push(&database);
+    {
+        let mut query = url.query_pairs_mut();
+        query.append_pair("sslmode", "disable");
+        if socket {
+            query.append_pair("host", &host);
+        }
+    }
+    Ok((url.to_string(), format!("{host}:{port}/{database}")))
+}
+
+fn split_host_port(text: &str) -> Option<(&str, u16)> {
+    if text.starts_with('/') {
+        return None;
+    }
+    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+        let (h, after) = rest.split_once(']')?;
+        (h, after.strip_prefix(':')?)
+    } else {
+        let (h, p) = text.rsplit_once(':')?;
+        if h.contains(':') {
+            return None; // a bare IPv6 address
+        }
+        (h, p)
+    };
+    port.parse().ok().map(|p| (host, p))
+}
+
+fn ssl(raw: Option<&RawPostgresSsl>) -> Result<(), ConfigError> {
+    let mode = raw.and_then(|s| s.mode.clone()).unwrap_or_default();
+    match mode.as_str() {
+        "disable" => {}
+        "" => {
+            return Err(ConfigError::key(
+                "storage.config.ssl.mode",
+                format!("missing, and Dex's default (verify-full) needs TLS. {NO_TLS}"),
+            ))
+        }
+        "require" | "verify-ca" | "verify-full" => {
+            return Err(ConfigError::key(
+                "storage.config.ssl.mode",
+                format!("{mode}: {NO_TLS}"),
+            ))
+        }
+        other => {
+            return Err(ConfigError::key(
+                "storage.config.ssl.mode",
+                format!("{other:?} is not one of disable, require, verify-ca, verify-full"),
+            ))
+        }
+    }
+    if let Some(s) = raw {
+        for (key, value) in [
+            ("caFile", &s.ca_file),
+            ("keyFile", &s.key_file),
+            ("certFile", &s.cert_file),
+            ("serverName", &s.server_name),
+        ] {
+            if value.as_deref().is_some_and(|v| !v.is_empty()) {
+                return Err(ConfigError::key(
+                    format!("storage.config.ssl.{key}"),
+                    "not used with ssl.mode: disable; remove it",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
