@@ -54,6 +54,29 @@ pub struct BrokerConfig {
 }
 
 impl BrokerConfig {
+    /// Replaces the `storage:` block (SQLite in the standard config) with `storage_yaml`.
+    pub fn set_storage(&mut self, storage_yaml: &str) -> Result<()> {
+        let start = self
+            .yaml
+            .find("storage:\n")
+            .context("the broker config has no storage block")?;
+        let end = self.yaml[start..]
+            .find("web:\n")
+            .map(|i| start + i)
+            .context("the broker config has no web block after storage")?;
+        self.yaml.replace_range(start..end, storage_yaml);
+        Ok(())
+    }
+
+    /// Replaces `from` with `to` everywhere; fails when `from` does not occur.
+    pub fn replace(&mut self, from: &str, to: &str) -> Result<()> {
+        if !self.yaml.contains(from) {
+            anyhow::bail!("the broker config does not contain {from:?}");
+        }
+        self.yaml = self.yaml.replace(from, to);
+        Ok(())
+    }
+
     /// The standard config: issuer `http://127.0.0.1:{port}/dex`, SQLite in `dir`, the
     /// `gatehouse` client redirecting to Envoy on `envoy_port`, users ADMIN and BOB.
     pub fn standard(port: u16, envoy_port: u16, dir: &Path) -> Self {
@@ -111,13 +134,28 @@ impl Broker {
     /// Writes `config.yaml` to `<dir>/broker.yaml`, starts the broker and waits for
     /// `{issuer}/healthz`.
     pub fn start(logs: &LogDir, dir: &Path, config: &BrokerConfig) -> Result<Self> {
+        Self::start_named(logs, dir, config, "broker", &[])
+    }
+
+    /// [`Broker::start`] with a log/config name (`<name>.log`, `<name>.yaml`, for several
+    /// brokers in one test) and extra environment variables.
+    pub fn start_named(
+        logs: &LogDir,
+        dir: &Path,
+        config: &BrokerConfig,
+        name: &str,
+        env: &[(String, String)],
+    ) -> Result<Self> {
         let binary = broker_binary()?;
-        let config_path = dir.join("broker.yaml");
+        let config_path = dir.join(format!("{name}.yaml"));
         std::fs::write(&config_path, &config.yaml)
             .with_context(|| format!("writing {}", config_path.display()))?;
         let mut cmd = Command::new(binary);
         cmd.arg("serve").arg(&config_path).current_dir(dir);
-        let mut process = Process::spawn("broker", cmd, logs)?;
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
+        let mut process = Process::spawn(name, cmd, logs)?;
         process.wait_http_ready(
             &format!("{}/healthz", config.issuer),
             Duration::from_secs(30),

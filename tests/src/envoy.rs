@@ -50,7 +50,24 @@ pub fn render(
     Ok(out)
 }
 
-fn json_string(value: &str) -> String {
+/// Replaces each `(placeholder, value)` in `template`; every placeholder must occur and none may
+/// be left over. Values are inserted as given (quote strings with [`json_string`]).
+pub fn fill(template: &str, replacements: &[(&str, String)]) -> Result<String> {
+    let mut out = template.to_string();
+    for (placeholder, value) in replacements {
+        if !out.contains(placeholder) {
+            bail!("the Envoy template has no {placeholder}");
+        }
+        out = out.replace(placeholder, value);
+    }
+    if let Some(left) = leftover_placeholder(&out) {
+        bail!("the Envoy template has an unknown placeholder {left}");
+    }
+    Ok(out)
+}
+
+/// A JSON string literal (a valid double-quoted YAML scalar).
+pub fn json_string(value: &str) -> String {
     serde_json::Value::String(value.to_string()).to_string()
 }
 
@@ -90,11 +107,22 @@ impl Envoy {
         wasm_path: &Path,
         filter_config: &serde_json::Value,
     ) -> Result<Self> {
-        let binary = envoy_binary()?;
         let template_path = envoy_template();
         let template = std::fs::read_to_string(&template_path)
             .with_context(|| format!("reading {}", template_path.display()))?;
         let config = render(&template, ports, wasm_path, filter_config)?;
+        Self::start_config(logs, dir, ports, &config)
+    }
+
+    /// Starts Envoy with a config already rendered (other templates); `ports.admin` must be its
+    /// admin port and `ports.listen` the gateway listener.
+    pub fn start_config(
+        logs: &LogDir,
+        dir: &Path,
+        ports: EnvoyPorts,
+        config: &str,
+    ) -> Result<Self> {
+        let binary = envoy_binary()?;
         let config_path = dir.join("envoy.yaml");
         std::fs::write(&config_path, config)
             .with_context(|| format!("writing {}", config_path.display()))?;

@@ -25,6 +25,7 @@ pub mod postgres;
 pub mod process;
 pub mod raw_http;
 pub mod ready;
+pub mod replicas;
 pub mod secrets;
 pub mod session_parts;
 pub mod silent_listener;

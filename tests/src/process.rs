@@ -109,6 +109,38 @@ impl Process {
         }
     }
 
+    /// SIGKILL now (a crash), and reap.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Sends SIGTERM and returns at once (the process may still be finishing requests).
+    pub fn terminate(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            if let Ok(pid) = libc::pid_t::try_from(self.child.id()) {
+                // SAFETY: plain syscall on our own, still unreaped child.
+                unsafe {
+                    libc::kill(pid, libc::SIGTERM);
+                }
+            }
+        }
+    }
+
+    /// Waits up to `timeout` for the process to exit.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Result<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.exited()? {
+                return Ok(status);
+            }
+            if Instant::now() >= deadline {
+                bail!("{} still running after {timeout:?}", self.name);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// SIGTERM, a short grace period, then SIGKILL; always reaps the child.
     pub fn stop(&mut self) {
         if matches!(self.child.try_wait(), Ok(None)) {

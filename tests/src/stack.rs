@@ -53,6 +53,12 @@ pub struct StackOptions {
     pub broker_yaml: Option<fn(&mut String)>,
     /// Appended to the broker config (e.g. a `connectors:` list pointing at a test peer).
     pub extra_broker_yaml: Option<String>,
+    /// Replaces the broker's `storage:` block (e.g. PostgreSQL instead of SQLite).
+    pub broker_storage: Option<String>,
+    /// `(from, to)` text replacements in the broker config, applied last.
+    pub broker_yaml_replace: Vec<(String, String)>,
+    /// Environment variables for the broker process.
+    pub broker_env: Vec<(String, String)>,
 }
 
 impl StackOptions {
@@ -79,6 +85,7 @@ pub struct Stack {
     pub logs: LogDir,
     pub filter_config: Value,
     broker_config: BrokerConfig,
+    broker_env: Vec<(String, String)>,
     dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
 }
@@ -118,10 +125,23 @@ impl Stack {
         if let Some(extra) = &opts.extra_broker_yaml {
             broker_config.yaml.push_str(extra);
         }
+        if let Some(storage) = &opts.broker_storage {
+            broker_config.set_storage(storage)?;
+        }
+        for (from, to) in &opts.broker_yaml_replace {
+            broker_config.replace(from, to)?;
+        }
+        let broker_env = opts.broker_env.clone();
         let broker = if opts.without_broker {
             None
         } else {
-            Some(Broker::start(&logs, &dir, &broker_config)?)
+            Some(Broker::start_named(
+                &logs,
+                &dir,
+                &broker_config,
+                "broker",
+                &broker_env,
+            )?)
         };
         let echo = Echo::start_on(ports.upstream)?;
 
@@ -154,6 +174,7 @@ impl Stack {
             logs,
             filter_config,
             broker_config,
+            broker_env,
             dir,
             _temp: temp,
         })
@@ -164,7 +185,13 @@ impl Stack {
         if self.broker.is_some() {
             bail!("the broker is already running");
         }
-        let broker = Broker::start(&self.logs, &self.dir, &self.broker_config)?;
+        let broker = Broker::start_named(
+            &self.logs,
+            &self.dir,
+            &self.broker_config,
+            "broker",
+            &self.broker_env,
+        )?;
         Ok(self.broker.insert(broker))
     }
 
