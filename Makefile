@@ -14,6 +14,8 @@ CARGO       ?= cargo
 APT_PACKAGES ?=
 # Headless Chromium for the connector chooser test (issue 5), driven by npm playwright-core.
 APT_PACKAGES += chromium
+# PostgreSQL server binaries: the tests' private cluster when no server is reachable (issue 6).
+APT_PACKAGES += postgresql
 
 # Node test peers: every tests/peers/<name>/ with a package-lock.json gets `npm ci`,
 # redone only when its lock file changes.

@@ -86,6 +86,9 @@ fn postgres_for_tests_is_found_and_the_private_fallback_works() {
     }
 }
 
+/// (started, finished, result) of one login.
+type LoginOutcome = (Instant, Instant, Result<(), String>);
+
 #[test]
 fn logins_survive_a_replica_killed_mid_batch_with_nothing_lost_or_duplicated() {
     let stack = ReplicaStack::start().unwrap();
@@ -103,9 +106,7 @@ fn logins_survive_a_replica_killed_mid_batch_with_nothing_lost_or_duplicated() {
 
     const LOGINS: usize = 24;
     const WORKERS: usize = 4;
-    // (started, finished, result) per login.
-    let results: Arc<Mutex<Vec<(Instant, Instant, Result<(), String>)>>> =
-        Arc::new(Mutex::new(Vec::new()));
+    let results: Arc<Mutex<Vec<LoginOutcome>>> = Arc::new(Mutex::new(Vec::new()));
     let next = Arc::new(Mutex::new(0usize));
     let killed_at: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
     let stop = AtomicBool::new(false);
@@ -124,7 +125,7 @@ fn logins_survive_a_replica_killed_mid_batch_with_nothing_lost_or_duplicated() {
                     *g += 1;
                     *g
                 };
-                let user = if n % 2 == 0 { ADMIN } else { BOB };
+                let user = if n.is_multiple_of(2) { ADMIN } else { BOB };
                 let want = stack.url(&format!("/page/{n}"));
                 let started = Instant::now();
                 let mut browser = Browser::new().unwrap();
@@ -308,7 +309,7 @@ fn refresh_on_either_replica_and_concurrent_refreshes_have_one_winner() {
     let statuses: Vec<u16> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..8)
             .map(|i| {
-                let base = if i % 2 == 0 { &a } else { &b };
+                let base = if i.is_multiple_of(2) { &a } else { &b };
                 let rt = &rt;
                 let token = &token;
                 s.spawn(move || {
