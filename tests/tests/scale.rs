@@ -307,7 +307,7 @@ fn refresh_on_either_replica_and_concurrent_refreshes_have_one_winner() {
     }
     // Eight concurrent refreshes with one token, spread over both replicas: one winner.
     let statuses: Vec<u16> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..8)
+        let handles: Vec<_> = (0..8u32)
             .map(|i| {
                 let base = if i.is_multiple_of(2) { &a } else { &b };
                 let rt = &rt;
