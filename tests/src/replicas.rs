@@ -45,6 +45,15 @@ pub struct ReplicaStack {
 impl ReplicaStack {
     /// Starts two replicas on a fresh database, the upstream, and Envoy.
     pub fn start() -> Result<Self> {
+        Self::start_with(&[], serde_json::Map::new())
+    }
+
+    /// [`ReplicaStack::start`] with `(from, to)` replacements in both brokers' configs and
+    /// keys added to the filter config.
+    pub fn start_with(
+        replace: &[(&str, &str)],
+        filter_extra: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Self> {
         let logs = LogDir::for_test(&current_test_name())?;
         let temp = tempfile::Builder::new()
             .prefix("gatehouse-replicas-")
@@ -63,17 +72,23 @@ impl ReplicaStack {
             // Every replica has the load balancer's issuer; each listens on its own port.
             config.replace(&config.issuer.clone(), &issuer)?;
             config.issuer = issuer.clone();
+            for (from, to) in replace {
+                config.replace(from, to)?;
+            }
             brokers.push(Some(start_replica(&logs, &dir, &config, name)?));
             configs.push(config);
         }
         let echo = Echo::start()?;
-        let filter_config = json!({
+        let mut filter_config = json!({
             "issuer": issuer,
             "broker_upstream": "broker",
             "client_id": CLIENT_ID,
             "client_secret": CLIENT_SECRET,
             "cookie_secret": random_cookie_secret()?,
         });
+        if let Some(object) = filter_config.as_object_mut() {
+            object.extend(filter_extra);
+        }
         let template_path = repo_root().join("envoy").join("envoy-replicas.yaml");
         let template = std::fs::read_to_string(&template_path)
             .with_context(|| format!("reading {}", template_path.display()))?;

@@ -644,3 +644,93 @@ staticClients:
         "offline_access gave one refresh token"
     );
 }
+
+/// Keys rotate every 12 s here (the next one is published 6 s ahead; the filter refetches JWKS
+/// every 5 s): replicas add exactly one successor per period through the
+/// compare-and-swap, the windows are contiguous, and every replica already publishes the key
+/// that signs whenever it signs; logins keep working across rotations.
+#[test]
+fn replicas_rotate_signing_keys_together_and_publish_the_signing_key_in_time() {
+    let mut filter = serde_json::Map::new();
+    filter.insert("jwks_refresh_s".into(), 5.into());
+    let stack = ReplicaStack::start_with(
+        &[(
+            "enablePasswordDB: true\n",
+            "expiry:\n  signingKeys: 12s\n  idTokens: 10s\nenablePasswordDB: true\n",
+        )],
+        filter,
+    )
+    .unwrap();
+    wait_gateway(&stack.url("/"));
+    let jwks_kids = |i: usize| -> Vec<String> {
+        let text = reqwest::blocking::get(format!("{}/keys", stack.replica_issuer(i)))
+            .unwrap()
+            .text()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let stored = || -> Vec<serde_json::Value> {
+        stack
+            .db
+            .query_strings("SELECT data FROM signing_keys")
+            .unwrap()
+            .iter()
+            .map(|d| serde_json::from_str(d).unwrap())
+            .collect()
+    };
+    let start = Instant::now();
+    let mut logins = 0;
+    while start.elapsed() < Duration::from_secs(21) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let signing: Vec<String> = stored()
+            .iter()
+            .filter(|k| {
+                k["sign_from"].as_i64().unwrap() < now
+                    && k["sign_until"].as_i64().unwrap() > now + 1
+            })
+            .map(|k| k["kid"].as_str().unwrap().to_string())
+            .collect();
+        for i in 0..2 {
+            let kids = jwks_kids(i);
+            for kid in &signing {
+                assert!(
+                    kids.contains(kid),
+                    "replica {i} does not publish the signing key {kid}"
+                );
+            }
+        }
+        let mut browser = Browser::new().unwrap();
+        let want = stack.url(&format!("/rot/{logins}"));
+        let page = browser.login(&want, ADMIN.email, ADMIN.password).unwrap();
+        landed(&page, &browser, &want, ADMIN.email).unwrap();
+        logins += 1;
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let mut keys = stored();
+    keys.sort_by_key(|k| k["sign_from"].as_i64().unwrap());
+    assert!(keys.len() >= 3, "rotated at least twice: {}", keys.len());
+    let generation = count(
+        &stack.db,
+        "SELECT generation::text FROM signing_key_state WHERE id = 1",
+    );
+    assert_eq!(
+        generation,
+        keys.len() as i64,
+        "one successful swap per key, no fights"
+    );
+    for pair in keys.windows(2) {
+        assert_eq!(
+            pair[1]["sign_from"], pair[0]["sign_until"],
+            "signing windows are contiguous"
+        );
+    }
+}

@@ -121,9 +121,10 @@ async fn load_or_create(
 }
 
 /// How long before the signing key ages out its successor is added: long enough for every
-/// replica's refresh timer to pick it up, and at most half a signing period.
+/// replica's refresh timer and relying parties' JWKS caches (the filter refetches every 5 min by
+/// default) to pick it up; half a signing period, at most an hour.
 pub fn rotation_lead(sign_for_secs: i64) -> i64 {
-    (sign_for_secs / 2).min(300)
+    (sign_for_secs / 2).min(3600)
 }
 
 fn usable(records: &[SigningKeyRecord], t: UnixTime) -> Result<Option<KeySet>, KeyError> {
@@ -185,7 +186,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn replicas_rotating_together_add_one_key_published_before_it_signs() {
         let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
-        // A key with 10 s of signing left: inside the rotation lead (300 s for a 1 h period).
+        // A key with 10 s of signing left: inside the rotation lead (30 min for a 1 h period).
         let t = now();
         let current = tokio::task::spawn_blocking(move || generate_record(t, t - 3590, 3600, 3600))
             .await
