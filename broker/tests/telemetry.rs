@@ -31,6 +31,8 @@ fn counters_move_with_logins_tokens_and_refresh_reuse() {
     let telemetry = free_port();
     let b = Broker::start(Options {
         telemetry_port: Some(telemetry),
+        // Reuse counts once the reuse interval is over; with 0s, at once.
+        reuse_interval: Some("0s"),
         ..Options::default()
     });
     let before = scrape(telemetry);
