@@ -81,7 +81,7 @@ impl ReplicaStack {
         let echo = Echo::start()?;
         let mut filter_config = json!({
             "issuer": issuer,
-            "broker_upstream": "broker",
+            "broker_upstream": "broker_via_lb",
             "client_id": CLIENT_ID,
             "client_secret": CLIENT_SECRET,
             "cookie_secret": random_cookie_secret()?,
