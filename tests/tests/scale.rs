@@ -244,7 +244,16 @@ fn a_login_started_on_one_replica_finishes_on_the_other() {
 
 #[test]
 fn refresh_on_either_replica_and_concurrent_refreshes_have_one_winner() {
-    let stack = ReplicaStack::start().unwrap();
+    let stack = ReplicaStack::start_with(
+        &[(
+            "oauth2:\n",
+            // Strict rotation: no reuse grace, so of concurrent refreshes exactly one wins
+            // (with Dex's default 3 s grace, concurrent reuses get sibling tokens instead).
+            "expiry:\n  refreshTokens:\n    reuseInterval: 0s\noauth2:\n",
+        )],
+        serde_json::Map::new(),
+    )
+    .unwrap();
     // A code flow by hand against replica A, then refreshes alternating A and B.
     let (a, b) = (stack.replica_issuer(0), stack.replica_issuer(1));
     let redirect = stack.url("/oauth2/callback");

@@ -193,12 +193,11 @@ async fn refresh_token(
                 "the refresh token was already used",
             ));
         }
-        RefreshUse::RecentlyRotated => {
-            // Within reuseInterval: most likely the client's own concurrent refresh, which won.
+        RefreshUse::RecentlyRotated(token) => {
+            // Within reuseInterval: most likely the client's own concurrent refresh, which
+            // won. As Dex does, the reuse is allowed: it gets a sibling in the same family.
             tracing::info!(client = %client.id, "refresh token presented again within the reuse interval");
-            return Err(OAuthError::invalid_grant(
-                "the refresh token was already used",
-            ));
+            token
         }
     };
     let scopes = match form.get("scope") {

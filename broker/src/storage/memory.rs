@@ -158,7 +158,7 @@ impl Storage for MemoryStorage {
         }
         if let Some(spent_at) = *spent {
             if now < spent_at.saturating_add(policy.reuse_interval_secs) {
-                return Ok(RefreshUse::RecentlyRotated);
+                return Ok(RefreshUse::RecentlyRotated(Box::new(token.clone())));
             }
             let family = token.family.clone();
             s.refresh_tokens.retain(|_, (t, _)| t.family != family);

@@ -73,8 +73,10 @@ pub enum RefreshUse {
     /// A spent token was presented again after the reuse interval: its whole family is revoked.
     Reused,
     /// A spent token was presented again within the reuse interval (a client's concurrent
-    /// refreshes): refused, nothing revoked.
-    RecentlyRotated,
+    /// refreshes, e.g. a page and its XHRs through the gateway): nothing is revoked and, as
+    /// Dex allows within `reuseInterval`, the caller may issue a second successor in the
+    /// same family. Carries the token as it was when spent.
+    RecentlyRotated(Box<RefreshToken>),
 }
 
 /// Counts of rows removed by one garbage-collection pass.

@@ -332,7 +332,7 @@ impl Storage for SqlStorage {
         if spent != 0 {
             // `spent` holds when the token was rotated (older rows: 1, long ago).
             if now < spent.saturating_add(policy.reuse_interval_secs) {
-                return Ok(RefreshUse::RecentlyRotated);
+                return Ok(RefreshUse::RecentlyRotated(Box::new(from_row(&row)?)));
             }
             delete_family(&mut tx, &family).await?;
             tx.commit().await?;
