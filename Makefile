@@ -16,6 +16,8 @@ APT_PACKAGES ?=
 APT_PACKAGES += chromium
 # PostgreSQL server binaries: the tests' private cluster when no server is reachable (issue 6).
 APT_PACKAGES += postgresql
+# SAML (issue 4): pysaml2's IdP signs through xmlsec1; the tests make its key with openssl.
+APT_PACKAGES += xmlsec1 openssl
 
 # Node test peers: every tests/peers/<name>/ with a package-lock.json gets `npm ci`,
 # redone only when its lock file changes.

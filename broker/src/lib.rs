@@ -6,6 +6,7 @@ pub mod keys;
 pub mod metrics;
 pub mod oidc;
 pub mod random;
+pub mod saml;
 pub mod secret;
 pub mod server;
 pub mod storage;

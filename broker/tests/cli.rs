@@ -76,7 +76,7 @@ fn serve_refuses_a_postgres_config_with_sqlite_keys_and_unsupported_connectors()
     );
 
     let yaml = format!(
-        "{}connectors:\n- type: saml\n  id: saml\n  name: SAML\n",
+        "{}connectors:\n- type: ldap\n  id: ldap\n  name: LDAP\n",
         good_yaml(dir.path())
     );
     let out = Command::new(BIN)
@@ -86,6 +86,19 @@ fn serve_refuses_a_postgres_config_with_sqlite_keys_and_unsupported_connectors()
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("connectors[0].type"));
+
+    // A SAML connector without its settings is refused with the missing key named.
+    let yaml = format!(
+        "{}connectors:\n- type: saml\n  id: saml\n  name: SAML\n",
+        good_yaml(dir.path())
+    );
+    let out = Command::new(BIN)
+        .arg("serve")
+        .arg(write_config(dir.path(), &yaml))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("connectors[0].config.ssoURL: missing"));
 }
 
 #[test]

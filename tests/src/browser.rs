@@ -9,6 +9,7 @@ use reqwest::header::{HeaderMap, ACCEPT, COOKIE, LOCATION, SET_COOKIE};
 use url::Url;
 
 use crate::cookie_jar::CookieJar;
+use crate::html_form::{find_form, find_links, HtmlForm};
 use crate::login_form::{find_login_form, LoginForm};
 
 /// What a browser navigation sends as `Accept`.
@@ -47,6 +48,16 @@ impl Page {
     pub fn json(&self) -> Result<serde_json::Value> {
         serde_json::from_str(&self.body)
             .with_context(|| format!("{} ({}) is not JSON: {}", self.url, self.status, self.body))
+    }
+
+    /// The first form on this page (any form, e.g. an auto-POST hand-off).
+    pub fn form(&self) -> Result<HtmlForm> {
+        find_form(&self.body, &self.url)
+    }
+
+    /// The links on this page.
+    pub fn links(&self) -> Vec<Url> {
+        find_links(&self.body, &self.url)
     }
 
     /// The login form on this page.
@@ -109,6 +120,14 @@ impl Browser {
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body);
         self.send(url, request)
+    }
+
+    /// Submits `form` with its hidden fields, as a script-driven auto-POST would.
+    pub fn submit_form(&mut self, form: &HtmlForm) -> Result<Page> {
+        if form.method != "post" {
+            bail!("the form to {} uses method {}", form.action, form.method);
+        }
+        self.post_form(form.action.as_str(), &form.hidden)
     }
 
     /// Follows one redirect (as a GET navigation).

@@ -112,13 +112,13 @@ fn login_form(form: &Tag, inputs: &[Tag], base: &Url) -> Result<Option<LoginForm
 
 /// A start or end tag: lower-case name (`/form` for an end tag) and decoded attributes.
 #[derive(Debug)]
-struct Tag {
-    name: String,
+pub(crate) struct Tag {
+    pub(crate) name: String,
     attrs: Vec<(String, String)>,
 }
 
 impl Tag {
-    fn attr(&self, name: &str) -> Option<&str> {
+    pub(crate) fn attr(&self, name: &str) -> Option<&str> {
         self.attrs
             .iter()
             .find(|(n, _)| n == name)
@@ -127,7 +127,7 @@ impl Tag {
 }
 
 /// The tags of `html`, skipping comments and the bodies of `script`/`style`.
-fn tags(html: &str) -> Vec<Tag> {
+pub(crate) fn tags(html: &str) -> Vec<Tag> {
     let mut out = Vec::new();
     let mut rest = html;
     while let Some(lt) = rest.find('<') {

@@ -52,7 +52,7 @@ fn seed_for_local_run(issuer: &str, http: &str) -> String {
 }
 
 #[test]
-#[ignore = "as written the block relies on the Dex Helm chart: storage type kubernetes (inCluster), oauth2.responseTypes [code, token, id_token] and no web.http are refused by the foundations config; type: saml needs the SAML branch (issue 4)"]
+#[ignore = "as written the block relies on the Dex Helm chart: storage type kubernetes (inCluster), oauth2.responseTypes [code, token, id_token] and no web.http are refused by the foundations config"]
 fn seed_000_config_block_loads_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     let (ok, text) = check(dir.path(), &seed());
@@ -60,7 +60,6 @@ fn seed_000_config_block_loads_unchanged() {
 }
 
 #[test]
-#[ignore = "needs type: saml (issue 4, branch saml): passes once that branch is merged"]
 fn seed_000_connectors_and_static_client_load_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     let (ok, text) = check(
@@ -175,7 +174,6 @@ fn chooser_lists_microsoft_and_oidc_connectors_by_name_in_headless_chromium() {
 }
 
 #[test]
-#[ignore = "needs type: saml (issue 4, branch saml): passes once that branch is merged"]
 fn chooser_lists_the_seed_saml_and_microsoft_connectors_in_headless_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let logs = LogDir::for_test("seed_chooser_in_chromium").unwrap();

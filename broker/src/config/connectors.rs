@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::ConfigError;
 use super::raw::RawConnector;
+use super::saml::{saml_config, ReadFile, SamlConfig};
 use super::schema::{normalize, Shape};
 use crate::connector::{microsoft, oidc};
 
@@ -24,6 +25,7 @@ pub struct ConnectorConfig {
 pub enum ConnectorKind {
     Microsoft(microsoft::config::MicrosoftConfig),
     Oidc(oidc::config::OidcConfig),
+    Saml(Box<SamlConfig>),
 }
 
 /// Normalises a connector's `config` against its shape and deserialises it; errors name the
@@ -46,6 +48,8 @@ pub(crate) fn parse_connector_config<T: DeserializeOwned>(
 pub fn connectors(
     raw: Vec<RawConnector>,
     enable_password_db: bool,
+    issuer: &super::Issuer,
+    read_file: ReadFile,
 ) -> Result<Vec<ConnectorConfig>, ConfigError> {
     let mut seen = HashSet::new();
     if enable_password_db {
@@ -86,14 +90,18 @@ pub fn connectors(
         let settings = match kind.to_ascii_lowercase().as_str() {
             "microsoft" => ConnectorKind::Microsoft(microsoft::config::parse(&config, &path)?),
             "oidc" => ConnectorKind::Oidc(oidc::config::parse(&config, &path)?),
-            _ => {
-                return Err(ConfigError::key(
-                    at("type"),
-                    format!(
-                        "connector type {kind:?} is not supported (supported: microsoft, oidc)"
-                    ),
-                ))
-            }
+            "saml" => ConnectorKind::Saml(Box::new(saml_config(
+                &path,
+                Some(&config).filter(|c| !c.is_null()),
+                &issuer.endpoint("/callback"),
+                read_file,
+            )?)),
+            _ => return Err(ConfigError::key(
+                at("type"),
+                format!(
+                    "connector type {kind:?} is not supported (supported: microsoft, oidc, saml)"
+                ),
+            )),
         };
         out.push(ConnectorConfig {
             id,

@@ -6,6 +6,7 @@ mod env_expand;
 mod error;
 mod password_hash;
 mod raw;
+mod saml;
 pub(crate) mod schema;
 mod storage;
 mod validate;
@@ -17,6 +18,7 @@ pub use connectors::{ConnectorConfig, ConnectorKind};
 pub use duration::parse_go_duration;
 pub use error::ConfigError;
 pub use password_hash::{decode_bcrypt_hash, BcryptHash};
+pub use saml::{AuthnBinding, SamlConfig, SamlSigningKey};
 pub use storage::{PostgresConfig, StorageConfig};
 
 use crate::secret::Secret;
@@ -189,7 +191,7 @@ impl Config {
         }
         let raw: raw::RawConfig = serde_path_to_error::deserialize(normalized)
             .map_err(|e| ConfigError::key(e.path().to_string(), e.inner().to_string()))?;
-        validate::validate(raw, env)
+        validate::validate(raw, env, &|path| std::fs::read_to_string(path))
     }
 
     /// Reads, parses and validates a config file.
@@ -206,5 +208,7 @@ impl Config {
     }
 }
 
+#[cfg(test)]
+mod saml_tests;
 #[cfg(test)]
 mod tests;

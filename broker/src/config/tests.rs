@@ -328,9 +328,11 @@ fn secret_env_reads_the_environment() {
     let normalized =
         schema::normalize(&serde_yaml_ng::from_str(&yaml).unwrap(), &schema::ROOT, "").unwrap();
     let raw: raw::RawConfig = serde_json::from_value(normalized).unwrap();
-    let c = validate::validate(raw, &|name| {
-        (name == "GATEHOUSE_TEST_SECRET_UNSET_VAR").then(|| "from-env".into())
-    })
+    let c = validate::validate(
+        raw,
+        &|name| (name == "GATEHOUSE_TEST_SECRET_UNSET_VAR").then(|| "from-env".into()),
+        &|path| std::fs::read_to_string(path),
+    )
     .unwrap();
     assert!(c.clients[0].secret.as_ref().unwrap().matches("from-env"));
 }
@@ -473,6 +475,15 @@ fn unsupported_response_types_and_connectors_refused() {
     );
     assert!(
         err(&yaml).contains("connector type \"ldap\" is not supported"),
+        "{}",
+        err(&yaml)
+    );
+    let yaml = format!(
+        "{}connectors:\n- type: saml\n  id: saml\n  name: SAML\n  config: {{}}\n",
+        base()
+    );
+    assert!(
+        err(&yaml).starts_with("connectors[0].config.ssoURL: missing"),
         "{}",
         err(&yaml)
     );

@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use super::error::ConfigError;
 use super::raw::*;
+use super::saml::ReadFile;
 use super::*;
 
 type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
-pub fn validate(raw: RawConfig, env: Env) -> Result<Config, ConfigError> {
+pub fn validate(raw: RawConfig, env: Env, read_file: ReadFile) -> Result<Config, ConfigError> {
     let issuer = issuer(raw.issuer)?;
     let storage = super::storage::storage(raw.storage)?;
     let http_addr = http_addr(raw.web)?;
@@ -17,8 +18,12 @@ pub fn validate(raw: RawConfig, env: Env) -> Result<Config, ConfigError> {
     let expiry = expiry(raw.expiry)?;
     let logger = logger(raw.logger)?;
     let enable_password_db = raw.enable_password_db.unwrap_or(false);
-    let connectors =
-        super::connectors::connectors(raw.connectors.unwrap_or_default(), enable_password_db)?;
+    let connectors = super::connectors::connectors(
+        raw.connectors.unwrap_or_default(),
+        enable_password_db,
+        &issuer,
+        read_file,
+    )?;
     let oauth2 = oauth2(raw.oauth2, enable_password_db)?;
     let clients = clients(raw.static_clients.unwrap_or_default(), env)?;
     let static_passwords = static_passwords(raw.static_passwords.unwrap_or_default())?;

@@ -1,5 +1,5 @@
 //! Upstream identity sources behind one trait, Dex-style: a [`Connector`] names itself and
-//! offers capabilities (password login now; redirect callback, SAML POST later), and every
+//! offers capabilities (password login, upstream redirect, SAML POST), and every
 //! connector answers with the same [`Identity`].
 
 mod allow_list;
@@ -9,6 +9,7 @@ pub mod local;
 pub mod microsoft;
 pub mod oidc;
 mod registry;
+pub mod saml;
 mod upstream_http;
 
 use async_trait::async_trait;
@@ -16,6 +17,7 @@ use async_trait::async_trait;
 pub use identity::{ConnectorData, Identity};
 pub use local::LocalConnector;
 pub use registry::Connectors;
+pub use saml::SamlConnector;
 pub use upstream_http::UpstreamClient;
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +46,10 @@ pub trait Connector: Send + Sync {
     }
     /// Present when the connector sends the browser to an upstream provider and back to `/callback`.
     fn redirect(&self) -> Option<&dyn RedirectConnector> {
+        None
+    }
+    /// Present for SAML connectors: the login goes to the IdP and comes back to `/callback`.
+    fn saml(&self) -> Option<&SamlConnector> {
         None
     }
     /// Present when the connector can re-check a user when a refresh token is used.

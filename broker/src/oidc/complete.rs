@@ -3,9 +3,10 @@
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::redirect::to_client;
+use super::redirect::{found, to_client};
 use super::AppState;
 use crate::config::AUTH_CODE_LIFETIME;
+use crate::connector::Identity;
 use crate::random::{hash_secret, random_token};
 use crate::storage::{now, AuthCode};
 use crate::web::{error_page, storage_error_page};
@@ -53,4 +54,30 @@ pub fn expired() -> Response {
         "Sign-in expired",
         "This sign-in is unknown or has expired.",
     )
+}
+
+/// A connector has vouched for `identity`: record it on the auth request, then issue the code
+/// (approval skipped) or show the approval page.
+pub async fn signed_in(
+    app: &AppState,
+    request_id: &str,
+    client_id: &str,
+    connector_id: &str,
+    identity: &Identity,
+) -> Response {
+    match app
+        .storage
+        .set_auth_request_identity(request_id, connector_id, identity)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return expired(),
+        Err(e) => return storage_error_page(&e, "saving sign-in"),
+    }
+    tracing::info!(connector = %connector_id, client = %client_id, "user signed in");
+    if app.config.oauth2.skip_approval_screen {
+        return issue_code(app, request_id).await;
+    }
+    let req: String = form_urlencoded::byte_serialize(request_id.as_bytes()).collect();
+    found(&app.path(&format!("/approval?req={req}")))
 }

@@ -7,9 +7,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::complete::{expired, issue_code};
+use super::complete::{expired, signed_in};
 use super::params::Params;
-use super::redirect::found;
 use super::AppState;
 use crate::connector::{ConnectorError, PasswordConnector};
 use crate::storage::{now, AuthRequest};
@@ -35,11 +34,16 @@ async fn lookup<'a>(
             "This connector has no password form.",
         ));
     };
+    Ok((password, pending(app, request_id).await?))
+}
+
+/// The pending auth request named by `req`, or the page explaining why there is none.
+async fn pending(app: &AppState, request_id: Option<&str>) -> Result<AuthRequest, Response> {
     let Some(request_id) = request_id else {
         return Err(expired());
     };
     match app.storage.get_auth_request(request_id, now()).await {
-        Ok(Some(r)) => Ok((password, r)),
+        Ok(Some(r)) => Ok(r),
         Ok(None) => Err(expired()),
         Err(e) => Err(storage_error_page(&e, "loading auth request")),
     }
@@ -55,6 +59,12 @@ pub async fn show(
         Err(_) => return expired(),
     };
     if let Some(connector) = app.connectors.get(&connector_id) {
+        if let Some(saml) = connector.saml() {
+            return match pending(&app, params.get("req")).await {
+                Ok(request) => super::saml::start(&app, saml, &request).await,
+                Err(page) => page,
+            };
+        }
         if connector.redirect().is_some() {
             return super::upstream::start(&app, connector.as_ref(), params.get("req")).await;
         }
@@ -136,19 +146,12 @@ pub async fn submit(
             );
         }
     };
-    match app
-        .storage
-        .set_auth_request_identity(&request.id, &connector_id, &identity)
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => return expired(),
-        Err(e) => return storage_error_page(&e, "saving sign-in"),
-    }
-    tracing::info!(connector = %connector_id, client = %request.client_id, "user signed in");
-    if app.config.oauth2.skip_approval_screen {
-        return issue_code(&app, &request.id).await;
-    }
-    let req: String = form_urlencoded::byte_serialize(request.id.as_bytes()).collect();
-    found(&app.path(&format!("/approval?req={req}")))
+    signed_in(
+        &app,
+        &request.id,
+        &request.client_id,
+        &connector_id,
+        &identity,
+    )
+    .await
 }

@@ -14,6 +14,7 @@ mod params;
 mod pkce;
 mod post_logout_redirect;
 mod redirect;
+mod saml;
 mod scopes;
 mod state;
 mod token;
@@ -44,8 +45,16 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(userinfo::userinfo).post(userinfo::userinfo),
         )
         .route("/logout", get(logout::get).post(logout::post))
-        .route("/callback", get(upstream::callback))
+        // One redirect URI for every connector: OIDC/Microsoft come back with a GET, SAML with
+        // an HTTP-POST binding form (whose body may exceed the server-wide limit).
+        .route(
+            "/callback",
+            get(upstream::callback).merge(axum::routing::post(saml::callback).layer(
+                axum::extract::DefaultBodyLimit::max(saml::MAX_CALLBACK_BODY_BYTES),
+            )),
+        )
         .route("/healthz", get(health::healthz))
+        .route("/saml/{connector}/metadata", get(saml::metadata))
         .with_state(state.clone());
     let path = state.config.issuer.path.clone();
     if path.is_empty() {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::config::{Config, ConnectorConfig, ConnectorKind};
 use crate::connector::microsoft::MicrosoftConnector;
 use crate::connector::oidc::OidcConnector;
-use crate::connector::{Connector, Connectors, LocalConnector, UpstreamClient};
+use crate::connector::{Connector, Connectors, LocalConnector, SamlConnector, UpstreamClient};
 use crate::keys::{KeyError, KeyManager};
 use crate::metrics::Metrics;
 use crate::oidc::{self, AppState};
@@ -71,7 +71,7 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, ServeError> {
             message: e.to_string(),
         })?;
         for c in &config.connectors {
-            connectors.push(upstream_connector(c, &http));
+            connectors.push(upstream_connector(c, &http)?);
         }
     }
     let minter = TokenMinter::new(
@@ -187,8 +187,11 @@ fn spawn_key_refresh(
 }
 
 /// The connector for one `connectors:` entry.
-fn upstream_connector(c: &ConnectorConfig, http: &UpstreamClient) -> Arc<dyn Connector> {
-    match &c.kind {
+fn upstream_connector(
+    c: &ConnectorConfig,
+    http: &UpstreamClient,
+) -> Result<Arc<dyn Connector>, ServeError> {
+    Ok(match &c.kind {
         ConnectorKind::Microsoft(m) => Arc::new(MicrosoftConnector::new(
             c.id.clone(),
             c.name.clone(),
@@ -201,5 +204,13 @@ fn upstream_connector(c: &ConnectorConfig, http: &UpstreamClient) -> Arc<dyn Con
             o.clone(),
             http.clone(),
         )),
-    }
+        ConnectorKind::Saml(saml) => Arc::new(
+            SamlConnector::new(&c.id, &c.name, (**saml).clone()).map_err(|message| {
+                ServeError::Connector {
+                    id: c.id.clone(),
+                    message,
+                }
+            })?,
+        ),
+    })
 }

@@ -100,10 +100,13 @@ pub async fn run_all(storage: Arc<dyn Storage>) {
     signing_keys(s).await;
     signing_key_rotation_is_compare_and_swap(s).await;
     garbage_collection(s).await;
+    saml_requests_are_answered_once(s).await;
+    saml_assertion_replay_cache(s).await;
     concurrent_code_redemptions(storage.clone()).await;
     concurrent_auth_request_takes(storage.clone()).await;
     concurrent_refreshes(storage.clone()).await;
     concurrent_key_rotations(storage.clone()).await;
+    concurrent_saml_answers(storage.clone()).await;
 }
 
 /// Runs `n` copies of `op` at once (on separate tasks, so SQL backends use separate connections).
@@ -201,6 +204,31 @@ async fn concurrent_key_rotations(storage: Arc<dyn Storage>) {
     assert_eq!(results.iter().filter(|r| **r).count(), 1, "{results:?}");
     assert_eq!(storage.signing_key_generation().await.unwrap(), seen + 1);
     assert_eq!(storage.list_signing_keys().await.unwrap().len(), before + 1);
+}
+
+/// Two replicas receiving the same SAML response at once: one answers the request, one
+/// records the assertion ID; the other copy is refused at both steps.
+async fn concurrent_saml_answers(storage: Arc<dyn Storage>) {
+    storage
+        .create_saml_request(&saml_request("_race-s", NOW + 300))
+        .await
+        .unwrap();
+    let answers = race(&storage, 8, |s, _| async move {
+        s.answer_saml_request("_race-s", NOW).await.unwrap()
+    })
+    .await;
+    assert_eq!(answers.iter().filter(|a| **a).count(), 1, "{answers:?}");
+    let remembered = race(&storage, 8, |s, _| async move {
+        s.remember_saml_assertion("_race-a", NOW + 300)
+            .await
+            .unwrap()
+    })
+    .await;
+    assert_eq!(
+        remembered.iter().filter(|r| **r).count(),
+        1,
+        "{remembered:?}"
+    );
 }
 
 async fn refresh_reuse_interval(s: &dyn Storage) {
@@ -537,4 +565,71 @@ async fn garbage_collection(s: &dyn Storage) {
             .unwrap(),
         RefreshUse::Reused
     ));
+}
+
+fn saml_request(id: &str, expires_at: UnixTime) -> SamlRequest {
+    SamlRequest {
+        id: id.into(),
+        auth_request_id: "ar".into(),
+        connector_id: "saml".into(),
+        expires_at,
+        answered: false,
+    }
+}
+
+async fn saml_requests_are_answered_once(s: &dyn Storage) {
+    let r = saml_request("_s1", NOW + 60);
+    s.create_saml_request(&r).await.unwrap();
+    assert!(matches!(
+        s.create_saml_request(&r).await,
+        Err(StorageError::AlreadyExists)
+    ));
+    assert_eq!(
+        s.get_saml_request("_s1", NOW).await.unwrap(),
+        Some(r.clone())
+    );
+    assert_eq!(
+        s.get_saml_request("_s1", NOW + 60).await.unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(s.get_saml_request("_nope", NOW).await.unwrap(), None);
+    assert!(s.answer_saml_request("_s1", NOW).await.unwrap());
+    assert!(
+        !s.answer_saml_request("_s1", NOW).await.unwrap(),
+        "answered once"
+    );
+    let answered = s.get_saml_request("_s1", NOW).await.unwrap().unwrap();
+    assert!(answered.answered, "kept, marked answered");
+    assert!(!s.answer_saml_request("_nope", NOW).await.unwrap());
+    s.create_saml_request(&saml_request("_s2", NOW + 1))
+        .await
+        .unwrap();
+    assert!(
+        !s.answer_saml_request("_s2", NOW + 5).await.unwrap(),
+        "expired"
+    );
+}
+
+async fn saml_assertion_replay_cache(s: &dyn Storage) {
+    assert!(s.remember_saml_assertion("_a1", NOW + 60).await.unwrap());
+    assert!(
+        !s.remember_saml_assertion("_a1", NOW + 60).await.unwrap(),
+        "replay"
+    );
+    assert!(s.remember_saml_assertion("_a2", NOW + 5).await.unwrap());
+    s.create_saml_request(&saml_request("_gc", NOW + 5))
+        .await
+        .unwrap();
+    let stats = s.delete_expired(NOW + 10).await.unwrap();
+    assert!(stats.saml_assertions >= 1, "{stats:?}");
+    assert!(stats.saml_requests >= 1, "{stats:?}");
+    assert!(
+        !s.remember_saml_assertion("_a1", NOW + 60).await.unwrap(),
+        "kept until it expires"
+    );
+    assert!(
+        s.remember_saml_assertion("_a2", NOW + 60).await.unwrap(),
+        "forgotten after it expired"
+    );
 }

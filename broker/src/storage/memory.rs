@@ -21,6 +21,9 @@ struct State {
     refresh_tokens: HashMap<String, (RefreshToken, Option<UnixTime>)>,
     signing_keys: Vec<SigningKeyRecord>,
     signing_key_generation: i64,
+    saml_requests: HashMap<String, SamlRequest>,
+    /// assertion ID → when to forget it.
+    saml_assertions: HashMap<String, UnixTime>,
 }
 
 #[derive(Default)]
@@ -216,6 +219,44 @@ impl Storage for MemoryStorage {
         Ok(true)
     }
 
+    async fn create_saml_request(&self, request: &SamlRequest) -> Result<()> {
+        let mut s = self.lock();
+        if s.saml_requests.contains_key(&request.id) {
+            return Err(StorageError::AlreadyExists);
+        }
+        s.saml_requests.insert(request.id.clone(), request.clone());
+        Ok(())
+    }
+
+    async fn get_saml_request(&self, id: &str, now: UnixTime) -> Result<Option<SamlRequest>> {
+        Ok(self
+            .lock()
+            .saml_requests
+            .get(id)
+            .filter(|r| r.expires_at > now)
+            .cloned())
+    }
+
+    async fn answer_saml_request(&self, id: &str, now: UnixTime) -> Result<bool> {
+        let mut s = self.lock();
+        match s.saml_requests.get_mut(id) {
+            Some(r) if r.expires_at > now && !r.answered => {
+                r.answered = true;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn remember_saml_assertion(&self, id: &str, expires_at: UnixTime) -> Result<bool> {
+        let mut s = self.lock();
+        if s.saml_assertions.contains_key(id) {
+            return Ok(false);
+        }
+        s.saml_assertions.insert(id.to_string(), expires_at);
+        Ok(true)
+    }
+
     async fn delete_expired(&self, now: UnixTime) -> Result<GcStats> {
         let mut s = self.lock();
         let mut stats = GcStats::default();
@@ -232,6 +273,12 @@ impl Storage for MemoryStorage {
         let n = s.signing_keys.len();
         s.signing_keys.retain(|k| k.verify_until > now);
         stats.signing_keys = (n - s.signing_keys.len()) as u64;
+        let n = s.saml_requests.len();
+        s.saml_requests.retain(|_, r| r.expires_at > now);
+        stats.saml_requests = (n - s.saml_requests.len()) as u64;
+        let n = s.saml_assertions.len();
+        s.saml_assertions.retain(|_, until| *until > now);
+        stats.saml_assertions = (n - s.saml_assertions.len()) as u64;
         Ok(stats)
     }
 }

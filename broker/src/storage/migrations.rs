@@ -43,4 +43,18 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[
             "INSERT INTO signing_key_state (id, generation) VALUES (1, 0)",
         ],
     ),
+    (
+        3,
+        &[
+            // SAML (issue 4): AuthnRequests in flight and the assertion-ID replay cache.
+            "CREATE TABLE IF NOT EXISTS saml_requests (
+                id TEXT PRIMARY KEY,
+                expires_at BIGINT NOT NULL,
+                answered BIGINT NOT NULL,
+                data TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS saml_assertions (
+                id TEXT PRIMARY KEY,
+                expires_at BIGINT NOT NULL)",
+        ],
+    ),
 ];

@@ -86,6 +86,8 @@ pub struct GcStats {
     pub auth_codes: u64,
     pub refresh_tokens: u64,
     pub signing_keys: u64,
+    pub saml_requests: u64,
+    pub saml_assertions: u64,
 }
 
 #[async_trait]
@@ -138,6 +140,16 @@ pub trait Storage: Send + Sync + 'static {
     /// Compare-and-swap: adds `key` and bumps the generation only if it is still `seen`.
     /// Returns false (and changes nothing) when another replica rotated first.
     async fn rotate_signing_key(&self, seen: i64, key: &SigningKeyRecord) -> Result<bool>;
+
+    // --- SAML: requests in flight, and assertion IDs seen (replay cache) ---
+    async fn create_saml_request(&self, request: &SamlRequest) -> Result<()>;
+    /// None when unknown or expired (an answered request is returned, marked `answered`).
+    async fn get_saml_request(&self, id: &str, now: UnixTime) -> Result<Option<SamlRequest>>;
+    /// Marks the request answered, atomically: true for the first answer only, so one
+    /// response is accepted per request.
+    async fn answer_saml_request(&self, id: &str, now: UnixTime) -> Result<bool>;
+    /// Remembers an assertion ID until `expires_at`; false when it was already seen (a replay).
+    async fn remember_saml_assertion(&self, id: &str, expires_at: UnixTime) -> Result<bool>;
 
     // Room for offline sessions, connector data, passwords and clients in storage: later issues.
 

@@ -132,3 +132,18 @@ impl RefreshPolicy {
         idle.min(absolute)
     }
 }
+
+/// An AuthnRequest this broker sent, until its response arrives (the `RelayState` is its id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamlRequest {
+    /// The AuthnRequest's `ID`: the response's `InResponseTo` must equal it.
+    pub id: String,
+    /// The /auth request the login belongs to.
+    pub auth_request_id: String,
+    pub connector_id: String,
+    pub expires_at: UnixTime,
+    /// Set once a response to it was accepted; kept until expiry so a second answer is told
+    /// apart from an unknown one.
+    #[serde(default)]
+    pub answered: bool,
+}

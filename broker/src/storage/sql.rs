@@ -428,6 +428,61 @@ impl Storage for SqlStorage {
         Ok(true)
     }
 
+    async fn create_saml_request(&self, request: &SamlRequest) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO saml_requests (id, expires_at, answered, data) VALUES ($1, $2, 0, $3)",
+        )
+        .bind(&request.id)
+        .bind(request.expires_at)
+        .bind(to_json(request)?)
+        .execute(&self.pool)
+        .await
+        .map_err(insert_error)?;
+        Ok(())
+    }
+
+    async fn get_saml_request(&self, id: &str, now: UnixTime) -> Result<Option<SamlRequest>> {
+        let row = sqlx::query(
+            "SELECT answered, data FROM saml_requests WHERE id = $1 AND expires_at > $2",
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let answered: i64 = row.try_get("answered")?;
+        let mut request: SamlRequest = from_row(&row)?;
+        request.answered = answered != 0;
+        Ok(Some(request))
+    }
+
+    async fn answer_saml_request(&self, id: &str, now: UnixTime) -> Result<bool> {
+        // One conditional UPDATE: of two concurrent answers exactly one changes the row.
+        let changed = sqlx::query(
+            "UPDATE saml_requests SET answered = 1 WHERE id = $1 AND answered = 0 AND expires_at > $2",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(changed == 1)
+    }
+
+    async fn remember_saml_assertion(&self, id: &str, expires_at: UnixTime) -> Result<bool> {
+        // The primary key makes the check and the insert one atomic step across replicas.
+        match sqlx::query("INSERT INTO saml_assertions (id, expires_at) VALUES ($1, $2)")
+            .bind(id)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if is_unique_violation(&e) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     async fn delete_expired(&self, now: UnixTime) -> Result<GcStats> {
         let mut stats = GcStats::default();
         let run = |sql: &'static str| {
@@ -447,6 +502,8 @@ impl Storage for SqlStorage {
         run("DELETE FROM redeemed_codes WHERE expires_at <= $1").await?;
         stats.refresh_tokens = run("DELETE FROM refresh_tokens WHERE expires_at <= $1").await?;
         stats.signing_keys = run("DELETE FROM signing_keys WHERE verify_until <= $1").await?;
+        stats.saml_requests = run("DELETE FROM saml_requests WHERE expires_at <= $1").await?;
+        stats.saml_assertions = run("DELETE FROM saml_assertions WHERE expires_at <= $1").await?;
         Ok(stats)
     }
 }

@@ -8,6 +8,7 @@ mod escape;
 mod layout;
 mod login;
 mod not_allowed;
+mod saml_post;
 mod signed_out;
 
 pub use approval::approval_page;
@@ -17,4 +18,5 @@ pub use escape::escape;
 pub use layout::html_response;
 pub use login::{login_page, LoginForm};
 pub use not_allowed::not_allowed_page;
+pub use saml_post::saml_post_page;
 pub use signed_out::signed_out_page;
