@@ -45,10 +45,9 @@ fn seed_for_local_run(issuer: &str, http: &str) -> String {
         &seed[..start],
         &seed[end..]
     )
-    .replace(
-        "issuer: https://gatehouse.example.test/dex",
-        &format!("issuer: {issuer}"),
-    )
+    // The broker moves to `issuer`: its connectors' callback URLs (SAML checks its
+    // redirectURI against the broker's own /callback) move with it.
+    .replace("https://gatehouse.example.test/dex", issuer)
 }
 
 #[test]

@@ -41,6 +41,7 @@ fn seed_block() -> String {
 fn saml(c: &Config) -> &SamlConfig {
     match &c.connectors[0].kind {
         ConnectorKind::Saml(s) => s,
+        other => panic!("not a SAML connector: {other:?}"),
     }
 }
 
