@@ -96,12 +96,14 @@ pub fn connectors(
                 &issuer.endpoint("/callback"),
                 read_file,
             )?)),
-            _ => return Err(ConfigError::key(
-                at("type"),
-                format!(
+            _ => {
+                return Err(ConfigError::key(
+                    at("type"),
+                    format!(
                     "connector type {kind:?} is not supported (supported: microsoft, oidc, saml)"
                 ),
-            )),
+                ))
+            }
         };
         out.push(ConnectorConfig {
             id,
