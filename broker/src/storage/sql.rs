@@ -104,6 +104,37 @@ impl SqlStorage {
         tx.commit().await?;
         Ok(())
     }
+
+    /// Changes an auth request's data in one transaction: the write comes first, so it takes
+    /// the write lock (SQLite) / row lock (PostgreSQL) before the read. False when unknown.
+    async fn modify_auth_request(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut AuthRequest) + Send,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let locked = sqlx::query("UPDATE auth_requests SET expires_at = expires_at WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if locked == 0 {
+            return Ok(false);
+        }
+        let row = sqlx::query("SELECT data FROM auth_requests WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let mut request: AuthRequest = from_row(&row)?;
+        change(&mut request);
+        sqlx::query("UPDATE auth_requests SET data = $1 WHERE id = $2")
+            .bind(to_json(&request)?)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<String> {
@@ -168,56 +199,16 @@ impl Storage for SqlStorage {
         connector_id: &str,
         identity: &Identity,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
-        // Write first: takes the write lock (SQLite) / row lock (PostgreSQL) before reading.
-        let locked = sqlx::query("UPDATE auth_requests SET expires_at = expires_at WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if locked == 0 {
-            return Ok(false);
-        }
-        let row = sqlx::query("SELECT data FROM auth_requests WHERE id = $1")
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
-        let mut request: AuthRequest = from_row(&row)?;
-        request.connector_id = Some(connector_id.to_string());
-        request.identity = Some(identity.clone());
-        sqlx::query("UPDATE auth_requests SET data = $1 WHERE id = $2")
-            .bind(to_json(&request)?)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(true)
+        self.modify_auth_request(id, |request| {
+            request.connector_id = Some(connector_id.to_string());
+            request.identity = Some(identity.clone());
+        })
+        .await
     }
 
     async fn set_auth_request_upstream(&self, id: &str, upstream: &UpstreamLogin) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
-        // Same lock-then-read order as set_auth_request_identity.
-        let locked = sqlx::query("UPDATE auth_requests SET expires_at = expires_at WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if locked == 0 {
-            return Ok(false);
-        }
-        let row = sqlx::query("SELECT data FROM auth_requests WHERE id = $1")
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
-        let mut request: AuthRequest = from_row(&row)?;
-        request.upstream = Some(upstream.clone());
-        sqlx::query("UPDATE auth_requests SET data = $1 WHERE id = $2")
-            .bind(to_json(&request)?)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(true)
+        self.modify_auth_request(id, |request| request.upstream = Some(upstream.clone()))
+            .await
     }
 
     async fn take_auth_request(&self, id: &str, now: UnixTime) -> Result<Option<AuthRequest>> {
