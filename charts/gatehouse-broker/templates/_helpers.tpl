@@ -75,7 +75,7 @@ the broker takes them from the file only, so the chart writes them there (a valu
 gave for them is replaced, as Dex's flags replace it).
 */}}
 {{- define "gatehouse-broker.config" -}}
-{{- $config := deepCopy .Values.config }}
+{{- $config := include "gatehouse-broker.givenConfig" . | fromYaml }}
 {{- $web := default dict (get $config "web") }}
 {{- $_ := set $web "http" (printf "0.0.0.0:%d" (int .Values.containerPorts.http)) }}
 {{- $_ := set $config "web" $web }}
@@ -91,10 +91,29 @@ gave for them is replaced, as Dex's flags replace it).
 {{- end }}
 
 {{/*
+`config` as given or, when it is empty, a starter that passes check-config: SQLite in the pod,
+the password database on, no users. It is not a values default, because Helm would merge its
+keys into every user's config (a PostgreSQL config would gain SQLite's `file`).
+*/}}
+{{- define "gatehouse-broker.givenConfig" -}}
+{{- if .Values.config }}
+{{- toYaml .Values.config }}
+{{- else }}
+issuer: {{ printf "http://%s.%s.svc.cluster.local:%d/dex" (include "gatehouse-broker.fullname" .) (include "gatehouse-broker.namespace" .) (int .Values.service.ports.http.port) }}
+storage:
+  type: sqlite3
+  config:
+    file: /var/lib/gatehouse/gatehouse.db
+enablePasswordDB: true
+{{- end }}
+{{- end }}
+
+{{/*
 Refuses what would render but not work: several pods on storage that only one pod can use.
 */}}
 {{- define "gatehouse-broker.checks" -}}
-{{- $storage := default dict .Values.config.storage }}
+{{- $given := include "gatehouse-broker.givenConfig" . | fromYaml }}
+{{- $storage := default dict $given.storage }}
 {{- $type := default "" $storage.type }}
 {{- $several := or (gt (int .Values.replicaCount) 1) .Values.autoscaling.enabled }}
 {{- if and $several (ne $type "postgres") .Values.configSecret.create }}
