@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use gatehouse_e2e::k8s_check::{
     check, object, secret_value, validation_errors, Manifest, Release, IMAGE_VOLUME_KUBE_VERSIONS,
-    KUBE_VERSIONS, NAMESPACE, RELEASE_NAME,
+    KUBE_VERSIONS,
 };
 use gatehouse_e2e::paths::{envoy_binary, filter_wasm, repo_root};
 use gatehouse_filter::config::Settings;
@@ -388,5 +388,4 @@ fn kong_values_and_declarative_config_load_the_filter() {
         settings.broker_upstream,
         format!("{service}.{namespace}.svc.cluster.local:{port}")
     );
-    let _ = (RELEASE_NAME, NAMESPACE);
 }
