@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use gatehouse_broker::config::{Config, LogFormat};
+use gatehouse_broker::connector::{configure, ConfiguredConnector};
 
 #[derive(Parser)]
 #[command(
@@ -66,24 +67,29 @@ fn one_line(e: &anyhow::Error) -> String {
     line.replace('\n', " ")
 }
 
-fn load(path: &Path) -> anyhow::Result<Config> {
-    Config::load(path).with_context(|| format!("invalid config {}", path.display()))
+/// The config file, with each connector's `config:` block read by its type.
+fn load(path: &Path) -> anyhow::Result<(Config, Vec<ConfiguredConnector>)> {
+    let config =
+        Config::load(path).with_context(|| format!("invalid config {}", path.display()))?;
+    let connectors =
+        configure(&config).with_context(|| format!("invalid config {}", path.display()))?;
+    Ok((config, connectors))
 }
 
 fn serve(path: &Path) -> anyhow::Result<()> {
-    let config = load(path)?;
+    let (config, connectors) = load(path)?;
     init_logging(&config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime
-        .block_on(gatehouse_broker::server::serve(config))
+        .block_on(gatehouse_broker::server::serve(config, &connectors))
         .context("broker stopped with an error")
 }
 
 fn check_config(path: &Path) -> anyhow::Result<()> {
-    let config = load(path)?;
+    let (config, _) = load(path)?;
     println!(
         "config OK: issuer {}, {} client(s), {} static password(s)",
         config.issuer.url,

@@ -134,9 +134,7 @@ fn code_flow_with_pkce_issues_tokens_that_verify_against_jwks() {
 #[test]
 fn scopes_limit_claims_and_no_offline_access_means_no_refresh_token() {
     let b = broker();
-    let p = pkce();
-    let code = login_for_code(&b, "openid", "s", "n", &p);
-    let t = json(exchange(&b, &code, &p.verifier));
+    let t = sign_in(&b, "openid");
     assert!(t.get("refresh_token").is_none(), "{t}");
     let id = verify_jwt(&b, t["id_token"].as_str().unwrap(), CLIENT_ID);
     assert!(
@@ -426,9 +424,7 @@ fn refresh_rotates_and_a_used_token_is_refused() {
         reuse_interval: Some("0s"),
         ..Options::default()
     });
-    let p = pkce();
-    let code = login_for_code(&b, "openid email groups offline_access", "s", "n", &p);
-    let first = json(exchange(&b, &code, &p.verifier));
+    let first = sign_in(&b, "openid email groups offline_access");
     let r1 = first["refresh_token"].as_str().unwrap().to_string();
 
     let second = refresh(&b, &r1);
@@ -456,9 +452,7 @@ fn reuse_within_the_interval_gets_a_sibling_and_later_revokes() {
         reuse_interval: Some("2s"),
         ..Options::default()
     });
-    let p = pkce();
-    let code = login_for_code(&b, "openid offline_access", "s", "n", &p);
-    let r1 = json(exchange(&b, &code, &p.verifier))["refresh_token"]
+    let r1 = sign_in(&b, "openid offline_access")["refresh_token"]
         .as_str()
         .unwrap()
         .to_string();
@@ -488,9 +482,7 @@ fn reuse_within_the_interval_gets_a_sibling_and_later_revokes() {
 #[test]
 fn refresh_token_is_bound_to_its_client_and_garbage_is_refused() {
     let b = broker();
-    let p = pkce();
-    let code = login_for_code(&b, "openid offline_access", "s", "n", &p);
-    let rt = json(exchange(&b, &code, &p.verifier))["refresh_token"]
+    let rt = sign_in(&b, "openid offline_access")["refresh_token"]
         .as_str()
         .unwrap()
         .to_string();
@@ -514,9 +506,7 @@ fn refresh_token_is_bound_to_its_client_and_garbage_is_refused() {
 #[test]
 fn userinfo_answers_a_valid_bearer_only() {
     let b = broker();
-    let p = pkce();
-    let code = login_for_code(&b, "openid email profile groups", "s", "n", &p);
-    let t = json(exchange(&b, &code, &p.verifier));
+    let t = sign_in(&b, "openid email profile groups");
     let access = t["access_token"].as_str().unwrap();
     for method in ["GET", "POST"] {
         let r = http()
@@ -636,9 +626,7 @@ fn public_client_completes_with_pkce_and_no_secret() {
 fn restart_keeps_the_signing_key_and_sessions() {
     let mut b = broker();
     let kid_before = json(http().get(b.url("/keys")).send().unwrap())["keys"][0]["kid"].clone();
-    let p = pkce();
-    let code = login_for_code(&b, "openid email offline_access", "s", "n", &p);
-    let t = json(exchange(&b, &code, &p.verifier));
+    let t = sign_in(&b, "openid email offline_access");
     let status = b.stop();
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
     b.spawn();
@@ -801,21 +789,8 @@ fn concurrent_exchanges_of_one_code_yield_exactly_one_token() {
     let b = broker();
     let p = pkce();
     let code = login_for_code(&b, "openid offline_access", "s", "n", &p);
-    let statuses: Vec<u16> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..8)
-            .map(|_| s.spawn(|| exchange(&b, &code, &p.verifier).status().as_u16()))
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 200).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert!(
-        statuses.iter().all(|s| *s == 200 || *s == 400),
-        "{statuses:?}"
-    );
+    let statuses = concurrently(8, || exchange(&b, &code, &p.verifier).status().as_u16());
+    assert_exactly_one_won(&statuses);
 }
 
 #[test]
@@ -825,27 +800,12 @@ fn concurrent_uses_of_one_refresh_token_yield_exactly_one_success() {
         reuse_interval: Some("0s"),
         ..Options::default()
     });
-    let p = pkce();
-    let code = login_for_code(&b, "openid offline_access", "s", "n", &p);
-    let rt = json(exchange(&b, &code, &p.verifier))["refresh_token"]
+    let rt = sign_in(&b, "openid offline_access")["refresh_token"]
         .as_str()
         .unwrap()
         .to_string();
-    let statuses: Vec<u16> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..8)
-            .map(|_| s.spawn(|| refresh(&b, &rt).status().as_u16()))
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 200).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert!(
-        statuses.iter().all(|s| *s == 200 || *s == 400),
-        "{statuses:?}"
-    );
+    let statuses = concurrently(8, || refresh(&b, &rt).status().as_u16());
+    assert_exactly_one_won(&statuses);
 }
 
 #[test]

@@ -14,6 +14,18 @@ fn write_config(dir: &std::path::Path, yaml: &str) -> std::path::PathBuf {
     path
 }
 
+/// Runs `gatehouse-broker <command> <config>` to its end.
+fn run(command: &str, config: &std::path::Path) -> std::process::Output {
+    Command::new(BIN).arg(command).arg(config).output().unwrap()
+}
+
+/// Runs `command` with a config of this text, which it must refuse; its stderr.
+fn refused(command: &str, dir: &std::path::Path, yaml: &str) -> String {
+    let out = run(command, &write_config(dir, yaml));
+    assert!(!out.status.success(), "{command} accepted {yaml}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 fn good_yaml(dir: &std::path::Path) -> String {
     config_yaml(
         free_port(),
@@ -63,13 +75,7 @@ fn serve_refuses_an_unknown_key_naming_it() {
 fn serve_refuses_a_postgres_config_with_sqlite_keys_and_unsupported_connectors() {
     let dir = tempfile::tempdir().unwrap();
     let yaml = good_yaml(dir.path()).replace("type: sqlite3", "type: postgres");
-    let out = Command::new(BIN)
-        .arg("serve")
-        .arg(write_config(dir.path(), &yaml))
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refused("serve", dir.path(), &yaml);
     assert!(
         stderr.contains("storage.config.file: not used by type: postgres"),
         "{stderr}"
@@ -79,36 +85,30 @@ fn serve_refuses_a_postgres_config_with_sqlite_keys_and_unsupported_connectors()
         "{}connectors:\n- type: ldap\n  id: ldap\n  name: LDAP\n",
         good_yaml(dir.path())
     );
-    let out = Command::new(BIN)
-        .arg("serve")
-        .arg(write_config(dir.path(), &yaml))
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("connectors[0].type"));
+    let stderr = refused("serve", dir.path(), &yaml);
+    assert!(stderr.contains("connectors[0].type"), "{stderr}");
 
     // A SAML connector without its settings is refused with the missing key named.
     let yaml = format!(
         "{}connectors:\n- type: saml\n  id: saml\n  name: SAML\n",
         good_yaml(dir.path())
     );
-    let out = Command::new(BIN)
-        .arg("serve")
-        .arg(write_config(dir.path(), &yaml))
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("connectors[0].config.ssoURL: missing"));
+    let stderr = refused("serve", dir.path(), &yaml);
+    assert!(
+        stderr.contains("connectors[0].config.ssoURL: missing"),
+        "{stderr}"
+    );
+    // check-config reads the connector blocks too.
+    assert!(refused("check-config", dir.path(), &yaml).contains("connectors[0].config.ssoURL"));
 }
 
 #[test]
 fn check_config_accepts_good_and_names_bad_keys() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
-        .arg("check-config")
-        .arg(write_config(dir.path(), &good_yaml(dir.path())))
-        .output()
-        .unwrap();
+    let out = run(
+        "check-config",
+        &write_config(dir.path(), &good_yaml(dir.path())),
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -117,19 +117,9 @@ fn check_config_accepts_good_and_names_bad_keys() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("config OK"));
 
     let yaml = good_yaml(dir.path()).replace("issuer: http://", "issuer: ftp://");
-    let out = Command::new(BIN)
-        .arg("check-config")
-        .arg(write_config(dir.path(), &yaml))
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("issuer:"));
+    assert!(refused("check-config", dir.path(), &yaml).contains("issuer:"));
 
-    let out = Command::new(BIN)
-        .arg("check-config")
-        .arg(dir.path().join("missing.yaml"))
-        .output()
-        .unwrap();
+    let out = run("check-config", &dir.path().join("missing.yaml"));
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.yaml"));
 }

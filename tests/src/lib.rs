@@ -6,6 +6,7 @@ pub mod broker;
 pub mod broker_token;
 pub mod broker_yaml;
 pub mod browser;
+pub mod chooser;
 pub mod cookie_jar;
 pub mod crowd_user;
 pub mod echo;

@@ -83,6 +83,41 @@ impl OidcClient {
         }
     }
 
+    /// Signs in through `connector` and redeems the code: the token answer. Panics, with the
+    /// browser's history and `context()` (e.g. a log), when no code comes back.
+    pub fn sign_in(&self, connector: &str, scope: &str, context: impl Fn() -> String) -> Value {
+        let mut browser = Browser::new().unwrap();
+        match self
+            .authorize(&mut browser, Some(connector), scope)
+            .unwrap()
+        {
+            Outcome::Code(code) => {
+                let (status, tokens) = self.redeem(&code).unwrap();
+                assert_eq!(status, 200, "{tokens}");
+                tokens
+            }
+            Outcome::Page(p) => panic!(
+                "no code: {} {}\n{}\n{}",
+                p.status,
+                p.body,
+                browser.history_text(),
+                context()
+            ),
+        }
+    }
+
+    /// Signs in through `connector` and expects to be stopped on a page (no code issued).
+    pub fn refused(&self, connector: &str, scope: &str) -> Page {
+        let mut browser = Browser::new().unwrap();
+        match self
+            .authorize(&mut browser, Some(connector), scope)
+            .unwrap()
+        {
+            Outcome::Code(_) => panic!("a code was issued:\n{}", browser.history_text()),
+            Outcome::Page(p) => p,
+        }
+    }
+
     /// POST /token; returns (HTTP status, JSON body).
     pub fn token(&self, form: &[(&str, &str)]) -> Result<(u16, Value)> {
         let r = self

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use gatehouse_e2e::broker::BrokerConfig;
 use gatehouse_e2e::fake_entra::{FakeEntra, FakeGroup, FakeUser, CLIENT_ID, CLIENT_SECRET, TENANT};
-use gatehouse_e2e::oidc_client::{jwt_claims, OidcClient, Outcome};
+use gatehouse_e2e::oidc_client::{jwt_claims, OidcClient};
 use gatehouse_e2e::paths::broker_binary;
 use gatehouse_e2e::ports::free_port;
 use gatehouse_e2e::{Broker, Browser, LogDir, Stack, StackOptions, StackPorts};
@@ -98,37 +98,12 @@ const ALLOW: &str = "    groups: [admin, developer]\n";
 
 /// Signs in through the connector and redeems the code; returns the token answer.
 fn sign_in(s: &Setup) -> Value {
-    let mut browser = Browser::new().unwrap();
-    match s
-        .client
-        .authorize(&mut browser, Some("microsoft"), SCOPES)
-        .unwrap()
-    {
-        Outcome::Code(code) => {
-            let (status, tokens) = s.client.redeem(&code).unwrap();
-            assert_eq!(status, 200, "{tokens}");
-            tokens
-        }
-        Outcome::Page(p) => panic!(
-            "no code: {} {}\n{}",
-            p.status,
-            p.body,
-            browser.history_text()
-        ),
-    }
+    s.client.sign_in("microsoft", SCOPES, String::new)
 }
 
 /// Signs in and expects to be stopped on a page (no code for the client).
 fn refused(s: &Setup) -> gatehouse_e2e::Page {
-    let mut browser = Browser::new().unwrap();
-    match s
-        .client
-        .authorize(&mut browser, Some("microsoft"), SCOPES)
-        .unwrap()
-    {
-        Outcome::Code(_) => panic!("a code was issued:\n{}", browser.history_text()),
-        Outcome::Page(p) => p,
-    }
+    s.client.refused("microsoft", SCOPES)
 }
 
 fn id_claims(tokens: &Value) -> Value {
@@ -426,13 +401,8 @@ fn full_login_through_envoy_filter_broker_and_entra() {
     })
     .unwrap();
     let mut browser = Browser::new().unwrap();
-    // Wait for the filter to have the broker's keys.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let mut page = browser.get(&stack.url("/private/page?x=1")).unwrap();
-    while page.status == 503 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-        page = browser.get(&stack.url("/private/page?x=1")).unwrap();
-    }
+    stack.wait_for_keys(Duration::from_secs(15)).unwrap();
+    let page = browser.get(&stack.url("/private/page?x=1")).unwrap();
     // Two connectors (local + microsoft): the chooser lists the Microsoft one by name.
     let chooser = browser.follow_all(page).unwrap();
     assert_eq!(chooser.status, 200, "{}", browser.history_text());
@@ -443,18 +413,7 @@ fn full_login_through_envoy_filter_broker_and_entra() {
         "{}",
         chooser.body
     );
-    let href = chooser
-        .body
-        .split("href=\"")
-        .skip(1)
-        .filter_map(|s| s.split('"').next())
-        .find(|h| h.contains("/auth/microsoft"))
-        .unwrap()
-        .replace("&amp;", "&");
-    let start = browser
-        .get(&format!("http://127.0.0.1:{}{href}", ports.broker))
-        .unwrap();
-    let landed = browser.follow_all(start).unwrap();
+    let landed = browser.choose_connector(&chooser, "microsoft").unwrap();
     assert_eq!(
         landed.status,
         200,
@@ -488,18 +447,7 @@ fn full_login_through_envoy_filter_broker_and_entra() {
     let mut other = Browser::new().unwrap();
     let page = other.get(&stack.url("/private/page")).unwrap();
     let chooser = other.follow_all(page).unwrap();
-    let href = chooser
-        .body
-        .split("href=\"")
-        .skip(1)
-        .filter_map(|s| s.split('"').next())
-        .find(|h| h.contains("/auth/microsoft"))
-        .unwrap()
-        .replace("&amp;", "&");
-    let start = other
-        .get(&format!("http://127.0.0.1:{}{href}", ports.broker))
-        .unwrap();
-    let end = other.follow_all(start).unwrap();
+    let end = other.choose_connector(&chooser, "microsoft").unwrap();
     assert_eq!(end.status, 403, "{}", end.body);
     assert_eq!(stack.echo.requests().len(), before);
 }

@@ -2,11 +2,11 @@
 //! `oidc-provider`, tests/peers/oidc-provider), through the real broker — and through Envoy +
 //! filter for the main path. Refusals use the same provider misbehaving in one claim.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gatehouse_e2e::broker::BrokerConfig;
 use gatehouse_e2e::fake_entra::{FakeEntra, FakeGroup, FakeUser};
-use gatehouse_e2e::oidc_client::{jwt_claims, OidcClient, Outcome};
+use gatehouse_e2e::oidc_client::{jwt_claims, OidcClient};
 use gatehouse_e2e::oidc_peer::{OidcPeer, Tamper, CLIENT_ID, CLIENT_SECRET};
 use gatehouse_e2e::ports::free_port;
 use gatehouse_e2e::{Broker, Browser, LogDir, Stack, StackOptions, StackPorts};
@@ -69,37 +69,15 @@ fn setup(name: &str, account: Value, tamper: Tamper, conform: bool, extra: &str)
     }
 }
 
-fn attempt(s: &Setup) -> (Outcome, Browser) {
-    let mut browser = Browser::new().unwrap();
-    let outcome = s
-        .client
-        .authorize(&mut browser, Some("upstream"), SCOPES)
-        .unwrap();
-    (outcome, browser)
-}
-
 fn sign_in(s: &Setup) -> Value {
-    match attempt(s) {
-        (Outcome::Code(code), _) => {
-            let (status, tokens) = s.client.redeem(&code).unwrap();
-            assert_eq!(status, 200, "{tokens}");
-            tokens
-        }
-        (Outcome::Page(p), b) => panic!(
-            "no code: {} {}\n{}\nbroker log:\n{}",
-            p.status,
-            p.body,
-            b.history_text(),
-            std::fs::read_to_string(s.logs.file("broker")).unwrap_or_default()
-        ),
-    }
+    s.client.sign_in("upstream", SCOPES, || {
+        let log = std::fs::read_to_string(s.logs.file("broker")).unwrap_or_default();
+        format!("broker log:\n{log}")
+    })
 }
 
 fn refused_page(s: &Setup) -> gatehouse_e2e::Page {
-    match attempt(s) {
-        (Outcome::Code(_), b) => panic!("a code was issued:\n{}", b.history_text()),
-        (Outcome::Page(p), _) => p,
-    }
+    s.client.refused("upstream", SCOPES)
 }
 
 fn id_claims(tokens: &Value) -> Value {
@@ -271,30 +249,15 @@ fn full_login_through_envoy_filter_broker_and_oidc_provider() {
     })
     .unwrap();
     let mut browser = Browser::new().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let mut page = browser.get(&stack.url("/private/page?x=1")).unwrap();
-    while page.status == 503 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-        page = browser.get(&stack.url("/private/page?x=1")).unwrap();
-    }
+    stack.wait_for_keys(Duration::from_secs(15)).unwrap();
+    let page = browser.get(&stack.url("/private/page?x=1")).unwrap();
     let chooser = browser.follow_all(page).unwrap();
     assert!(
         chooser.body.contains("Log in with Upstream OIDC"),
         "{}",
         chooser.body
     );
-    let href = chooser
-        .body
-        .split("href=\"")
-        .skip(1)
-        .filter_map(|s| s.split('"').next())
-        .find(|h| h.contains("/auth/upstream"))
-        .unwrap()
-        .replace("&amp;", "&");
-    let start = browser
-        .get(&format!("http://127.0.0.1:{}{href}", ports.broker))
-        .unwrap();
-    let landed = browser.follow_all(start).unwrap();
+    let landed = browser.choose_connector(&chooser, "upstream").unwrap();
     assert_eq!(
         landed.status,
         200,

@@ -1,59 +1,46 @@
-//! The `connectors:` list: common keys (`type`, `id`, `name`) here, each type's `config` in its
-//! connector module (keys matched case-insensitively, unknown keys refused by name).
+//! The `connectors:` list as this module sees it: the common keys (`type`, `id`, `name`)
+//! checked here, each entry's `config:` block kept as written for its connector type to read
+//! (`crate::connector::types` maps `type:` to the code that owns the block).
 
 use std::collections::HashSet;
 
-use serde::de::DeserializeOwned;
-
 use super::error::ConfigError;
 use super::raw::RawConnector;
-use super::saml::{saml_config, ReadFile, SamlConfig};
-use super::schema::{normalize, Shape};
-use crate::connector::{microsoft, oidc};
 
-/// One configured upstream connector.
+/// The password database's connector id: no `connectors:` entry may take it while it is on.
+pub const LOCAL_CONNECTOR_ID: &str = "local";
+
+/// One configured upstream connector, before its type has read its `config:` block.
 #[derive(Debug, Clone)]
-pub struct ConnectorConfig {
+pub struct ConnectorEntry {
     /// Used in URLs (`/auth/{id}`) and in `sub`.
     pub id: String,
     /// Shown on the chooser.
     pub name: String,
-    pub kind: ConnectorKind,
+    /// `type:` as written (types are matched case-insensitively).
+    pub kind: String,
+    /// The `config:` block as written (its keys not yet normalised); null when absent.
+    pub config: serde_json::Value,
+    /// Where the entry stands in the file, for error messages: `connectors[2]`.
+    pub at: String,
 }
 
-#[derive(Debug, Clone)]
-pub enum ConnectorKind {
-    Microsoft(microsoft::config::MicrosoftConfig),
-    Oidc(oidc::config::OidcConfig),
-    Saml(Box<SamlConfig>),
+impl ConnectorEntry {
+    /// The full path of a key of this entry, e.g. `key("config")` is `connectors[2].config`.
+    pub fn key(&self, key: &str) -> String {
+        format!("{}.{key}", self.at)
+    }
 }
 
-/// Normalises a connector's `config` against its shape and deserialises it; errors name the
-/// full key path (`connectors[1].config.tenant`).
-pub(crate) fn parse_connector_config<T: DeserializeOwned>(
-    value: &serde_json::Value,
-    shape: &Shape,
-    path: &str,
-) -> Result<T, ConfigError> {
-    let value = match value {
-        serde_json::Value::Null => serde_json::Value::Object(Default::default()),
-        v => v.clone(),
-    };
-    let normalized = normalize(&value, shape, path)?;
-    serde_path_to_error::deserialize(normalized)
-        .map_err(|e| ConfigError::key(format!("{path}.{}", e.path()), e.inner().to_string()))
-}
-
-/// Every configured connector, checked; `local` is reserved when the password DB is on.
+/// Every configured connector's common keys, checked; `local` is reserved when the password
+/// DB is on.
 pub fn connectors(
     raw: Vec<RawConnector>,
     enable_password_db: bool,
-    issuer: &super::Issuer,
-    read_file: ReadFile,
-) -> Result<Vec<ConnectorConfig>, ConfigError> {
+) -> Result<Vec<ConnectorEntry>, ConfigError> {
     let mut seen = HashSet::new();
     if enable_password_db {
-        seen.insert(crate::connector::local::LOCAL_CONNECTOR_ID.to_string());
+        seen.insert(LOCAL_CONNECTOR_ID.to_string());
     }
     let mut out = Vec::with_capacity(raw.len());
     for (i, c) in raw.into_iter().enumerate() {
@@ -85,30 +72,12 @@ pub fn connectors(
             .name
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| id.clone());
-        let config = c.config.unwrap_or(serde_json::Value::Null);
-        let path = at("config");
-        let settings = match kind.to_ascii_lowercase().as_str() {
-            "microsoft" => ConnectorKind::Microsoft(microsoft::config::parse(&config, &path)?),
-            "oidc" => ConnectorKind::Oidc(oidc::config::parse(&config, &path)?),
-            "saml" => ConnectorKind::Saml(Box::new(saml_config(
-                &path,
-                Some(&config).filter(|c| !c.is_null()),
-                &issuer.endpoint("/callback"),
-                read_file,
-            )?)),
-            _ => {
-                return Err(ConfigError::key(
-                    at("type"),
-                    format!(
-                    "connector type {kind:?} is not supported (supported: microsoft, oidc, saml)"
-                ),
-                ))
-            }
-        };
-        out.push(ConnectorConfig {
+        out.push(ConnectorEntry {
             id,
             name,
-            kind: settings,
+            kind,
+            config: c.config.unwrap_or(serde_json::Value::Null),
+            at: format!("connectors[{i}]"),
         });
     }
     if out.is_empty() && !enable_password_db {

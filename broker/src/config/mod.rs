@@ -1,24 +1,26 @@
 //! Dex-style YAML configuration: load, normalise key case, refuse unknown keys, validate.
 
+mod block;
+mod clients;
 mod connectors;
 mod duration;
 mod env_expand;
 mod error;
 mod password_hash;
 mod raw;
-mod saml;
 pub(crate) mod schema;
+mod static_passwords;
 mod storage;
 mod validate;
 
 use std::time::Duration;
 
-pub(crate) use connectors::parse_connector_config;
-pub use connectors::{ConnectorConfig, ConnectorKind};
+pub use block::{check_url, parse_block, required, ReadFile};
+pub use connectors::{ConnectorEntry, LOCAL_CONNECTOR_ID};
 pub use duration::parse_go_duration;
 pub use error::ConfigError;
 pub use password_hash::{decode_bcrypt_hash, BcryptHash};
-pub use saml::{AuthnBinding, SamlConfig, SamlSigningKey};
+pub use schema::Shape;
 pub use storage::{PostgresConfig, StorageConfig};
 
 use crate::secret::Secret;
@@ -41,8 +43,9 @@ pub struct Config {
     pub static_passwords: Vec<StaticPassword>,
     /// `telemetry.http`: a second `host:port` serving `/metrics` and `/healthz` (as Dex does).
     pub telemetry_addr: Option<String>,
-    /// Upstream connectors (`connectors:`), in config order.
-    pub connectors: Vec<ConnectorConfig>,
+    /// Upstream connectors (`connectors:`), in config order; each type reads its own
+    /// `config:` block (`crate::connector::types`).
+    pub connectors: Vec<ConnectorEntry>,
 }
 
 #[derive(Debug, Clone)]
@@ -191,7 +194,7 @@ impl Config {
         }
         let raw: raw::RawConfig = serde_path_to_error::deserialize(normalized)
             .map_err(|e| ConfigError::key(e.path().to_string(), e.inner().to_string()))?;
-        validate::validate(raw, env, &|path| std::fs::read_to_string(path))
+        validate::validate(raw, env)
     }
 
     /// Reads, parses and validates a config file.
@@ -208,7 +211,5 @@ impl Config {
     }
 }
 
-#[cfg(test)]
-mod saml_tests;
 #[cfg(test)]
 mod tests;

@@ -1,16 +1,14 @@
 //! Turns the raw file into a [`Config`], refusing anything inconsistent with a message naming the key.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use super::error::ConfigError;
 use super::raw::*;
-use super::saml::ReadFile;
 use super::*;
 
 type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
-pub fn validate(raw: RawConfig, env: Env, read_file: ReadFile) -> Result<Config, ConfigError> {
+pub fn validate(raw: RawConfig, env: Env) -> Result<Config, ConfigError> {
     let issuer = issuer(raw.issuer)?;
     let storage = super::storage::storage(raw.storage)?;
     let http_addr = http_addr(raw.web)?;
@@ -18,15 +16,12 @@ pub fn validate(raw: RawConfig, env: Env, read_file: ReadFile) -> Result<Config,
     let expiry = expiry(raw.expiry)?;
     let logger = logger(raw.logger)?;
     let enable_password_db = raw.enable_password_db.unwrap_or(false);
-    let connectors = super::connectors::connectors(
-        raw.connectors.unwrap_or_default(),
-        enable_password_db,
-        &issuer,
-        read_file,
-    )?;
+    let connectors =
+        super::connectors::connectors(raw.connectors.unwrap_or_default(), enable_password_db)?;
     let oauth2 = oauth2(raw.oauth2, enable_password_db)?;
-    let clients = clients(raw.static_clients.unwrap_or_default(), env)?;
-    let static_passwords = static_passwords(raw.static_passwords.unwrap_or_default())?;
+    let clients = super::clients::clients(raw.static_clients.unwrap_or_default(), env)?;
+    let static_passwords =
+        super::static_passwords::static_passwords(raw.static_passwords.unwrap_or_default())?;
     if !static_passwords.is_empty() && !enable_password_db {
         return Err(ConfigError::key(
             "staticPasswords",
@@ -232,7 +227,7 @@ fn oauth2(raw: Option<RawOAuth2>, enable_password_db: bool) -> Result<OAuth2, Co
         }
     }
     if let Some(pc) = &raw.password_connector {
-        if pc != "local" || !enable_password_db {
+        if pc != LOCAL_CONNECTOR_ID || !enable_password_db {
             return Err(ConfigError::key(
                 "oauth2.passwordConnector",
                 format!("{pc:?} is not a password connector here; only \"local\" (with enablePasswordDB: true)"),
@@ -277,152 +272,4 @@ fn oauth2(raw: Option<RawOAuth2>, enable_password_db: bool) -> Result<OAuth2, Co
         pkce_enforce: enforce,
         pkce_methods,
     })
-}
-
-fn clients(raw: Vec<RawStaticClient>, env: Env) -> Result<Vec<Client>, ConfigError> {
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    for (i, c) in raw.into_iter().enumerate() {
-        let at = |k: &str| format!("staticClients[{i}].{k}");
-        let id =
-            c.id.filter(|s| !s.is_empty())
-                .ok_or_else(|| ConfigError::key(at("id"), "missing"))?;
-        if !seen.insert(id.clone()) {
-            return Err(ConfigError::key(
-                at("id"),
-                format!("{id:?} is used by another client"),
-            ));
-        }
-        let public = c.public.unwrap_or(false);
-        let secret = match (c.secret, c.secret_env) {
-            (Some(_), Some(_)) => {
-                return Err(ConfigError::key(
-                    at("secretEnv"),
-                    "give secret or secretEnv, not both",
-                ))
-            }
-            (Some(s), None) => Some(s),
-            (None, Some(var)) => Some(env(&var).ok_or_else(|| {
-                ConfigError::key(
-                    at("secretEnv"),
-                    format!("environment variable {var:?} is not set"),
-                )
-            })?),
-            (None, None) => None,
-        };
-        let secret = match (public, secret) {
-            (true, Some(_)) => {
-                return Err(ConfigError::key(
-                    at("secret"),
-                    "public clients have no secret; remove it or set public: false",
-                ))
-            }
-            (true, None) => None,
-            (false, Some(s)) if !s.is_empty() => Some(Secret::new(s)),
-            (false, _) => {
-                return Err(ConfigError::key(
-                    at("secret"),
-                    "missing: a confidential client needs a secret (or public: true)",
-                ))
-            }
-        };
-        let redirect_uris = c.redirect_uris.unwrap_or_default();
-        if redirect_uris.is_empty() {
-            return Err(ConfigError::key(
-                at("redirectURIs"),
-                "missing: list the exact callback URLs of this client",
-            ));
-        }
-        for (j, uri) in redirect_uris.iter().enumerate() {
-            let parsed = url::Url::parse(uri).map_err(|e| {
-                ConfigError::key(
-                    format!("staticClients[{i}].redirectURIs[{j}]"),
-                    format!("{uri:?} is not an absolute URL ({e})"),
-                )
-            })?;
-            if parsed.fragment().is_some() {
-                return Err(ConfigError::key(
-                    format!("staticClients[{i}].redirectURIs[{j}]"),
-                    "must not contain a fragment",
-                ));
-            }
-        }
-        let post_logout_redirect_uris = c.post_logout_redirect_uris.unwrap_or_default();
-        for (j, uri) in post_logout_redirect_uris.iter().enumerate() {
-            let at = format!("staticClients[{i}].postLogoutRedirectURIs[{j}]");
-            let parsed = url::Url::parse(uri).map_err(|e| {
-                ConfigError::key(&at, format!("{uri:?} is not an absolute URL ({e})"))
-            })?;
-            if parsed.fragment().is_some() {
-                return Err(ConfigError::key(at, "must not contain a fragment"));
-            }
-        }
-        out.push(Client {
-            name: c
-                .name
-                .filter(|n| !n.is_empty())
-                .unwrap_or_else(|| id.clone()),
-            id,
-            secret,
-            redirect_uris,
-            post_logout_redirect_uris,
-            public,
-        });
-    }
-    Ok(out)
-}
-
-fn static_passwords(raw: Vec<RawStaticPassword>) -> Result<Vec<StaticPassword>, ConfigError> {
-    let mut emails = HashSet::new();
-    let mut ids = HashSet::new();
-    let mut out = Vec::new();
-    for (i, p) in raw.into_iter().enumerate() {
-        let at = |k: &str| format!("staticPasswords[{i}].{k}");
-        let email = p
-            .email
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| ConfigError::key(at("email"), "missing"))?;
-        if !email.contains('@') {
-            return Err(ConfigError::key(
-                at("email"),
-                format!("{email:?} is not an e-mail address"),
-            ));
-        }
-        // Dex looks e-mails up case-insensitively, so two entries differing in case collide.
-        if !emails.insert(email.to_lowercase()) {
-            return Err(ConfigError::key(
-                at("email"),
-                format!("{email:?} is listed twice"),
-            ));
-        }
-        let hash_text = p.hash.ok_or_else(|| {
-            ConfigError::key(
-                at("hash"),
-                "missing: a bcrypt hash (make one with `gatehouse-broker hash-password`)",
-            )
-        })?;
-        let hash = decode_bcrypt_hash(&hash_text).map_err(|e| ConfigError::key(at("hash"), e))?;
-        let user_id = p
-            .user_id
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| ConfigError::key(at("userID"), "missing"))?;
-        if !ids.insert(user_id.clone()) {
-            return Err(ConfigError::key(
-                at("userID"),
-                format!("{user_id:?} is used by another user"),
-            ));
-        }
-        let username = p
-            .username
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| ConfigError::key(at("username"), "missing"))?;
-        out.push(StaticPassword {
-            email,
-            hash,
-            username,
-            user_id,
-            groups: p.groups.unwrap_or_default(),
-        });
-    }
-    Ok(out)
 }

@@ -12,7 +12,7 @@ use super::{Connector, ConnectorError, Identity, PasswordConnector, RefreshConne
 use crate::config::StaticPassword;
 use crate::metrics::InFlight;
 
-pub const LOCAL_CONNECTOR_ID: &str = "local";
+pub use crate::config::LOCAL_CONNECTOR_ID;
 
 /// Salt and digest of a real bcrypt hash: verifying against it with the configured cost takes
 /// as long as a real check, so an unknown e-mail is not told apart by timing. Its result is ignored.

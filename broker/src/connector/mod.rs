@@ -10,7 +10,9 @@ pub mod microsoft;
 pub mod oidc;
 mod registry;
 pub mod saml;
+pub mod types;
 mod upstream_http;
+pub mod upstream_oauth2;
 
 use async_trait::async_trait;
 
@@ -18,6 +20,7 @@ pub use identity::{ConnectorData, Identity};
 pub use local::LocalConnector;
 pub use registry::Connectors;
 pub use saml::SamlConnector;
+pub use types::{configure, ConfiguredConnector, ConnectorSettings};
 pub use upstream_http::UpstreamClient;
 
 #[derive(Debug, thiserror::Error)]

@@ -1,5 +1,6 @@
 //! Each validator rule, with responses signed here by bergshamra using the test-only key in
 //! `testdata/` (`idp.key`/`idp.crt` trusted, `other.key` not).
+//! Long on purpose: one test per rule (and per hostile response), each readable alone.
 
 use super::response::*;
 use super::signature::TrustedCerts;

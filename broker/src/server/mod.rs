@@ -8,10 +8,10 @@ mod telemetry;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{Config, ConnectorConfig, ConnectorKind};
-use crate::connector::microsoft::MicrosoftConnector;
-use crate::connector::oidc::OidcConnector;
-use crate::connector::{Connector, Connectors, LocalConnector, SamlConnector, UpstreamClient};
+use crate::config::Config;
+use crate::connector::{
+    ConfiguredConnector, Connector, Connectors, LocalConnector, UpstreamClient,
+};
 use crate::keys::{KeyError, KeyManager};
 use crate::metrics::Metrics;
 use crate::oidc::{self, AppState};
@@ -43,8 +43,12 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
-/// Builds the shared state: opens storage, loads or creates keys, sets up connectors.
-pub async fn build_state(config: Config) -> Result<Arc<AppState>, ServeError> {
+/// Builds the shared state: opens storage, loads or creates keys, sets up connectors
+/// (`connectors`: the config's entries as [`crate::connector::configure`] read them).
+pub async fn build_state(
+    config: Config,
+    connectors: &[ConfiguredConnector],
+) -> Result<Arc<AppState>, ServeError> {
     let storage = storage::open(&config.storage).await?;
     let keys = Arc::new(
         KeyManager::start(
@@ -55,6 +59,7 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, ServeError> {
         .await?,
     );
     let metrics = Arc::new(Metrics::new());
+    let configured = connectors;
     let mut connectors: Vec<Arc<dyn Connector>> = Vec::new();
     if config.enable_password_db {
         let parallelism = std::thread::available_parallelism()
@@ -65,13 +70,20 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, ServeError> {
                 .with_in_flight_gauge(metrics.bcrypt_in_flight()),
         ));
     }
-    if let Some(first) = config.connectors.first() {
+    if let Some(first) = configured.first() {
         let http = UpstreamClient::new().map_err(|e| ServeError::Connector {
-            id: first.id.clone(),
+            id: first.entry.id.clone(),
             message: e.to_string(),
         })?;
-        for c in &config.connectors {
-            connectors.push(upstream_connector(c, &http)?);
+        for c in configured {
+            let connector = c
+                .settings
+                .build(&c.entry.id, &c.entry.name, &http)
+                .map_err(|message| ServeError::Connector {
+                    id: c.entry.id.clone(),
+                    message,
+                })?;
+            connectors.push(connector);
         }
     }
     let minter = TokenMinter::new(
@@ -90,9 +102,9 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, ServeError> {
 }
 
 /// Runs until SIGINT/SIGTERM, then finishes in-flight requests and returns.
-pub async fn serve(config: Config) -> Result<(), ServeError> {
+pub async fn serve(config: Config, connectors: &[ConfiguredConnector]) -> Result<(), ServeError> {
     let addr = config.http_addr.clone();
-    let state = build_state(config).await?;
+    let state = build_state(config, connectors).await?;
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .map_err(|source| ServeError::Bind {
@@ -183,34 +195,5 @@ fn spawn_key_refresh(
                 tracing::warn!(error = %e, "refreshing signing keys failed");
             }
         }
-    })
-}
-
-/// The connector for one `connectors:` entry.
-fn upstream_connector(
-    c: &ConnectorConfig,
-    http: &UpstreamClient,
-) -> Result<Arc<dyn Connector>, ServeError> {
-    Ok(match &c.kind {
-        ConnectorKind::Microsoft(m) => Arc::new(MicrosoftConnector::new(
-            c.id.clone(),
-            c.name.clone(),
-            m.clone(),
-            http.clone(),
-        )),
-        ConnectorKind::Oidc(o) => Arc::new(OidcConnector::new(
-            c.id.clone(),
-            c.name.clone(),
-            o.clone(),
-            http.clone(),
-        )),
-        ConnectorKind::Saml(saml) => Arc::new(
-            SamlConnector::new(&c.id, &c.name, (**saml).clone()).map_err(|message| {
-                ServeError::Connector {
-                    id: c.id.clone(),
-                    message,
-                }
-            })?,
-        ),
     })
 }

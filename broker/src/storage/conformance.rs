@@ -1,4 +1,5 @@
 //! One behaviour, every backend: these cases run against memory, SQLite and PostgreSQL alike.
+//! Long on purpose: the one suite of the [`Storage`] contract, every case in one place.
 
 use std::sync::Arc;
 

@@ -12,6 +12,7 @@ mod migrations;
 mod postgres;
 mod records;
 mod sql;
+mod sql_rows;
 
 #[cfg(test)]
 mod conformance;

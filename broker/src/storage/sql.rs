@@ -1,19 +1,24 @@
 //! SQL storage through sqlx's `Any` driver: SQLite and PostgreSQL run the same statements (the
 //! subset both share); only opening the pool and locking migrations differ per backend.
+//! How records map to rows is in `sql_rows.rs`.
+//!
+//! Longer than most modules on purpose: it is the one SQL implementation of [`Storage`], and
+//! each method's statements and lock order are best read next to their siblings'.
 
 use std::path::Path;
 use std::sync::Once;
 
 use async_trait::async_trait;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 use sqlx::{Any, Row, Transaction};
 use subtle::ConstantTimeEq;
 
 use super::memory::SPENT_MEMORY_SECS;
 use super::migrations::MIGRATIONS;
+use super::sql_rows::{
+    from_row, insert, insert_error, is_unique_violation, take_record, to_json, Taken,
+};
 use super::*;
 
 static INSTALL_DRIVERS: Once = Once::new();
@@ -137,27 +142,6 @@ impl SqlStorage {
     }
 }
 
-fn to_json<T: Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| StorageError::Corrupt(e.to_string()))
-}
-
-fn from_row<T: DeserializeOwned>(row: &AnyRow) -> Result<T> {
-    let data: String = row.try_get("data")?;
-    serde_json::from_str(&data).map_err(|e| StorageError::Corrupt(e.to_string()))
-}
-
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
-}
-
-fn insert_error(e: sqlx::Error) -> StorageError {
-    if is_unique_violation(&e) {
-        StorageError::AlreadyExists
-    } else {
-        StorageError::Database(e)
-    }
-}
-
 async fn delete_family(tx: &mut Transaction<'_, Any>, family: &str) -> Result<u64> {
     Ok(sqlx::query("DELETE FROM refresh_tokens WHERE family = $1")
         .bind(family)
@@ -174,14 +158,7 @@ impl Storage for SqlStorage {
     }
 
     async fn create_auth_request(&self, request: &AuthRequest) -> Result<()> {
-        sqlx::query("INSERT INTO auth_requests (id, expires_at, data) VALUES ($1, $2, $3)")
-            .bind(&request.id)
-            .bind(request.expires_at)
-            .bind(to_json(request)?)
-            .execute(&self.pool)
-            .await
-            .map_err(insert_error)?;
-        Ok(())
+        insert(&self.pool, request).await
     }
 
     async fn get_auth_request(&self, id: &str, now: UnixTime) -> Result<Option<AuthRequest>> {
@@ -212,49 +189,35 @@ impl Storage for SqlStorage {
     }
 
     async fn take_auth_request(&self, id: &str, now: UnixTime) -> Result<Option<AuthRequest>> {
-        let row = sqlx::query("DELETE FROM auth_requests WHERE id = $1 RETURNING expires_at, data")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let expires_at: i64 = row.try_get("expires_at")?;
-        if expires_at <= now {
-            return Ok(None);
-        }
-        from_row(&row).map(Some)
+        let delete = "DELETE FROM auth_requests WHERE id = $1 RETURNING expires_at, data";
+        Ok(match take_record(&self.pool, delete, id, now).await? {
+            Taken::Live(request) => Some(request),
+            Taken::Unknown | Taken::Expired => None,
+        })
     }
 
     async fn create_auth_code(&self, code: &AuthCode) -> Result<()> {
-        sqlx::query("INSERT INTO auth_codes (id, expires_at, data) VALUES ($1, $2, $3)")
-            .bind(&code.code_hash)
-            .bind(code.expires_at)
-            .bind(to_json(code)?)
-            .execute(&self.pool)
-            .await
-            .map_err(insert_error)?;
-        Ok(())
+        insert(&self.pool, code).await
     }
 
     async fn redeem_auth_code(&self, code_hash: &str, now: UnixTime) -> Result<CodeRedemption> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query("DELETE FROM auth_codes WHERE id = $1 RETURNING expires_at, data")
-            .bind(code_hash)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if let Some(row) = row {
-            let expires_at: i64 = row.try_get("expires_at")?;
-            if expires_at <= now {
+        let delete = "DELETE FROM auth_codes WHERE id = $1 RETURNING expires_at, data";
+        match take_record::<_, AuthCode>(&mut *tx, delete, code_hash, now).await? {
+            Taken::Expired => {
                 tx.commit().await?;
                 return Ok(CodeRedemption::Expired);
             }
-            let code: AuthCode = from_row(&row)?;
-            sqlx::query("INSERT INTO redeemed_codes (id, expires_at) VALUES ($1, $2)")
-                .bind(code_hash)
-                .bind(now + SPENT_MEMORY_SECS)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            return Ok(CodeRedemption::Redeemed(Box::new(code)));
+            Taken::Live(code) => {
+                sqlx::query("INSERT INTO redeemed_codes (id, expires_at) VALUES ($1, $2)")
+                    .bind(code_hash)
+                    .bind(now + SPENT_MEMORY_SECS)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                return Ok(CodeRedemption::Redeemed(Box::new(code)));
+            }
+            Taken::Unknown => {}
         }
         let replayed = sqlx::query("SELECT id FROM redeemed_codes WHERE id = $1")
             .bind(code_hash)
@@ -376,14 +339,7 @@ impl Storage for SqlStorage {
     }
 
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<()> {
-        sqlx::query("INSERT INTO signing_keys (kid, verify_until, data) VALUES ($1, $2, $3)")
-            .bind(&key.kid)
-            .bind(key.verify_until)
-            .bind(to_json(key)?)
-            .execute(&self.pool)
-            .await
-            .map_err(insert_error)?;
-        Ok(())
+        insert(&self.pool, key).await
     }
 
     async fn signing_key_generation(&self) -> Result<i64> {
@@ -408,28 +364,13 @@ impl Storage for SqlStorage {
         if swapped == 0 {
             return Ok(false);
         }
-        sqlx::query("INSERT INTO signing_keys (kid, verify_until, data) VALUES ($1, $2, $3)")
-            .bind(&key.kid)
-            .bind(key.verify_until)
-            .bind(to_json(key)?)
-            .execute(&mut *tx)
-            .await
-            .map_err(insert_error)?;
+        insert(&mut *tx, key).await?;
         tx.commit().await?;
         Ok(true)
     }
 
     async fn create_saml_request(&self, request: &SamlRequest) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO saml_requests (id, expires_at, answered, data) VALUES ($1, $2, 0, $3)",
-        )
-        .bind(&request.id)
-        .bind(request.expires_at)
-        .bind(to_json(request)?)
-        .execute(&self.pool)
-        .await
-        .map_err(insert_error)?;
-        Ok(())
+        insert(&self.pool, request).await
     }
 
     async fn get_saml_request(&self, id: &str, now: UnixTime) -> Result<Option<SamlRequest>> {

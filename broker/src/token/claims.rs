@@ -9,18 +9,11 @@ pub struct FederatedClaims {
     pub user_id: String,
 }
 
-/// Claims of ID tokens and access tokens (both JWTs). Optional claims follow the granted scopes.
+/// Who the token is about: the same claims in ID tokens, access tokens and the `/userinfo`
+/// answer. Optional claims follow the granted scopes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Claims {
-    pub iss: String,
+pub struct UserInfo {
     pub sub: String,
-    pub aud: String,
-    pub exp: i64,
-    pub iat: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nonce: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub at_hash: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -32,6 +25,21 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups: Option<Vec<String>>,
     pub federated_claims: FederatedClaims,
+}
+
+/// Claims of ID tokens and access tokens (both JWTs): the token's own, and who it is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    pub aud: String,
+    pub exp: i64,
+    pub iat: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_hash: Option<String>,
+    #[serde(flatten)]
+    pub user: UserInfo,
 }
 
 impl Claims {
@@ -48,52 +56,29 @@ impl Claims {
         let has = |s: &str| scopes.iter().any(|x| x == s);
         Claims {
             iss: issuer.to_string(),
-            sub: encode_subject(&identity.user_id, connector_id),
             aud: client_id.to_string(),
             exp,
             iat,
             nonce: None,
             at_hash: None,
-            email: has("email").then(|| identity.email.clone()),
-            email_verified: has("email").then_some(identity.email_verified),
-            name: has("profile").then(|| identity.username.clone()),
-            preferred_username: has("profile").then(|| identity.preferred_username.clone()),
-            groups: has("groups").then(|| identity.groups.clone()),
-            federated_claims: FederatedClaims {
-                connector_id: connector_id.to_string(),
-                user_id: identity.user_id.clone(),
+            user: UserInfo {
+                sub: encode_subject(&identity.user_id, connector_id),
+                email: has("email").then(|| identity.email.clone()),
+                email_verified: has("email").then_some(identity.email_verified),
+                name: has("profile").then(|| identity.username.clone()),
+                preferred_username: has("profile").then(|| identity.preferred_username.clone()),
+                groups: has("groups").then(|| identity.groups.clone()),
+                federated_claims: FederatedClaims {
+                    connector_id: connector_id.to_string(),
+                    user_id: identity.user_id.clone(),
+                },
             },
         }
     }
 }
 
-/// The `/userinfo` answer: the identity claims of a verified access token.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct UserInfo {
-    pub sub: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email_verified: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub preferred_username: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub groups: Option<Vec<String>>,
-    pub federated_claims: FederatedClaims,
-}
-
 impl From<Claims> for UserInfo {
     fn from(c: Claims) -> Self {
-        UserInfo {
-            sub: c.sub,
-            email: c.email,
-            email_verified: c.email_verified,
-            name: c.name,
-            preferred_username: c.preferred_username,
-            groups: c.groups,
-            federated_claims: c.federated_claims,
-        }
+        c.user
     }
 }

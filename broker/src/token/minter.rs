@@ -167,9 +167,9 @@ mod tests {
         };
         let t = m.issue(&grant, crate::storage::now()).unwrap();
         let claims = m.verify_access_token(&t.access_token).unwrap();
-        assert_eq!(claims.email.as_deref(), Some("a@b.c"));
-        assert_eq!(claims.groups, None, "no groups scope");
-        assert_eq!(claims.name, None, "no profile scope");
+        assert_eq!(claims.user.email.as_deref(), Some("a@b.c"));
+        assert_eq!(claims.user.groups, None, "no groups scope");
+        assert_eq!(claims.user.name, None, "no profile scope");
         assert!(
             m.verify_access_token(&t.id_token).is_err(),
             "ID token is not an access token"

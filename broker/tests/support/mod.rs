@@ -375,6 +375,13 @@ pub fn login_for_code(b: &Broker, scope: &str, state: &str, nonce: &str, pkce: &
     query_param(&back, "code").expect("code")
 }
 
+/// Signs the admin in with `scope` and exchanges the code: the token response.
+pub fn sign_in(b: &Broker, scope: &str) -> Value {
+    let p = pkce();
+    let code = login_for_code(b, scope, "s", "n", &p);
+    json(exchange(b, &code, &p.verifier))
+}
+
 pub fn exchange(b: &Broker, code: &str, verifier: &str) -> Response {
     http()
         .post(b.url("/token"))
@@ -428,4 +435,25 @@ pub fn verify_jwt(b: &Broker, token: &str, audience: &str) -> Value {
     jsonwebtoken::decode::<Value>(token, &decoding, &v)
         .unwrap_or_else(|e| panic!("token does not verify: {e}"))
         .claims
+}
+
+/// Runs `attempt` on `n` threads at once; the HTTP statuses they got.
+pub fn concurrently(n: usize, attempt: impl Fn() -> u16 + Sync) -> Vec<u16> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n).map(|_| s.spawn(&attempt)).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+/// Of concurrent uses of one one-time credential, exactly one succeeds and the rest get 400.
+pub fn assert_exactly_one_won(statuses: &[u16]) {
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 400),
+        "{statuses:?}"
+    );
 }

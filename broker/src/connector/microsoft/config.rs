@@ -2,9 +2,8 @@
 
 use serde::Deserialize;
 
-use crate::config::schema::Shape;
-use crate::config::{parse_connector_config, ConfigError};
-use crate::secret::Secret;
+use crate::config::{check_url, parse_block, ConfigError, Shape};
+use crate::connector::upstream_oauth2::OAuth2Client;
 
 const DEFAULT_API_URL: &str = "https://login.microsoftonline.com";
 const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com";
@@ -79,9 +78,7 @@ pub enum PreferredUsernameField {
 
 #[derive(Debug, Clone)]
 pub struct MicrosoftConfig {
-    pub client_id: String,
-    pub client_secret: Secret,
-    pub redirect_uri: String,
+    pub client: OAuth2Client,
     pub tenant: String,
     pub groups: Vec<String>,
     pub only_security_groups: bool,
@@ -106,16 +103,9 @@ pub fn is_multi_tenant(tenant: &str) -> bool {
 }
 
 pub fn parse(value: &serde_json::Value, path: &str) -> Result<MicrosoftConfig, ConfigError> {
-    let raw: Raw = parse_connector_config(value, &SHAPE, path)?;
+    let raw: Raw = parse_block(value, &SHAPE, path)?;
     let key = |k: &str| format!("{path}.{k}");
-    let required = |v: Option<String>, k: &str| {
-        v.filter(|s| !s.trim().is_empty())
-            .ok_or_else(|| ConfigError::key(key(k), "missing"))
-    };
-    let client_id = required(raw.client_id, "clientID")?;
-    let client_secret = Secret::new(required(raw.client_secret, "clientSecret")?);
-    let redirect_uri = required(raw.redirect_uri, "redirectURI")?;
-    check_url(&redirect_uri, &key("redirectURI"))?;
+    let client = OAuth2Client::from_keys(path, raw.client_id, raw.client_secret, raw.redirect_uri)?;
     let tenant = raw
         .tenant
         .filter(|t| !t.trim().is_empty())
@@ -169,9 +159,7 @@ pub fn parse(value: &serde_json::Value, path: &str) -> Result<MicrosoftConfig, C
     let api_url = base_url(raw.api_url, DEFAULT_API_URL, &key("apiURL"))?;
     let graph_url = base_url(raw.graph_url, DEFAULT_GRAPH_URL, &key("graphURL"))?;
     Ok(MicrosoftConfig {
-        client_id,
-        client_secret,
-        redirect_uri,
+        client,
         tenant,
         groups,
         only_security_groups: raw.only_security_groups.unwrap_or(false),
@@ -194,16 +182,6 @@ fn base_url(raw: Option<String>, default: &str, key: &str) -> Result<String, Con
             check_url(&u, key)?;
             Ok(u.trim_end_matches('/').to_string())
         }
-    }
-}
-
-pub(crate) fn check_url(text: &str, key: &str) -> Result<(), ConfigError> {
-    match url::Url::parse(text) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
-        _ => Err(ConfigError::key(
-            key,
-            format!("{text:?} is not an absolute http(s) URL"),
-        )),
     }
 }
 

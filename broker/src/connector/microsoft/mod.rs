@@ -5,57 +5,56 @@
 pub mod config;
 
 use async_trait::async_trait;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use reqwest::Method;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use self::config::{GroupNameFormat, MicrosoftConfig, PreferredUsernameField};
 use super::graph::{Graph, GraphUser};
-use super::upstream_http::{Auth, Body, UpstreamClient};
-use super::{
-    allow_list, Connector, ConnectorData, ConnectorError, Identity, LoginRedirect,
-    RedirectConnector, RefreshConnector, Scopes,
+use super::types::{BuiltConnector, ConnectorSettings, ConnectorType};
+use super::upstream_http::UpstreamClient;
+use super::upstream_oauth2::{
+    authorize_redirect, token_request, ClientAuth, LoginData, RedirectingConnector, RefreshData,
+    Tokens,
 };
-use crate::random::random_token;
+use super::{
+    allow_list, ConnectorData, ConnectorError, Identity, LoginRedirect, RedirectConnector,
+    RefreshConnector, Scopes,
+};
 
 pub use self::config::MicrosoftConfig as Config;
+
+/// `type: microsoft`.
+pub const TYPE: ConnectorType = ConnectorType {
+    name: "microsoft",
+    parse: |entry, _| {
+        Ok(Box::new(config::parse(
+            &entry.config,
+            &entry.key("config"),
+        )?))
+    },
+};
+
+impl ConnectorSettings for MicrosoftConfig {
+    fn build(&self, id: &str, name: &str, http: &UpstreamClient) -> BuiltConnector {
+        RedirectingConnector::build(
+            id,
+            name,
+            MicrosoftConnector::new(self.clone(), http.clone()),
+        )
+    }
+}
 
 const SCOPE_USER: &str = "user.read";
 const SCOPE_GROUPS: &str = "directory.read.all";
 const SCOPE_OFFLINE: &str = "offline_access";
 
+/// The Entra ID sign-in flow; [`RedirectingConnector`] gives it its id and name.
 pub struct MicrosoftConnector {
-    id: String,
-    name: String,
     config: MicrosoftConfig,
     http: UpstreamClient,
 }
 
-/// Kept between `/auth/{id}` and `/callback`.
-#[derive(Serialize, Deserialize)]
-struct LoginData {
-    pkce_verifier: String,
-}
-
-/// Kept with the broker's refresh token.
-#[derive(Serialize, Deserialize)]
-struct RefreshData {
-    refresh_token: String,
-    /// Whether groups were asked for at sign-in (so a refresh asks again).
-    groups: bool,
-}
-
 impl MicrosoftConnector {
-    pub fn new(id: String, name: String, config: MicrosoftConfig, http: UpstreamClient) -> Self {
-        MicrosoftConnector {
-            id,
-            name,
-            config,
-            http,
-        }
+    pub fn new(config: MicrosoftConfig, http: UpstreamClient) -> Self {
+        MicrosoftConnector { config, http }
     }
 
     fn endpoint(&self, which: &str) -> String {
@@ -85,32 +84,16 @@ impl MicrosoftConnector {
         scopes.join(" ")
     }
 
-    async fn token(&self, form: &[(&str, &str)]) -> Result<TokenAnswer, ConnectorError> {
-        let v = self
-            .http
-            .call(
-                "Entra ID token endpoint",
-                Method::POST,
-                &self.endpoint("token"),
-                Auth::None,
-                Body::Form(form),
-            )
-            .await?;
-        let access_token = v
-            .get("access_token")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| {
-                ConnectorError::Upstream("Entra ID token endpoint: no access_token".into())
-            })?
-            .to_string();
-        Ok(TokenAnswer {
-            access_token,
-            refresh_token: v
-                .get("refresh_token")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-        })
+    async fn token(&self, form: &[(&str, &str)]) -> Result<Tokens, ConnectorError> {
+        token_request(
+            &self.http,
+            "Entra ID token endpoint",
+            &self.endpoint("token"),
+            &self.config.client,
+            ClientAuth::Post,
+            form,
+        )
+        .await
     }
 
     /// The user as Graph describes them now, with the allow-list applied.
@@ -176,83 +159,27 @@ impl MicrosoftConnector {
     }
 }
 
-struct TokenAnswer {
-    access_token: String,
-    refresh_token: Option<String>,
-}
-
-fn pkce_challenge(verifier: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
-}
-
-fn refresh_data(
-    refresh_token: Option<String>,
-    groups: bool,
-) -> Result<Option<ConnectorData>, ConnectorError> {
-    refresh_token
-        .map(|refresh_token| {
-            serde_json::to_string(&RefreshData {
-                refresh_token,
-                groups,
-            })
-            .map(ConnectorData::new)
-            .map_err(|e| ConnectorError::Internal(e.to_string()))
-        })
-        .transpose()
-}
-
-impl Connector for MicrosoftConnector {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn redirect(&self) -> Option<&dyn RedirectConnector> {
-        Some(self)
-    }
-
-    fn refresh(&self) -> Option<&dyn RefreshConnector> {
-        Some(self)
-    }
-}
-
 #[async_trait]
 impl RedirectConnector for MicrosoftConnector {
     async fn login(&self, scopes: Scopes, state: &str) -> Result<LoginRedirect, ConnectorError> {
-        let verifier = random_token();
-        let challenge = pkce_challenge(&verifier);
         let scope =
             self.upstream_scopes(self.groups_required(scopes.groups), scopes.offline_access);
-        let mut url = url::Url::parse(&self.endpoint("authorize"))
+        let url = url::Url::parse(&self.endpoint("authorize"))
             .map_err(|e| ConnectorError::Internal(format!("authorize URL: {e}")))?;
-        {
-            let mut q = url.query_pairs_mut();
-            q.append_pair("client_id", &self.config.client_id)
-                .append_pair("redirect_uri", &self.config.redirect_uri)
-                .append_pair("response_type", "code")
-                .append_pair("response_mode", "query")
-                .append_pair("scope", &scope)
-                .append_pair("state", state)
-                .append_pair("code_challenge", &challenge)
-                .append_pair("code_challenge_method", "S256");
-            if let Some(p) = &self.config.prompt_type {
-                q.append_pair("prompt", p);
-            }
-            if let Some(h) = &self.config.domain_hint {
-                q.append_pair("domain_hint", h);
-            }
+        let mut params = vec![("response_mode", "query"), ("scope", scope.as_str())];
+        if let Some(p) = &self.config.prompt_type {
+            params.push(("prompt", p));
         }
-        let data = serde_json::to_string(&LoginData {
-            pkce_verifier: verifier,
-        })
-        .map_err(|e| ConnectorError::Internal(e.to_string()))?;
-        Ok(LoginRedirect {
-            url: url.into(),
-            data: ConnectorData::new(data),
-        })
+        if let Some(h) = &self.config.domain_hint {
+            params.push(("domain_hint", h));
+        }
+        authorize_redirect(
+            url,
+            &self.config.client,
+            state,
+            &LoginData::new(false),
+            &params,
+        )
     }
 
     async fn callback(
@@ -261,24 +188,21 @@ impl RedirectConnector for MicrosoftConnector {
         data: &ConnectorData,
         code: &str,
     ) -> Result<Identity, ConnectorError> {
-        let login: LoginData = serde_json::from_str(data.expose())
-            .map_err(|_| ConnectorError::Internal("stored login data is corrupt".into()))?;
+        let login = LoginData::read(data)?;
         let groups = self.groups_required(scopes.groups);
         let scope = self.upstream_scopes(groups, scopes.offline_access);
         let tokens = self
             .token(&[
                 ("grant_type", "authorization_code"),
-                ("client_id", &self.config.client_id),
-                ("client_secret", self.config.client_secret.expose()),
                 ("code", code),
-                ("redirect_uri", &self.config.redirect_uri),
+                ("redirect_uri", &self.config.client.redirect_uri),
                 ("code_verifier", &login.pkce_verifier),
                 ("scope", &scope),
             ])
             .await?;
         let mut identity = self.identity(&tokens.access_token, groups).await?;
         if scopes.offline_access {
-            identity.connector_data = refresh_data(tokens.refresh_token, groups)?;
+            identity.connector_data = RefreshData::keep(tokens.refresh_token, groups)?;
         }
         Ok(identity)
     }
@@ -287,19 +211,11 @@ impl RedirectConnector for MicrosoftConnector {
 #[async_trait]
 impl RefreshConnector for MicrosoftConnector {
     async fn refresh(&self, identity: &Identity) -> Result<Option<Identity>, ConnectorError> {
-        let data: RefreshData = identity
-            .connector_data
-            .as_ref()
-            .and_then(|d| serde_json::from_str(d.expose()).ok())
-            .ok_or_else(|| {
-                ConnectorError::Upstream("no upstream refresh token for this session".into())
-            })?;
+        let data = RefreshData::read(identity)?;
         let scope = self.upstream_scopes(data.groups, true);
         let tokens = self
             .token(&[
                 ("grant_type", "refresh_token"),
-                ("client_id", &self.config.client_id),
-                ("client_secret", self.config.client_secret.expose()),
                 ("refresh_token", &data.refresh_token),
                 ("scope", &scope),
             ])
@@ -311,7 +227,7 @@ impl RefreshConnector for MicrosoftConnector {
             ));
         }
         // Entra may rotate the refresh token; keep the old one when it does not.
-        fresh.connector_data = refresh_data(
+        fresh.connector_data = RefreshData::keep(
             tokens.refresh_token.or(Some(data.refresh_token)),
             data.groups,
         )?;
@@ -322,7 +238,8 @@ impl RefreshConnector for MicrosoftConnector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::connector::upstream_oauth2::pkce_challenge;
+    use serde_json::{json, Value};
 
     fn connector(extra: Value) -> MicrosoftConnector {
         let mut v = json!({"clientID": "cid", "clientSecret": "s", "redirectURI": "http://b/dex/callback", "tenant": "t1", "apiURL": "http://login.test"});
@@ -330,12 +247,7 @@ mod tests {
             v[k] = x.clone();
         }
         let c = config::parse(&v, "p").unwrap();
-        MicrosoftConnector::new(
-            "microsoft".into(),
-            "Microsoft".into(),
-            c,
-            UpstreamClient::new().unwrap(),
-        )
+        MicrosoftConnector::new(c, UpstreamClient::new().unwrap())
     }
 
     #[tokio::test]

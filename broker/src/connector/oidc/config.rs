@@ -2,10 +2,8 @@
 
 use serde::Deserialize;
 
-use crate::config::schema::Shape;
-use crate::config::{parse_connector_config, ConfigError};
-use crate::connector::microsoft::config::check_url;
-use crate::secret::Secret;
+use crate::config::{check_url, parse_block, required, ConfigError, Shape};
+use crate::connector::upstream_oauth2::OAuth2Client;
 
 const CLAIM_MAPPING: Shape = Shape::Object(&[
     ("preferred_username", Shape::Scalar),
@@ -108,9 +106,7 @@ struct RawClaimMapping {
 #[derive(Debug, Clone)]
 pub struct OidcConfig {
     pub issuer: String,
-    pub client_id: String,
-    pub client_secret: Secret,
-    pub redirect_uri: String,
+    pub client: OAuth2Client,
     /// Requested besides `openid` (Dex's default: profile, email).
     pub scopes: Vec<String>,
     pub get_user_info: bool,
@@ -129,18 +125,11 @@ pub struct OidcConfig {
 }
 
 pub fn parse(value: &serde_json::Value, path: &str) -> Result<OidcConfig, ConfigError> {
-    let raw: Raw = parse_connector_config(value, &SHAPE, path)?;
+    let raw: Raw = parse_block(value, &SHAPE, path)?;
     let key = |k: &str| format!("{path}.{k}");
-    let required = |v: Option<String>, k: &str| {
-        v.filter(|s| !s.trim().is_empty())
-            .ok_or_else(|| ConfigError::key(key(k), "missing"))
-    };
-    let issuer = required(raw.issuer, "issuer")?;
+    let issuer = required(raw.issuer, &key("issuer"))?;
     check_url(&issuer, &key("issuer"))?;
-    let client_id = required(raw.client_id, "clientID")?;
-    let client_secret = Secret::new(required(raw.client_secret, "clientSecret")?);
-    let redirect_uri = required(raw.redirect_uri, "redirectURI")?;
-    check_url(&redirect_uri, &key("redirectURI"))?;
+    let client = OAuth2Client::from_keys(path, raw.client_id, raw.client_secret, raw.redirect_uri)?;
     let allowed_groups = raw.allowed_groups.unwrap_or_default();
     let insecure_enable_groups = raw.insecure_enable_groups.unwrap_or(false);
     if !allowed_groups.is_empty() && !insecure_enable_groups {
@@ -160,9 +149,7 @@ pub fn parse(value: &serde_json::Value, path: &str) -> Result<OidcConfig, Config
     };
     Ok(OidcConfig {
         issuer,
-        client_id,
-        client_secret,
-        redirect_uri,
+        client,
         scopes: raw
             .scopes
             .filter(|s| !s.is_empty())

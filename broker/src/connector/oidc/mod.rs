@@ -8,60 +8,54 @@ mod id_token;
 mod provider;
 
 use async_trait::async_trait;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use reqwest::Method;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 use self::claims::GroupsClaim;
 use self::config::OidcConfig;
 use self::provider::Provider;
 use super::graph::Graph;
+use super::types::{BuiltConnector, ConnectorSettings, ConnectorType};
 use super::upstream_http::{Auth, Body, UpstreamClient};
-use super::{
-    allow_list, Connector, ConnectorData, ConnectorError, Identity, LoginRedirect,
-    RedirectConnector, RefreshConnector, Scopes,
+use super::upstream_oauth2::{
+    authorize_redirect, token_request, ClientAuth, LoginData, RedirectingConnector, RefreshData,
+    Tokens,
 };
-use crate::random::random_token;
+use super::{
+    allow_list, ConnectorData, ConnectorError, Identity, LoginRedirect, RedirectConnector,
+    RefreshConnector, Scopes,
+};
+
+/// `type: oidc`.
+pub const TYPE: ConnectorType = ConnectorType {
+    name: "oidc",
+    parse: |entry, _| {
+        Ok(Box::new(config::parse(
+            &entry.config,
+            &entry.key("config"),
+        )?))
+    },
+};
+
+impl ConnectorSettings for OidcConfig {
+    fn build(&self, id: &str, name: &str, http: &UpstreamClient) -> BuiltConnector {
+        RedirectingConnector::build(id, name, OidcConnector::new(self.clone(), http.clone()))
+    }
+}
 
 /// Where Microsoft Graph answers, for group overage pointing at the retired Azure AD Graph.
 const MICROSOFT_GRAPH_MEMBER_GROUPS: &str = "https://graph.microsoft.com/v1.0/me/getMemberGroups";
 
+/// The OpenID Connect sign-in flow; [`RedirectingConnector`] gives it its id and name.
 pub struct OidcConnector {
-    id: String,
-    name: String,
     config: OidcConfig,
     provider: Provider,
 }
 
-#[derive(Serialize, Deserialize)]
-struct LoginData {
-    pkce_verifier: String,
-    nonce: String,
-}
-
-#[derive(Serialize, Deserialize)]
-struct RefreshData {
-    refresh_token: String,
-}
-
-struct Tokens {
-    access_token: String,
-    id_token: Option<String>,
-    refresh_token: Option<String>,
-}
-
 impl OidcConnector {
-    pub fn new(id: String, name: String, config: OidcConfig, http: UpstreamClient) -> Self {
+    pub fn new(config: OidcConfig, http: UpstreamClient) -> Self {
         let provider = Provider::new(config.issuer.clone(), http);
-        OidcConnector {
-            id,
-            name,
-            config,
-            provider,
-        }
+        OidcConnector { config, provider }
     }
 
     fn upstream_scopes(&self, offline: bool) -> String {
@@ -79,40 +73,22 @@ impl OidcConnector {
         scopes.join(" ")
     }
 
-    async fn token<'a>(
-        &'a self,
-        form: &mut Vec<(&'a str, &'a str)>,
-    ) -> Result<Tokens, ConnectorError> {
+    async fn token(&self, form: &[(&str, &str)]) -> Result<Tokens, ConnectorError> {
         let endpoints = self.provider.endpoints().await?;
         let auth = if self.config.basic_auth_unsupported {
-            form.push(("client_id", &self.config.client_id));
-            form.push(("client_secret", self.config.client_secret.expose()));
-            Auth::None
+            ClientAuth::Post
         } else {
-            Auth::Basic {
-                id: &self.config.client_id,
-                secret: self.config.client_secret.expose(),
-            }
+            ClientAuth::Basic
         };
-        let v = self
-            .provider
-            .http()
-            .call(
-                "OIDC token endpoint",
-                Method::POST,
-                &endpoints.token,
-                auth,
-                Body::Form(form),
-            )
-            .await?;
-        let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-        Ok(Tokens {
-            access_token: text("access_token").ok_or_else(|| {
-                ConnectorError::Upstream("OIDC token endpoint: no access_token".into())
-            })?,
-            id_token: text("id_token"),
-            refresh_token: text("refresh_token"),
-        })
+        token_request(
+            self.provider.http(),
+            "OIDC token endpoint",
+            &endpoints.token,
+            &self.config.client,
+            auth,
+            form,
+        )
+        .await
     }
 
     /// Claims of the ID token, merged with userinfo when `getUserInfo` is set.
@@ -122,8 +98,13 @@ impl OidcConnector {
         id_token: &str,
         nonce: Option<&str>,
     ) -> Result<Map<String, Value>, ConnectorError> {
-        let mut claims =
-            id_token::verify(&self.provider, &self.config.client_id, id_token, nonce).await?;
+        let mut claims = id_token::verify(
+            &self.provider,
+            &self.config.client.client_id,
+            id_token,
+            nonce,
+        )
+        .await?;
         if self.config.get_user_info {
             let endpoints = self.provider.endpoints().await?;
             let url = endpoints.userinfo.ok_or_else(|| {
@@ -208,66 +189,25 @@ impl OidcConnector {
     }
 }
 
-fn refresh_data(token: Option<String>) -> Result<Option<ConnectorData>, ConnectorError> {
-    token
-        .map(|refresh_token| {
-            serde_json::to_string(&RefreshData { refresh_token })
-                .map(ConnectorData::new)
-                .map_err(|e| ConnectorError::Internal(e.to_string()))
-        })
-        .transpose()
-}
-
-impl Connector for OidcConnector {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn redirect(&self) -> Option<&dyn RedirectConnector> {
-        Some(self)
-    }
-
-    fn refresh(&self) -> Option<&dyn RefreshConnector> {
-        Some(self)
-    }
-}
-
 #[async_trait]
 impl RedirectConnector for OidcConnector {
     async fn login(&self, scopes: Scopes, state: &str) -> Result<LoginRedirect, ConnectorError> {
         let endpoints = self.provider.endpoints().await?;
-        let data = LoginData {
-            pkce_verifier: random_token(),
-            nonce: random_token(),
-        };
-        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(data.pkce_verifier.as_bytes()));
-        let mut url = url::Url::parse(&endpoints.authorization).map_err(|_| {
+        let url = url::Url::parse(&endpoints.authorization).map_err(|_| {
             ConnectorError::Upstream("OIDC discovery: bad authorization_endpoint".into())
         })?;
-        {
-            let mut q = url.query_pairs_mut();
-            q.append_pair("client_id", &self.config.client_id)
-                .append_pair("redirect_uri", &self.config.redirect_uri)
-                .append_pair("response_type", "code")
-                .append_pair("scope", &self.upstream_scopes(scopes.offline_access))
-                .append_pair("state", state)
-                .append_pair("nonce", &data.nonce)
-                .append_pair("code_challenge", &challenge)
-                .append_pair("code_challenge_method", "S256");
-            if let Some(p) = &self.config.prompt_type {
-                q.append_pair("prompt", p);
-            }
+        let scope = self.upstream_scopes(scopes.offline_access);
+        let mut params = vec![("scope", scope.as_str())];
+        if let Some(p) = &self.config.prompt_type {
+            params.push(("prompt", p));
         }
-        let data =
-            serde_json::to_string(&data).map_err(|e| ConnectorError::Internal(e.to_string()))?;
-        Ok(LoginRedirect {
-            url: url.into(),
-            data: ConnectorData::new(data),
-        })
+        authorize_redirect(
+            url,
+            &self.config.client,
+            state,
+            &LoginData::new(true),
+            &params,
+        )
     }
 
     async fn callback(
@@ -276,13 +216,17 @@ impl RedirectConnector for OidcConnector {
         data: &ConnectorData,
         code: &str,
     ) -> Result<Identity, ConnectorError> {
-        let login: LoginData = serde_json::from_str(data.expose())
-            .map_err(|_| ConnectorError::Internal("stored login data is corrupt".into()))?;
+        let login = LoginData::read(data)?;
+        // Every OIDC login keeps a nonce: without one the ID token could not be tied to it.
+        let nonce = login
+            .nonce
+            .as_deref()
+            .ok_or_else(|| ConnectorError::Internal("stored login data is corrupt".into()))?;
         let tokens = self
-            .token(&mut vec![
+            .token(&[
                 ("grant_type", "authorization_code"),
                 ("code", code),
-                ("redirect_uri", &self.config.redirect_uri),
+                ("redirect_uri", &self.config.client.redirect_uri),
                 ("code_verifier", &login.pkce_verifier),
             ])
             .await?;
@@ -290,10 +234,10 @@ impl RedirectConnector for OidcConnector {
             .id_token
             .clone()
             .ok_or_else(|| ConnectorError::Upstream("OIDC token endpoint: no id_token".into()))?;
-        let claims = self.claims(&tokens, &id_token, Some(&login.nonce)).await?;
+        let claims = self.claims(&tokens, &id_token, Some(nonce)).await?;
         let mut identity = self.identity(&tokens, &claims).await?;
         if scopes.offline_access {
-            identity.connector_data = refresh_data(tokens.refresh_token)?;
+            identity.connector_data = RefreshData::keep(tokens.refresh_token, false)?;
         }
         Ok(identity)
     }
@@ -302,15 +246,9 @@ impl RedirectConnector for OidcConnector {
 #[async_trait]
 impl RefreshConnector for OidcConnector {
     async fn refresh(&self, identity: &Identity) -> Result<Option<Identity>, ConnectorError> {
-        let data: RefreshData = identity
-            .connector_data
-            .as_ref()
-            .and_then(|d| serde_json::from_str(d.expose()).ok())
-            .ok_or_else(|| {
-                ConnectorError::Upstream("no upstream refresh token for this session".into())
-            })?;
+        let data = RefreshData::read(identity)?;
         let tokens = self
-            .token(&mut vec![
+            .token(&[
                 ("grant_type", "refresh_token"),
                 ("refresh_token", &data.refresh_token),
             ])
@@ -328,7 +266,8 @@ impl RefreshConnector for OidcConnector {
                 "the refreshed ID token is about another user".into(),
             ));
         }
-        fresh.connector_data = refresh_data(tokens.refresh_token.or(Some(data.refresh_token)))?;
+        fresh.connector_data =
+            RefreshData::keep(tokens.refresh_token.or(Some(data.refresh_token)), false)?;
         Ok(Some(fresh))
     }
 }

@@ -2,16 +2,50 @@
 //! [`crate::saml`]; this maps a validated assertion to an [`Identity`] and applies the group
 //! rules (`groupsAttr`, `groupsDelim`, `allowedGroups`, `filterGroups`).
 
+pub mod config;
+#[cfg(test)]
+mod config_tests;
+
+use std::sync::Arc;
+
 use rsa::RsaPrivateKey;
 
-use super::{Connector, Identity};
-use crate::config::{AuthnBinding, SamlConfig};
+pub use self::config::{AuthnBinding, SamlConfig, SamlSigningKey};
+use super::types::{BuiltConnector, ConnectorSettings, ConnectorType, ParseContext};
+use super::{Connector, Identity, UpstreamClient};
+use crate::config::{ConfigError, ConnectorEntry};
 use crate::random::random_token;
 use crate::saml::response::decode_posted;
 use crate::saml::{
     load_rsa_private_key, sp_metadata, validate_response, AuthnRequest, Expectations,
     ResponseError, TrustedCerts, ValidAssertion,
 };
+
+/// `type: saml`.
+pub const TYPE: ConnectorType = ConnectorType {
+    name: "saml",
+    parse: parse_settings,
+};
+
+fn parse_settings(
+    entry: &ConnectorEntry,
+    context: &ParseContext,
+) -> Result<Box<dyn ConnectorSettings>, ConfigError> {
+    let path = entry.key("config");
+    let config = config::parse(
+        &entry.config,
+        &path,
+        &context.callback_url,
+        context.read_file,
+    )?;
+    Ok(Box::new(config))
+}
+
+impl ConnectorSettings for SamlConfig {
+    fn build(&self, id: &str, name: &str, _: &UpstreamClient) -> BuiltConnector {
+        Ok(Arc::new(SamlConnector::new(id, name, self.clone())?))
+    }
+}
 
 /// Clock difference tolerated with the IdP.
 pub const CLOCK_SKEW_SECS: i64 = 60;

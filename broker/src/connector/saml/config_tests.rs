@@ -1,9 +1,11 @@
 //! The `saml` connector's config: the first seed's block, Dex's keys, and precise refusals.
 
+use super::config::parse;
 use super::*;
+use crate::config::{Config, ConfigError};
 
-const CERT: &str = include_str!("../saml/testdata/idp.crt");
-const CERT2: &str = include_str!("../saml/testdata/other.crt");
+const CERT: &str = include_str!("../../saml/testdata/idp.crt");
+const CERT2: &str = include_str!("../../saml/testdata/other.crt");
 
 fn ca_data(pem: &str) -> String {
     use base64::Engine;
@@ -38,15 +40,28 @@ fn seed_block() -> String {
     )
 }
 
-fn saml(c: &Config) -> &SamlConfig {
-    match &c.connectors[0].kind {
-        ConnectorKind::Saml(s) => s,
-        other => panic!("not a SAML connector: {other:?}"),
-    }
+/// The first connector's block, read as the registry reads it at start.
+fn read(c: &Config) -> Result<SamlConfig, ConfigError> {
+    let entry = &c.connectors[0];
+    let read_file = |path: &str| std::fs::read_to_string(path);
+    parse(
+        &entry.config,
+        &entry.key("config"),
+        &c.issuer.endpoint("/callback"),
+        &read_file,
+    )
 }
 
+fn saml(c: &Config) -> SamlConfig {
+    read(c).unwrap()
+}
+
+/// The error a config with this text stops at, whether in the common keys or the block.
 fn err(yaml: &str) -> String {
-    Config::from_yaml(yaml).unwrap_err().to_string()
+    match Config::from_yaml(yaml) {
+        Err(e) => e.to_string(),
+        Ok(c) => read(&c).unwrap_err().to_string(),
+    }
 }
 
 #[test]
@@ -74,7 +89,7 @@ fn keys_are_case_insensitive_and_unknown_keys_named() {
     let block = seed_block()
         .replace("ssoURL", "SSOurl")
         .replace("caData", "cadata");
-    assert!(Config::from_yaml(&with_connector(&block)).is_ok());
+    saml(&Config::from_yaml(&with_connector(&block)).unwrap());
     let block = seed_block().replace("emailAttr", "emailAttribute");
     let e = err(&with_connector(&block));
     assert!(e.contains("connectors[0].config.emailAttribute"), "{e}");

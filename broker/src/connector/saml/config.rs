@@ -4,8 +4,7 @@
 
 use serde::Deserialize;
 
-use super::error::ConfigError;
-use super::schema::{normalize, Shape};
+use crate::config::{parse_block, ConfigError, ReadFile, Shape};
 use crate::saml::{idp_metadata, pem_blocks};
 use crate::secret::Secret;
 
@@ -35,7 +34,7 @@ pub const SAML_CONFIG: Shape = Shape::Object(&[
     ),
 ]);
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSaml {
     #[serde(rename = "ssoURL")]
@@ -153,8 +152,6 @@ fn read(at: &str, path: &str, read_file: ReadFile) -> Result<String, ConfigError
     read_file(path).map_err(|e| ConfigError::key(at, format!("cannot read {path:?}: {e}")))
 }
 
-pub type ReadFile<'a> = &'a dyn Fn(&str) -> std::io::Result<String>;
-
 /// Checks every certificate in `pem` parses; returns them one PEM block each.
 fn certificates(at: &str, pem: &str) -> Result<Vec<String>, ConfigError> {
     let blocks = pem_blocks(pem, "CERTIFICATE");
@@ -182,19 +179,13 @@ fn absolute_url(at: &str, text: &str) -> Result<(), ConfigError> {
 }
 
 /// Validates `connectors[i].config` of a `type: saml` connector. `acs_url` is `{issuer}/callback`.
-pub fn saml_config(
+pub fn parse(
+    value: &serde_json::Value,
     path: &str,
-    value: Option<&serde_json::Value>,
     acs_url: &str,
     read_file: ReadFile,
 ) -> Result<SamlConfig, ConfigError> {
-    let empty = serde_json::Value::Object(Default::default());
-    let normalized = normalize(value.unwrap_or(&empty), &SAML_CONFIG, path)?;
-    let raw: RawSaml = match normalized {
-        serde_json::Value::Null => RawSaml::default(),
-        v => serde_path_to_error::deserialize(v)
-            .map_err(|e| ConfigError::key(format!("{path}.{}", e.path()), e.inner().to_string()))?,
-    };
+    let raw: RawSaml = parse_block(value, &SAML_CONFIG, path)?;
     let at = |k: &str| format!("{path}.{k}");
 
     let metadata = match non_empty(raw.idp_metadata_file) {

@@ -1,0 +1,104 @@
+//! `staticClients`: the OAuth clients, each with exact redirect URIs and a secret (or public).
+
+use std::collections::HashSet;
+
+use super::error::ConfigError;
+use super::raw::RawStaticClient;
+use super::Client;
+use crate::secret::Secret;
+
+pub(super) fn clients(
+    raw: Vec<RawStaticClient>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<Client>, ConfigError> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for (i, c) in raw.into_iter().enumerate() {
+        let at = |k: &str| format!("staticClients[{i}].{k}");
+        let id =
+            c.id.filter(|s| !s.is_empty())
+                .ok_or_else(|| ConfigError::key(at("id"), "missing"))?;
+        if !seen.insert(id.clone()) {
+            return Err(ConfigError::key(
+                at("id"),
+                format!("{id:?} is used by another client"),
+            ));
+        }
+        let public = c.public.unwrap_or(false);
+        let secret = match (c.secret, c.secret_env) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::key(
+                    at("secretEnv"),
+                    "give secret or secretEnv, not both",
+                ))
+            }
+            (Some(s), None) => Some(s),
+            (None, Some(var)) => Some(env(&var).ok_or_else(|| {
+                ConfigError::key(
+                    at("secretEnv"),
+                    format!("environment variable {var:?} is not set"),
+                )
+            })?),
+            (None, None) => None,
+        };
+        let secret = match (public, secret) {
+            (true, Some(_)) => {
+                return Err(ConfigError::key(
+                    at("secret"),
+                    "public clients have no secret; remove it or set public: false",
+                ))
+            }
+            (true, None) => None,
+            (false, Some(s)) if !s.is_empty() => Some(Secret::new(s)),
+            (false, _) => {
+                return Err(ConfigError::key(
+                    at("secret"),
+                    "missing: a confidential client needs a secret (or public: true)",
+                ))
+            }
+        };
+        let redirect_uris = c.redirect_uris.unwrap_or_default();
+        if redirect_uris.is_empty() {
+            return Err(ConfigError::key(
+                at("redirectURIs"),
+                "missing: list the exact callback URLs of this client",
+            ));
+        }
+        for (j, uri) in redirect_uris.iter().enumerate() {
+            let parsed = url::Url::parse(uri).map_err(|e| {
+                ConfigError::key(
+                    format!("staticClients[{i}].redirectURIs[{j}]"),
+                    format!("{uri:?} is not an absolute URL ({e})"),
+                )
+            })?;
+            if parsed.fragment().is_some() {
+                return Err(ConfigError::key(
+                    format!("staticClients[{i}].redirectURIs[{j}]"),
+                    "must not contain a fragment",
+                ));
+            }
+        }
+        let post_logout_redirect_uris = c.post_logout_redirect_uris.unwrap_or_default();
+        for (j, uri) in post_logout_redirect_uris.iter().enumerate() {
+            let at = format!("staticClients[{i}].postLogoutRedirectURIs[{j}]");
+            let parsed = url::Url::parse(uri).map_err(|e| {
+                ConfigError::key(&at, format!("{uri:?} is not an absolute URL ({e})"))
+            })?;
+            if parsed.fragment().is_some() {
+                return Err(ConfigError::key(at, "must not contain a fragment"));
+            }
+        }
+        out.push(Client {
+            name: c
+                .name
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| id.clone()),
+            id,
+            secret,
+            redirect_uris,
+            post_logout_redirect_uris,
+            public,
+        });
+    }
+    Ok(out)
+}
