@@ -15,6 +15,7 @@ pub mod path;
 pub mod pkce;
 pub mod provider;
 pub mod random;
+pub mod request_headers;
 pub mod return_url;
 pub mod rules;
 pub mod session;
