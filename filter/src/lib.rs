@@ -9,6 +9,7 @@ pub mod cookie_header;
 pub mod engine;
 pub mod id_token;
 pub mod identity;
+pub mod key_derivation;
 pub mod login_state;
 pub mod pages;
 pub mod path;

@@ -6,10 +6,11 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+
+use crate::key_derivation;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -45,13 +46,7 @@ impl ProviderShare {
     pub fn new(secrets: &[Vec<u8>], issuer: &str) -> Result<ProviderShare, ShareError> {
         let keys = secrets
             .iter()
-            .map(|s| {
-                let mut key = [0u8; 32];
-                Hkdf::<Sha256>::new(None, s)
-                    .expand(HKDF_INFO, &mut key)
-                    .map_err(|_| ShareError::Key)?;
-                Ok(key)
-            })
+            .map(|s| key_derivation::derive(s, HKDF_INFO).ok_or(ShareError::Key))
             .collect::<Result<Vec<_>, ShareError>>()?;
         let first = keys.first().ok_or(ShareError::Key)?;
         // Filters configured with different secrets for the same issuer get different keys
@@ -185,10 +180,7 @@ mod tests {
         // Same HKDF input, different label: the derived keys differ.
         let s = vec![5u8; 32];
         let share = ProviderShare::new(std::slice::from_ref(&s), ISSUER).unwrap();
-        let mut cookie_key = [0u8; 32];
-        Hkdf::<Sha256>::new(None, &s)
-            .expand(b"gatehouse cookie v1", &mut cookie_key)
-            .unwrap();
+        let cookie_key = key_derivation::derive(&s, b"gatehouse cookie v1").unwrap();
         assert_ne!(share.keys[0], cookie_key);
     }
 }
