@@ -88,7 +88,9 @@ fn request<'a>(cookie: Option<&'a str>, authorization: Option<&'a str>) -> Reque
         cookie,
         accept: Some("text/html,application/xhtml+xml"),
         authorization,
-        xhr: false,
+        authorizations: usize::from(authorization.is_some()),
+        cookie_headers: usize::from(cookie.is_some()),
+        ..Request::default()
     }
 }
 
