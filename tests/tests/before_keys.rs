@@ -18,10 +18,7 @@ fn requests_before_the_filter_has_keys_are_refused_then_login_starts_once_it_has
         let page = browser.get(&stack.url("/")).unwrap();
         assert_eq!(page.status, 503, "{}", page.body);
         let api = browser
-            .get_with(
-                &stack.url("/api/data"),
-                &[("accept", "application/json")],
-            )
+            .get_with(&stack.url("/api/data"), &[("accept", "application/json")])
             .unwrap();
         assert_eq!(api.status, 503, "{}", api.body);
         // A forged identity is refused before anything else.

@@ -60,7 +60,10 @@ fn stack(envoy_yaml: Option<fn(&mut String)>) -> Stack {
         envoy_yaml,
         ..StackOptions::default()
     }
-    .filter("routes", json!([{"path_prefix": "/public", "public": true}]))
+    .filter(
+        "routes",
+        json!([{"path_prefix": "/public", "public": true}]),
+    )
     .filter("pass_access_token", json!(true));
     let stack = Stack::start(opts).unwrap();
     wait_for_keys(&stack, Duration::from_secs(20)).unwrap();

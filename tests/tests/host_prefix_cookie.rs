@@ -20,7 +20,10 @@ fn assert_host_prefixed(set_cookie: &str) {
     assert!(set_cookie.starts_with("__Host-gatehouse"), "{set_cookie}");
     assert!(attrs.iter().any(|a| a == "secure"), "{set_cookie}");
     assert!(attrs.iter().any(|a| a == "path=/"), "{set_cookie}");
-    assert!(!attrs.iter().any(|a| a.starts_with("domain=")), "{set_cookie}");
+    assert!(
+        !attrs.iter().any(|a| a.starts_with("domain=")),
+        "{set_cookie}"
+    );
 }
 
 #[test]
@@ -67,8 +70,13 @@ fn a_configuration_contradicting_the_prefix_refuses_to_start_naming_the_key() {
             assert!(r.status >= 500, "{key}: the gateway served {}", r.status);
             assert!(stack.echo.requests().is_empty());
         }
-        let log = std::fs::read_to_string(gatehouse_e2e::paths::target_dir().join("e2e-logs").join(&name).join("envoy.log"))
-            .unwrap_or_default();
+        let log = std::fs::read_to_string(
+            gatehouse_e2e::paths::target_dir()
+                .join("e2e-logs")
+                .join(&name)
+                .join("envoy.log"),
+        )
+        .unwrap_or_default();
         assert!(
             log.contains("refusing to start") && log.contains(key),
             "{key}: Envoy's log does not name the key:\n{log}"

@@ -19,7 +19,10 @@ fn stack(envoy_yaml: Option<fn(&mut String)>) -> Stack {
         envoy_yaml,
         ..StackOptions::default()
     }
-    .filter("routes", json!([{"path_prefix": "/public", "public": true}]));
+    .filter(
+        "routes",
+        json!([{"path_prefix": "/public", "public": true}]),
+    );
     let stack = Stack::start(opts).unwrap();
     wait_for_keys(&stack, Duration::from_secs(20)).unwrap();
     stack
@@ -65,7 +68,11 @@ const AMBIGUOUS: [&str; 20] = [
 /// Whether `path` (as the upstream got it) has a single reading: nothing a decoder, a
 /// dot-segment resolver or a path-parameter stripper would change the segments of.
 fn one_reading(path: &str) -> bool {
-    let p = path.split('?').next().unwrap_or_default().to_ascii_lowercase();
+    let p = path
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     !["%2f", "%5c", "%2e", "%3b", ";", "\\", "//", "%25"]
         .iter()
         .any(|bad| p.contains(bad))
@@ -85,14 +92,24 @@ fn assert_refused_and_nothing_reached(stack: &Stack, only_filter: bool) {
                 reached.iter().map(|r| &r.path).collect::<Vec<_>>(),
                 r.status
             );
-            assert_eq!(r.status, 400, "{target}: {} {:?}", r.status, r.header("location"));
+            assert_eq!(
+                r.status,
+                400,
+                "{target}: {} {:?}",
+                r.status,
+                r.header("location")
+            );
             // The filter's own 400 (a JSON problem), not a refusal by Envoy's parser.
             assert!(r.body.contains("bad_request"), "{target}: {}", r.body);
         } else {
             // Envoy refuses it, or normalises it first; then the filter judges the normalised
             // path and the upstream gets exactly that path, which has one reading.
             for seen in &reached {
-                assert!(one_reading(&seen.path), "{target}: upstream got {}", seen.path);
+                assert!(
+                    one_reading(&seen.path),
+                    "{target}: upstream got {}",
+                    seen.path
+                );
             }
             assert!(
                 r.status == 400 || r.status == 302 || (r.status == 200 && reached.len() == 1),

@@ -76,7 +76,13 @@ fn signed_in(name: &str, verified: bool, allow_unverified: bool) -> Setup {
         .get(&format!("http://127.0.0.1:{}{href}", ports.broker))
         .unwrap();
     let landed = browser.follow_all(start).unwrap();
-    assert_eq!(landed.status, 200, "{}\n{}", landed.body, browser.history_text());
+    assert_eq!(
+        landed.status,
+        200,
+        "{}\n{}",
+        landed.body,
+        browser.history_text()
+    );
     Setup {
         stack,
         browser,
@@ -104,11 +110,17 @@ fn an_unverified_address_meets_no_email_rule_and_is_not_sent_upstream() {
     assert_eq!(page.status, 200, "{}", page.body);
     assert_eq!(email, None, "an unverified address reached the upstream");
     let seen = s.stack.echo.requests();
-    assert_eq!(seen[0].header("x-auth-request-preferred-username"), Some("mallory"));
+    assert_eq!(
+        seen[0].header("x-auth-request-preferred-username"),
+        Some("mallory")
+    );
     for path in ["/corp/board", "/ceo/inbox"] {
         let (page, _) = get(&mut s, path);
         assert_eq!(page.status, 403, "{path}: {}", page.body);
-        assert!(s.stack.echo.requests().is_empty(), "{path} reached the upstream");
+        assert!(
+            s.stack.echo.requests().is_empty(),
+            "{path} reached the upstream"
+        );
     }
     let info = s.browser.get(&s.stack.url("/oauth2/userinfo")).unwrap();
     assert_eq!(info.json().unwrap()["email"], "", "{}", info.body);
