@@ -86,9 +86,11 @@ fn request<'a>(cookie: Option<&'a str>, authorization: Option<&'a str>) -> Reque
         authority: "127.0.0.1:8080",
         scheme: "http",
         cookie,
+        cookie_headers: cookie.is_some() as usize,
         accept: Some("text/html,application/xhtml+xml"),
         authorization,
-        xhr: false,
+        authorizations: authorization.is_some() as usize,
+        ..Request::default()
     }
 }
 

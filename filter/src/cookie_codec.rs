@@ -7,9 +7,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use hkdf::Hkdf;
-use sha2::Sha256;
 
+use crate::key_derivation;
 use crate::random;
 
 const PREFIX: &str = "v1.";
@@ -40,10 +39,8 @@ impl CookieCodec {
         let ciphers = secrets
             .iter()
             .map(|s| {
-                let mut key = [0u8; 32];
-                Hkdf::<Sha256>::new(None, s)
-                    .expand(HKDF_INFO, &mut key)
-                    .map_err(|_| CodecError::Seal("key derivation failed"))?;
+                let key = key_derivation::derive(s, HKDF_INFO)
+                    .ok_or(CodecError::Seal("key derivation failed"))?;
                 Ok(XChaCha20Poly1305::new(&key.into()))
             })
             .collect::<Result<_, CodecError>>()?;

@@ -11,7 +11,7 @@ use crate::id_token::{self, Expect, IdClaims, TokenError};
 use crate::identity;
 use crate::login_state::{LoginState, LoginStateError, MAX_IN_FLIGHT};
 use crate::pages::{LocalResponse, Problem};
-use crate::path::normalize_path;
+use crate::path::decide;
 use crate::pkce;
 use crate::provider::{KeySet, Provider};
 use crate::return_url;
@@ -22,16 +22,24 @@ use crate::token_exchange::{self, BrokerCall, ExchangeError};
 use std::cell::RefCell;
 
 /// The facts of one request the engine needs.
+#[derive(Default)]
 pub struct Request<'a> {
     pub method: &'a str,
     /// Raw `:path`, query included.
     pub path: &'a str,
     pub authority: &'a str,
     pub scheme: &'a str,
+    /// Every `Cookie` header joined with `; `.
     pub cookie: Option<&'a str>,
+    /// How many `Cookie` headers carried it.
+    pub cookie_headers: usize,
     pub accept: Option<&'a str>,
+    /// The first `Authorization` header, and how many there were.
     pub authorization: Option<&'a str>,
+    pub authorizations: usize,
     pub xhr: bool,
+    /// A filter-owned header the client sent (see [`crate::request_headers::scan`]).
+    pub forged: Option<&'a str>,
 }
 
 /// Send the request upstream with these changes.
@@ -39,7 +47,8 @@ pub struct Request<'a> {
 pub struct Forward {
     /// Identity headers to set (after the filter's headers were stripped).
     pub identity: Vec<(&'static str, String)>,
-    /// `Some(new)` replaces the `Cookie` header (`Some(None)` removes it); `None` leaves it.
+    /// `Some(new)` replaces the `Cookie` header (`Some(None)`: nothing is left of it);
+    /// `None` leaves it.
     pub cookie: Option<Option<String>>,
     /// `Set-Cookie` values to add to the upstream's response.
     pub response_cookies: Vec<String>,
@@ -105,10 +114,28 @@ pub enum RuleRef {
 pub enum Outcome {
     Forward(Forward),
     Respond(LocalResponse),
+    /// One broker call; its answer settles the request with a [`Reply`].
     Call {
         call: BrokerCall,
         pending: Box<Pending>,
     },
+}
+
+/// How a request waiting on a broker call ends. There is no `Call` here on purpose: nothing
+/// is dispatched from inside a call's response callback (Kong's host builds such a request on
+/// a connection it already freed), so a request makes at most one broker call.
+pub enum Reply {
+    Forward(Forward),
+    Respond(LocalResponse),
+}
+
+impl From<Reply> for Outcome {
+    fn from(r: Reply) -> Outcome {
+        match r {
+            Reply::Forward(f) => Outcome::Forward(f),
+            Reply::Respond(r) => Outcome::Respond(r),
+        }
+    }
 }
 
 /// Why a request was turned away; the glue logs it and counts it.
@@ -123,6 +150,8 @@ pub enum Event {
     Refreshed,
     RefreshFailed(String),
     SignedOut,
+    /// Refused with 400 before any decision: an ambiguous path or a forged header.
+    Refused(String),
     NoProvider,
     BearerRejected(String),
     KeysRefetched,
@@ -134,16 +163,18 @@ pub struct Engine {
     bearer_cache: RefCell<BearerCache>,
 }
 
-/// The identity a verified token names; `ends_at` defaults to the token's expiry.
+/// The identity a verified token names; `ends_at` defaults to the token's expiry. An
+/// unverified address is not part of it unless `allow_unverified_email`.
 fn identity_from_claims(
     claims: IdClaims,
     issued_at: u64,
     ends_at: Option<u64>,
     access_token: Option<String>,
+    allow_unverified_email: bool,
 ) -> Session {
     Session {
         sub: claims.sub,
-        email: claims.email.unwrap_or_default(),
+        email: identity::trusted_email(claims.email, claims.email_verified, allow_unverified_email),
         name: claims.name.unwrap_or_default(),
         preferred_username: claims.preferred_username.unwrap_or_default(),
         groups: claims.groups,
@@ -187,63 +218,78 @@ impl Engine {
         })
     }
 
-    /// Admits a request carrying a bearer JWT from the broker, or refuses it with 401.
-    fn bearer(
+    /// The identity of a bearer JWT from the broker (cached once verified).
+    fn verify_bearer(
         &self,
-        wait: KeysWait,
+        token: &str,
         provider: &Provider,
         now: u64,
-        may_refetch: bool,
-    ) -> (Outcome, Event) {
-        let key = bearer_cache::hash(&wait.token);
-        let cached = self.bearer_cache.borrow().get(&key, now).cloned();
-        let identity = match cached {
-            Some(identity) => identity,
-            None => {
-                let expect = Expect {
-                    issuer: &self.settings.issuer,
-                    audiences: &self.settings.jwt_bearer_audiences,
-                    nonce: None,
-                    now,
-                };
-                let checked = id_token::validate(&wait.token, &provider.keys.borrow(), &expect);
-                match checked {
-                    Ok(claims) => {
-                        let identity = identity_from_claims(claims, now, None, None);
-                        self.bearer_cache
-                            .borrow_mut()
-                            .insert(key, identity.clone(), now);
-                        identity
-                    }
-                    Err(TokenError::UnknownKey(_))
-                        if may_refetch && now >= provider.last_key_fetch.get() + KEY_REFETCH_S =>
-                    {
-                        provider.last_key_fetch.set(now);
-                        let call = BrokerCall {
-                            method: "GET",
-                            path: provider.endpoints.jwks_path.clone(),
-                            headers: vec![("accept", "application/json".to_string())],
-                            body: Vec::new(),
-                        };
-                        return (
-                            Outcome::Call {
-                                call,
-                                pending: Box::new(Pending::Keys(wait)),
-                            },
-                            Event::None,
-                        );
-                    }
-                    Err(e) => {
-                        return (
-                            Outcome::Respond(Problem::InvalidToken.response(true, self.realm())),
-                            Event::BearerRejected(e.to_string()),
-                        )
-                    }
-                }
-            }
+    ) -> Result<Session, TokenError> {
+        let key = bearer_cache::hash(token);
+        if let Some(identity) = self.bearer_cache.borrow().get(&key, now) {
+            return Ok(identity.clone());
+        }
+        let expect = Expect {
+            issuer: &self.settings.issuer,
+            audiences: &self.settings.jwt_bearer_audiences,
+            nonce: None,
+            now,
         };
-        let rule = self.rule_by_ref(wait.rule);
-        self.admit(identity, rule, wait.api, wait.cookie, Vec::new())
+        let claims = id_token::validate(token, &provider.keys.borrow(), &expect)?;
+        let identity = identity_from_claims(
+            claims,
+            now,
+            None,
+            None,
+            self.settings.allow_unverified_email,
+        );
+        self.bearer_cache
+            .borrow_mut()
+            .insert(key, identity.clone(), now);
+        Ok(identity)
+    }
+
+    /// Admits a request carrying a bearer JWT from the broker, refuses it with 401, or (an
+    /// unknown `kid`, at most every KEY_REFETCH_S) refetches the JWKS first.
+    fn bearer(&self, wait: KeysWait, provider: &Provider, now: u64) -> (Outcome, Event) {
+        match self.verify_bearer(&wait.token, provider, now) {
+            Err(TokenError::UnknownKey(_))
+                if now >= provider.last_key_fetch.get() + KEY_REFETCH_S =>
+            {
+                provider.last_key_fetch.set(now);
+                let call = BrokerCall {
+                    method: "GET",
+                    path: provider.endpoints.jwks_path.clone(),
+                    headers: vec![("accept", "application/json".to_string())],
+                    body: Vec::new(),
+                };
+                (
+                    Outcome::Call {
+                        call,
+                        pending: Box::new(Pending::Keys(wait)),
+                    },
+                    Event::None,
+                )
+            }
+            _ => {
+                let (reply, event) = self.bearer_settled(wait, provider, now);
+                (reply.into(), event)
+            }
+        }
+    }
+
+    /// Admits or refuses a bearer JWT with the keys at hand (no further refetch).
+    fn bearer_settled(&self, wait: KeysWait, provider: &Provider, now: u64) -> (Reply, Event) {
+        match self.verify_bearer(&wait.token, provider, now) {
+            Ok(identity) => {
+                let rule = self.rule_by_ref(wait.rule);
+                self.admit(identity, rule, wait.api, wait.cookie, Vec::new())
+            }
+            Err(e) => (
+                Reply::Respond(Problem::InvalidToken.response(true, self.realm())),
+                Event::BearerRejected(e.to_string()),
+            ),
+        }
     }
 
     fn wants_api_answer(&self, api_route: bool, req: &Request<'_>) -> bool {
@@ -282,13 +328,32 @@ impl Engine {
         provider: Option<&Provider>,
         now: u64,
     ) -> (Outcome, Event) {
-        let Some(path) = normalize_path(req.path) else {
-            return (
+        let refuse = |why: String| {
+            (
                 Outcome::Respond(Problem::BadRequest.response(true, self.realm())),
-                Event::None,
-            );
+                Event::Refused(why),
+            )
+        };
+        // A header the filter owns never comes from the client, on any route. Refused rather
+        // than removed: a removed request header still reaches the upstream on Kong's host.
+        if let Some(name) = req.forged {
+            return refuse(format!("client sent the filter's header {name:?}"));
+        }
+        let path = match decide(req.path) {
+            Ok(p) => p,
+            Err(why) => return refuse(why.to_string()),
         };
         let s = &self.settings;
+        let cookie_rewrite = match req.cookie {
+            Some(c) if cookie_header::pairs(c).any(|(n, _)| self.is_ours(n)) => {
+                // Only the first of several Cookie headers can be replaced on every host.
+                if req.cookie_headers > 1 {
+                    return refuse("the filter's cookies in one of several Cookie headers".into());
+                }
+                Some(cookie_header::without(c, |n| self.is_ours(n)))
+            }
+            _ => None,
+        };
         if path == s.redirect_path {
             return self.callback(req, provider, now);
         }
@@ -298,9 +363,6 @@ impl Engine {
         let session_cookie = &s.cookie.name;
         let (applied, rule_ref) = self.rule_ref(req.method, &path);
         let api = self.wants_api_answer(applied.api, req);
-        let cookie_rewrite = req
-            .cookie
-            .map(|c| cookie_header::without(c, |n| self.is_ours(n)));
 
         if applied.public && path != s.userinfo_path {
             return (
@@ -318,6 +380,11 @@ impl Engine {
                 Event::NoProvider,
             );
         };
+        // Past this point the upstream trusts what the filter adds: a second Authorization
+        // header could be read instead of the one the filter checked or set.
+        if req.authorizations > 1 {
+            return refuse("several Authorization headers".into());
+        }
         if s.skip_jwt_bearer_tokens && path != s.userinfo_path {
             if let Some(token) = req.authorization.and_then(bearer_jwt) {
                 let wait = KeysWait {
@@ -326,8 +393,13 @@ impl Engine {
                     rule: rule_ref,
                     cookie: cookie_rewrite,
                 };
-                return self.bearer(wait, provider, now, true);
+                return self.bearer(wait, provider, now);
             }
+        }
+        // With pass_access_token the upstream reads Authorization as the filter's: a client's
+        // copy is refused rather than left for the upstream to trust.
+        if s.pass_access_token && req.authorization.is_some() && path != s.userinfo_path {
+            return refuse("Authorization header sent while pass_access_token is on".into());
         }
 
         let raw = req
@@ -380,7 +452,11 @@ impl Engine {
         }
 
         match session {
-            Some(sess) => self.admit(sess, applied.rule, api, cookie_rewrite, Vec::new()),
+            Some(sess) => {
+                let (reply, event) =
+                    self.admit(sess, applied.rule, api, cookie_rewrite, Vec::new());
+                (reply.into(), event)
+            }
             None if api => (
                 Outcome::Respond(
                     Problem::Unauthenticated
@@ -431,14 +507,14 @@ impl Engine {
         api: bool,
         cookie: Option<Option<String>>,
         response_cookies: Vec<String>,
-    ) -> (Outcome, Event) {
+    ) -> (Reply, Event) {
         let who = Subject {
             email: &sess.email,
             groups: &sess.groups,
         };
         if !rule.allows(&who) {
             return (
-                Outcome::Respond(
+                Reply::Respond(
                     Problem::Forbidden
                         .response(api, self.realm())
                         .with_cookies(response_cookies),
@@ -447,7 +523,7 @@ impl Engine {
             );
         }
         (
-            Outcome::Forward(Forward {
+            Reply::Forward(Forward {
                 identity: identity::headers(&sess, self.settings.pass_access_token),
                 cookie,
                 response_cookies,
@@ -476,7 +552,7 @@ impl Engine {
         req: &Request<'_>,
         provider: &Provider,
         now: u64,
-        mut cookies: Vec<String>,
+        cleanup: Vec<String>,
     ) -> (LocalResponse, Event) {
         let s = &self.settings;
         let Ok(login) = LoginState::new(return_url::sanitize(req.path), now) else {
@@ -497,13 +573,15 @@ impl Engine {
                 Event::LoginFailed("seal".into()),
             );
         };
-        cookies.extend(self.evict_old_logins(req.cookie));
-        cookies.push(cookie_header::set(
+        // The login cookie first, the one this response depends on; clean-ups after it.
+        let mut cookies = vec![cookie_header::set(
             &s.cookie,
             &name,
             &value,
             s.login_timeout_s,
-        ));
+        )];
+        cookies.extend(cleanup);
+        cookies.extend(self.evict_old_logins(req.cookie));
 
         let redirect_uri = self.redirect_uri(req.scheme, req.authority);
         let scope = s.scopes.join(" ");
@@ -635,7 +713,7 @@ impl Engine {
         body: &[u8],
         provider: Option<&Provider>,
         now: u64,
-    ) -> (Outcome, Event) {
+    ) -> (Reply, Event) {
         // Only an answer from the broker itself is a sign of life: the gateway reports a
         // refused or timed-out call as its own 502/503/504.
         if let (Some(p), Some(s)) = (provider, status) {
@@ -645,13 +723,13 @@ impl Engine {
         }
         match pending {
             Pending::SignOut(wait) => (
-                Outcome::Respond(self.end_broker_session(wait, status, body, provider)),
+                Reply::Respond(self.end_broker_session(wait, status, body, provider)),
                 Event::None,
             ),
             Pending::Keys(wait) => {
                 let Some(p) = provider else {
                     return (
-                        Outcome::Respond(Problem::Unavailable.response(true, self.realm())),
+                        Reply::Respond(Problem::Unavailable.response(true, self.realm())),
                         Event::NoProvider,
                     );
                 };
@@ -666,7 +744,7 @@ impl Engine {
                     }
                     None => Event::None,
                 };
-                let (outcome, ev) = self.bearer(wait, p, now, false);
+                let (outcome, ev) = self.bearer_settled(wait, p, now);
                 (outcome, if ev == Event::None { event } else { ev })
             }
             Pending::Probe(wait) => match (provider, status) {
@@ -678,14 +756,13 @@ impl Engine {
                         scheme: &wait.scheme,
                         cookie: wait.cookie.as_deref(),
                         accept: Some("text/html"),
-                        authorization: None,
-                        xhr: false,
+                        ..Request::default()
                     };
                     let (resp, ev) = self.start_login(&req, p, now, wait.clear);
-                    (Outcome::Respond(resp), ev)
+                    (Reply::Respond(resp), ev)
                 }
                 _ => (
-                    Outcome::Respond(Problem::Unavailable.response(false, self.realm())),
+                    Reply::Respond(Problem::Unavailable.response(false, self.realm())),
                     Event::LoginFailed(format!("broker unavailable: probe answered {status:?}")),
                 ),
             },
@@ -705,17 +782,19 @@ impl Engine {
                 ) {
                     Ok(session) => match self.session_cookie(&session, now, &present) {
                         Ok(mut set) => (
-                            Outcome::Respond(LocalResponse::redirect(
+                            Reply::Respond(LocalResponse::redirect(
                                 return_url::sanitize(&login.return_to),
                                 {
-                                    set.insert(0, clear_login);
+                                    // The session first: a local response on Kong keeps
+                                    // one Set-Cookie, the rest are added (pages.rs).
+                                    set.push(clear_login);
                                     set
                                 },
                             )),
                             Event::LoginCompleted,
                         ),
                         Err(why) => (
-                            Outcome::Respond(
+                            Reply::Respond(
                                 Problem::LoginFailed
                                     .response(false, self.realm())
                                     .with_cookies(vec![clear_login]),
@@ -730,7 +809,7 @@ impl Engine {
                             Problem::LoginFailed
                         };
                         (
-                            Outcome::Respond(
+                            Reply::Respond(
                                 status
                                     .response(false, self.realm())
                                     .with_cookies(vec![clear_login]),
@@ -770,7 +849,7 @@ impl Engine {
         provider: Option<&Provider>,
         now: u64,
         why: String,
-    ) -> (Outcome, Event) {
+    ) -> (Reply, Event) {
         let clear = session_cookies::clear(
             &self.settings.cookie,
             &self.settings.cookie.name,
@@ -789,10 +868,8 @@ impl Engine {
                     path: return_to,
                     authority,
                     scheme,
-                    cookie: None,
                     accept: Some("text/html"),
-                    authorization: None,
-                    xhr: false,
+                    ..Request::default()
                 };
                 self.start_login(&req, p, now, clear).0
             }
@@ -800,7 +877,7 @@ impl Engine {
                 .response(true, self.realm())
                 .with_cookies(clear),
         };
-        (Outcome::Respond(resp), Event::RefreshFailed(why))
+        (Reply::Respond(resp), Event::RefreshFailed(why))
     }
 
     /// Validates a token response into a session. `previous` is the session being refreshed.
@@ -843,6 +920,7 @@ impl Engine {
             previous.map_or(now, |p| p.issued_at),
             Some(ends_at),
             None,
+            self.settings.allow_unverified_email,
         );
         // The broker rotates refresh tokens; keep the old one only if it sent none.
         session.refresh_token = tokens
@@ -890,12 +968,20 @@ impl Engine {
             .map(|(_, v)| return_url::sanitize(&v))
             .or_else(|| self.settings.sign_out_redirect.clone());
         let name = &self.settings.cookie.name;
-        let mut clear = vec![cookie_header::clear(&self.settings.cookie, name)];
+        // The session part a reader goes by first, so the session ends even where only the
+        // first Set-Cookie of a local response were kept; then the other parts and logins.
+        let present = session_cookies::present(req.cookie, name);
+        let mut clear = session_cookies::clear(&self.settings.cookie, name, &present);
         if let Some(header) = req.cookie {
+            let mut logins: Vec<&str> = cookie_header::pairs(header)
+                .map(|(n, _)| n)
+                .filter(|n| self.is_ours(n) && !session_cookies::is_part(name, n))
+                .collect();
+            logins.dedup();
             clear.extend(
-                cookie_header::pairs(header)
-                    .filter(|(n, _)| self.is_ours(n) && n != name)
-                    .map(|(n, _)| cookie_header::clear(&self.settings.cookie, n)),
+                logins
+                    .into_iter()
+                    .map(|n| cookie_header::clear(&self.settings.cookie, n)),
             );
         }
         let Some(rd) = asked else {

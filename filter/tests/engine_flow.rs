@@ -3,7 +3,7 @@
 
 use base64::Engine as _;
 use gatehouse_filter::config::Settings;
-use gatehouse_filter::engine::{Engine, Event, Outcome, Pending, Request};
+use gatehouse_filter::engine::{Engine, Event, Outcome, Pending, Reply, Request};
 use gatehouse_filter::pages::LocalResponse;
 use gatehouse_filter::provider::{parse_discovery, KeySet, Provider};
 use jsonwebtoken::{encode, EncodingKey, Header};
@@ -58,7 +58,8 @@ fn claims(nonce: &str) -> Value {
     json!({
         "iss": ISSUER, "sub": "CgR1c2VyEgVsb2NhbA", "aud": "gatehouse",
         "exp": NOW + 3600, "iat": NOW, "nonce": nonce,
-        "email": "admin@example.com", "name": "Admin", "preferred_username": "admin",
+        "email": "admin@example.com", "email_verified": true,
+        "name": "Admin", "preferred_username": "admin",
         "groups": ["admins", "developers"],
     })
 }
@@ -71,9 +72,13 @@ fn get<'a>(path: &'a str, cookie: Option<&'a str>) -> Request<'a> {
         scheme: "http",
         cookie,
         accept: Some("text/html,application/xhtml+xml"),
-        authorization: None,
-        xhr: false,
+        ..Request::default()
     }
+}
+
+/// A call's answer as an outcome, to match like a request-time one (it is never a `Call`).
+fn settled((reply, event): (Reply, Event)) -> (Outcome, Event) {
+    (reply.into(), event)
 }
 
 fn header<'a>(r: &'a LocalResponse, name: &str) -> Vec<&'a str> {
@@ -159,13 +164,13 @@ fn full_login(engine: &Engine, p: &Provider, path: &str) -> (String, LocalRespon
     let pending = callback(engine, p, &login);
     let body = json!({"id_token": sign(&claims(&login.nonce), "test-key-1"), "token_type": "Bearer",
         "access_token": "at", "refresh_token": "rt"});
-    let (out, ev) = engine.on_token_response(
+    let (out, ev) = settled(engine.on_token_response(
         *pending,
         Some(200),
         body.to_string().as_bytes(),
         Some(p),
         NOW,
-    );
+    ));
     assert_eq!(ev, Event::LoginCompleted);
     let Outcome::Respond(r) = out else {
         panic!("expected redirect")
@@ -279,13 +284,13 @@ fn callback_checks_state_and_token() {
     for (what, c, kid) in bad_tokens {
         let pending = callback(&engine, &p, &login);
         let body = json!({"id_token": sign(&c, kid), "token_type": "Bearer"});
-        let (out, ev) = engine.on_token_response(
+        let (out, ev) = settled(engine.on_token_response(
             *pending,
             Some(200),
             body.to_string().as_bytes(),
             Some(&p),
             NOW,
-        );
+        ));
         assert!(matches!(ev, Event::LoginFailed(_)), "{what}: {ev:?}");
         let Outcome::Respond(r) = out else { panic!() };
         assert_eq!(r.status, 403, "{what}");
@@ -293,16 +298,16 @@ fn callback_checks_state_and_token() {
     }
     // A refused code (replay) and an unreachable broker.
     let pending = callback(&engine, &p, &login);
-    let (out, _) = engine.on_token_response(
+    let (out, _) = settled(engine.on_token_response(
         *pending,
         Some(400),
         br#"{"error":"invalid_grant"}"#,
         Some(&p),
         NOW,
-    );
+    ));
     assert!(matches!(out, Outcome::Respond(ref r) if r.status == 403));
     let pending = callback(&engine, &p, &login);
-    let (out, _) = engine.on_token_response(*pending, None, b"", Some(&p), NOW);
+    let (out, _) = settled(engine.on_token_response(*pending, None, b"", Some(&p), NOW));
     assert!(matches!(out, Outcome::Respond(ref r) if r.status == 503));
 }
 
@@ -321,13 +326,13 @@ fn signature_by_another_key_is_refused() {
         other.rsplit_once('.').unwrap().1
     );
     let body = json!({"id_token": forged, "token_type": "Bearer"});
-    let (_, ev) = engine.on_token_response(
+    let (_, ev) = settled(engine.on_token_response(
         *pending,
         Some(200),
         body.to_string().as_bytes(),
         Some(&p),
         NOW,
-    );
+    ));
     assert!(
         matches!(ev, Event::LoginFailed(ref w) if w.contains("signature")),
         "{ev:?}"
@@ -349,11 +354,12 @@ fn group_rule_denies_and_public_routes_pass_without_session() {
     let (session, _) = full_login(&engine, &p, "/");
     let (out, _) = engine.on_request(&get("/ops/x", Some(&session)), Some(&p), NOW);
     assert!(matches!(out, Outcome::Respond(ref r) if r.status == 403));
-    let (out, _) = engine.on_request(&get("/public/../ops/x", Some(&session)), Some(&p), NOW);
+    let (out, ev) = engine.on_request(&get("/public/../ops/x", Some(&session)), Some(&p), NOW);
     assert!(
-        matches!(out, Outcome::Respond(ref r) if r.status == 403),
+        matches!(out, Outcome::Respond(ref r) if r.status == 400),
         "dot-segments must not reach the public rule"
     );
+    assert!(matches!(ev, Event::Refused(_)), "{ev:?}");
     let (out, _) = engine.on_request(&get("/public/x", None), None, NOW);
     assert!(
         matches!(out, Outcome::Forward(_)),
@@ -394,13 +400,13 @@ fn expired_session_is_refreshed_and_reissued() {
     c["iat"] = json!(later);
     let body =
         json!({"id_token": sign(&c, "test-key-1"), "token_type": "Bearer", "refresh_token": "rt2"});
-    let (out, ev) = engine.on_token_response(
+    let (out, ev) = settled(engine.on_token_response(
         *pending,
         Some(200),
         body.to_string().as_bytes(),
         Some(&p),
         later,
-    );
+    ));
     assert_eq!(ev, Event::Refreshed);
     let Outcome::Forward(f) = out else {
         panic!("expected forward")
@@ -411,13 +417,13 @@ fn expired_session_is_refreshed_and_reissued() {
     let Outcome::Call { pending, .. } = out else {
         panic!()
     };
-    let (out, ev) = engine.on_token_response(
+    let (out, ev) = settled(engine.on_token_response(
         *pending,
         Some(400),
         br#"{"error":"invalid_grant"}"#,
         Some(&p),
         later,
-    );
+    ));
     assert!(matches!(ev, Event::RefreshFailed(_)));
     assert!(matches!(out, Outcome::Respond(ref r) if r.status == 302));
 }
@@ -450,10 +456,17 @@ fn sign_out_clears_cookies_and_validates_rd() {
 fn open_redirect_return_urls_land_on_root() {
     let engine = Engine::new(settings(json!({}))).unwrap();
     let p = provider();
+    // Such paths are refused before a login starts (the path decision)...
     for path in ["//evil.example", "/\\evil.example", "/%2F%2Fevil.example"] {
-        let (_, r) = full_login(&engine, &p, path);
-        assert_eq!(header(&r, "location"), vec!["/"], "{path}");
+        let (out, _) = engine.on_request(&get(path, None), Some(&p), NOW);
+        assert!(
+            matches!(out, Outcome::Respond(ref r) if r.status == 400),
+            "{path}"
+        );
     }
+    // ...and a stored return URL is sanitised again on the way back.
+    let (_, r) = full_login(&engine, &p, "/app?x=1");
+    assert_eq!(header(&r, "location"), vec!["/app?x=1"]);
 }
 
 #[test]
@@ -468,13 +481,13 @@ fn hundreds_of_groups_are_chunked_and_read_back() {
     let mut c = claims(&login.nonce);
     c["groups"] = json!(groups);
     let body = json!({"id_token": sign(&c, "test-key-1"), "token_type": "Bearer"});
-    let (out, ev) = engine.on_token_response(
+    let (out, ev) = settled(engine.on_token_response(
         *pending,
         Some(200),
         body.to_string().as_bytes(),
         Some(&p),
         NOW,
-    );
+    ));
     assert_eq!(ev, Event::LoginCompleted);
     let Outcome::Respond(r) = out else { panic!() };
     let parts = set_cookies(&r);
@@ -512,7 +525,7 @@ fn login_to_a_silent_broker_is_probed_first() {
         panic!("expected a probe")
     };
     assert_eq!(call.path, "/dex/.well-known/openid-configuration");
-    let (out, ev) = engine.on_token_response(*pending, None, b"", Some(&p), later);
+    let (out, ev) = settled(engine.on_token_response(*pending, None, b"", Some(&p), later));
     assert!(matches!(ev, Event::LoginFailed(_)));
     assert!(matches!(out, Outcome::Respond(ref r) if r.status == 503));
 
@@ -520,7 +533,7 @@ fn login_to_a_silent_broker_is_probed_first() {
     let Outcome::Call { pending, .. } = out else {
         panic!("still probing")
     };
-    let (out, ev) = engine.on_token_response(*pending, Some(200), b"{}", Some(&p), later);
+    let (out, ev) = settled(engine.on_token_response(*pending, Some(200), b"{}", Some(&p), later));
     assert_eq!(ev, Event::LoginStarted);
     let Outcome::Respond(r) = out else { panic!() };
     assert_eq!(r.status, 302);
@@ -625,7 +638,8 @@ fn unknown_kid_refetches_keys_once_then_refuses() {
         panic!("expected a JWKS refetch")
     };
     assert_eq!(call.path, "/dex/keys");
-    let (out, ev) = engine.on_token_response(*pending, Some(200), JWKS.as_bytes(), Some(&p), NOW);
+    let (out, ev) =
+        settled(engine.on_token_response(*pending, Some(200), JWKS.as_bytes(), Some(&p), NOW));
     assert_eq!(ev, Event::KeysRefetched);
     assert!(matches!(out, Outcome::Forward(_)));
     // A token with a kid nobody has: refetch is rate-limited, so it is refused at once.
@@ -665,13 +679,13 @@ fn sign_out_with_rd_ends_the_broker_session() {
         .contains("grant_type=refresh_token"));
     let hint = sign(&access_claims(), "test-key-1");
     let body = json!({"id_token": hint, "token_type": "Bearer"});
-    let (out, ev) = engine.on_token_response(
+    let (out, ev) = settled(engine.on_token_response(
         *pending,
         Some(200),
         body.to_string().as_bytes(),
         Some(&p),
         NOW,
-    );
+    ));
     assert_eq!(ev, Event::None);
     let Outcome::Respond(r) = out else { panic!() };
     let loc = header(&r, "location")[0];
@@ -693,7 +707,7 @@ fn sign_out_with_rd_ends_the_broker_session() {
     let Outcome::Call { pending, .. } = out else {
         panic!()
     };
-    let (out, _) = engine.on_token_response(*pending, Some(400), b"{}", Some(&p), NOW);
+    let (out, _) = settled(engine.on_token_response(*pending, Some(400), b"{}", Some(&p), NOW));
     let Outcome::Respond(r) = out else { panic!() };
     assert_eq!(header(&r, "location"), vec!["/bye"]);
     // Without rd or sign_out_redirect: a local sign-out only.
@@ -713,10 +727,268 @@ fn a_gateway_error_from_the_probe_is_no_sign_of_life() {
             panic!("expected a probe")
         };
         let (out, _) =
-            engine.on_token_response(*pending, Some(gateway_error), b"", Some(&p), later);
+            settled(engine.on_token_response(*pending, Some(gateway_error), b"", Some(&p), later));
         assert!(matches!(out, Outcome::Respond(ref r) if r.status == 503));
     }
     // Still no contact recorded: the next login is probed again rather than sent to a dead broker.
     let (out, _) = engine.on_request(&get("/app", None), Some(&p), later + 1);
     assert!(matches!(out, Outcome::Call { .. }));
+}
+
+/// `name=value` of the first `Set-Cookie`: the one a local response keeps on Kong, whose host
+/// sets local-response headers in "set" mode (the rest are added in the response-header
+/// callback, see `LocalResponse::split_cookies`).
+fn first_cookie(r: &LocalResponse) -> String {
+    let (sent, _) = r.clone().split_cookies();
+    let kept = header(&sent, "set-cookie");
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    kept[0].to_string()
+}
+
+fn big_session(engine: &Engine, p: &Provider) -> LocalResponse {
+    let login = start_login(engine, p, "/");
+    let pending = callback(engine, p, &login);
+    let mut c = claims(&login.nonce);
+    c["groups"] = json!((0..400)
+        .map(|i| format!("team-{i:04}-with-a-longish-name"))
+        .collect::<Vec<_>>());
+    let body = json!({"id_token": sign(&c, "test-key-1"), "token_type": "Bearer",
+        "refresh_token": "rt"});
+    let (out, _) = settled(engine.on_token_response(
+        *pending,
+        Some(200),
+        body.to_string().as_bytes(),
+        Some(p),
+        NOW,
+    ));
+    let Outcome::Respond(r) = out else { panic!() };
+    r
+}
+
+#[test]
+fn each_local_response_leads_with_the_cookie_it_depends_on() {
+    let engine = Engine::new(settings(json!({}))).unwrap();
+    let p = provider();
+
+    // Callback: the session first, the login cookie's deletion after it.
+    let (session, r) = full_login(&engine, &p, "/");
+    assert!(first_cookie(&r).starts_with(&format!("{session};")));
+    assert!(header(&r, "set-cookie")[1].starts_with("_gatehouse_login_"));
+
+    // A chunked session: chunk 0 first, then the other chunks in order.
+    let r = big_session(&engine, &p);
+    assert!(first_cookie(&r).starts_with("_gatehouse_0="));
+    let chunks = set_cookies(&r);
+    let names: Vec<&str> = chunks
+        .iter()
+        .map(|c| c.split('=').next().unwrap())
+        .collect();
+    let want: Vec<String> = (0..names.len())
+        .map(|i| format!("_gatehouse_{i}"))
+        .collect();
+    assert_eq!(names, want);
+
+    // Sign-out of a chunked session: the deletion of chunk 0 comes first, and a browser that
+    // got only that one holds no session any more (the other chunks alone are never read).
+    let held = chunks.join("; ");
+    let (out, _) = engine.on_request(&get("/oauth2/sign_out", Some(&held)), Some(&p), NOW);
+    let Outcome::Respond(r) = out else { panic!() };
+    let first = first_cookie(&r);
+    assert!(first.starts_with("_gatehouse_0=;") && first.contains("Max-Age=0"));
+    let cleared: Vec<&str> = header(&r, "set-cookie")
+        .into_iter()
+        .map(|c| c.split('=').next().unwrap())
+        .collect();
+    for name in &names {
+        assert!(cleared.contains(name), "{name} not cleared: {cleared:?}");
+    }
+    let leftover = chunks[1..].join("; ");
+    let (out, ev) = engine.on_request(&get("/", Some(&leftover)), Some(&p), NOW);
+    assert!(matches!(out, Outcome::Respond(ref r) if r.status == 302));
+    assert_ne!(ev, Event::None);
+
+    // A tampered session: the new login cookie first, the deletion after it.
+    let mut forged = session.into_bytes();
+    let i = forged.len() - 5;
+    forged[i] = if forged[i] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    let (out, ev) = engine.on_request(&get("/", Some(&forged)), Some(&p), NOW);
+    assert!(matches!(ev, Event::InvalidCookie(_)));
+    let Outcome::Respond(r) = out else { panic!() };
+    assert!(first_cookie(&r).starts_with("_gatehouse_login_"));
+    assert!(header(&r, "set-cookie")
+        .iter()
+        .any(|c| c.starts_with("_gatehouse=;") && c.contains("Max-Age=0")));
+}
+
+#[test]
+fn forged_identity_headers_and_ambiguous_paths_are_refused_on_every_route() {
+    let engine = Engine::new(settings(json!({
+        "routes": [{"path_prefix": "/public", "public": true}],
+    })))
+    .unwrap();
+    let p = provider();
+    let (session, _) = full_login(&engine, &p, "/");
+    for path in [
+        "/public/x",
+        "/app",
+        "/oauth2/callback?code=a&state=b",
+        "/oauth2/sign_out",
+    ] {
+        for cookie in [None, Some(session.as_str())] {
+            let req = Request {
+                forged: Some("X_Auth_Request_Groups"),
+                ..get(path, cookie)
+            };
+            let (out, ev) = engine.on_request(&req, Some(&p), NOW);
+            assert!(
+                matches!(out, Outcome::Respond(ref r) if r.status == 400),
+                "{path}"
+            );
+            assert!(matches!(ev, Event::Refused(ref why) if why.contains("X_Auth_Request_Groups")));
+        }
+    }
+    for path in [
+        "/admin/x%2F..%2F..%2Fpublic",
+        "/public/%2e%2e/app",
+        "/public;a/../app",
+    ] {
+        let (out, _) = engine.on_request(&get(path, None), None, NOW);
+        assert!(
+            matches!(out, Outcome::Respond(ref r) if r.status == 400),
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn the_filter_cookies_are_replaced_away_and_never_sit_in_a_second_cookie_header() {
+    let engine = Engine::new(settings(json!({
+        "routes": [{"path_prefix": "/public", "public": true}],
+    })))
+    .unwrap();
+    let p = provider();
+    let (session, _) = full_login(&engine, &p, "/");
+    // Only the filter's cookie: nothing is left of the header (the glue replaces it).
+    let (out, _) = engine.on_request(&get("/app", Some(&session)), Some(&p), NOW);
+    let Outcome::Forward(f) = out else { panic!() };
+    assert_eq!(f.cookie, Some(None));
+    let both = format!("app=1; {session}");
+    let (out, _) = engine.on_request(&get("/public/x", Some(&both)), Some(&p), NOW);
+    let Outcome::Forward(f) = out else { panic!() };
+    assert_eq!(f.cookie, Some(Some("app=1".to_string())));
+    // No filter cookie: the header is left alone (no host call).
+    let (out, _) = engine.on_request(&get("/public/x", Some("app=1")), Some(&p), NOW);
+    let Outcome::Forward(f) = out else { panic!() };
+    assert_eq!(f.cookie, None);
+    // Several Cookie headers, one of them the filter's: refused.
+    let req = Request {
+        cookie_headers: 2,
+        ..get("/public/x", Some(&both))
+    };
+    let (out, _) = engine.on_request(&req, Some(&p), NOW);
+    assert!(matches!(out, Outcome::Respond(ref r) if r.status == 400));
+    let req = Request {
+        cookie_headers: 2,
+        ..get("/public/x", Some("a=1; b=2"))
+    };
+    assert!(matches!(
+        engine.on_request(&req, Some(&p), NOW).0,
+        Outcome::Forward(_)
+    ));
+}
+
+#[test]
+fn authorization_is_the_filters_with_pass_access_token_and_never_doubled() {
+    let engine = Engine::new(settings(json!({"pass_access_token": true}))).unwrap();
+    let p = provider();
+    let (session, _) = full_login(&engine, &p, "/");
+    let (out, _) = engine.on_request(&get("/app", Some(&session)), Some(&p), NOW);
+    let Outcome::Forward(f) = out else { panic!() };
+    assert!(f
+        .identity
+        .contains(&("authorization", "Bearer at".to_string())));
+    let req = Request {
+        authorization: Some("Bearer forged"),
+        authorizations: 1,
+        ..get("/app", Some(&session))
+    };
+    assert!(
+        matches!(engine.on_request(&req, Some(&p), NOW).0, Outcome::Respond(ref r) if r.status == 400)
+    );
+    let engine = Engine::new(settings(json!({"skip_jwt_bearer_tokens": true}))).unwrap();
+    let auth = format!("Bearer {}", sign(&access_claims(), "test-key-1"));
+    let req = Request {
+        authorizations: 2,
+        ..bearer_req("/api/x", &auth)
+    };
+    assert!(
+        matches!(engine.on_request(&req, Some(&p), NOW).0, Outcome::Respond(ref r) if r.status == 400)
+    );
+}
+
+fn unverified(mut c: Value) -> Value {
+    c["email_verified"] = json!(false);
+    c
+}
+
+#[test]
+fn an_unverified_address_meets_no_email_rule_in_sessions_and_bearer_tokens() {
+    for allow in [false, true] {
+        let engine = Engine::new(settings(json!({
+            "email_domains": ["example.com"],
+            "skip_jwt_bearer_tokens": true,
+            "insecure_oidc_allow_unverified_email": allow,
+        })))
+        .unwrap();
+        let p = provider();
+        let login = start_login(&engine, &p, "/");
+        let pending = callback(&engine, &p, &login);
+        let body = json!({"id_token": sign(&unverified(claims(&login.nonce)), "test-key-1"),
+            "token_type": "Bearer", "access_token": "at"});
+        let (out, _) = settled(engine.on_token_response(
+            *pending,
+            Some(200),
+            body.to_string().as_bytes(),
+            Some(&p),
+            NOW,
+        ));
+        let Outcome::Respond(r) = out else { panic!() };
+        let session = set_cookies(&r)
+            .into_iter()
+            .find(|c| c.starts_with("_gatehouse="))
+            .unwrap();
+        let (out, _) = engine.on_request(&get("/", Some(&session)), Some(&p), NOW);
+        let status = match out {
+            Outcome::Respond(r) => r.status,
+            Outcome::Forward(f) => {
+                assert!(f
+                    .identity
+                    .contains(&("x-auth-request-email", "admin@example.com".into())));
+                200
+            }
+            Outcome::Call { .. } => panic!(),
+        };
+        assert_eq!(
+            status,
+            if allow { 200 } else { 403 },
+            "session, allow {allow}"
+        );
+
+        let auth = format!(
+            "Bearer {}",
+            sign(&unverified(access_claims()), "test-key-1")
+        );
+        let (out, _) = engine.on_request(&bearer_req("/api/x", &auth), Some(&p), NOW);
+        let status = match out {
+            Outcome::Respond(r) => r.status,
+            Outcome::Forward(_) => 200,
+            Outcome::Call { .. } => panic!(),
+        };
+        assert_eq!(
+            status,
+            if allow { 200 } else { 403 },
+            "bearer, allow {allow}"
+        );
+    }
 }

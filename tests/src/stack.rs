@@ -59,6 +59,8 @@ pub struct StackOptions {
     pub broker_yaml_replace: Vec<(String, String)>,
     /// Environment variables for the broker process.
     pub broker_env: Vec<(String, String)>,
+    /// Changes the Envoy template (`envoy/envoy.yaml`) before it is rendered.
+    pub envoy_yaml: Option<fn(&mut String)>,
 }
 
 impl StackOptions {
@@ -165,7 +167,14 @@ impl Stack {
             broker: ports.broker,
             upstream: echo.port(),
         };
-        let envoy = Envoy::start(&logs, &dir, envoy_ports, &wasm, &filter_config)?;
+        let envoy = Envoy::start_edited(
+            &logs,
+            &dir,
+            envoy_ports,
+            &wasm,
+            &filter_config,
+            opts.envoy_yaml,
+        )?;
 
         Ok(Self {
             envoy,

@@ -50,6 +50,7 @@ const TYPE_ONLY_KEYS: &[&str] = &[
     "allowed_emails",
     "pass_access_token",
     "skip_jwt_bearer_tokens",
+    "insecure_oidc_allow_unverified_email",
     "cookie_secure",
 ];
 const TYPE_ONLY_ROUTE_KEYS: &[&str] = &["allowed_groups", "allowed_emails", "public", "api"];
