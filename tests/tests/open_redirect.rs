@@ -126,8 +126,12 @@ fn a_login_started_at_an_open_redirect_pattern_returns_to_the_gateway() {
         match login_from(&stack, target) {
             Ok(location) => {
                 assert_same_origin(target, &location, &stack);
-                // None of these is a path of the gateway worth keeping: all go home.
-                assert_eq!(location, "/", "{target:?}");
+                // Home, or the gateway path Envoy made of it (merge_slashes turns
+                // `//evil.example` into the harmless `/evil.example`).
+                assert!(
+                    location == "/" || location == target.replacen("//", "/", 1),
+                    "{target:?}: {location}"
+                );
             }
             Err(status) => refused.push((target, status)),
         }
