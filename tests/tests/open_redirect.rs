@@ -89,6 +89,17 @@ fn login_from(stack: &Stack, target: &str) -> Result<String, u16> {
     Ok(callback.header("location").unwrap().to_string())
 }
 
+/// `target` with every run of `/` made one, as Envoy's `merge_slashes` does.
+fn merge_slashes(target: &str) -> String {
+    let mut out = String::with_capacity(target.len());
+    for c in target.chars() {
+        if !(c == '/' && out.ends_with('/')) {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[test]
 fn a_login_started_at_an_open_redirect_pattern_returns_to_the_gateway() {
     let stack = ready_stack();
@@ -126,8 +137,12 @@ fn a_login_started_at_an_open_redirect_pattern_returns_to_the_gateway() {
         match login_from(&stack, target) {
             Ok(location) => {
                 assert_same_origin(target, &location, &stack);
-                // None of these is a path of the gateway worth keeping: all go home.
-                assert_eq!(location, "/", "{target:?}");
+                // Home, or the gateway path Envoy made of it (merge_slashes turns
+                // `//evil.example` into the harmless `/evil.example`).
+                assert!(
+                    location == "/" || location == merge_slashes(target),
+                    "{target:?}: {location}"
+                );
             }
             Err(status) => refused.push((target, status)),
         }
