@@ -105,10 +105,28 @@ pub enum RuleRef {
 pub enum Outcome {
     Forward(Forward),
     Respond(LocalResponse),
+    /// One broker call; its answer settles the request with a [`Reply`].
     Call {
         call: BrokerCall,
         pending: Box<Pending>,
     },
+}
+
+/// How a request waiting on a broker call ends. There is no `Call` here on purpose: nothing
+/// is dispatched from inside a call's response callback (Kong's host builds such a request on
+/// a connection it already freed), so a request makes at most one broker call.
+pub enum Reply {
+    Forward(Forward),
+    Respond(LocalResponse),
+}
+
+impl From<Reply> for Outcome {
+    fn from(r: Reply) -> Outcome {
+        match r {
+            Reply::Forward(f) => Outcome::Forward(f),
+            Reply::Respond(r) => Outcome::Respond(r),
+        }
+    }
 }
 
 /// Why a request was turned away; the glue logs it and counts it.
@@ -187,63 +205,72 @@ impl Engine {
         })
     }
 
-    /// Admits a request carrying a bearer JWT from the broker, or refuses it with 401.
-    fn bearer(
+    /// The identity of a bearer JWT from the broker (cached once verified).
+    fn verify_bearer(
         &self,
-        wait: KeysWait,
+        token: &str,
         provider: &Provider,
         now: u64,
-        may_refetch: bool,
-    ) -> (Outcome, Event) {
-        let key = bearer_cache::hash(&wait.token);
-        let cached = self.bearer_cache.borrow().get(&key, now).cloned();
-        let identity = match cached {
-            Some(identity) => identity,
-            None => {
-                let expect = Expect {
-                    issuer: &self.settings.issuer,
-                    audiences: &self.settings.jwt_bearer_audiences,
-                    nonce: None,
-                    now,
-                };
-                let checked = id_token::validate(&wait.token, &provider.keys.borrow(), &expect);
-                match checked {
-                    Ok(claims) => {
-                        let identity = identity_from_claims(claims, now, None, None);
-                        self.bearer_cache
-                            .borrow_mut()
-                            .insert(key, identity.clone(), now);
-                        identity
-                    }
-                    Err(TokenError::UnknownKey(_))
-                        if may_refetch && now >= provider.last_key_fetch.get() + KEY_REFETCH_S =>
-                    {
-                        provider.last_key_fetch.set(now);
-                        let call = BrokerCall {
-                            method: "GET",
-                            path: provider.endpoints.jwks_path.clone(),
-                            headers: vec![("accept", "application/json".to_string())],
-                            body: Vec::new(),
-                        };
-                        return (
-                            Outcome::Call {
-                                call,
-                                pending: Box::new(Pending::Keys(wait)),
-                            },
-                            Event::None,
-                        );
-                    }
-                    Err(e) => {
-                        return (
-                            Outcome::Respond(Problem::InvalidToken.response(true, self.realm())),
-                            Event::BearerRejected(e.to_string()),
-                        )
-                    }
-                }
-            }
+    ) -> Result<Session, TokenError> {
+        let key = bearer_cache::hash(token);
+        if let Some(identity) = self.bearer_cache.borrow().get(&key, now) {
+            return Ok(identity.clone());
+        }
+        let expect = Expect {
+            issuer: &self.settings.issuer,
+            audiences: &self.settings.jwt_bearer_audiences,
+            nonce: None,
+            now,
         };
-        let rule = self.rule_by_ref(wait.rule);
-        self.admit(identity, rule, wait.api, wait.cookie, Vec::new())
+        let claims = id_token::validate(token, &provider.keys.borrow(), &expect)?;
+        let identity = identity_from_claims(claims, now, None, None);
+        self.bearer_cache
+            .borrow_mut()
+            .insert(key, identity.clone(), now);
+        Ok(identity)
+    }
+
+    /// Admits a request carrying a bearer JWT from the broker, refuses it with 401, or (an
+    /// unknown `kid`, at most every KEY_REFETCH_S) refetches the JWKS first.
+    fn bearer(&self, wait: KeysWait, provider: &Provider, now: u64) -> (Outcome, Event) {
+        match self.verify_bearer(&wait.token, provider, now) {
+            Err(TokenError::UnknownKey(_))
+                if now >= provider.last_key_fetch.get() + KEY_REFETCH_S =>
+            {
+                provider.last_key_fetch.set(now);
+                let call = BrokerCall {
+                    method: "GET",
+                    path: provider.endpoints.jwks_path.clone(),
+                    headers: vec![("accept", "application/json".to_string())],
+                    body: Vec::new(),
+                };
+                (
+                    Outcome::Call {
+                        call,
+                        pending: Box::new(Pending::Keys(wait)),
+                    },
+                    Event::None,
+                )
+            }
+            _ => {
+                let (reply, event) = self.bearer_settled(wait, provider, now);
+                (reply.into(), event)
+            }
+        }
+    }
+
+    /// Admits or refuses a bearer JWT with the keys at hand (no further refetch).
+    fn bearer_settled(&self, wait: KeysWait, provider: &Provider, now: u64) -> (Reply, Event) {
+        match self.verify_bearer(&wait.token, provider, now) {
+            Ok(identity) => {
+                let rule = self.rule_by_ref(wait.rule);
+                self.admit(identity, rule, wait.api, wait.cookie, Vec::new())
+            }
+            Err(e) => (
+                Reply::Respond(Problem::InvalidToken.response(true, self.realm())),
+                Event::BearerRejected(e.to_string()),
+            ),
+        }
     }
 
     fn wants_api_answer(&self, api_route: bool, req: &Request<'_>) -> bool {
@@ -326,7 +353,7 @@ impl Engine {
                     rule: rule_ref,
                     cookie: cookie_rewrite,
                 };
-                return self.bearer(wait, provider, now, true);
+                return self.bearer(wait, provider, now);
             }
         }
 
@@ -380,7 +407,11 @@ impl Engine {
         }
 
         match session {
-            Some(sess) => self.admit(sess, applied.rule, api, cookie_rewrite, Vec::new()),
+            Some(sess) => {
+                let (reply, event) =
+                    self.admit(sess, applied.rule, api, cookie_rewrite, Vec::new());
+                (reply.into(), event)
+            }
             None if api => (
                 Outcome::Respond(
                     Problem::Unauthenticated
@@ -431,14 +462,14 @@ impl Engine {
         api: bool,
         cookie: Option<Option<String>>,
         response_cookies: Vec<String>,
-    ) -> (Outcome, Event) {
+    ) -> (Reply, Event) {
         let who = Subject {
             email: &sess.email,
             groups: &sess.groups,
         };
         if !rule.allows(&who) {
             return (
-                Outcome::Respond(
+                Reply::Respond(
                     Problem::Forbidden
                         .response(api, self.realm())
                         .with_cookies(response_cookies),
@@ -447,7 +478,7 @@ impl Engine {
             );
         }
         (
-            Outcome::Forward(Forward {
+            Reply::Forward(Forward {
                 identity: identity::headers(&sess, self.settings.pass_access_token),
                 cookie,
                 response_cookies,
@@ -476,7 +507,7 @@ impl Engine {
         req: &Request<'_>,
         provider: &Provider,
         now: u64,
-        mut cookies: Vec<String>,
+        cleanup: Vec<String>,
     ) -> (LocalResponse, Event) {
         let s = &self.settings;
         let Ok(login) = LoginState::new(return_url::sanitize(req.path), now) else {
@@ -497,13 +528,15 @@ impl Engine {
                 Event::LoginFailed("seal".into()),
             );
         };
-        cookies.extend(self.evict_old_logins(req.cookie));
-        cookies.push(cookie_header::set(
+        // The login cookie first, the one this response depends on; clean-ups after it.
+        let mut cookies = vec![cookie_header::set(
             &s.cookie,
             &name,
             &value,
             s.login_timeout_s,
-        ));
+        )];
+        cookies.extend(cleanup);
+        cookies.extend(self.evict_old_logins(req.cookie));
 
         let redirect_uri = self.redirect_uri(req.scheme, req.authority);
         let scope = s.scopes.join(" ");
@@ -635,7 +668,7 @@ impl Engine {
         body: &[u8],
         provider: Option<&Provider>,
         now: u64,
-    ) -> (Outcome, Event) {
+    ) -> (Reply, Event) {
         // Only an answer from the broker itself is a sign of life: the gateway reports a
         // refused or timed-out call as its own 502/503/504.
         if let (Some(p), Some(s)) = (provider, status) {
@@ -645,13 +678,13 @@ impl Engine {
         }
         match pending {
             Pending::SignOut(wait) => (
-                Outcome::Respond(self.end_broker_session(wait, status, body, provider)),
+                Reply::Respond(self.end_broker_session(wait, status, body, provider)),
                 Event::None,
             ),
             Pending::Keys(wait) => {
                 let Some(p) = provider else {
                     return (
-                        Outcome::Respond(Problem::Unavailable.response(true, self.realm())),
+                        Reply::Respond(Problem::Unavailable.response(true, self.realm())),
                         Event::NoProvider,
                     );
                 };
@@ -666,7 +699,7 @@ impl Engine {
                     }
                     None => Event::None,
                 };
-                let (outcome, ev) = self.bearer(wait, p, now, false);
+                let (outcome, ev) = self.bearer_settled(wait, p, now);
                 (outcome, if ev == Event::None { event } else { ev })
             }
             Pending::Probe(wait) => match (provider, status) {
@@ -682,10 +715,10 @@ impl Engine {
                         xhr: false,
                     };
                     let (resp, ev) = self.start_login(&req, p, now, wait.clear);
-                    (Outcome::Respond(resp), ev)
+                    (Reply::Respond(resp), ev)
                 }
                 _ => (
-                    Outcome::Respond(Problem::Unavailable.response(false, self.realm())),
+                    Reply::Respond(Problem::Unavailable.response(false, self.realm())),
                     Event::LoginFailed(format!("broker unavailable: probe answered {status:?}")),
                 ),
             },
@@ -705,17 +738,19 @@ impl Engine {
                 ) {
                     Ok(session) => match self.session_cookie(&session, now, &present) {
                         Ok(mut set) => (
-                            Outcome::Respond(LocalResponse::redirect(
+                            Reply::Respond(LocalResponse::redirect(
                                 return_url::sanitize(&login.return_to),
                                 {
-                                    set.insert(0, clear_login);
+                                    // The session first: a local response on Kong keeps
+                                    // one Set-Cookie, the rest are added (pages.rs).
+                                    set.push(clear_login);
                                     set
                                 },
                             )),
                             Event::LoginCompleted,
                         ),
                         Err(why) => (
-                            Outcome::Respond(
+                            Reply::Respond(
                                 Problem::LoginFailed
                                     .response(false, self.realm())
                                     .with_cookies(vec![clear_login]),
@@ -730,7 +765,7 @@ impl Engine {
                             Problem::LoginFailed
                         };
                         (
-                            Outcome::Respond(
+                            Reply::Respond(
                                 status
                                     .response(false, self.realm())
                                     .with_cookies(vec![clear_login]),
@@ -770,7 +805,7 @@ impl Engine {
         provider: Option<&Provider>,
         now: u64,
         why: String,
-    ) -> (Outcome, Event) {
+    ) -> (Reply, Event) {
         let clear = session_cookies::clear(
             &self.settings.cookie,
             &self.settings.cookie.name,
@@ -800,7 +835,7 @@ impl Engine {
                 .response(true, self.realm())
                 .with_cookies(clear),
         };
-        (Outcome::Respond(resp), Event::RefreshFailed(why))
+        (Reply::Respond(resp), Event::RefreshFailed(why))
     }
 
     /// Validates a token response into a session. `previous` is the session being refreshed.
@@ -890,12 +925,20 @@ impl Engine {
             .map(|(_, v)| return_url::sanitize(&v))
             .or_else(|| self.settings.sign_out_redirect.clone());
         let name = &self.settings.cookie.name;
-        let mut clear = vec![cookie_header::clear(&self.settings.cookie, name)];
+        // The session part a reader goes by first, so the session ends even where only the
+        // first Set-Cookie of a local response were kept; then the other parts and logins.
+        let present = session_cookies::present(req.cookie, name);
+        let mut clear = session_cookies::clear(&self.settings.cookie, name, &present);
         if let Some(header) = req.cookie {
+            let mut logins: Vec<&str> = cookie_header::pairs(header)
+                .map(|(n, _)| n)
+                .filter(|n| self.is_ours(n) && !session_cookies::is_part(name, n))
+                .collect();
+            logins.dedup();
             clear.extend(
-                cookie_header::pairs(header)
-                    .filter(|(n, _)| self.is_ours(n) && n != name)
-                    .map(|(n, _)| cookie_header::clear(&self.settings.cookie, n)),
+                logins
+                    .into_iter()
+                    .map(|n| cookie_header::clear(&self.settings.cookie, n)),
             );
         }
         let Some(rd) = asked else {

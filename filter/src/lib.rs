@@ -14,6 +14,8 @@ pub mod pages;
 pub mod path;
 pub mod pkce;
 pub mod provider;
+pub mod provider_fetch;
+pub mod provider_share;
 pub mod random;
 pub mod return_url;
 pub mod rules;

@@ -1,7 +1,10 @@
 //! Local answers: small HTML pages for browsers, JSON for API clients. Nothing from the
 //! request is echoed into them.
 
-/// A response the filter sends itself.
+/// A response the filter sends itself. Its `set-cookie` headers are in order of need: the
+/// first is the one the response depends on (the login cookie of a redirect to the broker,
+/// the session's first part after a callback, the session part a sign-out removes), the rest
+/// are clean-ups and further chunks. See [`LocalResponse::split_cookies`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalResponse {
     pub status: u32,
@@ -38,6 +41,31 @@ impl LocalResponse {
         self.headers
             .extend(cookies.into_iter().map(|c| ("set-cookie", c)));
         self
+    }
+
+    /// The headers to send the response with, holding at most one `set-cookie` (the first),
+    /// and the other `Set-Cookie` values, to be *added* to the response once the host passes
+    /// it to the filter's response-header callback.
+    ///
+    /// Kong's host sets a local response's headers one by one in "set" mode, so of several
+    /// `set-cookie`s only the last would survive; adding a header in the response-header
+    /// callback appends on both hosts, and both run that callback on a filter's own local
+    /// response as on an upstream's. Should a host not, only the extra values are lost.
+    pub fn split_cookies(self) -> (LocalResponse, Vec<String>) {
+        let mut extra = Vec::new();
+        let mut kept_one = false;
+        let mut headers = Vec::with_capacity(self.headers.len());
+        for (k, v) in self.headers {
+            if k != "set-cookie" {
+                headers.push((k, v));
+            } else if !kept_one {
+                kept_one = true;
+                headers.push((k, v));
+            } else {
+                extra.push(v);
+            }
+        }
+        (LocalResponse { headers, ..self }, extra)
     }
 }
 
@@ -125,6 +153,23 @@ main{{background:#fff;padding:2rem 2.5rem;border-radius:10px;box-shadow:0 2px 12
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_local_response_keeps_its_first_cookie_and_defers_the_rest() {
+        let r = LocalResponse::redirect("/x".into(), vec!["a=1".into(), "b=;Max-Age=0".into()])
+            .with_cookies(vec!["c=;Max-Age=0".into()]);
+        let (sent, extra) = r.clone().split_cookies();
+        let cookies: Vec<_> = sent
+            .headers
+            .iter()
+            .filter(|(k, _)| *k == "set-cookie")
+            .collect();
+        assert_eq!(cookies, [&("set-cookie", "a=1".to_string())]);
+        assert_eq!(extra, ["b=;Max-Age=0", "c=;Max-Age=0"]);
+        assert_eq!(sent.headers.len(), r.headers.len() - 2);
+        let (plain, none) = LocalResponse::json(200, "{}".into()).split_cookies();
+        assert!(none.is_empty() && plain.headers.len() == 2);
+    }
 
     #[test]
     fn api_gets_json_and_challenge() {

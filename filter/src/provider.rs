@@ -151,6 +151,18 @@ impl Provider {
             last_contact: Cell::new(now),
         }
     }
+
+    /// The provider a discovery document and a JWKS make together.
+    pub fn from_documents(
+        discovery: &[u8],
+        jwks: &[u8],
+        issuer: &str,
+        fetched_at: u64,
+    ) -> Result<Provider, ProviderError> {
+        let endpoints = parse_discovery(discovery, issuer)?;
+        let keys = KeySet::parse(jwks)?;
+        Ok(Provider::new(endpoints, keys, fetched_at))
+    }
 }
 
 #[cfg(test)]

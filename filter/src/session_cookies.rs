@@ -82,15 +82,22 @@ pub fn write(
 }
 
 /// `Set-Cookie` values that remove the session: the plain name always, plus parts present.
+/// The part [`read`] goes by comes first (`NAME`, or `NAME_0` of a chunked session): removing
+/// it alone already leaves no session, since chunks without `NAME_0` are never read.
 pub fn clear(cfg: &CookieSettings, name: &str, present: &[String]) -> Vec<String> {
-    let mut out = vec![cookie_header::clear(cfg, name)];
-    out.extend(
-        present
-            .iter()
-            .filter(|p| *p != name)
-            .map(|p| cookie_header::clear(cfg, p)),
-    );
-    out
+    let chunk0 = chunk_name(name, 0);
+    let first = if !present.iter().any(|p| p == name) && present.contains(&chunk0) {
+        chunk0
+    } else {
+        name.to_string()
+    };
+    let mut names = vec![first];
+    for p in std::iter::once(name).chain(present.iter().map(String::as_str)) {
+        if !names.iter().any(|n| n == p) {
+            names.push(p.to_string());
+        }
+    }
+    names.iter().map(|n| cookie_header::clear(cfg, n)).collect()
 }
 
 #[cfg(test)]
@@ -151,6 +158,29 @@ mod tests {
         assert!(
             !is_part("_gh", "_gh_login_abc") && !is_part("_gh", "_gh_") && !is_part("_gh", "_ghx")
         );
+    }
+
+    #[test]
+    fn clearing_starts_with_the_part_the_reader_goes_by() {
+        let names = |set: Vec<String>| -> Vec<String> {
+            assert!(set.iter().all(|c| c.contains("Max-Age=0")));
+            set.iter()
+                .map(|c| c.split('=').next().unwrap().to_string())
+                .collect()
+        };
+        let chunked: Vec<String> = ["_gh_1", "_gh_0", "_gh_2", "_gh_0"]
+            .map(String::from)
+            .into();
+        assert_eq!(
+            names(clear(&cfg(), "_gh", &chunked)),
+            ["_gh_0", "_gh", "_gh_1", "_gh_2"]
+        );
+        // A header with both layouts: `read` takes `NAME`, so it goes first.
+        let both: Vec<String> = ["_gh_0", "_gh"].map(String::from).into();
+        assert_eq!(names(clear(&cfg(), "_gh", &both)), ["_gh", "_gh_0"]);
+        assert_eq!(names(clear(&cfg(), "_gh", &[])), ["_gh"]);
+        // Without chunk 0 the rest is no session at all.
+        assert_eq!(read("_gh_1=a; _gh_2=b", "_gh"), None);
     }
 
     #[test]

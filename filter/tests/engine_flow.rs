@@ -3,7 +3,7 @@
 
 use base64::Engine as _;
 use gatehouse_filter::config::Settings;
-use gatehouse_filter::engine::{Engine, Event, Outcome, Pending, Request};
+use gatehouse_filter::engine::{Engine, Event, Outcome, Pending, Reply, Request};
 use gatehouse_filter::pages::LocalResponse;
 use gatehouse_filter::provider::{parse_discovery, KeySet, Provider};
 use jsonwebtoken::{encode, EncodingKey, Header};
@@ -74,6 +74,11 @@ fn get<'a>(path: &'a str, cookie: Option<&'a str>) -> Request<'a> {
         authorization: None,
         xhr: false,
     }
+}
+
+/// A call's answer as an outcome, to match like a request-time one (it is never a `Call`).
+fn settled((reply, event): (Reply, Event)) -> (Outcome, Event) {
+    (reply.into(), event)
 }
 
 fn header<'a>(r: &'a LocalResponse, name: &str) -> Vec<&'a str> {
@@ -159,13 +164,13 @@ fn full_login(engine: &Engine, p: &Provider, path: &str) -> (String, LocalRespon
     let pending = callback(engine, p, &login);
     let body = json!({"id_token": sign(&claims(&login.nonce), "test-key-1"), "token_type": "Bearer",
         "access_token": "at", "refresh_token": "rt"});
-    let (out, ev) = engine.on_token_response(
+    let (out, ev) = settled(engine.on_token_response(
         *pending,
         Some(200),
         body.to_string().as_bytes(),
         Some(p),
         NOW,
-    );
+    ));
     assert_eq!(ev, Event::LoginCompleted);
     let Outcome::Respond(r) = out else {
         panic!("expected redirect")
@@ -279,13 +284,13 @@ fn callback_checks_state_and_token() {
     for (what, c, kid) in bad_tokens {
         let pending = callback(&engine, &p, &login);
         let body = json!({"id_token": sign(&c, kid), "token_type": "Bearer"});
-        let (out, ev) = engine.on_token_response(
+        let (out, ev) = settled(engine.on_token_response(
             *pending,
             Some(200),
             body.to_string().as_bytes(),
             Some(&p),
             NOW,
-        );
+        ));
         assert!(matches!(ev, Event::LoginFailed(_)), "{what}: {ev:?}");
         let Outcome::Respond(r) = out else { panic!() };
         assert_eq!(r.status, 403, "{what}");
@@ -293,16 +298,16 @@ fn callback_checks_state_and_token() {
     }
     // A refused code (replay) and an unreachable broker.
     let pending = callback(&engine, &p, &login);
-    let (out, _) = engine.on_token_response(
+    let (out, _) = settled(engine.on_token_response(
         *pending,
         Some(400),
         br#"{"error":"invalid_grant"}"#,
         Some(&p),
         NOW,
-    );
+    ));
     assert!(matches!(out, Outcome::Respond(ref r) if r.status == 403));
     let pending = callback(&engine, &p, &login);
-    let (out, _) = engine.on_token_response(*pending, None, b"", Some(&p), NOW);
+    let (out, _) = settled(engine.on_token_response(*pending, None, b"", Some(&p), NOW));
     assert!(matches!(out, Outcome::Respond(ref r) if r.status == 503));
 }
 
@@ -321,13 +326,13 @@ fn signature_by_another_key_is_refused() {
         other.rsplit_once('.').unwrap().1
     );
     let body = json!({"id_token": forged, "token_type": "Bearer"});
-    let (_, ev) = engine.on_token_response(
+    let (_, ev) = settled(engine.on_token_response(
         *pending,
         Some(200),
         body.to_string().as_bytes(),
         Some(&p),
         NOW,
-    );
+    ));
     assert!(
         matches!(ev, Event::LoginFailed(ref w) if w.contains("signature")),
         "{ev:?}"
@@ -394,13 +399,13 @@ fn expired_session_is_refreshed_and_reissued() {
     c["iat"] = json!(later);
     let body =
         json!({"id_token": sign(&c, "test-key-1"), "token_type": "Bearer", "refresh_token": "rt2"});
-    let (out, ev) = engine.on_token_response(
+    let (out, ev) = settled(engine.on_token_response(
         *pending,
         Some(200),
         body.to_string().as_bytes(),
         Some(&p),
         later,
-    );
+    ));
     assert_eq!(ev, Event::Refreshed);
     let Outcome::Forward(f) = out else {
         panic!("expected forward")
@@ -411,13 +416,13 @@ fn expired_session_is_refreshed_and_reissued() {
     let Outcome::Call { pending, .. } = out else {
         panic!()
     };
-    let (out, ev) = engine.on_token_response(
+    let (out, ev) = settled(engine.on_token_response(
         *pending,
         Some(400),
         br#"{"error":"invalid_grant"}"#,
         Some(&p),
         later,
-    );
+    ));
     assert!(matches!(ev, Event::RefreshFailed(_)));
     assert!(matches!(out, Outcome::Respond(ref r) if r.status == 302));
 }
@@ -468,13 +473,13 @@ fn hundreds_of_groups_are_chunked_and_read_back() {
     let mut c = claims(&login.nonce);
     c["groups"] = json!(groups);
     let body = json!({"id_token": sign(&c, "test-key-1"), "token_type": "Bearer"});
-    let (out, ev) = engine.on_token_response(
+    let (out, ev) = settled(engine.on_token_response(
         *pending,
         Some(200),
         body.to_string().as_bytes(),
         Some(&p),
         NOW,
-    );
+    ));
     assert_eq!(ev, Event::LoginCompleted);
     let Outcome::Respond(r) = out else { panic!() };
     let parts = set_cookies(&r);
@@ -512,7 +517,7 @@ fn login_to_a_silent_broker_is_probed_first() {
         panic!("expected a probe")
     };
     assert_eq!(call.path, "/dex/.well-known/openid-configuration");
-    let (out, ev) = engine.on_token_response(*pending, None, b"", Some(&p), later);
+    let (out, ev) = settled(engine.on_token_response(*pending, None, b"", Some(&p), later));
     assert!(matches!(ev, Event::LoginFailed(_)));
     assert!(matches!(out, Outcome::Respond(ref r) if r.status == 503));
 
@@ -520,7 +525,7 @@ fn login_to_a_silent_broker_is_probed_first() {
     let Outcome::Call { pending, .. } = out else {
         panic!("still probing")
     };
-    let (out, ev) = engine.on_token_response(*pending, Some(200), b"{}", Some(&p), later);
+    let (out, ev) = settled(engine.on_token_response(*pending, Some(200), b"{}", Some(&p), later));
     assert_eq!(ev, Event::LoginStarted);
     let Outcome::Respond(r) = out else { panic!() };
     assert_eq!(r.status, 302);
@@ -625,7 +630,8 @@ fn unknown_kid_refetches_keys_once_then_refuses() {
         panic!("expected a JWKS refetch")
     };
     assert_eq!(call.path, "/dex/keys");
-    let (out, ev) = engine.on_token_response(*pending, Some(200), JWKS.as_bytes(), Some(&p), NOW);
+    let (out, ev) =
+        settled(engine.on_token_response(*pending, Some(200), JWKS.as_bytes(), Some(&p), NOW));
     assert_eq!(ev, Event::KeysRefetched);
     assert!(matches!(out, Outcome::Forward(_)));
     // A token with a kid nobody has: refetch is rate-limited, so it is refused at once.
@@ -665,13 +671,13 @@ fn sign_out_with_rd_ends_the_broker_session() {
         .contains("grant_type=refresh_token"));
     let hint = sign(&access_claims(), "test-key-1");
     let body = json!({"id_token": hint, "token_type": "Bearer"});
-    let (out, ev) = engine.on_token_response(
+    let (out, ev) = settled(engine.on_token_response(
         *pending,
         Some(200),
         body.to_string().as_bytes(),
         Some(&p),
         NOW,
-    );
+    ));
     assert_eq!(ev, Event::None);
     let Outcome::Respond(r) = out else { panic!() };
     let loc = header(&r, "location")[0];
@@ -693,7 +699,7 @@ fn sign_out_with_rd_ends_the_broker_session() {
     let Outcome::Call { pending, .. } = out else {
         panic!()
     };
-    let (out, _) = engine.on_token_response(*pending, Some(400), b"{}", Some(&p), NOW);
+    let (out, _) = settled(engine.on_token_response(*pending, Some(400), b"{}", Some(&p), NOW));
     let Outcome::Respond(r) = out else { panic!() };
     assert_eq!(header(&r, "location"), vec!["/bye"]);
     // Without rd or sign_out_redirect: a local sign-out only.
@@ -713,10 +719,96 @@ fn a_gateway_error_from_the_probe_is_no_sign_of_life() {
             panic!("expected a probe")
         };
         let (out, _) =
-            engine.on_token_response(*pending, Some(gateway_error), b"", Some(&p), later);
+            settled(engine.on_token_response(*pending, Some(gateway_error), b"", Some(&p), later));
         assert!(matches!(out, Outcome::Respond(ref r) if r.status == 503));
     }
     // Still no contact recorded: the next login is probed again rather than sent to a dead broker.
     let (out, _) = engine.on_request(&get("/app", None), Some(&p), later + 1);
     assert!(matches!(out, Outcome::Call { .. }));
+}
+
+/// `name=value` of the first `Set-Cookie`: the one a local response keeps on Kong, whose host
+/// sets local-response headers in "set" mode (the rest are added in the response-header
+/// callback, see `LocalResponse::split_cookies`).
+fn first_cookie(r: &LocalResponse) -> String {
+    let (sent, _) = r.clone().split_cookies();
+    let kept = header(&sent, "set-cookie");
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    kept[0].to_string()
+}
+
+fn big_session(engine: &Engine, p: &Provider) -> LocalResponse {
+    let login = start_login(engine, p, "/");
+    let pending = callback(engine, p, &login);
+    let mut c = claims(&login.nonce);
+    c["groups"] = json!((0..400)
+        .map(|i| format!("team-{i:04}-with-a-longish-name"))
+        .collect::<Vec<_>>());
+    let body = json!({"id_token": sign(&c, "test-key-1"), "token_type": "Bearer",
+        "refresh_token": "rt"});
+    let (out, _) = settled(engine.on_token_response(
+        *pending,
+        Some(200),
+        body.to_string().as_bytes(),
+        Some(p),
+        NOW,
+    ));
+    let Outcome::Respond(r) = out else { panic!() };
+    r
+}
+
+#[test]
+fn each_local_response_leads_with_the_cookie_it_depends_on() {
+    let engine = Engine::new(settings(json!({}))).unwrap();
+    let p = provider();
+
+    // Callback: the session first, the login cookie's deletion after it.
+    let (session, r) = full_login(&engine, &p, "/");
+    assert!(first_cookie(&r).starts_with(&format!("{session};")));
+    assert!(header(&r, "set-cookie")[1].starts_with("_gatehouse_login_"));
+
+    // A chunked session: chunk 0 first, then the other chunks in order.
+    let r = big_session(&engine, &p);
+    assert!(first_cookie(&r).starts_with("_gatehouse_0="));
+    let chunks = set_cookies(&r);
+    let names: Vec<&str> = chunks
+        .iter()
+        .map(|c| c.split('=').next().unwrap())
+        .collect();
+    let want: Vec<String> = (0..names.len())
+        .map(|i| format!("_gatehouse_{i}"))
+        .collect();
+    assert_eq!(names, want);
+
+    // Sign-out of a chunked session: the deletion of chunk 0 comes first, and a browser that
+    // got only that one holds no session any more (the other chunks alone are never read).
+    let held = chunks.join("; ");
+    let (out, _) = engine.on_request(&get("/oauth2/sign_out", Some(&held)), Some(&p), NOW);
+    let Outcome::Respond(r) = out else { panic!() };
+    let first = first_cookie(&r);
+    assert!(first.starts_with("_gatehouse_0=;") && first.contains("Max-Age=0"));
+    let cleared: Vec<&str> = header(&r, "set-cookie")
+        .into_iter()
+        .map(|c| c.split('=').next().unwrap())
+        .collect();
+    for name in &names {
+        assert!(cleared.contains(name), "{name} not cleared: {cleared:?}");
+    }
+    let leftover = chunks[1..].join("; ");
+    let (out, ev) = engine.on_request(&get("/", Some(&leftover)), Some(&p), NOW);
+    assert!(matches!(out, Outcome::Respond(ref r) if r.status == 302));
+    assert_ne!(ev, Event::None);
+
+    // A tampered session: the new login cookie first, the deletion after it.
+    let mut forged = session.into_bytes();
+    let i = forged.len() - 5;
+    forged[i] = if forged[i] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    let (out, ev) = engine.on_request(&get("/", Some(&forged)), Some(&p), NOW);
+    assert!(matches!(ev, Event::InvalidCookie(_)));
+    let Outcome::Respond(r) = out else { panic!() };
+    assert!(first_cookie(&r).starts_with("_gatehouse_login_"));
+    assert!(header(&r, "set-cookie")
+        .iter()
+        .any(|c| c.starts_with("_gatehouse=;") && c.contains("Max-Age=0")));
 }

@@ -14,10 +14,12 @@ use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
 
 use crate::config::Settings;
-use crate::engine::{Engine, Event, Forward, Outcome, Pending, Request};
+use crate::engine::{Engine, Event, Forward, Outcome, Pending, Reply, Request};
 use crate::identity::IDENTITY_HEADERS;
 use crate::pages::{LocalResponse, Problem};
-use crate::provider::{parse_discovery, KeySet, Provider};
+use crate::provider::{parse_discovery, Provider};
+use crate::provider_fetch::{Answered, Due, ProviderFetch};
+use crate::provider_share::{ProviderShare, SharedDocs};
 use crate::token_exchange::BrokerCall;
 
 proxy_wasm::main! {{
@@ -28,8 +30,6 @@ proxy_wasm::main! {{
 type SharedProvider = Rc<RefCell<Option<Rc<Provider>>>>;
 
 const TICK: Duration = Duration::from_secs(1);
-/// Retry interval while the broker has not answered yet.
-const RETRY_S: u64 = 2;
 
 fn now_s(ctx: &dyn Context) -> u64 {
     ctx.get_current_time()
@@ -76,97 +76,103 @@ fn dispatch(ctx: &dyn Context, engine: &Engine, call: &BrokerCall) -> Result<u32
     .map_err(|e| format!("dispatch to {} failed: {e:?}", s.broker_upstream))
 }
 
-enum Fetch {
-    Discovery(u32),
-    /// The discovery body is kept to publish it with the keys.
-    Jwks {
-        token: u32,
-        discovery: Vec<u8>,
-    },
-}
-
 #[derive(Default)]
 struct Root {
     engine: Option<Rc<Engine>>,
     metrics: Option<Rc<Metrics>>,
     provider: SharedProvider,
-    fetch: Option<Fetch>,
-    next_fetch: u64,
+    /// Advanced only from `on_tick`: calls are never sent from a call's answer.
+    fetch: Option<ProviderFetch>,
+    share: Option<ProviderShare>,
     /// Fetch time of the provider we hold (ours or adopted from shared data).
     fetched_at: u64,
     tick_set: bool,
 }
 
-/// What is kept in shared data so every worker VM uses the same keys.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct SharedDoc {
-    fetched_at: u64,
-    discovery: String,
-    jwks: String,
-}
-
 impl Root {
-    fn shared_key(engine: &Engine) -> String {
-        // `gatehouse/` is an ngx_wasm_module namespace: on Kong the key lives in a store named
-        // `gatehouse`, which every Kong version with Wasm can create (see kong/README.md).
-        format!("gatehouse/provider.v1:{}", engine.settings.issuer)
+    fn use_provider(&mut self, p: Provider, fetched_at: u64) {
+        if self.provider.borrow().is_none() {
+            log::info!(
+                "gatehouse: broker keys loaded ({} keys); serving",
+                p.keys.borrow().len()
+            );
+        }
+        *self.provider.borrow_mut() = Some(Rc::new(p));
+        self.fetched_at = fetched_at;
+        if let Some(f) = &mut self.fetch {
+            f.loaded(fetched_at);
+        }
     }
 
-    fn build(engine: &Engine, discovery: &[u8], jwks: &[u8], now: u64) -> Result<Provider, String> {
-        let endpoints =
-            parse_discovery(discovery, &engine.settings.issuer).map_err(|e| e.to_string())?;
-        let keys = KeySet::parse(jwks).map_err(|e| e.to_string())?;
-        Ok(Provider::new(endpoints, keys, now))
-    }
-
-    /// Adopts a fresher provider another VM fetched; true when ours is now fresh.
+    /// Adopts a fresher provider another VM fetched, if its record is authentic; true when
+    /// ours is now fresh.
     fn adopt_shared(&mut self, engine: &Engine, now: u64) -> bool {
-        let (Some(bytes), _) = self.get_shared_data(&Self::shared_key(engine)) else {
+        let Some(share) = &self.share else {
             return false;
         };
-        let Ok(doc) = serde_json::from_slice::<SharedDoc>(&bytes) else {
+        let (Some(bytes), _) = self.get_shared_data(share.key()) else {
             return false;
         };
-        if doc.fetched_at <= self.fetched_at
-            || now >= doc.fetched_at + engine.settings.jwks_refresh_s
+        let docs = match share.open(&bytes) {
+            Ok(d) => d,
+            Err(e) => {
+                log::warn!("gatehouse: ignoring shared provider record: {e}");
+                return false;
+            }
+        };
+        if docs.fetched_at <= self.fetched_at
+            || now
+                >= docs
+                    .fetched_at
+                    .saturating_add(engine.settings.jwks_refresh_s)
         {
             return false;
         }
-        match Self::build(
-            engine,
-            doc.discovery.as_bytes(),
-            doc.jwks.as_bytes(),
-            doc.fetched_at,
+        match Provider::from_documents(
+            docs.discovery.as_bytes(),
+            docs.jwks.as_bytes(),
+            &engine.settings.issuer,
+            docs.fetched_at,
         ) {
             Ok(p) => {
-                *self.provider.borrow_mut() = Some(Rc::new(p));
-                self.fetched_at = doc.fetched_at;
-                self.next_fetch = doc.fetched_at + engine.settings.jwks_refresh_s;
+                self.use_provider(p, docs.fetched_at);
                 true
             }
             Err(_) => false,
         }
     }
 
-    fn publish_shared(&self, engine: &Engine, discovery: &[u8], jwks: &[u8], now: u64) {
-        let doc = SharedDoc {
+    fn publish_shared(&self, discovery: &[u8], jwks: &[u8], now: u64) {
+        let Some(share) = &self.share else {
+            return;
+        };
+        let docs = SharedDocs {
             fetched_at: now,
             discovery: String::from_utf8_lossy(discovery).into_owned(),
             jwks: String::from_utf8_lossy(jwks).into_owned(),
         };
-        let Ok(bytes) = serde_json::to_vec(&doc) else {
+        let Some(bytes) = share.seal(&docs) else {
             return;
         };
-        let key = Self::shared_key(engine);
         // Write with the CAS just read: Kong refuses a CAS-less overwrite of an existing key.
-        let (_, cas) = self.get_shared_data(&key);
-        if let Err(e) = self.set_shared_data(&key, Some(&bytes), cas) {
+        let (_, cas) = self.get_shared_data(share.key());
+        if let Err(e) = self.set_shared_data(share.key(), Some(&bytes), cas) {
             log::debug!("gatehouse: shared data unavailable ({e:?}); keys stay per worker");
         }
     }
 
-    fn start_fetch(&mut self, engine: &Engine, now: u64) {
-        let path = engine.settings.discovery_path();
+    fn fetch_failed(&mut self, why: &str, now: u64) {
+        log::warn!("gatehouse: broker discovery/JWKS fetch failed: {why}; retrying");
+        if let Some(m) = &self.metrics {
+            m.inc(Metric::BrokerCallFailures);
+        }
+        if let Some(f) = &mut self.fetch {
+            f.failed(now);
+        }
+    }
+
+    /// Sends the call a tick found due; the only place the root context dispatches.
+    fn send(&mut self, engine: &Engine, path: String, now: u64) {
         let call = BrokerCall {
             method: "GET",
             path,
@@ -174,25 +180,18 @@ impl Root {
             body: vec![],
         };
         match dispatch(self, engine, &call) {
-            Ok(token) => self.fetch = Some(Fetch::Discovery(token)),
-            Err(e) => {
-                log::warn!("gatehouse: cannot fetch discovery: {e}");
-                self.next_fetch = now + RETRY_S;
+            Ok(token) => {
+                if let Some(f) = &mut self.fetch {
+                    f.sent(token, now);
+                }
             }
+            Err(e) => self.fetch_failed(&e, now),
         }
-    }
-
-    fn fetch_failed(&mut self, what: &str, why: &str, now: u64) {
-        log::warn!("gatehouse: {what} fetch failed: {why}; retrying");
-        if let Some(m) = &self.metrics {
-            m.inc(Metric::BrokerCallFailures);
-        }
-        self.fetch = None;
-        self.next_fetch = now + RETRY_S;
     }
 }
 
 impl Context for Root {
+    /// Records the answer; never dispatches (the next call goes out from `on_tick`).
     fn on_http_call_response(&mut self, token_id: u32, _: usize, body_size: usize, _: usize) {
         let Some(engine) = self.engine.clone() else {
             return;
@@ -202,55 +201,27 @@ impl Context for Root {
         let body = self
             .get_http_call_response_body(0, body_size)
             .unwrap_or_default();
-        match self.fetch.take() {
-            Some(Fetch::Discovery(t)) if t == token_id => {
-                if status != Some(200) {
-                    return self.fetch_failed("discovery", &format!("status {status:?}"), now);
-                }
-                let endpoints = match parse_discovery(&body, &engine.settings.issuer) {
-                    Ok(e) => e,
-                    Err(e) => return self.fetch_failed("discovery", &e.to_string(), now),
-                };
-                let call = BrokerCall {
-                    method: "GET",
-                    path: endpoints.jwks_path.clone(),
-                    headers: vec![("accept", "application/json".into())],
-                    body: vec![],
-                };
-                match dispatch(self, &engine, &call) {
-                    Ok(token) => {
-                        self.fetch = Some(Fetch::Jwks {
-                            token,
-                            discovery: body,
-                        })
-                    }
-                    Err(e) => self.fetch_failed("JWKS", &e, now),
-                }
-            }
-            Some(Fetch::Jwks {
-                token, discovery, ..
-            }) if token == token_id => {
-                if status != Some(200) {
-                    return self.fetch_failed("JWKS", &format!("status {status:?}"), now);
-                }
-                match Self::build(&engine, &discovery, &body, now) {
+        let Some(fetch) = &mut self.fetch else {
+            return;
+        };
+        let issuer = &engine.settings.issuer;
+        let answered = fetch.answer(token_id, status, body, now, |d| {
+            parse_discovery(d, issuer)
+                .map(|e| e.jwks_path)
+                .map_err(|e| e.to_string())
+        });
+        match answered {
+            Answered::NotOurs | Answered::JwksNext => {}
+            Answered::Failed(why) => self.fetch_failed(&why, now),
+            Answered::Documents { discovery, jwks } => {
+                match Provider::from_documents(&discovery, &jwks, issuer, now) {
                     Ok(p) => {
-                        let first = self.provider.borrow().is_none();
-                        if first {
-                            log::info!(
-                                "gatehouse: broker keys loaded ({} keys); serving",
-                                p.keys.borrow().len()
-                            );
-                        }
-                        *self.provider.borrow_mut() = Some(Rc::new(p));
-                        self.fetched_at = now;
-                        self.next_fetch = now + engine.settings.jwks_refresh_s;
-                        self.publish_shared(&engine, &discovery, &body, now);
+                        self.use_provider(p, now);
+                        self.publish_shared(&discovery, &jwks, now);
                     }
-                    Err(e) => self.fetch_failed("JWKS", &e, now),
+                    Err(e) => self.fetch_failed(&e.to_string(), now),
                 }
             }
-            other => self.fetch = other,
         }
     }
 }
@@ -276,6 +247,19 @@ impl RootContext for Root {
             "gatehouse: configured for issuer {}",
             engine.settings.issuer
         );
+        self.share =
+            match ProviderShare::new(&engine.settings.cookie_secrets, &engine.settings.issuer) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    log::warn!("gatehouse: shared data off: {e}; keys stay per worker");
+                    None
+                }
+            };
+        self.fetch = Some(ProviderFetch::new(
+            engine.settings.jwks_refresh_s,
+            engine.settings.broker_timeout_ms,
+        ));
+        self.fetched_at = 0;
         self.engine = Some(Rc::new(engine));
         if self.metrics.is_none() {
             self.metrics = Some(Rc::new(Metrics::define()));
@@ -285,7 +269,6 @@ impl RootContext for Root {
             self.set_tick_period(TICK);
             self.tick_set = true;
         }
-        self.next_fetch = 0;
         true
     }
 
@@ -295,13 +278,19 @@ impl RootContext for Root {
             return;
         };
         let now = now_s(self);
-        if self.fetch.is_some() || now < self.next_fetch {
-            return;
+        let due = match &mut self.fetch {
+            Some(f) => f.due(now),
+            None => return,
+        };
+        match due {
+            Due::Nothing => {}
+            Due::Discovery => {
+                if !self.adopt_shared(&engine, now) {
+                    self.send(&engine, engine.settings.discovery_path(), now);
+                }
+            }
+            Due::Jwks(path) => self.send(&engine, path, now),
         }
-        if self.adopt_shared(&engine, now) {
-            return;
-        }
-        self.start_fetch(&engine, now);
     }
 
     fn create_http_context(&self, _: u32) -> Option<Box<dyn HttpContext>> {
@@ -330,7 +319,11 @@ struct Http {
 }
 
 impl Http {
-    fn respond(&self, r: LocalResponse) {
+    fn respond(&mut self, r: LocalResponse) {
+        // One Set-Cookie goes with the response, the rest are added to it in
+        // `on_http_response_headers`, before the host may run that callback.
+        let (r, extra) = r.split_cookies();
+        self.response_cookies = extra;
         let headers: Vec<(&str, &str)> = r.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let body = if r.body.is_empty() {
             None
@@ -367,7 +360,18 @@ impl Http {
         }
     }
 
-    /// Carries out an outcome; the returned action is for request-header time.
+    /// Ends a request that waited on a broker call; never dispatches another one.
+    fn settle(&mut self, reply: Reply) {
+        match reply {
+            Reply::Forward(f) => {
+                self.forward(f);
+                self.resume_http_request();
+            }
+            Reply::Respond(r) => self.respond(r),
+        }
+    }
+
+    /// Carries out a request-time outcome: at most one broker call per request.
     fn act(&mut self, outcome: Outcome) -> Action {
         match outcome {
             Outcome::Forward(f) => {
@@ -415,13 +419,11 @@ impl Context for Http {
             .unwrap_or_default();
         let provider = self.provider.borrow().clone();
         let now = now_s(self);
-        let (outcome, event) =
+        let (reply, event) =
             self.engine
                 .on_token_response(*pending, status, &body, provider.as_deref(), now);
         self.log_event(&event);
-        if let Action::Continue = self.act(outcome) {
-            self.resume_http_request();
-        }
+        self.settle(reply);
     }
 }
 
@@ -487,6 +489,8 @@ impl HttpContext for Http {
         self.act(outcome)
     }
 
+    /// Adds the pending Set-Cookies, on an upstream's response and on the filter's own local
+    /// response alike (add mode appends on both hosts).
     fn on_http_response_headers(&mut self, _: usize, _: bool) -> Action {
         for c in std::mem::take(&mut self.response_cookies) {
             self.add_http_response_header("set-cookie", &c);
