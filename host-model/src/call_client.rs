@@ -70,7 +70,10 @@ pub async fn read_response(
 ) -> std::io::Result<(u16, Vec<(String, String)>, Vec<u8>)> {
     let mut buf = Vec::new();
     let Some(head_len) = http1::read_head(stream, &mut buf).await? else {
-        return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "no response"));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "no response",
+        ));
     };
     let mut headers = [httparse::EMPTY_HEADER; http1::MAX_HEADERS];
     let mut response = httparse::Response::new(&mut headers);

@@ -151,10 +151,14 @@ async fn proxy(
     let (status, upstream_headers, body) = match answer {
         Ok(a) => a,
         Err(e) => {
-            worker
-                .log
-                .log(Level::Error, &format!("upstream {} failed: {e}", worker.options.upstream));
-            let bad = plain(502, "An invalid response was received from the upstream server");
+            worker.log.log(
+                Level::Error,
+                &format!("upstream {} failed: {e}", worker.options.upstream),
+            );
+            let bad = plain(
+                502,
+                "An invalid response was received from the upstream server",
+            );
             (bad.status, bad.headers, bad.body)
         }
     };
@@ -162,7 +166,8 @@ async fn proxy(
         .into_iter()
         .filter(|(k, _)| !crate::http1::is_framing(k))
         .collect();
-    let (status, headers, replaced) = worker.response_headers(id, status, upstream_headers, false)?;
+    let (status, headers, replaced) =
+        worker.response_headers(id, status, upstream_headers, false)?;
     Ok(Outgoing {
         status,
         headers,

@@ -123,7 +123,10 @@ mod tests {
     fn replace_takes_the_first_copy_and_marks_the_others_removed() {
         let mut h = list();
         h.set("x-id", "mine");
-        let live: Vec<_> = h.live().map(|e| (e.name.as_str(), e.value.as_str())).collect();
+        let live: Vec<_> = h
+            .live()
+            .map(|e| (e.name.as_str(), e.value.as_str()))
+            .collect();
         assert_eq!(live, [("Cookie", "a=1"), ("x-id", "mine")]);
         // The second copy is still in the list: nginx's proxy module forwards it.
         assert_eq!(h.all().len(), 3);

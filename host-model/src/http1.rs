@@ -16,7 +16,10 @@ fn bad(message: &str) -> io::Error {
 }
 
 /// Reads until `buf` holds a complete head; returns its length, or `None` on a clean close.
-pub async fn read_head<R: AsyncRead + Unpin>(io: &mut R, buf: &mut Vec<u8>) -> io::Result<Option<usize>> {
+pub async fn read_head<R: AsyncRead + Unpin>(
+    io: &mut R,
+    buf: &mut Vec<u8>,
+) -> io::Result<Option<usize>> {
     loop {
         if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             return Ok(Some(pos + 4));
@@ -114,7 +117,8 @@ pub async fn read_body<R: AsyncRead + Unpin>(
                 };
                 let line = String::from_utf8_lossy(&buf[..line_end]).to_string();
                 let size_text = line.split(';').next().unwrap_or_default().trim();
-                let size = usize::from_str_radix(size_text, 16).map_err(|_| bad("bad chunk size"))?;
+                let size =
+                    usize::from_str_radix(size_text, 16).map_err(|_| bad("bad chunk size"))?;
                 buf.drain(..line_end + 2);
                 if size == 0 {
                     // Trailers are dropped, up to the empty line.
@@ -185,9 +189,17 @@ pub fn write_response(
 
 /// Headers about the connection or the framing of one hop, never passed to the next.
 pub fn is_framing(name: &str) -> bool {
-    ["connection", "keep-alive", "transfer-encoding", "content-length", "te", "upgrade", "proxy-connection"]
-        .iter()
-        .any(|h| h.eq_ignore_ascii_case(name))
+    [
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "content-length",
+        "te",
+        "upgrade",
+        "proxy-connection",
+    ]
+    .iter()
+    .any(|h| h.eq_ignore_ascii_case(name))
 }
 
 #[cfg(test)]
@@ -198,7 +210,9 @@ mod tests {
     async fn chunked_bodies_are_decoded() {
         let mut io: &[u8] = b"3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nT: 1\r\n\r\nNEXT";
         let mut buf = Vec::new();
-        let body = read_body(&mut io, &mut buf, BodyKind::Chunked).await.unwrap();
+        let body = read_body(&mut io, &mut buf, BodyKind::Chunked)
+            .await
+            .unwrap();
         assert_eq!(body, b"abcde");
         assert_eq!(buf, b"NEXT");
     }

@@ -42,26 +42,33 @@ fn run() -> Result<()> {
     for index in 0..options.workers {
         let listener = listener.try_clone()?;
         let started = started.clone();
-        let (engine, module, options, shared) =
-            (engine.clone(), module.clone(), options.clone(), shared.clone());
-        threads.push(std::thread::Builder::new().name(format!("worker-{index}")).spawn(
-            move || -> Result<()> {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?;
-                let local = tokio::task::LocalSet::new();
-                local.block_on(&runtime, async move {
-                    let mut linker = Linker::new(&engine);
-                    abi::link(&mut linker)?;
-                    let worker = Worker::new(index, engine, module, Rc::new(linker), options, shared);
-                    worker.boot();
-                    started.fetch_add(1, Ordering::SeqCst);
-                    let listener = tokio::net::TcpListener::from_std(listener)?;
-                    accept_loop(worker, listener).await;
-                    Ok(())
-                })
-            },
-        )?);
+        let (engine, module, options, shared) = (
+            engine.clone(),
+            module.clone(),
+            options.clone(),
+            shared.clone(),
+        );
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("worker-{index}"))
+                .spawn(move || -> Result<()> {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    let local = tokio::task::LocalSet::new();
+                    local.block_on(&runtime, async move {
+                        let mut linker = Linker::new(&engine);
+                        abi::link(&mut linker)?;
+                        let worker =
+                            Worker::new(index, engine, module, Rc::new(linker), options, shared);
+                        worker.boot();
+                        started.fetch_add(1, Ordering::SeqCst);
+                        let listener = tokio::net::TcpListener::from_std(listener)?;
+                        accept_loop(worker, listener).await;
+                        Ok(())
+                    })
+                })?,
+        );
     }
     eprintln!(
         "gatehouse-host-model: {} workers on {}, upstream {}",

@@ -29,9 +29,7 @@ pub fn deserialize(bytes: &[u8]) -> Result<Vec<(String, String)>, PairsError> {
         return Ok(Vec::new());
     }
     let word = |at: usize| -> Result<usize, PairsError> {
-        let b = bytes
-            .get(at..at + 4)
-            .ok_or(PairsError("truncated sizes"))?;
+        let b = bytes.get(at..at + 4).ok_or(PairsError("truncated sizes"))?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
     };
     let count = word(0)?;
@@ -68,7 +66,10 @@ mod tests {
         let bytes = serialize([(":path", "/a"), ("Cookie", "")]);
         assert_eq!(
             deserialize(&bytes).unwrap(),
-            [(":path".into(), "/a".into()), ("Cookie".into(), String::new())]
+            [
+                (":path".into(), "/a".into()),
+                ("Cookie".into(), String::new())
+            ]
         );
         assert!(deserialize(&bytes[..bytes.len() - 3]).is_err());
         assert!(deserialize(&[255, 255, 255, 255]).is_err());

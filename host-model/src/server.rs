@@ -59,21 +59,33 @@ async fn is_h2c(stream: &TcpStream) -> bool {
     false
 }
 
-async fn serve_http1(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr, local: SocketAddr) {
+async fn serve_http1(
+    worker: Rc<Worker>,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+) {
     let mut buf = Vec::new();
     loop {
         let head_len = match http1::read_head(&mut stream, &mut buf).await {
             Ok(Some(n)) => n,
             Ok(None) => return,
             Err(_) => {
-                let _ = stream.write_all(&http1::write_response(400, &[], b"bad request\n", true)).await;
+                let _ = stream
+                    .write_all(&http1::write_response(400, &[], b"bad request\n", true))
+                    .await;
                 return;
             }
         };
         let mut headers = [httparse::EMPTY_HEADER; http1::MAX_HEADERS];
         let mut parsed = httparse::Request::new(&mut headers);
-        if !matches!(parsed.parse(&buf[..head_len]), Ok(httparse::Status::Complete(_))) {
-            let _ = stream.write_all(&http1::write_response(400, &[], b"bad request\n", true)).await;
+        if !matches!(
+            parsed.parse(&buf[..head_len]),
+            Ok(httparse::Status::Complete(_))
+        ) {
+            let _ = stream
+                .write_all(&http1::write_response(400, &[], b"bad request\n", true))
+                .await;
             return;
         }
         let method = parsed.method.unwrap_or("GET").to_string();
@@ -91,7 +103,9 @@ async fn serve_http1(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr
                 Err(_) => return,
             },
             Err(_) => {
-                let _ = stream.write_all(&http1::write_response(400, &[], b"bad request\n", true)).await;
+                let _ = stream
+                    .write_all(&http1::write_response(400, &[], b"bad request\n", true))
+                    .await;
                 return;
             }
         };
@@ -159,7 +173,10 @@ fn h2_headers(req: &http::Request<hyper::body::Incoming>) -> Vec<(String, String
 /// `ignore_invalid_headers on`, the defaults Kong keeps; ngx_http_parse_header_line in
 /// src/http/ngx_http_parse.c): neither the filter nor the upstream sees them.
 fn nginx_valid(pairs: Vec<(String, String)>) -> Vec<(String, String)> {
-    pairs.into_iter().filter(|(k, _)| !k.contains('_')).collect()
+    pairs
+        .into_iter()
+        .filter(|(k, _)| !k.contains('_'))
+        .collect()
 }
 
 async fn serve_h2c(worker: Rc<Worker>, stream: TcpStream, peer: SocketAddr, local: SocketAddr) {

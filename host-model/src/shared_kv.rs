@@ -70,7 +70,10 @@ impl SharedKv {
                 }
             }
             Some(v) => {
-                data.insert(key.to_string(), (v.to_vec(), current.wrapping_add(1).max(1)));
+                data.insert(
+                    key.to_string(),
+                    (v.to_vec(), current.wrapping_add(1).max(1)),
+                );
             }
         }
         Ok(SetResult::Written)
@@ -86,9 +89,18 @@ mod tests {
         let kv = SharedKv::new(vec!["gatehouse".into()]);
         assert_eq!(kv.set("gatehouse/k", Some(b"1"), 0), Ok(SetResult::Written));
         let (_, cas) = kv.get("gatehouse/k").unwrap().unwrap();
-        assert_eq!(kv.set("gatehouse/k", Some(b"2"), 0), Ok(SetResult::CasMismatch));
-        assert_eq!(kv.set("gatehouse/k", Some(b"2"), cas + 7), Ok(SetResult::CasMismatch));
-        assert_eq!(kv.set("gatehouse/k", Some(b"2"), cas), Ok(SetResult::Written));
+        assert_eq!(
+            kv.set("gatehouse/k", Some(b"2"), 0),
+            Ok(SetResult::CasMismatch)
+        );
+        assert_eq!(
+            kv.set("gatehouse/k", Some(b"2"), cas + 7),
+            Ok(SetResult::CasMismatch)
+        );
+        assert_eq!(
+            kv.set("gatehouse/k", Some(b"2"), cas),
+            Ok(SetResult::Written)
+        );
         assert!(kv.get("other/k").is_err());
     }
 }

@@ -26,7 +26,9 @@ pub enum Step {
     Log,
     Done,
     /// Inside `on_http_call_response`; `root` when the call belongs to the root context.
-    DispatchResponse { root: bool },
+    DispatchResponse {
+        root: bool,
+    },
 }
 
 /// A local response the filter stashed (`send_local_response`), flushed after the step.

@@ -19,9 +19,18 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 /// Headers Kong's nginx template sets with `proxy_set_header`: the client's copies are not sent.
 fn set_by_proxy(name: &str) -> bool {
     is_framing(name)
-        || ["host", "x-real-ip", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port", "x-forwarded-path", "x-forwarded-prefix"]
-            .iter()
-            .any(|h| h.eq_ignore_ascii_case(name))
+        || [
+            "host",
+            "x-real-ip",
+            "x-forwarded-for",
+            "x-forwarded-proto",
+            "x-forwarded-host",
+            "x-forwarded-port",
+            "x-forwarded-path",
+            "x-forwarded-prefix",
+        ]
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case(name))
 }
 
 pub struct Forward<'a> {
@@ -68,6 +77,9 @@ pub async fn forward(f: Forward<'_>) -> std::io::Result<UpstreamResponse> {
     };
     match timeout(TIMEOUT, exchange).await {
         Ok(result) => result,
-        Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "upstream timed out")),
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "upstream timed out",
+        )),
     }
 }

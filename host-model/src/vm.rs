@@ -51,13 +51,30 @@ impl Vm {
                 break;
             }
         }
-        vm.invoke::<(i32, i32), ()>("proxy_on_context_create", ROOT_ID, Step::VmStart, (ROOT_ID as i32, 0))?;
-        let started = vm.invoke::<(i32, i32), i32>("proxy_on_vm_start", ROOT_ID, Step::VmStart, (ROOT_ID as i32, 0))?;
+        vm.invoke::<(i32, i32), ()>(
+            "proxy_on_context_create",
+            ROOT_ID,
+            Step::VmStart,
+            (ROOT_ID as i32, 0),
+        )?;
+        let started = vm.invoke::<(i32, i32), i32>(
+            "proxy_on_vm_start",
+            ROOT_ID,
+            Step::VmStart,
+            (ROOT_ID as i32, 0),
+        )?;
         if started == 0 {
-            return Err(Failure::Trap("failed initializing the VM (on_vm_start returned false)".into()));
+            return Err(Failure::Trap(
+                "failed initializing the VM (on_vm_start returned false)".into(),
+            ));
         }
         let size = vm.store.data().options.filter_config.len() as i32;
-        let configured = vm.invoke::<(i32, i32), i32>("proxy_on_configure", ROOT_ID, Step::Configure, (ROOT_ID as i32, size))?;
+        let configured = vm.invoke::<(i32, i32), i32>(
+            "proxy_on_configure",
+            ROOT_ID,
+            Step::Configure,
+            (ROOT_ID as i32, size),
+        )?;
         if configured == 0 {
             return Err(Failure::Trap(
                 "failed configuring the root context (on_configure returned false)".into(),

@@ -58,7 +58,11 @@ impl Worker {
     ) -> Rc<Self> {
         let log = Rc::new(Logger {
             worker: index,
-            min: if options.debug { Level::Debug } else { Level::Info },
+            min: if options.debug {
+                Level::Debug
+            } else {
+                Level::Info
+            },
         });
         Rc::new(Self {
             index,
@@ -92,7 +96,10 @@ impl Worker {
         match Vm::start(&self.engine, &self.module, &self.linker, state) {
             Ok(vm) => {
                 *self.vm.borrow_mut() = Some(vm);
-                self.log.log(Level::Info, "filter instance started (root context configured)");
+                self.log.log(
+                    Level::Info,
+                    "filter instance started (root context configured)",
+                );
                 self.spawn_new_calls();
                 let me = self.clone();
                 tokio::task::spawn_local(async move { me.tick_loop(generation).await });
@@ -128,7 +135,10 @@ impl Worker {
 
     /// Runs one call into the filter, then does what the host does after it: sends the calls it
     /// dispatched, or handles a trap or a crash.
-    fn run<R>(self: &Rc<Self>, f: impl FnOnce(&mut Vm) -> Result<R, Failure>) -> Result<R, Failure> {
+    fn run<R>(
+        self: &Rc<Self>,
+        f: impl FnOnce(&mut Vm) -> Result<R, Failure>,
+    ) -> Result<R, Failure> {
         let outcome = {
             let mut slot = self.vm.borrow_mut();
             match slot.as_mut() {
@@ -149,7 +159,8 @@ impl Worker {
                 self.replace_instance(Failure::Crash(why.clone()));
             }
             Err(Failure::Trap(why)) => {
-                self.log.log(Level::Error, &format!("filter trapped: {why}"));
+                self.log
+                    .log(Level::Error, &format!("filter trapped: {why}"));
                 self.replace_instance(Failure::Trap(why.clone()));
             }
         }
@@ -194,7 +205,8 @@ impl Worker {
         let Some(n_headers) = self.prepare_call_response(call, response) else {
             return;
         };
-        let body_len = self.with_state(|s| s.call_response.as_ref().map(|r| r.body.len()).unwrap_or(0));
+        let body_len =
+            self.with_state(|s| s.call_response.as_ref().map(|r| r.body.len()).unwrap_or(0));
         let result = self.run(|vm| {
             vm.invoke::<(i32, i32, i32, i32, i32), ()>(
                 "proxy_on_http_call_response",
@@ -250,7 +262,10 @@ impl Worker {
     }
 
     fn with_state<T>(&self, f: impl FnOnce(&mut HostState) -> T) -> Option<T> {
-        self.vm.borrow_mut().as_mut().map(|vm| f(vm.store.data_mut()))
+        self.vm
+            .borrow_mut()
+            .as_mut()
+            .map(|vm| f(vm.store.data_mut()))
     }
 
     /// A new HTTP context for a request; `Err` when the filter cannot serve (500).
@@ -310,9 +325,13 @@ impl Worker {
     /// The request as the upstream will get it: method, path, every header entry.
     pub fn request_parts(&self, id: u32) -> Option<(String, String, Vec<Entry>)> {
         self.with_state(|s| {
-            s.streams
-                .get(&id)
-                .map(|st| (st.method.clone(), st.path.clone(), st.request.all().to_vec()))
+            s.streams.get(&id).map(|st| {
+                (
+                    st.method.clone(),
+                    st.path.clone(),
+                    st.request.all().to_vec(),
+                )
+            })
         })
         .flatten()
     }
@@ -340,7 +359,9 @@ impl Worker {
         });
         // The worker restarted since: this request's context died with it.
         let Some(count) = count.flatten() else {
-            return Err(Failure::Crash("the worker restarted while the request was upstream".into()));
+            return Err(Failure::Crash(
+                "the worker restarted while the request was upstream".into(),
+            ));
         };
         self.run(|vm| {
             vm.invoke_optional::<(i32, i32, i32), i32>(
@@ -355,7 +376,11 @@ impl Worker {
             st.response_started = true;
             // A local response sent now replaces status and body only.
             let replaced = st.local.take();
-            let status = replaced.as_ref().map(|l| l.status).or(st.status).unwrap_or(status);
+            let status = replaced
+                .as_ref()
+                .map(|l| l.status)
+                .or(st.status)
+                .unwrap_or(status);
             let headers: Vec<(String, String)> = st
                 .response
                 .live()
@@ -404,5 +429,7 @@ pub fn local_response_headers(local: &LocalResponse) -> Vec<(String, String)> {
     if !local.body.is_empty() && list.get("content-type").is_none() {
         list.set("Content-Type", "text/plain");
     }
-    list.live().map(|e| (e.name.clone(), e.value.clone())).collect()
+    list.live()
+        .map(|e| (e.name.clone(), e.value.clone()))
+        .collect()
 }

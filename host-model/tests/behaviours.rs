@@ -33,18 +33,32 @@ fn http1_header_names_keep_the_client_case_http2_names_are_lower_case() {
     let up = Upstream::start();
     let model = Model::start(json!({"probe": "echo"}), up.port, 1);
     let echo = model
-        .get("/x", &[("Accept", "text/html"), ("Cookie", "a=1"), ("X-Mixed-Case", "1")])
+        .get(
+            "/x",
+            &[
+                ("Accept", "text/html"),
+                ("Cookie", "a=1"),
+                ("X-Mixed-Case", "1"),
+            ],
+        )
         .json();
     let names = header_names(&echo);
     for name in ["Host", "Accept", "Cookie", "X-Mixed-Case"] {
-        assert!(names.contains(&name.to_string()), "{name} missing in {names:?}");
+        assert!(
+            names.contains(&name.to_string()),
+            "{name} missing in {names:?}"
+        );
     }
     assert!(!names.contains(&"accept".to_string()));
 
     let (status, _, body) = h2c_get(
         model.port,
         "/x",
-        &[("Accept", "text/html"), ("cookie", "a=1"), ("cookie", "b=2")],
+        &[
+            ("Accept", "text/html"),
+            ("cookie", "a=1"),
+            ("cookie", "b=2"),
+        ],
     );
     assert_eq!(status, 200, "{body}");
     let echo: serde_json::Value = serde_json::from_str(body.trim()).unwrap();
@@ -60,11 +74,17 @@ fn authority_is_server_name_and_port_not_the_host_header() {
     let up = Upstream::start();
     let model = Model::start(json!({"probe": "echo"}), up.port, 1);
     let echo = model.get("/a?b=c", &[]).json();
-    assert_eq!(header(&echo, ":authority"), Some(format!("kong:{}", model.port).as_str()));
+    assert_eq!(
+        header(&echo, ":authority"),
+        Some(format!("kong:{}", model.port).as_str())
+    );
     assert_eq!(header(&echo, "Host"), Some("example.test"));
     assert_eq!(header(&echo, ":path"), Some("/a?b=c"));
     assert_eq!(header(&echo, ":scheme"), Some("http"));
-    assert_eq!(&header_names(&echo)[..4], [":path", ":method", ":scheme", ":authority"]);
+    assert_eq!(
+        &header_names(&echo)[..4],
+        [":path", ":method", ":scheme", ":authority"]
+    );
 }
 
 /// Kong runs `on_request_headers` in the access phase with `end_of_stream` false, even for a
@@ -102,7 +122,11 @@ fn a_removed_request_header_still_reaches_the_upstream_a_replaced_one_does_not()
     let model = Model::start(json!({"probe": "edit"}), up.port, 1);
     let r = model.get(
         "/",
-        &[("X-Remove-Me", "client"), ("X-Replace-Me", "client-1"), ("x-replace-me", "client-2")],
+        &[
+            ("X-Remove-Me", "client"),
+            ("X-Replace-Me", "client-1"),
+            ("x-replace-me", "client-2"),
+        ],
     );
     assert_eq!(r.status, 200, "{}", r.body);
     let got = up.last_headers();
@@ -127,7 +151,10 @@ fn replacing_the_whole_request_map_removes_nothing_upstream() {
     assert_eq!(r.status, 200);
     let got = up.last_headers();
     assert!(got.iter().any(|(k, v)| k == "X-Old" && v == "1"), "{got:?}");
-    assert!(got.iter().any(|(k, v)| k == "x-only" && v == "1"), "{got:?}");
+    assert!(
+        got.iter().any(|(k, v)| k == "x-only" && v == "1"),
+        "{got:?}"
+    );
 }
 
 /// A local response's headers are applied in "set" mode: of two `Set-Cookie` only the last
@@ -170,7 +197,11 @@ fn dispatching_from_the_root_call_response_crashes_the_worker() {
         up.port,
         1,
     );
-    assert!(model.wait_log("MODELLED WORKER CRASH", 2), "{}", model.log());
+    assert!(
+        model.wait_log("MODELLED WORKER CRASH", 2),
+        "{}",
+        model.log()
+    );
     assert!(model.log().matches("filter instance started").count() >= 3);
 }
 
@@ -193,7 +224,9 @@ fn a_root_context_dispatches_from_its_ticks() {
         assert!(std::time::Instant::now() < deadline, "{r}\n{}", model.log());
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    assert!(up.heads().iter().any(|h| h.starts_with("GET /from-root HTTP/1.1\r\nHost: probe\r\nConnection: close\r\nContent-Length: 0\r\n")));
+    assert!(up.heads().iter().any(|h| h.starts_with(
+        "GET /from-root HTTP/1.1\r\nHost: probe\r\nConnection: close\r\nContent-Length: 0\r\n"
+    )));
 }
 
 /// Shared data: a write carries the CAS read; a CAS-less write over an existing key and a
@@ -203,7 +236,10 @@ fn shared_data_has_cas_semantics() {
     let up = Upstream::start();
     let model = Model::start(json!({"probe": "kv"}), up.port, 1);
     assert_eq!(model.get("/kv/k/one/none", &[]).json()["set"], "Ok(())");
-    assert_eq!(model.get("/kv/k/two/none", &[]).json()["set"], "Err(CasMismatch)");
+    assert_eq!(
+        model.get("/kv/k/two/none", &[]).json()["set"],
+        "Err(CasMismatch)"
+    );
     let read = model.get("/kv/k", &[]).json();
     assert_eq!(read["value"], "one");
     let cas = read["cas"].as_u64().unwrap();
@@ -211,7 +247,10 @@ fn shared_data_has_cas_semantics() {
         model.get(&format!("/kv/k/two/{}", cas + 5), &[]).json()["set"],
         "Err(CasMismatch)"
     );
-    assert_eq!(model.get(&format!("/kv/k/two/{cas}"), &[]).json()["set"], "Ok(())");
+    assert_eq!(
+        model.get(&format!("/kv/k/two/{cas}"), &[]).json()["set"],
+        "Ok(())"
+    );
     assert_eq!(model.get("/kv/k", &[]).json()["value"], "two");
 }
 
@@ -221,7 +260,11 @@ fn shared_data_has_cas_semantics() {
 fn shared_data_is_shared_by_the_workers() {
     let up = Upstream::start();
     let model = Model::start(json!({"probe": "kv"}), up.port, 2);
-    assert!(model.wait_log("filter instance started", 2), "{}", model.log());
+    assert!(
+        model.wait_log("filter instance started", 2),
+        "{}",
+        model.log()
+    );
     assert_eq!(model.get("/kv/instances", &[]).json()["value"], "2");
 }
 
@@ -232,7 +275,11 @@ fn a_second_set_tick_period_traps() {
     let up = Upstream::start();
     let model = Model::start(json!({"probe": "tick_twice"}), up.port, 1);
     assert_eq!(model.get("/", &[]).status, 500);
-    assert!(model.log().contains("tick_period already set"), "{}", model.log());
+    assert!(
+        model.log().contains("tick_period already set"),
+        "{}",
+        model.log()
+    );
 }
 
 /// A failed call arrives with `:dispatch_status` naming the failure and no `:status`; a
@@ -276,7 +323,10 @@ fn a_request_goes_on_after_its_last_call_without_resume() {
     let r = model.get("/upstream-please", &[]);
     assert_eq!(r.status, 200);
     assert_eq!(r.body, "ok");
-    assert!(up.heads().iter().any(|h| h.starts_with("GET /upstream-please ")));
+    assert!(up
+        .heads()
+        .iter()
+        .any(|h| h.starts_with("GET /upstream-please ")));
 }
 
 /// A call without `:method` traps at the call (ngx_http_proxy_wasm_dispatch: "no :method").
@@ -289,7 +339,11 @@ fn a_call_without_method_traps() {
         1,
     );
     assert_eq!(model.get("/", &[]).status, 500);
-    assert!(model.log().contains("dispatch failed: no :method"), "{}", model.log());
+    assert!(
+        model.log().contains("dispatch failed: no :method"),
+        "{}",
+        model.log()
+    );
 }
 
 /// What ngx_wasm_module does not implement traps ("function not yet implemented",
@@ -302,8 +356,14 @@ fn unsupported_calls_trap_and_the_next_request_is_served() {
     let up = Upstream::start();
     let model = Model::start(json!({"probe": "nyi", "target": "127.0.0.1:1"}), up.port, 1);
     for (path, logged) in [
-        ("/get_log_level", "function not yet implemented): proxy_get_log_level"),
-        ("/close_stream", "function not yet implemented): proxy_close_stream"),
+        (
+            "/get_log_level",
+            "function not yet implemented): proxy_get_log_level",
+        ),
+        (
+            "/close_stream",
+            "function not yet implemented): proxy_close_stream",
+        ),
         ("/grpc", "function not yet implemented): proxy_grpc_call"),
         ("/trailers", "unexpected status: 2"),
         ("/queue", "could not find queue"),
@@ -311,7 +371,11 @@ fn unsupported_calls_trap_and_the_next_request_is_served() {
     ] {
         let r = model.get(path, &[]);
         assert_eq!(r.status, 500, "{path}: {}", r.body);
-        assert!(model.log().contains(logged), "{path}: {logged} not in\n{}", model.log());
+        assert!(
+            model.log().contains(logged),
+            "{path}: {logged} not in\n{}",
+            model.log()
+        );
         assert_eq!(model.get("/fine", &[]).json()["survived"], "/fine");
     }
     assert!(!model.log().contains("on_queue_ready fired"));

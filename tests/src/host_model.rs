@@ -52,7 +52,14 @@ impl HostModel {
             .args(["--listen", &format!("127.0.0.1:{}", ports.listen)])
             .args(["--status-listen", &format!("127.0.0.1:{}", ports.status)])
             .args(["--upstream", &format!("127.0.0.1:{}", ports.upstream)])
-            .args(["--server-name", SERVER_NAME, "--workers", "2", "--shm-kv", "gatehouse"])
+            .args([
+                "--server-name",
+                SERVER_NAME,
+                "--workers",
+                "2",
+                "--shm-kv",
+                "gatehouse",
+            ])
             .current_dir(dir);
         let mut process = Process::spawn("host-model", cmd, logs)?;
         process.wait_http_ready(

@@ -34,7 +34,9 @@ fn no_worker_crash(stack: &Kong) {
 
 fn login(stack: &Kong, wire: Wire, path: &str, user: TestUser) -> (Browser, Page) {
     let mut b = browser(stack, wire);
-    let page = b.login(&stack.url(path), user.email, user.password).unwrap();
+    let page = b
+        .login(&stack.url(path), user.email, user.password)
+        .unwrap();
     assert_eq!(page.status, 200, "{}\n{}", b.history_text(), page.body);
     assert_eq!(page.url.as_str(), stack.url(path), "{}", b.history_text());
     (b, page)
@@ -88,7 +90,12 @@ fn a_session_passes_on_both_workers_without_the_broker() {
     for i in 0..6 {
         stack.echo.clear();
         let path = format!("/again/{i}");
-        let page = b.get_with(&stack.url(&path), &[("Accept", "text/html"), ("Connection", "close")]).unwrap();
+        let page = b
+            .get_with(
+                &stack.url(&path),
+                &[("Accept", "text/html"), ("Connection", "close")],
+            )
+            .unwrap();
         assert_eq!(page.status, 200, "{}", page.body);
         assert_login_as(&stack, ADMIN);
     }
@@ -105,7 +112,11 @@ fn the_session_cookie_never_reaches_the_upstream() {
     let names = stack.echo.requests()[0].cookie_names();
     assert!(names.is_empty(), "{names:?}");
     // With an application cookie next to them: the upstream gets that one only.
-    let host = url::Url::parse(&stack.url("/")).unwrap().host_str().unwrap().to_string();
+    let host = url::Url::parse(&stack.url("/"))
+        .unwrap()
+        .host_str()
+        .unwrap()
+        .to_string();
     b.jar.insert(&host, "app", "1");
     stack.echo.clear();
     assert_eq!(b.get(&stack.url("/with-app")).unwrap().status, 200);
@@ -144,13 +155,18 @@ fn a_big_session_is_chunked_over_several_cookies_and_works() {
         ..StackOptions::default()
     });
     let mut b = browser(&stack, Wire::Http1TitleCase);
-    let page = b.login(&stack.url("/big"), CROWD_EMAIL, CROWD_PASSWORD).unwrap();
+    let page = b
+        .login(&stack.url("/big"), CROWD_EMAIL, CROWD_PASSWORD)
+        .unwrap();
     assert_eq!(page.status, 200, "{}", b.history_text());
     let parts = session_parts(&b.jar, SESSION_COOKIE);
     assert!(parts.len() > 1, "not chunked: {parts:?}");
     stack.echo.clear();
     assert_eq!(b.get(&stack.url("/big-again")).unwrap().status, 200);
-    assert_eq!(upstream_values(&stack, "x-auth-request-email"), [CROWD_EMAIL]);
+    assert_eq!(
+        upstream_values(&stack, "x-auth-request-email"),
+        [CROWD_EMAIL]
+    );
 }
 
 #[test]
@@ -161,10 +177,19 @@ fn sign_out_clears_the_session_and_the_next_request_logs_in_again() {
     assert!(out.status < 500, "{} {}", out.status, out.body);
     let out = b.follow_all(out).unwrap();
     assert!(out.status < 500, "{} {}", out.status, out.body);
-    assert!(session_parts(&b.jar, SESSION_COOKIE).is_empty(), "{:?}", b.jar.names());
+    assert!(
+        session_parts(&b.jar, SESSION_COOKIE).is_empty(),
+        "{:?}",
+        b.jar.names()
+    );
     stack.echo.clear();
     let page = b.get(&stack.url("/")).unwrap();
-    assert!(is_broker_auth(&page, &stack), "{} {}", page.status, page.body);
+    assert!(
+        is_broker_auth(&page, &stack),
+        "{} {}",
+        page.status,
+        page.body
+    );
     assert!(stack.echo.requests().is_empty());
 }
 
@@ -180,7 +205,10 @@ fn route_rules_decide_public_group_and_api_answers() {
     ));
     let mut anonymous = browser(&stack, Wire::Http1TitleCase);
     stack.echo.clear();
-    assert_eq!(anonymous.get(&stack.url("/public/page")).unwrap().status, 200);
+    assert_eq!(
+        anonymous.get(&stack.url("/public/page")).unwrap().status,
+        200
+    );
     assert!(upstream_values(&stack, "x-auth-request-email").is_empty());
     let api = anonymous.get(&stack.url("/api/items")).unwrap();
     assert_eq!(api.status, 401, "{}", api.body);
@@ -227,13 +255,23 @@ fn assert_no_forged_identity(stack: &Kong, who: Option<TestUser>) {
     match who {
         Some(user) => {
             for name in IDENTITY_HEADERS {
-                assert_eq!(last.headers_named(name).count(), 1, "{name}: {:?}", last.headers);
+                assert_eq!(
+                    last.headers_named(name).count(),
+                    1,
+                    "{name}: {:?}",
+                    last.headers
+                );
             }
             assert_eq!(upstream_values(stack, "x-auth-request-email"), [user.email]);
         }
         None => {
             for name in IDENTITY_HEADERS {
-                assert_eq!(last.headers_named(name).count(), 0, "{name}: {:?}", last.headers);
+                assert_eq!(
+                    last.headers_named(name).count(),
+                    0,
+                    "{name}: {:?}",
+                    last.headers
+                );
             }
         }
     }
@@ -250,11 +288,18 @@ fn client_sent_identity_headers_never_reach_the_upstream() {
         let mut stranger = browser(&stack, wire);
         stack.echo.clear();
         let page = stranger.get_with(&stack.url("/"), &forged()).unwrap();
-        assert!(is_broker_auth(&page, &stack), "{wire:?}: {} {}", page.status, page.body);
+        assert!(
+            is_broker_auth(&page, &stack),
+            "{wire:?}: {} {}",
+            page.status,
+            page.body
+        );
         assert!(stack.echo.requests().is_empty());
         // Anonymous on a public path: no identity header at all.
         stack.echo.clear();
-        let page = stranger.get_with(&stack.url("/public/x"), &forged()).unwrap();
+        let page = stranger
+            .get_with(&stack.url("/public/x"), &forged())
+            .unwrap();
         if page.status == 200 {
             assert_no_forged_identity(&stack, None);
         } else {
@@ -279,7 +324,10 @@ fn client_sent_identity_headers_never_reach_the_upstream() {
 fn a_tampered_session_cookie_means_a_new_login() {
     let stack = kong(StackOptions::default());
     let (mut b, _) = login(&stack, Wire::Http1TitleCase, "/", ADMIN);
-    let name = session_parts(&b.jar, SESSION_COOKIE).into_iter().next().unwrap();
+    let name = session_parts(&b.jar, SESSION_COOKIE)
+        .into_iter()
+        .next()
+        .unwrap();
     let cookie = b.jar.get_mut(&name).unwrap();
     let mut bytes = cookie.value.clone().into_bytes();
     let i = bytes.len() / 2;
@@ -287,7 +335,12 @@ fn a_tampered_session_cookie_means_a_new_login() {
     cookie.value = String::from_utf8(bytes).unwrap();
     stack.echo.clear();
     let page = b.get(&stack.url("/")).unwrap();
-    assert!(is_broker_auth(&page, &stack), "{} {}", page.status, page.body);
+    assert!(
+        is_broker_auth(&page, &stack),
+        "{} {}",
+        page.status,
+        page.body
+    );
     assert!(stack.echo.requests().is_empty());
 }
 
@@ -317,7 +370,10 @@ fn bearer_tokens_from_the_broker_pass_and_others_get_401() {
     let page = client
         .get_with(
             &stack.url("/api/me"),
-            &[("Accept", "application/json"), ("Authorization", &format!("Bearer {token}"))],
+            &[
+                ("Accept", "application/json"),
+                ("Authorization", &format!("Bearer {token}")),
+            ],
         )
         .unwrap();
     assert_eq!(page.status, 200, "{}", page.body);
@@ -325,7 +381,10 @@ fn bearer_tokens_from_the_broker_pass_and_others_get_401() {
     let page = client
         .get_with(
             &stack.url("/api/me"),
-            &[("Accept", "application/json"), ("Authorization", "Bearer not.a.token")],
+            &[
+                ("Accept", "application/json"),
+                ("Authorization", "Bearer not.a.token"),
+            ],
         )
         .unwrap();
     assert_eq!(page.status, 401, "{}", page.body);
@@ -336,7 +395,10 @@ fn userinfo_shows_the_session_identity() {
     let stack = kong(StackOptions::default());
     let mut anonymous = browser(&stack, Wire::Http1TitleCase);
     let page = anonymous
-        .get_with(&stack.url("/oauth2/userinfo"), &[("Accept", "application/json")])
+        .get_with(
+            &stack.url("/oauth2/userinfo"),
+            &[("Accept", "application/json")],
+        )
         .unwrap();
     assert_eq!(page.status, 401, "{}", page.body);
     let (mut b, _) = login(&stack, Wire::Http1TitleCase, "/", ADMIN);
@@ -380,7 +442,12 @@ fn before_the_keys_load_protected_requests_fail_closed() {
         if is_broker_auth(&page, &stack) {
             break;
         }
-        assert!(Instant::now() < deadline, "keys never loaded: {} {}", page.status, page.body);
+        assert!(
+            Instant::now() < deadline,
+            "keys never loaded: {} {}",
+            page.status,
+            page.body
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     no_worker_crash(&stack);

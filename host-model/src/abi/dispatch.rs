@@ -82,13 +82,20 @@ fn http_call(
             ":authority" => authority = Some(v),
             ":scheme" => {
                 if v == "https" {
-                    log.log(Level::Warn, "dispatch over TLS is not modelled; sending plain HTTP");
+                    log.log(
+                        Level::Warn,
+                        "dispatch over TLS is not modelled; sending plain HTTP",
+                    );
                 }
             }
             name if name.starts_with(':') => {
-                log.log(Level::Warn, &format!("NYI - dispatch_http_call header \"{name}\""));
+                log.log(
+                    Level::Warn,
+                    &format!("NYI - dispatch_http_call header \"{name}\""),
+                );
             }
-            name if name.eq_ignore_ascii_case("host") || name.eq_ignore_ascii_case("connection") => {}
+            name if name.eq_ignore_ascii_case("host")
+                || name.eq_ignore_ascii_case("connection") => {}
             _ => rest.push((k, v)),
         }
     }
@@ -98,9 +105,14 @@ fn http_call(
     let Some(path) = path.filter(|p| !p.is_empty()) else {
         return Err(trap("internal error", "dispatch failed: no :path"));
     };
-    let host = authority.filter(|a| !a.is_empty()).unwrap_or_else(|| target.clone());
+    let host = authority
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| target.clone());
     let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
-    if !rest.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-length")) {
+    if !rest
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+    {
         request.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
     for (k, v) in &rest {

@@ -91,7 +91,10 @@ fn map_pairs(state: &mut HostState, map: i32) -> Option<Vec<(String, String)>> {
             if let Some(code) = r.status {
                 out.push((":status".to_string(), format!("{code:03}")));
             }
-            out.push((":dispatch_status".to_string(), r.dispatch_status.to_string()));
+            out.push((
+                ":dispatch_status".to_string(),
+                r.dispatch_status.to_string(),
+            ));
             out.extend(r.headers.iter().cloned());
             Some(out)
         }
@@ -108,7 +111,14 @@ fn get_pairs(mut c: Ctx<'_>, map: i32, ret_ptr: i32, ret_len: i32) -> Result<i32
     Ok(status::OK)
 }
 
-fn get_value(mut c: Ctx<'_>, map: i32, kp: i32, kl: i32, ret_ptr: i32, ret_len: i32) -> Result<i32> {
+fn get_value(
+    mut c: Ctx<'_>,
+    map: i32,
+    kp: i32,
+    kl: i32,
+    ret_ptr: i32,
+    ret_len: i32,
+) -> Result<i32> {
     let key = read_string(&mut c, kp, kl)?;
     let state = c.data_mut();
     let value = match map {
@@ -124,15 +134,18 @@ fn get_value(mut c: Ctx<'_>, map: i32, kp: i32, kl: i32, ret_ptr: i32, ret_len: 
             ":status" => s.status.map(|c| format!("{c:03}")),
             name => s.response.get(name).map(str::to_string),
         }),
-        CALL_RESPONSE => state.call_response.as_ref().and_then(|r| match key.as_str() {
-            ":status" => r.status.map(|c| format!("{c:03}")),
-            ":dispatch_status" => Some(r.dispatch_status.to_string()),
-            name => r
-                .headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.clone()),
-        }),
+        CALL_RESPONSE => state
+            .call_response
+            .as_ref()
+            .and_then(|r| match key.as_str() {
+                ":status" => r.status.map(|c| format!("{c:03}")),
+                ":dispatch_status" => Some(r.dispatch_status.to_string()),
+                name => r
+                    .headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.clone()),
+            }),
         _ => None,
     };
     match value {
@@ -200,7 +213,10 @@ fn edit(state: &mut HostState, map: i32, key: &str, value: &str, op: Op) -> bool
                 ),
             },
             _ => {
-                log.log(Level::Error, &format!("cannot set read-only \"{key}\" header"));
+                log.log(
+                    Level::Error,
+                    &format!("cannot set read-only \"{key}\" header"),
+                );
                 return false;
             }
         }
@@ -255,7 +271,14 @@ fn set_pairs(mut c: Ctx<'_>, map: i32, ptr: i32, len: i32) -> Result<i32> {
     Ok(status::OK)
 }
 
-fn one(mut c: Ctx<'_>, map: i32, kp: i32, kl: i32, value: Option<(i32, i32)>, op: Op) -> Result<i32> {
+fn one(
+    mut c: Ctx<'_>,
+    map: i32,
+    kp: i32,
+    kl: i32,
+    value: Option<(i32, i32)>,
+    op: Op,
+) -> Result<i32> {
     let key = read_string(&mut c, kp, kl)?;
     let value = match value {
         Some((vp, vl)) => read_string(&mut c, vp, vl)?,

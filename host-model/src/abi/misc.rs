@@ -15,7 +15,11 @@ pub fn link(linker: &mut Linker<HostState>) -> Result<()> {
     linker.func_wrap("env", "proxy_log", proxy_log)?;
     linker.func_wrap("env", "proxy_get_current_time_nanoseconds", current_time)?;
     // Kong ignores it: the host always knows which context it runs.
-    linker.func_wrap("env", "proxy_set_effective_context", |_: Ctx<'_>, _: i32| status::OK)?;
+    linker.func_wrap(
+        "env",
+        "proxy_set_effective_context",
+        |_: Ctx<'_>, _: i32| status::OK,
+    )?;
     linker.func_wrap("env", "proxy_set_tick_period_milliseconds", set_tick_period)?;
     linker.func_wrap("env", "proxy_get_property", get_property)?;
     linker.func_wrap("env", "proxy_set_property", set_property)?;
@@ -42,9 +46,10 @@ fn proxy_log(mut c: Ctx<'_>, level: i32, ptr: i32, len: i32) -> Result<i32> {
     };
     let message = read_string(&mut c, ptr, len)?;
     let state = c.data();
-    state
-        .log
-        .log(level, &format!("[wasm] {}: {message}", state.options.filter_name));
+    state.log.log(
+        level,
+        &format!("[wasm] {}: {message}", state.options.filter_name),
+    );
     Ok(status::OK)
 }
 
@@ -61,7 +66,10 @@ fn current_time(mut c: Ctx<'_>, ptr: i32) -> Result<i32> {
 fn set_tick_period(mut c: Ctx<'_>, period: i32) -> Result<i32> {
     let state = c.data_mut();
     if !state.in_root() {
-        return Err(trap("bad usage", "can only set tick_period in root context"));
+        return Err(trap(
+            "bad usage",
+            "can only set tick_period in root context",
+        ));
     }
     if period != 0 && state.tick_period.is_some() {
         return Err(trap("bad usage", "tick_period already set"));
@@ -86,9 +94,13 @@ fn property(state: &mut HostState, path: &[&str]) -> Option<String> {
         ("request.url_path", Some(s)) | ("ngx.uri", Some(s)) => {
             Some(s.path.split('?').next().unwrap_or_default().to_string())
         }
-        ("request.query", Some(s)) | ("ngx.args", Some(s)) => {
-            Some(s.path.split_once('?').map(|(_, q)| q).unwrap_or_default().to_string())
-        }
+        ("request.query", Some(s)) | ("ngx.args", Some(s)) => Some(
+            s.path
+                .split_once('?')
+                .map(|(_, q)| q)
+                .unwrap_or_default()
+                .to_string(),
+        ),
         ("request.method", Some(s)) | ("ngx.request_method", Some(s)) => Some(s.method.clone()),
         ("request.scheme", Some(s)) | ("ngx.scheme", Some(s)) => Some(s.scheme.clone()),
         ("request.protocol", Some(s)) | ("ngx.server_protocol", Some(s)) => {
@@ -160,7 +172,10 @@ fn resume(c: &mut Ctx<'_>) {
 
 fn define_metric(mut c: Ctx<'_>, kind: i32, ptr: i32, len: i32, ret_id: i32) -> Result<i32> {
     if !(0..=2).contains(&kind) {
-        return Err(trap("internal error", format!("could not define metric: unknown type {kind}")));
+        return Err(trap(
+            "internal error",
+            format!("could not define metric: unknown type {kind}"),
+        ));
     }
     let name = read_string(&mut c, ptr, len)?;
     let prefixed = format!("pw:{}:{name}", c.data().options.filter_name);
@@ -181,7 +196,12 @@ fn metric_slot<'a>(state: &'a mut HostState, id: i32) -> Result<&'a mut i64> {
         .metrics
         .get_mut(id as u32 as usize)
         .map(|(_, v)| v)
-        .ok_or_else(|| trap("internal error", format!("could not find metric id \"{id}\": metric not found")))
+        .ok_or_else(|| {
+            trap(
+                "internal error",
+                format!("could not find metric id \"{id}\": metric not found"),
+            )
+        })
 }
 
 fn increment_metric(mut c: Ctx<'_>, id: i32, offset: i64) -> Result<i32> {

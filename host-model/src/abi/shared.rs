@@ -40,7 +40,14 @@ pub fn link(linker: &mut Linker<HostState>) -> Result<()> {
     Ok(())
 }
 
-fn get_shared_data(mut c: Ctx<'_>, kp: i32, kl: i32, ret_ptr: i32, ret_len: i32, ret_cas: i32) -> Result<i32> {
+fn get_shared_data(
+    mut c: Ctx<'_>,
+    kp: i32,
+    kl: i32,
+    ret_ptr: i32,
+    ret_len: i32,
+    ret_cas: i32,
+) -> Result<i32> {
     let key = read_string(&mut c, kp, kl)?;
     let found = c
         .data()
@@ -58,7 +65,11 @@ fn get_shared_data(mut c: Ctx<'_>, kp: i32, kl: i32, ret_ptr: i32, ret_len: i32,
 fn set_shared_data(mut c: Ctx<'_>, kp: i32, kl: i32, vp: i32, vl: i32, cas: i32) -> Result<i32> {
     let key = read_string(&mut c, kp, kl)?;
     // A null value pointer deletes; an empty value at a real pointer is a value.
-    let value = if vp == 0 { None } else { Some(read(&mut c, vp, vl)?) };
+    let value = if vp == 0 {
+        None
+    } else {
+        Some(read(&mut c, vp, vl)?)
+    };
     let written = c
         .data()
         .shared

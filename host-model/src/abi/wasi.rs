@@ -31,12 +31,24 @@ pub fn link(linker: &mut Linker<HostState>) -> Result<()> {
     linker.func_wrap(MODULE, "clock_time_get", clock_time_get)?;
     linker.func_wrap(MODULE, "random_get", random_get)?;
     linker.func_wrap(MODULE, "fd_write", fd_write)?;
-    linker.func_wrap(MODULE, "fd_read", |_: Ctx<'_>, _: i32, _: i32, _: i32, _: i32| BADF)?;
+    linker.func_wrap(
+        MODULE,
+        "fd_read",
+        |_: Ctx<'_>, _: i32, _: i32, _: i32, _: i32| BADF,
+    )?;
     linker.func_wrap(MODULE, "fd_close", |_: Ctx<'_>, _: i32| BADF)?;
     linker.func_wrap(MODULE, "fd_fdstat_get", |_: Ctx<'_>, _: i32, _: i32| BADF)?;
     linker.func_wrap(MODULE, "fd_prestat_get", |_: Ctx<'_>, _: i32, _: i32| BADF)?;
-    linker.func_wrap(MODULE, "fd_prestat_dir_name", |_: Ctx<'_>, _: i32, _: i32, _: i32| BADF)?;
-    linker.func_wrap(MODULE, "fd_seek", |_: Ctx<'_>, _: i32, _: i64, _: i32, _: i32| BADF)?;
+    linker.func_wrap(
+        MODULE,
+        "fd_prestat_dir_name",
+        |_: Ctx<'_>, _: i32, _: i32, _: i32| BADF,
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "fd_seek",
+        |_: Ctx<'_>, _: i32, _: i64, _: i32, _: i32| BADF,
+    )?;
     linker.func_wrap(
         MODULE,
         "path_open",

@@ -10,7 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn target_dir() -> PathBuf {
@@ -61,7 +64,14 @@ impl Model {
             .arg(&config_path)
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(["--upstream", &format!("127.0.0.1:{upstream}")])
-            .args(["--workers", &workers.to_string(), "--shm-kv", "probe", "--filter-name", "probe"])
+            .args([
+                "--workers",
+                &workers.to_string(),
+                "--shm-kv",
+                "probe",
+                "--filter-name",
+                "probe",
+            ])
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -83,7 +93,11 @@ impl Model {
         let model = Model { child, port, log };
         let deadline = Instant::now() + Duration::from_secs(60);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the model did not listen: {}", model.log());
+            assert!(
+                Instant::now() < deadline,
+                "the model did not listen: {}",
+                model.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         model
@@ -123,7 +137,8 @@ impl Drop for Model {
 }
 
 fn tempfile_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gatehouse-host-model-tests-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("gatehouse-host-model-tests-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -199,7 +214,9 @@ impl Upstream {
                         Ok(n) => buf.extend_from_slice(&chunk[..n]),
                     }
                 }
-                sink.lock().unwrap().push(String::from_utf8_lossy(&buf).into_owned());
+                sink.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&buf).into_owned());
                 let _ = stream.write_all(
                     b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Upstream: yes\r\nConnection: close\r\n\r\nok",
                 );
@@ -225,14 +242,20 @@ impl Upstream {
 }
 
 /// One GET over h2c (prior knowledge); returns status, headers and body.
-pub fn h2c_get(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, Vec<(String, String)>, String) {
+pub fn h2c_get(
+    port: u16,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Vec<(String, String)>, String) {
     use http_body_util::{BodyExt, Empty};
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async move {
-        let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
         let (mut sender, conn) = hyper::client::conn::http2::handshake(
             hyper_util::rt::TokioExecutor::new(),
             hyper_util::rt::TokioIo::new(stream),
