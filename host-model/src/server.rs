@@ -159,7 +159,7 @@ fn h2_headers(req: &http::Request<hyper::body::Incoming>) -> Vec<(String, String
         let value = String::from_utf8_lossy(v.as_bytes()).into_owned();
         if k == http::header::COOKIE {
             cookies.push(value);
-        } else if !(k == http::header::HOST && !out.is_empty()) {
+        } else if k != http::header::HOST || out.is_empty() {
             out.push((k.as_str().to_string(), value));
         }
     }

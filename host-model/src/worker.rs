@@ -19,6 +19,9 @@ use crate::shared_kv::SharedKv;
 use crate::state::{CallResponse, HostState, LocalResponse, NewCall, Step, Stream, ROOT_ID};
 use crate::vm::{Failure, Vm};
 
+/// Status, headers and (when a local response replaced it) the body of a response.
+pub type SentHead = (u16, Vec<(String, String)>, Option<Vec<u8>>);
+
 /// What a paused request is woken with.
 pub enum Resume {
     Continue,
@@ -344,7 +347,7 @@ impl Worker {
         status: u16,
         upstream: Vec<(String, String)>,
         set_mode: bool,
-    ) -> Result<(u16, Vec<(String, String)>, Option<Vec<u8>>), Failure> {
+    ) -> Result<SentHead, Failure> {
         let count = self.with_state(|s| {
             let st = s.streams.get_mut(&id)?;
             st.status = Some(status);

@@ -191,7 +191,7 @@ fn define_metric(mut c: Ctx<'_>, kind: i32, ptr: i32, len: i32, ret_id: i32) -> 
     Ok(status::OK)
 }
 
-fn metric_slot<'a>(state: &'a mut HostState, id: i32) -> Result<&'a mut i64> {
+fn metric_slot(state: &mut HostState, id: i32) -> Result<&mut i64> {
     state
         .metrics
         .get_mut(id as u32 as usize)
