@@ -10,6 +10,8 @@ use url::Url;
 
 use crate::rules::{RouteRule, Rule};
 
+mod routes;
+
 /// Kong's Draft-4 `config_schema`, derived from [`FilterConfig`] (host-side tooling only,
 /// so the shipped .wasm does not carry it).
 mod list;
@@ -55,6 +57,10 @@ pub struct FilterConfig {
     pub pass_access_token: bool,
     #[serde(default)]
     pub skip_jwt_bearer_tokens: bool,
+    /// Let an address the provider has not verified meet e-mail rules and reach the upstream
+    /// (oauth2-proxy's name). Off: an unverified address is dropped from the identity.
+    #[serde(default)]
+    pub insecure_oidc_allow_unverified_email: bool,
     #[serde(default, deserialize_with = "list::opt_vec")]
     #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
     pub jwt_bearer_audiences: Option<Vec<String>>,
@@ -167,6 +173,8 @@ pub struct Settings {
     pub pass_access_token: bool,
     /// Accept `Authorization: Bearer <JWT>` from the broker instead of a session.
     pub skip_jwt_bearer_tokens: bool,
+    /// `insecure_oidc_allow_unverified_email`.
+    pub allow_unverified_email: bool,
     pub jwt_bearer_audiences: Vec<String>,
     pub bearer_cache_size: usize,
     pub cookie: CookieSettings,
@@ -324,7 +332,7 @@ impl Settings {
             }
         };
 
-        let default_rule = Rule::new(
+        let default_rule = routes::rule(
             raw.allowed_groups,
             raw.allowed_emails,
             raw.email_domains,
@@ -334,7 +342,7 @@ impl Settings {
             .routes
             .into_iter()
             .enumerate()
-            .map(|(i, r)| RouteRule::from_config(i, r, &default_rule))
+            .map(|(i, r)| routes::route(i, r, &default_rule))
             .collect::<Result<Vec<_>, _>>()?;
 
         let cookie_name = raw.cookie_name.unwrap_or_else(|| "_gatehouse".to_string());
@@ -380,6 +388,12 @@ impl Settings {
             }
         };
         let secure = raw.cookie_secure.unwrap_or(true);
+        cookie_prefix_rules(
+            &cookie_name,
+            secure,
+            raw.cookie_domain.as_deref(),
+            &cookie_path,
+        )?;
         if same_site == SameSite::None && !secure {
             return Err(invalid(
                 "cookie_samesite",
@@ -447,6 +461,7 @@ impl Settings {
             routes,
             pass_access_token: raw.pass_access_token,
             skip_jwt_bearer_tokens: raw.skip_jwt_bearer_tokens,
+            allow_unverified_email: raw.insecure_oidc_allow_unverified_email,
             jwt_bearer_audiences,
             bearer_cache_size,
             cookie: CookieSettings {
@@ -522,6 +537,37 @@ fn authority_of(url: &Url) -> String {
         Some(p) => format!("{host}:{p}"),
         None => host.to_string(),
     }
+}
+
+/// Browsers keep a `__Host-` cookie only if it is Secure, has `Path=/` and no `Domain` (so no
+/// sibling subdomain can plant or overwrite it), and a `__Secure-` one only if it is Secure.
+/// A configuration that contradicts its prefix would have every cookie dropped: refused.
+fn cookie_prefix_rules(
+    name: &str,
+    secure: bool,
+    domain: Option<&str>,
+    path: &str,
+) -> Result<(), ConfigError> {
+    let host = name.starts_with("__Host-");
+    if (host || name.starts_with("__Secure-")) && !secure {
+        return Err(invalid(
+            "cookie_secure",
+            format!("must be true (or unset) for the prefixed cookie_name {name:?}"),
+        ));
+    }
+    if host && domain.is_some() {
+        return Err(invalid(
+            "cookie_domain",
+            format!("must be unset for cookie_name {name:?}: a __Host- cookie has no Domain"),
+        ));
+    }
+    if host && path != "/" {
+        return Err(invalid(
+            "cookie_path",
+            format!("must be \"/\" (or unset) for cookie_name {name:?}"),
+        ));
+    }
+    Ok(())
 }
 
 /// RFC 6265 cookie-name token, restricted further to what is safe everywhere.
@@ -625,6 +671,37 @@ mod tests {
         v.as_object_mut().unwrap().remove("cookie_secret");
         v["cookie_secrets"] = json!([SECRET, "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVowMTIzNDU2Nzg5"]);
         assert_eq!(parse(v).unwrap().cookie_secrets.len(), 2);
+    }
+
+    #[test]
+    fn host_prefixed_cookie_forces_secure_root_path_and_no_domain() {
+        let mut v = base();
+        v["cookie_name"] = json!("__Host-gatehouse");
+        let s = parse(v.clone()).unwrap();
+        assert!(s.cookie.secure && s.cookie.path == "/" && s.cookie.domain.is_none());
+        for (key, value) in [
+            ("cookie_secure", json!(false)),
+            ("cookie_domain", json!("example.com")),
+            ("cookie_path", json!("/app")),
+        ] {
+            let mut bad = v.clone();
+            bad[key] = value;
+            assert_eq!(err_key(bad), key);
+        }
+        let mut v = base();
+        v["cookie_name"] = json!("__Secure-gh");
+        v["cookie_domain"] = json!("example.com");
+        assert!(parse(v.clone()).is_ok());
+        v["cookie_secure"] = json!(false);
+        assert_eq!(err_key(v), "cookie_secure");
+    }
+
+    #[test]
+    fn unverified_email_opt_out_is_explicit() {
+        assert!(!parse(base()).unwrap().allow_unverified_email);
+        let mut v = base();
+        v["insecure_oidc_allow_unverified_email"] = json!(true);
+        assert!(parse(v).unwrap().allow_unverified_email);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::id_token::{self, Expect, IdClaims, TokenError};
 use crate::identity;
 use crate::login_state::{LoginState, LoginStateError, MAX_IN_FLIGHT};
 use crate::pages::{LocalResponse, Problem};
-use crate::path::normalize_path;
+use crate::path::decide;
 use crate::pkce;
 use crate::provider::{KeySet, Provider};
 use crate::return_url;
@@ -22,16 +22,24 @@ use crate::token_exchange::{self, BrokerCall, ExchangeError};
 use std::cell::RefCell;
 
 /// The facts of one request the engine needs.
+#[derive(Default)]
 pub struct Request<'a> {
     pub method: &'a str,
     /// Raw `:path`, query included.
     pub path: &'a str,
     pub authority: &'a str,
     pub scheme: &'a str,
+    /// Every `Cookie` header joined with `; `.
     pub cookie: Option<&'a str>,
+    /// How many `Cookie` headers carried it.
+    pub cookie_headers: usize,
     pub accept: Option<&'a str>,
+    /// The first `Authorization` header, and how many there were.
     pub authorization: Option<&'a str>,
+    pub authorizations: usize,
     pub xhr: bool,
+    /// A filter-owned header the client sent (see [`crate::request_headers::scan`]).
+    pub forged: Option<&'a str>,
 }
 
 /// Send the request upstream with these changes.
@@ -39,7 +47,8 @@ pub struct Request<'a> {
 pub struct Forward {
     /// Identity headers to set (after the filter's headers were stripped).
     pub identity: Vec<(&'static str, String)>,
-    /// `Some(new)` replaces the `Cookie` header (`Some(None)` removes it); `None` leaves it.
+    /// `Some(new)` replaces the `Cookie` header (`Some(None)`: nothing is left of it);
+    /// `None` leaves it.
     pub cookie: Option<Option<String>>,
     /// `Set-Cookie` values to add to the upstream's response.
     pub response_cookies: Vec<String>,
@@ -141,6 +150,8 @@ pub enum Event {
     Refreshed,
     RefreshFailed(String),
     SignedOut,
+    /// Refused with 400 before any decision: an ambiguous path or a forged header.
+    Refused(String),
     NoProvider,
     BearerRejected(String),
     KeysRefetched,
@@ -152,16 +163,18 @@ pub struct Engine {
     bearer_cache: RefCell<BearerCache>,
 }
 
-/// The identity a verified token names; `ends_at` defaults to the token's expiry.
+/// The identity a verified token names; `ends_at` defaults to the token's expiry. An
+/// unverified address is not part of it unless `allow_unverified_email`.
 fn identity_from_claims(
     claims: IdClaims,
     issued_at: u64,
     ends_at: Option<u64>,
     access_token: Option<String>,
+    allow_unverified_email: bool,
 ) -> Session {
     Session {
         sub: claims.sub,
-        email: claims.email.unwrap_or_default(),
+        email: identity::trusted_email(claims.email, claims.email_verified, allow_unverified_email),
         name: claims.name.unwrap_or_default(),
         preferred_username: claims.preferred_username.unwrap_or_default(),
         groups: claims.groups,
@@ -223,7 +236,13 @@ impl Engine {
             now,
         };
         let claims = id_token::validate(token, &provider.keys.borrow(), &expect)?;
-        let identity = identity_from_claims(claims, now, None, None);
+        let identity = identity_from_claims(
+            claims,
+            now,
+            None,
+            None,
+            self.settings.allow_unverified_email,
+        );
         self.bearer_cache
             .borrow_mut()
             .insert(key, identity.clone(), now);
@@ -309,13 +328,32 @@ impl Engine {
         provider: Option<&Provider>,
         now: u64,
     ) -> (Outcome, Event) {
-        let Some(path) = normalize_path(req.path) else {
-            return (
+        let refuse = |why: String| {
+            (
                 Outcome::Respond(Problem::BadRequest.response(true, self.realm())),
-                Event::None,
-            );
+                Event::Refused(why),
+            )
+        };
+        // A header the filter owns never comes from the client, on any route. Refused rather
+        // than removed: a removed request header still reaches the upstream on Kong's host.
+        if let Some(name) = req.forged {
+            return refuse(format!("client sent the filter's header {name:?}"));
+        }
+        let path = match decide(req.path) {
+            Ok(p) => p,
+            Err(why) => return refuse(why.to_string()),
         };
         let s = &self.settings;
+        let cookie_rewrite = match req.cookie {
+            Some(c) if cookie_header::pairs(c).any(|(n, _)| self.is_ours(n)) => {
+                // Only the first of several Cookie headers can be replaced on every host.
+                if req.cookie_headers > 1 {
+                    return refuse("the filter's cookies in one of several Cookie headers".into());
+                }
+                Some(cookie_header::without(c, |n| self.is_ours(n)))
+            }
+            _ => None,
+        };
         if path == s.redirect_path {
             return self.callback(req, provider, now);
         }
@@ -325,9 +363,6 @@ impl Engine {
         let session_cookie = &s.cookie.name;
         let (applied, rule_ref) = self.rule_ref(req.method, &path);
         let api = self.wants_api_answer(applied.api, req);
-        let cookie_rewrite = req
-            .cookie
-            .map(|c| cookie_header::without(c, |n| self.is_ours(n)));
 
         if applied.public && path != s.userinfo_path {
             return (
@@ -345,6 +380,11 @@ impl Engine {
                 Event::NoProvider,
             );
         };
+        // Past this point the upstream trusts what the filter adds: a second Authorization
+        // header could be read instead of the one the filter checked or set.
+        if req.authorizations > 1 {
+            return refuse("several Authorization headers".into());
+        }
         if s.skip_jwt_bearer_tokens && path != s.userinfo_path {
             if let Some(token) = req.authorization.and_then(bearer_jwt) {
                 let wait = KeysWait {
@@ -355,6 +395,11 @@ impl Engine {
                 };
                 return self.bearer(wait, provider, now);
             }
+        }
+        // With pass_access_token the upstream reads Authorization as the filter's: a client's
+        // copy is refused rather than left for the upstream to trust.
+        if s.pass_access_token && req.authorization.is_some() && path != s.userinfo_path {
+            return refuse("Authorization header sent while pass_access_token is on".into());
         }
 
         let raw = req
@@ -711,8 +756,7 @@ impl Engine {
                         scheme: &wait.scheme,
                         cookie: wait.cookie.as_deref(),
                         accept: Some("text/html"),
-                        authorization: None,
-                        xhr: false,
+                        ..Request::default()
                     };
                     let (resp, ev) = self.start_login(&req, p, now, wait.clear);
                     (Reply::Respond(resp), ev)
@@ -824,10 +868,8 @@ impl Engine {
                     path: return_to,
                     authority,
                     scheme,
-                    cookie: None,
                     accept: Some("text/html"),
-                    authorization: None,
-                    xhr: false,
+                    ..Request::default()
                 };
                 self.start_login(&req, p, now, clear).0
             }
@@ -878,6 +920,7 @@ impl Engine {
             previous.map_or(now, |p| p.issued_at),
             Some(ends_at),
             None,
+            self.settings.allow_unverified_email,
         );
         // The broker rotates refresh tokens; keep the old one only if it sent none.
         session.refresh_token = tokens

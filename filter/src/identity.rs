@@ -1,9 +1,10 @@
-//! Identity headers sent to the upstream. Client-sent copies are always removed first, so the
+//! Identity headers sent to the upstream. Client-sent copies never pass (the request is refused), so the
 //! upstream can trust them.
 
 use crate::session::Session;
 
-/// Headers the filter owns: removed from every request, then set from a valid session.
+/// Headers the filter owns: a request carrying one (in any case or spelling, see
+/// `request_headers`) is refused, then they are set from a valid session.
 pub const IDENTITY_HEADERS: [&str; 5] = [
     "x-auth-request-user",
     "x-auth-request-email",
@@ -11,6 +12,21 @@ pub const IDENTITY_HEADERS: [&str; 5] = [
     "x-auth-request-preferred-username",
     "x-auth-request-access-token",
 ];
+
+/// The address an identity is known by: only a verified one, as oauth2-proxy does, unless the
+/// operator opted out (`insecure_oidc_allow_unverified_email`). Anyone can register any
+/// address unverified at some providers, so an unverified one must meet no e-mail rule and
+/// reach no upstream. A missing `email_verified` counts as unverified (fail closed).
+pub fn trusted_email(
+    email: Option<String>,
+    verified: Option<bool>,
+    allow_unverified: bool,
+) -> String {
+    match email {
+        Some(e) if verified == Some(true) || allow_unverified => e,
+        _ => String::new(),
+    }
+}
 
 /// Header values for a session. Groups are comma-separated, as oauth2-proxy sends them.
 /// Built on every admitted request, so values are copied once and only cleaned when needed.
@@ -71,6 +87,16 @@ fn push_clean(out: &mut String, v: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_verified_addresses_are_kept() {
+        let e = || Some("ceo@corp.example".to_string());
+        assert_eq!(trusted_email(e(), Some(true), false), "ceo@corp.example");
+        assert_eq!(trusted_email(e(), Some(false), false), "");
+        assert_eq!(trusted_email(e(), None, false), "");
+        assert_eq!(trusted_email(e(), Some(false), true), "ceo@corp.example");
+        assert_eq!(trusted_email(None, Some(true), true), "");
+    }
 
     #[test]
     fn header_values_are_clean() {

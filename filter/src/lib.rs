@@ -17,6 +17,7 @@ pub mod provider;
 pub mod provider_fetch;
 pub mod provider_share;
 pub mod random;
+pub mod request_headers;
 pub mod return_url;
 pub mod rules;
 pub mod session;

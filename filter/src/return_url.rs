@@ -1,6 +1,7 @@
 //! Where to send the browser after login or sign-out: a same-origin path, never another site.
 //! Browsers read `\` as `/` and drop tabs and newlines inside URLs, so `/\evil`, `/\t/evil`
-//! and `//evil` would all leave the site if passed through.
+//! and `//evil` would all leave the site if passed through; and they resolve dot segments, so
+//! `/.//evil` and `/a/..//evil` become `//evil`, another site once re-read as a URL.
 
 use crate::path::percent_decode;
 
@@ -30,13 +31,63 @@ pub fn is_safe(candidate: &str) -> bool {
             .filter(|c| !c.is_control())
             .map(|c| if c == '\\' { '/' } else { c })
             .collect();
-        !decoded.starts_with("//")
+        // Both readings, with dot segments resolved as a browser does.
+        [candidate, decoded.as_str()].iter().all(|form| {
+            let path = form.split(['?', '#']).next().unwrap_or_default();
+            !path.starts_with("//") && !resolve_dots(path).starts_with("//")
+        })
     }
+}
+
+/// RFC 3986 §5.2.4 dot-segment removal for an absolute path (empty segments kept).
+fn resolve_dots(path: &str) -> String {
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let last = segments.len().saturating_sub(1);
+    let mut out: Vec<&str> = Vec::with_capacity(segments.len());
+    for (i, seg) in segments.iter().enumerate() {
+        match *seg {
+            "." | ".." => {
+                if *seg == ".." {
+                    out.pop();
+                }
+                // A final dot segment leaves a trailing slash behind.
+                if i == last {
+                    out.push("");
+                }
+            }
+            s => out.push(s),
+        }
+    }
+    let mut resolved = String::with_capacity(path.len());
+    for s in out {
+        resolved.push('/');
+        resolved.push_str(s);
+    }
+    if resolved.is_empty() {
+        resolved.push('/');
+    }
+    resolved
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resolves_dot_segments_like_rfc_3986() {
+        for (input, want) in [
+            ("/", "/"),
+            ("/a/b/../c", "/a/c"),
+            ("/a/./b", "/a/b"),
+            ("/a/..", "/"),
+            ("/a/.", "/a/"),
+            ("/../..", "/"),
+            ("/.//x", "//x"),
+            ("/a/..//x", "//x"),
+        ] {
+            assert_eq!(resolve_dots(input), want, "{input}");
+        }
+    }
 
     #[test]
     fn keeps_same_origin_paths() {
@@ -47,6 +98,11 @@ mod tests {
             "/@user",
             "/a@evil.example",
             "/a/b#frag",
+            "/./app",
+            "/a/../b",
+            "/a/.",
+            "/a/..",
+            "/app?rd=//evil.example",
         ] {
             assert_eq!(sanitize(ok), ok);
         }
@@ -74,6 +130,19 @@ mod tests {
             "",
             " /app",
             "javascript:alert(1)",
+            // Dot segments that resolve to `//host`.
+            "/.//evil.example",
+            "/./\\/evil.example",
+            "/..//evil.example",
+            "/a/..//evil.example",
+            "/a/b/../..//evil.example",
+            "/%2e//evil.example",
+            "/%2E%2E//evil.example",
+            "/.%2F/evil.example",
+            "/./%2Fevil.example",
+            "/a/%2e%2e/%2Fevil.example",
+            "/.%09//evil.example",
+            "/x/.././/evil.example?y",
         ] {
             assert_eq!(sanitize(bad), "/", "{bad:?}");
         }

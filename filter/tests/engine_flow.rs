@@ -58,7 +58,8 @@ fn claims(nonce: &str) -> Value {
     json!({
         "iss": ISSUER, "sub": "CgR1c2VyEgVsb2NhbA", "aud": "gatehouse",
         "exp": NOW + 3600, "iat": NOW, "nonce": nonce,
-        "email": "admin@example.com", "name": "Admin", "preferred_username": "admin",
+        "email": "admin@example.com", "email_verified": true,
+        "name": "Admin", "preferred_username": "admin",
         "groups": ["admins", "developers"],
     })
 }
@@ -71,8 +72,7 @@ fn get<'a>(path: &'a str, cookie: Option<&'a str>) -> Request<'a> {
         scheme: "http",
         cookie,
         accept: Some("text/html,application/xhtml+xml"),
-        authorization: None,
-        xhr: false,
+        ..Request::default()
     }
 }
 
@@ -354,11 +354,12 @@ fn group_rule_denies_and_public_routes_pass_without_session() {
     let (session, _) = full_login(&engine, &p, "/");
     let (out, _) = engine.on_request(&get("/ops/x", Some(&session)), Some(&p), NOW);
     assert!(matches!(out, Outcome::Respond(ref r) if r.status == 403));
-    let (out, _) = engine.on_request(&get("/public/../ops/x", Some(&session)), Some(&p), NOW);
+    let (out, ev) = engine.on_request(&get("/public/../ops/x", Some(&session)), Some(&p), NOW);
     assert!(
-        matches!(out, Outcome::Respond(ref r) if r.status == 403),
+        matches!(out, Outcome::Respond(ref r) if r.status == 400),
         "dot-segments must not reach the public rule"
     );
+    assert!(matches!(ev, Event::Refused(_)), "{ev:?}");
     let (out, _) = engine.on_request(&get("/public/x", None), None, NOW);
     assert!(
         matches!(out, Outcome::Forward(_)),
@@ -455,10 +456,17 @@ fn sign_out_clears_cookies_and_validates_rd() {
 fn open_redirect_return_urls_land_on_root() {
     let engine = Engine::new(settings(json!({}))).unwrap();
     let p = provider();
+    // Such paths are refused before a login starts (the path decision)...
     for path in ["//evil.example", "/\\evil.example", "/%2F%2Fevil.example"] {
-        let (_, r) = full_login(&engine, &p, path);
-        assert_eq!(header(&r, "location"), vec!["/"], "{path}");
+        let (out, _) = engine.on_request(&get(path, None), Some(&p), NOW);
+        assert!(
+            matches!(out, Outcome::Respond(ref r) if r.status == 400),
+            "{path}"
+        );
     }
+    // ...and a stored return URL is sanitised again on the way back.
+    let (_, r) = full_login(&engine, &p, "/app?x=1");
+    assert_eq!(header(&r, "location"), vec!["/app?x=1"]);
 }
 
 #[test]
@@ -811,4 +819,176 @@ fn each_local_response_leads_with_the_cookie_it_depends_on() {
     assert!(header(&r, "set-cookie")
         .iter()
         .any(|c| c.starts_with("_gatehouse=;") && c.contains("Max-Age=0")));
+}
+
+#[test]
+fn forged_identity_headers_and_ambiguous_paths_are_refused_on_every_route() {
+    let engine = Engine::new(settings(json!({
+        "routes": [{"path_prefix": "/public", "public": true}],
+    })))
+    .unwrap();
+    let p = provider();
+    let (session, _) = full_login(&engine, &p, "/");
+    for path in [
+        "/public/x",
+        "/app",
+        "/oauth2/callback?code=a&state=b",
+        "/oauth2/sign_out",
+    ] {
+        for cookie in [None, Some(session.as_str())] {
+            let req = Request {
+                forged: Some("X_Auth_Request_Groups"),
+                ..get(path, cookie)
+            };
+            let (out, ev) = engine.on_request(&req, Some(&p), NOW);
+            assert!(
+                matches!(out, Outcome::Respond(ref r) if r.status == 400),
+                "{path}"
+            );
+            assert!(matches!(ev, Event::Refused(ref why) if why.contains("X_Auth_Request_Groups")));
+        }
+    }
+    for path in [
+        "/admin/x%2F..%2F..%2Fpublic",
+        "/public/%2e%2e/app",
+        "/public;a/../app",
+    ] {
+        let (out, _) = engine.on_request(&get(path, None), None, NOW);
+        assert!(
+            matches!(out, Outcome::Respond(ref r) if r.status == 400),
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn the_filter_cookies_are_replaced_away_and_never_sit_in_a_second_cookie_header() {
+    let engine = Engine::new(settings(json!({
+        "routes": [{"path_prefix": "/public", "public": true}],
+    })))
+    .unwrap();
+    let p = provider();
+    let (session, _) = full_login(&engine, &p, "/");
+    // Only the filter's cookie: nothing is left of the header (the glue replaces it).
+    let (out, _) = engine.on_request(&get("/app", Some(&session)), Some(&p), NOW);
+    let Outcome::Forward(f) = out else { panic!() };
+    assert_eq!(f.cookie, Some(None));
+    let both = format!("app=1; {session}");
+    let (out, _) = engine.on_request(&get("/public/x", Some(&both)), Some(&p), NOW);
+    let Outcome::Forward(f) = out else { panic!() };
+    assert_eq!(f.cookie, Some(Some("app=1".to_string())));
+    // No filter cookie: the header is left alone (no host call).
+    let (out, _) = engine.on_request(&get("/public/x", Some("app=1")), Some(&p), NOW);
+    let Outcome::Forward(f) = out else { panic!() };
+    assert_eq!(f.cookie, None);
+    // Several Cookie headers, one of them the filter's: refused.
+    let req = Request {
+        cookie_headers: 2,
+        ..get("/public/x", Some(&both))
+    };
+    let (out, _) = engine.on_request(&req, Some(&p), NOW);
+    assert!(matches!(out, Outcome::Respond(ref r) if r.status == 400));
+    let req = Request {
+        cookie_headers: 2,
+        ..get("/public/x", Some("a=1; b=2"))
+    };
+    assert!(matches!(
+        engine.on_request(&req, Some(&p), NOW).0,
+        Outcome::Forward(_)
+    ));
+}
+
+#[test]
+fn authorization_is_the_filters_with_pass_access_token_and_never_doubled() {
+    let engine = Engine::new(settings(json!({"pass_access_token": true}))).unwrap();
+    let p = provider();
+    let (session, _) = full_login(&engine, &p, "/");
+    let (out, _) = engine.on_request(&get("/app", Some(&session)), Some(&p), NOW);
+    let Outcome::Forward(f) = out else { panic!() };
+    assert!(f
+        .identity
+        .contains(&("authorization", "Bearer at".to_string())));
+    let req = Request {
+        authorization: Some("Bearer forged"),
+        authorizations: 1,
+        ..get("/app", Some(&session))
+    };
+    assert!(
+        matches!(engine.on_request(&req, Some(&p), NOW).0, Outcome::Respond(ref r) if r.status == 400)
+    );
+    let engine = Engine::new(settings(json!({"skip_jwt_bearer_tokens": true}))).unwrap();
+    let auth = format!("Bearer {}", sign(&access_claims(), "test-key-1"));
+    let req = Request {
+        authorizations: 2,
+        ..bearer_req("/api/x", &auth)
+    };
+    assert!(
+        matches!(engine.on_request(&req, Some(&p), NOW).0, Outcome::Respond(ref r) if r.status == 400)
+    );
+}
+
+fn unverified(mut c: Value) -> Value {
+    c["email_verified"] = json!(false);
+    c
+}
+
+#[test]
+fn an_unverified_address_meets_no_email_rule_in_sessions_and_bearer_tokens() {
+    for allow in [false, true] {
+        let engine = Engine::new(settings(json!({
+            "email_domains": ["example.com"],
+            "skip_jwt_bearer_tokens": true,
+            "insecure_oidc_allow_unverified_email": allow,
+        })))
+        .unwrap();
+        let p = provider();
+        let login = start_login(&engine, &p, "/");
+        let pending = callback(&engine, &p, &login);
+        let body = json!({"id_token": sign(&unverified(claims(&login.nonce)), "test-key-1"),
+            "token_type": "Bearer", "access_token": "at"});
+        let (out, _) = settled(engine.on_token_response(
+            *pending,
+            Some(200),
+            body.to_string().as_bytes(),
+            Some(&p),
+            NOW,
+        ));
+        let Outcome::Respond(r) = out else { panic!() };
+        let session = set_cookies(&r)
+            .into_iter()
+            .find(|c| c.starts_with("_gatehouse="))
+            .unwrap();
+        let (out, _) = engine.on_request(&get("/", Some(&session)), Some(&p), NOW);
+        let status = match out {
+            Outcome::Respond(r) => r.status,
+            Outcome::Forward(f) => {
+                assert!(f
+                    .identity
+                    .contains(&("x-auth-request-email", "admin@example.com".into())));
+                200
+            }
+            Outcome::Call { .. } => panic!(),
+        };
+        assert_eq!(
+            status,
+            if allow { 200 } else { 403 },
+            "session, allow {allow}"
+        );
+
+        let auth = format!(
+            "Bearer {}",
+            sign(&unverified(access_claims()), "test-key-1")
+        );
+        let (out, _) = engine.on_request(&bearer_req("/api/x", &auth), Some(&p), NOW);
+        let status = match out {
+            Outcome::Respond(r) => r.status,
+            Outcome::Forward(_) => 200,
+            Outcome::Call { .. } => panic!(),
+        };
+        assert_eq!(
+            status,
+            if allow { 200 } else { 403 },
+            "bearer, allow {allow}"
+        );
+    }
 }

@@ -40,7 +40,8 @@ fuzz_target!(|data: &[u8]| {
         cookie,
         accept: Some("text/html"),
         authorization,
-        xhr: false,
+        authorizations: authorization.is_some() as usize,
+        ..Request::default()
     };
     match engine.on_request(&req, Some(&provider), 1_800_000_000).0 {
         Outcome::Forward(f) => {

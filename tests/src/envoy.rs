@@ -107,9 +107,25 @@ impl Envoy {
         wasm_path: &Path,
         filter_config: &serde_json::Value,
     ) -> Result<Self> {
+        Self::start_edited(logs, dir, ports, wasm_path, filter_config, None)
+    }
+
+    /// As [`Envoy::start`], with `edit` applied to the template first (e.g. a test that must
+    /// reach the filter with what the shipped config's hardening would stop in Envoy).
+    pub fn start_edited(
+        logs: &LogDir,
+        dir: &Path,
+        ports: EnvoyPorts,
+        wasm_path: &Path,
+        filter_config: &serde_json::Value,
+        edit: Option<fn(&mut String)>,
+    ) -> Result<Self> {
         let template_path = envoy_template();
-        let template = std::fs::read_to_string(&template_path)
+        let mut template = std::fs::read_to_string(&template_path)
             .with_context(|| format!("reading {}", template_path.display()))?;
+        if let Some(edit) = edit {
+            edit(&mut template);
+        }
         let config = render(&template, ports, wasm_path, filter_config)?;
         Self::start_config(logs, dir, ports, &config)
     }

@@ -61,6 +61,8 @@ pub struct StackOptions {
     pub broker_yaml_replace: Vec<(String, String)>,
     /// Environment variables for the broker process.
     pub broker_env: Vec<(String, String)>,
+    /// Changes the Envoy template (`envoy/envoy.yaml`) before it is rendered.
+    pub envoy_yaml: Option<fn(&mut String)>,
 }
 
 impl StackOptions {
@@ -91,6 +93,7 @@ pub trait Gateway: Sized {
         upstream: u16,
         wasm: &Path,
         filter_config: &Value,
+        opts: &StackOptions,
     ) -> Result<Self>;
     /// Its base URL, e.g. `http://127.0.0.1:8080`.
     fn url(&self) -> String;
@@ -108,6 +111,7 @@ impl Gateway for Envoy {
         upstream: u16,
         wasm: &Path,
         filter_config: &Value,
+        opts: &StackOptions,
     ) -> Result<Self> {
         let ports = EnvoyPorts {
             listen: ports.envoy,
@@ -115,7 +119,7 @@ impl Gateway for Envoy {
             broker: ports.broker,
             upstream,
         };
-        Envoy::start(logs, dir, ports, wasm, filter_config)
+        Envoy::start_edited(logs, dir, ports, wasm, filter_config, opts.envoy_yaml)
     }
 
     fn url(&self) -> String {
@@ -135,6 +139,7 @@ impl Gateway for HostModel {
         upstream: u16,
         wasm: &Path,
         filter_config: &Value,
+        _: &StackOptions,
     ) -> Result<Self> {
         let ports = HostModelPorts {
             listen: ports.envoy,
@@ -232,7 +237,7 @@ impl<G: Gateway> Stack<G> {
         };
         let echo = Echo::start_on(ports.upstream)?;
 
-        let cookie_secret = match opts.cookie_secret {
+        let cookie_secret = match opts.cookie_secret.clone() {
             Some(secret) => secret,
             None => random_cookie_secret()?,
         };
@@ -244,9 +249,9 @@ impl<G: Gateway> Stack<G> {
             "cookie_secret": cookie_secret,
         });
         if let Some(object) = filter_config.as_object_mut() {
-            object.extend(opts.filter_config);
+            object.extend(opts.filter_config.clone());
         }
-        let envoy = G::start(&logs, &dir, ports, echo.port(), &wasm, &filter_config)?;
+        let envoy = G::start(&logs, &dir, ports, echo.port(), &wasm, &filter_config, &opts)?;
 
         Ok(Self {
             envoy,

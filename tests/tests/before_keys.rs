@@ -13,11 +13,16 @@ fn requests_before_the_filter_has_keys_are_refused_then_login_starts_once_it_has
     .unwrap();
     let mut browser = Browser::new().unwrap();
 
-    // Broker down: a browser, an API client and a forged identity all get 503.
+    // Broker down: a browser and an API client get 503, a forged identity 400.
     for _ in 0..3 {
         let page = browser.get(&stack.url("/")).unwrap();
         assert_eq!(page.status, 503, "{}", page.body);
         let api = browser
+            .get_with(&stack.url("/api/data"), &[("accept", "application/json")])
+            .unwrap();
+        assert_eq!(api.status, 503, "{}", api.body);
+        // A forged identity is refused before anything else.
+        let forged = browser
             .get_with(
                 &stack.url("/api/data"),
                 &[
@@ -26,7 +31,7 @@ fn requests_before_the_filter_has_keys_are_refused_then_login_starts_once_it_has
                 ],
             )
             .unwrap();
-        assert_eq!(api.status, 503, "{}", api.body);
+        assert_eq!(forged.status, 400, "{}", forged.body);
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(

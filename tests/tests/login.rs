@@ -174,22 +174,23 @@ fn client_sent_identity_headers_never_reach_the_upstream() {
         ("x-auth-request-groups", "admins"),
         ("x-auth-request-user", "evil"),
     ];
+    // Refused (400) rather than stripped: removal does not reach the upstream on every host.
     let mut stranger = Browser::new().unwrap();
     let page = stranger.get_with(&stack.url("/"), &forged).unwrap();
-    assert!(is_broker_auth(&page, &stack), "{}", page.status);
+    assert_eq!(page.status, 400, "{}", page.body);
     assert!(stack.echo.requests().is_empty());
 
     let (mut browser, _) = logged_in(&stack, "/", BOB);
     stack.echo.clear();
     let page = browser.get_with(&stack.url("/x"), &forged).unwrap();
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(stack.echo.requests().is_empty());
+    let page = browser.get(&stack.url("/x")).unwrap();
     assert_eq!(page.status, 200);
     let requests = stack.echo.requests();
     assert_eq!(requests.len(), 1);
     let emails: Vec<&str> = requests[0].headers_named("x-auth-request-email").collect();
     assert_eq!(emails, [BOB.email]);
-    let groups: Vec<&str> = requests[0].headers_named("x-auth-request-groups").collect();
-    assert_eq!(groups, ["contractors"]);
-    assert_ne!(requests[0].header("x-auth-request-user"), Some("evil"));
 }
 
 #[test]

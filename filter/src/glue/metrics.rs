@@ -21,9 +21,10 @@ pub enum Metric {
     BrokerCallFailures,
     BearerRejected,
     KeysRefetched,
+    Refused,
 }
 
-const NAMES: [&str; 12] = [
+const NAMES: [&str; 13] = [
     "gatehouse_logins_started",
     "gatehouse_logins_completed",
     "gatehouse_logins_failed",
@@ -36,6 +37,7 @@ const NAMES: [&str; 12] = [
     "gatehouse_broker_call_failures",
     "gatehouse_bearer_rejected",
     "gatehouse_keys_refetched",
+    "gatehouse_refused_requests",
 ];
 
 pub struct Metrics {
@@ -72,6 +74,7 @@ impl Metrics {
             Event::NoProvider => Metric::Unavailable,
             Event::BearerRejected(_) => Metric::BearerRejected,
             Event::KeysRefetched => Metric::KeysRefetched,
+            Event::Refused(_) => Metric::Refused,
         };
         self.inc(m);
     }

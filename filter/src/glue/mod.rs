@@ -15,11 +15,11 @@ use proxy_wasm::types::{Action, ContextType, LogLevel};
 
 use crate::config::Settings;
 use crate::engine::{Engine, Event, Forward, Outcome, Pending, Reply, Request};
-use crate::identity::IDENTITY_HEADERS;
 use crate::pages::{LocalResponse, Problem};
 use crate::provider::{parse_discovery, Provider};
 use crate::provider_fetch::{Answered, Due, ProviderFetch};
 use crate::provider_share::{ProviderShare, SharedDocs};
+use crate::request_headers;
 use crate::token_exchange::BrokerCall;
 
 proxy_wasm::main! {{
@@ -333,12 +333,15 @@ impl Http {
         self.send_http_response(r.status, headers, body);
     }
 
+    /// Only replacing calls: on Kong's host a removed request header still reaches the
+    /// upstream, a replaced one does not (client-sent identity headers were refused before).
     fn forward(&mut self, f: Forward) {
         for (k, v) in &f.identity {
             self.set_http_request_header(k, Some(v));
         }
         if let Some(cookie) = &f.cookie {
-            self.set_http_request_header("cookie", cookie.as_deref());
+            // Nothing left: an empty value, since removing would leave the old one on Kong.
+            self.set_http_request_header("cookie", Some(cookie.as_deref().unwrap_or("")));
         }
         self.response_cookies = f.response_cookies;
     }
@@ -352,6 +355,7 @@ impl Http {
             }
             Event::Denied => log::info!("gatehouse: access denied by rule"),
             Event::NoProvider => log::warn!("gatehouse: refused: broker keys not loaded yet"),
+            Event::Refused(why) => log::info!("gatehouse: bad request refused: {why}"),
             Event::InvalidCookie(why) => log::warn!("gatehouse: invalid session cookie: {why}"),
             Event::LoginFailed(why) => log::warn!("gatehouse: login failed: {why}"),
             Event::RefreshFailed(why) => log::warn!("gatehouse: refresh failed: {why}"),
@@ -430,61 +434,28 @@ impl Context for Http {
 impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _: usize, _: bool) -> Action {
         let headers = self.get_http_request_headers();
-        let mut method = "";
-        let mut path = "";
-        let mut authority = "";
-        let mut host = "";
-        let mut scheme = "https";
-        let mut accept = None;
-        let mut authorization = None;
-        let mut xhr = false;
-        let mut cookies: Vec<&str> = Vec::new();
-        let mut present = [false; IDENTITY_HEADERS.len()];
-        for (k, v) in &headers {
-            match k.as_str() {
-                ":method" => method = v,
-                ":path" => path = v,
-                ":authority" => authority = v,
-                "host" => host = v,
-                ":scheme" => scheme = v,
-                "accept" => accept = Some(v.as_str()),
-                "authorization" => authorization = Some(v.as_str()),
-                "x-requested-with" => xhr = v.eq_ignore_ascii_case("xmlhttprequest"),
-                // HTTP/2 may split cookies over several headers.
-                "cookie" => cookies.push(v),
-                name => {
-                    if let Some(i) = IDENTITY_HEADERS.iter().position(|h| *h == name) {
-                        present[i] = true;
-                    }
-                }
-            }
-        }
-        if authority.is_empty() {
-            authority = host;
-        }
-        let cookie = if cookies.len() > 1 {
-            Some(cookies.join("; "))
+        let h = request_headers::scan(&headers);
+        let cookie = if h.cookies.len() > 1 {
+            Some(h.cookies.join("; "))
         } else {
-            cookies.first().map(|c| c.to_string())
+            h.cookies.first().map(|c| c.to_string())
         };
         let req = Request {
-            method,
-            path,
-            authority,
-            scheme,
+            method: h.method,
+            path: h.path,
+            authority: h.authority,
+            scheme: h.scheme,
             cookie: cookie.as_deref(),
-            accept,
-            authorization,
-            xhr,
+            cookie_headers: h.cookies.len(),
+            accept: h.accept,
+            authorization: h.authorization,
+            authorizations: h.authorizations,
+            xhr: h.xhr,
+            forged: h.forged,
         };
         let provider = self.provider.borrow().clone();
         let now = now_s(self);
         let (outcome, event) = self.engine.on_request(&req, provider.as_deref(), now);
-        for (i, name) in IDENTITY_HEADERS.iter().enumerate() {
-            if present[i] {
-                self.set_http_request_header(name, None);
-            }
-        }
         self.log_event(&event);
         self.act(outcome)
     }
