@@ -251,7 +251,15 @@ impl<G: Gateway> Stack<G> {
         if let Some(object) = filter_config.as_object_mut() {
             object.extend(opts.filter_config.clone());
         }
-        let envoy = G::start(&logs, &dir, ports, echo.port(), &wasm, &filter_config, &opts)?;
+        let envoy = G::start(
+            &logs,
+            &dir,
+            ports,
+            echo.port(),
+            &wasm,
+            &filter_config,
+            &opts,
+        )?;
 
         Ok(Self {
             envoy,
