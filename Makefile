@@ -60,8 +60,12 @@ tests/peers/%/node_modules/.gatehouse-npm-ci: tests/peers/%/package-lock.json
 build: setup
 	$(CARGO) build --release --workspace
 	$(CARGO) build --release --target $(WASM_TARGET) -p gatehouse-filter
+	@# The host model's probe filters (its own tests), kept out of the workspace.
+	$(CARGO) build --release --target $(WASM_TARGET) \
+	  --manifest-path host-model/probe-filter/Cargo.toml --target-dir $(or $(CARGO_TARGET_DIR),target)
 
-# Unit and end-to-end tests; the e2e tests use the release binaries and .wasm built above.
+# Unit and end-to-end tests; the e2e tests use the release binaries and .wasm built above
+# (tests/tests/kong_host.rs runs the filter on gatehouse-host-model, the model of Kong's host).
 # The filter's tests run a second time compiled to wasm32-wasip1, under Node's WASI
 # (scripts/wasi-runner), so the logic Envoy and Kong run is the logic tested.
 test: build images

@@ -66,9 +66,24 @@ impl Page {
     }
 }
 
+/// How a browser speaks to the gateway. Real browsers send HTTP/1.x header names in title
+/// case (`Cookie`, `Accept`); reqwest's default is lower case, like HTTP/2.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Wire {
+    /// HTTP/1.1, lower-case names.
+    #[default]
+    Http1,
+    /// HTTP/1.1 with title-case names, as browsers send them.
+    Http1TitleCase,
+    /// HTTP/2 without TLS (prior knowledge) to the gateway; other hosts over HTTP/1.1.
+    H2c,
+}
+
 #[derive(Clone)]
 pub struct Browser {
     client: Client,
+    /// For `Wire::H2c`: the gateway's origin and the HTTP/2 client used for it.
+    h2c: Option<(String, Client)>,
     pub jar: CookieJar,
     /// `(status, url)` of every response received, oldest first, for failure messages.
     pub history: Vec<(u16, Url)>,
@@ -76,16 +91,45 @@ pub struct Browser {
 
 impl Browser {
     pub fn new() -> Result<Self> {
-        let client = Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(30))
-            .build()
-            .context("building the browser's HTTP client")?;
+        Self::speaking(Wire::Http1, "")
+    }
+
+    /// A browser speaking `wire` to the gateway at `gateway_origin` (`http://127.0.0.1:port`).
+    pub fn speaking(wire: Wire, gateway_origin: &str) -> Result<Self> {
+        let builder = || {
+            Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(30))
+        };
+        let client = match wire {
+            Wire::Http1TitleCase => builder().http1_title_case_headers(),
+            Wire::Http1 | Wire::H2c => builder(),
+        }
+        .build()
+        .context("building the browser's HTTP client")?;
+        let h2c = match wire {
+            Wire::H2c => Some((
+                gateway_origin.trim_end_matches('/').to_string(),
+                builder()
+                    .http2_prior_knowledge()
+                    .build()
+                    .context("building the browser's HTTP/2 client")?,
+            )),
+            _ => None,
+        };
         Ok(Self {
             client,
+            h2c,
             jar: CookieJar::new(),
             history: Vec::new(),
         })
+    }
+
+    fn client_for(&self, url: &Url) -> &Client {
+        match &self.h2c {
+            Some((origin, client)) if url.origin().ascii_serialization() == *origin => client,
+            _ => &self.client,
+        }
     }
 
     /// A navigation: GET with `Accept: text/html…`.
@@ -96,7 +140,7 @@ impl Browser {
     /// GET with the given headers (they replace the navigation `Accept`).
     pub fn get_with(&mut self, url: &str, headers: &[(&str, &str)]) -> Result<Page> {
         let url = parse(url)?;
-        let mut request = self.client.get(url.clone());
+        let mut request = self.client_for(&url).get(url.clone());
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
@@ -114,7 +158,7 @@ impl Browser {
             .extend_pairs(fields.iter().map(|(k, v)| (k.as_ref(), v.as_ref())))
             .finish();
         let request = self
-            .client
+            .client_for(&url)
             .post(url.clone())
             .header(ACCEPT, NAVIGATION_ACCEPT)
             .header("content-type", "application/x-www-form-urlencoded")

@@ -5,11 +5,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::stack::Stack;
+use crate::stack::{Gateway, Stack};
 
 /// Polls the filter's userinfo endpoint as an API client until it answers 401 (keys
 /// loaded, no session) instead of 503. Starts no login, so login counters stay at 0.
-pub fn wait_for_keys(stack: &Stack, timeout: Duration) -> Result<()> {
+pub fn wait_for_keys<G: Gateway>(stack: &Stack<G>, timeout: Duration) -> Result<()> {
     let client = reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(5))

@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 
 use crate::browser::Browser;
-use crate::stack::Stack;
+use crate::stack::{Gateway, Stack};
 
-impl Stack {
+impl<G: Gateway> Stack<G> {
     /// Polls `GET /` with a cookie-less browser until it is no longer 503.
     pub fn wait_for_keys(&self, timeout: Duration) -> Result<()> {
         let mut probe = Browser::new()?;

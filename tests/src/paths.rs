@@ -33,6 +33,14 @@ pub fn broker_binary() -> Result<PathBuf> {
     )
 }
 
+/// `target/release/gatehouse-host-model`, the model of Kong's Wasm host, built by `make build`.
+pub fn host_model_binary() -> Result<PathBuf> {
+    existing(
+        target_dir().join("release").join("gatehouse-host-model"),
+        "the host model binary",
+    )
+}
+
 /// `target/wasm32-wasip1/release/gatehouse_filter.wasm`, built by `make build`.
 pub fn filter_wasm() -> Result<PathBuf> {
     existing(

@@ -1,4 +1,5 @@
-//! The whole system on loopback: broker + echo upstream + Envoy with the filter.
+//! The whole system on loopback: broker + echo upstream + a gateway with the filter — Envoy by
+//! default, or the model of Kong's Wasm host (`Stack::start_host_model`).
 
 use std::path::{Path, PathBuf};
 
@@ -8,6 +9,7 @@ use serde_json::{json, Map, Value};
 use crate::broker::{Broker, BrokerConfig, CLIENT_ID, CLIENT_SECRET};
 use crate::echo::Echo;
 use crate::envoy::{Envoy, EnvoyPorts};
+use crate::host_model::{HostModel, HostModelPorts};
 use crate::logs::{current_test_name, LogDir};
 use crate::paths::filter_wasm;
 use crate::ports::free_port;
@@ -78,10 +80,85 @@ impl StackOptions {
     }
 }
 
-/// Field order is drop order: Envoy stops first, then the broker, then the upstream,
+/// The process in front of the upstream that runs the filter.
+pub trait Gateway: Sized {
+    /// The filter's `broker_upstream` on this gateway: an Envoy cluster name, or Kong's
+    /// `host:port`.
+    fn broker_upstream(broker_port: u16) -> String;
+    /// Starts it on `ports.envoy` (its admin or status listener on `ports.admin`).
+    fn start(
+        logs: &LogDir,
+        dir: &Path,
+        ports: StackPorts,
+        upstream: u16,
+        wasm: &Path,
+        filter_config: &Value,
+        opts: &StackOptions,
+    ) -> Result<Self>;
+    /// Its base URL, e.g. `http://127.0.0.1:8080`.
+    fn url(&self) -> String;
+}
+
+impl Gateway for Envoy {
+    fn broker_upstream(_: u16) -> String {
+        "broker".to_string()
+    }
+
+    fn start(
+        logs: &LogDir,
+        dir: &Path,
+        ports: StackPorts,
+        upstream: u16,
+        wasm: &Path,
+        filter_config: &Value,
+        opts: &StackOptions,
+    ) -> Result<Self> {
+        let ports = EnvoyPorts {
+            listen: ports.envoy,
+            admin: ports.admin,
+            broker: ports.broker,
+            upstream,
+        };
+        Envoy::start_edited(logs, dir, ports, wasm, filter_config, opts.envoy_yaml)
+    }
+
+    fn url(&self) -> String {
+        Envoy::url(self)
+    }
+}
+
+impl Gateway for HostModel {
+    fn broker_upstream(broker_port: u16) -> String {
+        format!("127.0.0.1:{broker_port}")
+    }
+
+    fn start(
+        logs: &LogDir,
+        dir: &Path,
+        ports: StackPorts,
+        upstream: u16,
+        wasm: &Path,
+        filter_config: &Value,
+        _: &StackOptions,
+    ) -> Result<Self> {
+        let ports = HostModelPorts {
+            listen: ports.envoy,
+            status: ports.admin,
+            upstream,
+        };
+        HostModel::start(logs, dir, ports, wasm, filter_config)
+    }
+
+    fn url(&self) -> String {
+        HostModel::url(self)
+    }
+}
+
+/// Field order is drop order: the gateway stops first, then the broker, then the upstream,
 /// then the temporary folder goes.
-pub struct Stack {
-    pub envoy: Envoy,
+pub struct Stack<G: Gateway = Envoy> {
+    /// The gateway (named for Envoy, the default, so Envoy tests read `stack.envoy`).
+    pub envoy: G,
     broker: Option<Broker>,
     pub echo: Echo,
     pub logs: LogDir,
@@ -92,8 +169,21 @@ pub struct Stack {
     _temp: Option<tempfile::TempDir>,
 }
 
-impl Stack {
+impl Stack<Envoy> {
     pub fn start(opts: StackOptions) -> Result<Self> {
+        Self::start_gateway(opts)
+    }
+}
+
+impl Stack<HostModel> {
+    /// The same stack with the model of Kong's Wasm host in front instead of Envoy.
+    pub fn start_host_model(opts: StackOptions) -> Result<Self> {
+        Self::start_gateway(opts)
+    }
+}
+
+impl<G: Gateway> Stack<G> {
+    pub fn start_gateway(opts: StackOptions) -> Result<Self> {
         let name = opts.name.clone().unwrap_or_else(current_test_name);
         let logs = match &opts.log_dir {
             Some(dir) => LogDir::at(dir.clone())?,
@@ -147,33 +237,28 @@ impl Stack {
         };
         let echo = Echo::start_on(ports.upstream)?;
 
-        let cookie_secret = match opts.cookie_secret {
+        let cookie_secret = match opts.cookie_secret.clone() {
             Some(secret) => secret,
             None => random_cookie_secret()?,
         };
         let mut filter_config = json!({
             "issuer": broker_config.issuer,
-            "broker_upstream": "broker",
+            "broker_upstream": G::broker_upstream(ports.broker),
             "client_id": CLIENT_ID,
             "client_secret": CLIENT_SECRET,
             "cookie_secret": cookie_secret,
         });
         if let Some(object) = filter_config.as_object_mut() {
-            object.extend(opts.filter_config);
+            object.extend(opts.filter_config.clone());
         }
-        let envoy_ports = EnvoyPorts {
-            listen: ports.envoy,
-            admin: ports.admin,
-            broker: ports.broker,
-            upstream: echo.port(),
-        };
-        let envoy = Envoy::start_edited(
+        let envoy = G::start(
             &logs,
             &dir,
-            envoy_ports,
+            ports,
+            echo.port(),
             &wasm,
             &filter_config,
-            opts.envoy_yaml,
+            &opts,
         )?;
 
         Ok(Self {
@@ -204,7 +289,7 @@ impl Stack {
         Ok(self.broker.insert(broker))
     }
 
-    /// Stops the broker (Envoy keeps running, as when the broker is unreachable).
+    /// Stops the broker (the gateway keeps running, as when the broker is unreachable).
     pub fn stop_broker(&mut self) {
         self.broker = None;
     }
@@ -228,7 +313,7 @@ impl Stack {
 
     /// A URL on the gateway, e.g. `stack.url("/hello")`.
     pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.envoy.url(), path)
+        format!("{}{}", Gateway::url(&self.envoy), path)
     }
 
     /// Where the configs and the SQLite file are.
