@@ -10,11 +10,7 @@ use super::{Connector, UpstreamClient};
 use crate::config::{Config, ConfigError, ConnectorEntry, ReadFile};
 
 /// Every supported `type:`, in the order the error for an unknown type lists them.
-const TYPES: &[ConnectorType] = &[
-    super::microsoft::TYPE,
-    super::oidc::TYPE,
-    super::saml::TYPE,
-];
+const TYPES: &[ConnectorType] = &[super::microsoft::TYPE, super::oidc::TYPE, super::saml::TYPE];
 
 /// One connector type: its `type:` name and the reader of its `config:` block.
 pub struct ConnectorType {
