@@ -3,6 +3,7 @@
 //! connector answers with the same [`Identity`].
 
 mod allow_list;
+mod catalog;
 pub mod graph;
 mod identity;
 pub mod local;
@@ -16,11 +17,12 @@ pub mod upstream_oauth2;
 
 use async_trait::async_trait;
 
+pub use catalog::{configure, configure_with, ConfiguredConnector};
 pub use identity::{ConnectorData, Identity};
 pub use local::LocalConnector;
 pub use registry::Connectors;
 pub use saml::SamlConnector;
-pub use types::{configure, ConfiguredConnector, ConnectorSettings};
+pub use types::ConnectorSettings;
 pub use upstream_http::UpstreamClient;
 
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,103 @@
+//! The registry: which `type:` names which connector. The config module checks an entry's
+//! common keys; the type named by `type:` reads its `config:` block and later builds the
+//! connector. A new connector type is its own folder, its `mod` line in `connector/mod.rs`
+//! and one line in [`TYPES`].
+
+use super::types::{ConnectorSettings, ConnectorType, ParseContext};
+use crate::config::{Config, ConfigError, ConnectorEntry, ReadFile};
+
+/// Every supported `type:`, in the order the error for an unknown type lists them.
+const TYPES: &[ConnectorType] = &[super::microsoft::TYPE, super::oidc::TYPE, super::saml::TYPE];
+
+/// A `connectors:` entry with its block read by its type.
+#[derive(Debug)]
+pub struct ConfiguredConnector {
+    pub entry: ConnectorEntry,
+    pub settings: Box<dyn ConnectorSettings>,
+}
+
+/// Reads every entry's `config:` block (files named there from the file system).
+pub fn configure(config: &Config) -> Result<Vec<ConfiguredConnector>, ConfigError> {
+    configure_with(config, &|path| std::fs::read_to_string(path))
+}
+
+/// [`configure`] with the files given.
+pub fn configure_with(
+    config: &Config,
+    read_file: ReadFile,
+) -> Result<Vec<ConfiguredConnector>, ConfigError> {
+    let context = ParseContext {
+        callback_url: config.issuer.endpoint("/callback"),
+        read_file,
+    };
+    config
+        .connectors
+        .iter()
+        .map(|entry| {
+            let Some(kind) = TYPES
+                .iter()
+                .find(|t| t.name.eq_ignore_ascii_case(&entry.kind))
+            else {
+                let supported: Vec<&str> = TYPES.iter().map(|t| t.name).collect();
+                return Err(ConfigError::key(
+                    entry.key("type"),
+                    format!(
+                        "connector type {:?} is not supported (supported: {})",
+                        entry.kind,
+                        supported.join(", ")
+                    ),
+                ));
+            };
+            Ok(ConfiguredConnector {
+                entry: entry.clone(),
+                settings: (kind.parse)(entry, &context)?,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> String {
+        "issuer: https://gate.example.com/dex\nstorage:\n  type: memory\nweb:\n  http: 127.0.0.1:5556\n"
+            .to_string()
+    }
+
+    fn err(yaml: &str) -> String {
+        configure(&Config::from_yaml(yaml).unwrap())
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn unknown_types_are_refused_with_the_supported_ones() {
+        let yaml = format!(
+            "{}connectors:\n- type: ldap\n  id: ldap\n  name: LDAP\n  config: {{}}\n",
+            base()
+        );
+        assert_eq!(
+            err(&yaml),
+            "connectors[0].type: connector type \"ldap\" is not supported (supported: microsoft, oidc, saml)"
+        );
+    }
+
+    #[test]
+    fn each_type_reads_its_own_block_with_the_full_key_path() {
+        let yaml = format!(
+            "{}enablePasswordDB: true\nconnectors:\n- type: SAML\n  id: saml\n  name: SAML\n  config: {{}}\n",
+            base()
+        );
+        assert!(
+            err(&yaml).starts_with("connectors[0].config.ssoURL: missing"),
+            "{}",
+            err(&yaml)
+        );
+        let yaml = format!(
+            "{}connectors:\n- type: oidc\n  id: o\n  config: {{clientID: c}}\n",
+            base()
+        );
+        assert_eq!(err(&yaml), "connectors[0].config.issuer: missing");
+    }
+}
