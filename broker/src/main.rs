@@ -84,6 +84,9 @@ fn serve(path: &Path) -> anyhow::Result<()> {
 
 fn check_config(path: &Path) -> anyhow::Result<()> {
     let config = load(path)?;
+    for warning in gatehouse_broker::config::warnings(&config) {
+        eprintln!("WARNING: {warning}");
+    }
     println!(
         "config OK: issuer {}, {} client(s), {} static password(s)",
         config.issuer.url,

@@ -1,5 +1,6 @@
 //! Dex-style YAML configuration: load, normalise key case, refuse unknown keys, validate.
 
+mod client_remote_ip;
 mod connectors;
 mod duration;
 mod env_expand;
@@ -10,16 +11,19 @@ mod saml;
 pub(crate) mod schema;
 mod storage;
 mod validate;
+mod warnings;
 
 use std::time::Duration;
 
 pub(crate) use connectors::parse_connector_config;
+pub use client_remote_ip::ClientRemoteIp;
 pub use connectors::{ConnectorConfig, ConnectorKind};
 pub use duration::parse_go_duration;
 pub use error::ConfigError;
 pub use password_hash::{decode_bcrypt_hash, BcryptHash};
 pub use saml::{AuthnBinding, SamlConfig, SamlSigningKey};
 pub use storage::{PostgresConfig, StorageConfig};
+pub use warnings::warnings;
 
 use crate::secret::Secret;
 
@@ -33,6 +37,8 @@ pub struct Config {
     pub storage: StorageConfig,
     /// `host:port` to listen on (Go form `:5556` is turned into `0.0.0.0:5556`).
     pub http_addr: String,
+    /// `web.clientRemoteIP`: whose word to take for the client's address.
+    pub client_remote_ip: ClientRemoteIp,
     pub expiry: Expiry,
     pub logger: Logger,
     pub oauth2: OAuth2,

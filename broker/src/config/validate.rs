@@ -13,6 +13,9 @@ type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 pub fn validate(raw: RawConfig, env: Env, read_file: ReadFile) -> Result<Config, ConfigError> {
     let issuer = issuer(raw.issuer)?;
     let storage = super::storage::storage(raw.storage)?;
+    let client_remote_ip = super::client_remote_ip::client_remote_ip(
+        raw.web.as_ref().and_then(|w| w.client_remote_ip.clone()),
+    )?;
     let http_addr = http_addr(raw.web)?;
     let telemetry_addr = telemetry_addr(raw.telemetry, &http_addr)?;
     let expiry = expiry(raw.expiry)?;
@@ -37,6 +40,7 @@ pub fn validate(raw: RawConfig, env: Env, read_file: ReadFile) -> Result<Config,
         issuer,
         storage,
         http_addr,
+        client_remote_ip,
         expiry,
         logger,
         oauth2,

@@ -45,6 +45,9 @@ pub enum ServeError {
 
 /// Builds the shared state: opens storage, loads or creates keys, sets up connectors.
 pub async fn build_state(config: Config) -> Result<Arc<AppState>, ServeError> {
+    for warning in crate::config::warnings(&config) {
+        tracing::warn!("DANGEROUS CONFIG: {warning}");
+    }
     let storage = storage::open(&config.storage).await?;
     let keys = Arc::new(
         KeyManager::start(
@@ -127,8 +130,12 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             metrics,
             request_metrics::count_request,
         ));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown::signal())
+    // The TCP peer reaches handlers (login throttling; see oidc::client_address).
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown::signal())
         .await?;
     let _ = stop_tx.send(true);
     let _ = tokio::join!(gc, key_refresh);

@@ -153,7 +153,7 @@ impl OidcConnector {
                     "OIDC userinfo: sub differs from the ID token's".into(),
                 ));
             }
-            claims.extend(info);
+            claims::merge_userinfo(&mut claims, info, &self.config.email_claim);
         }
         Ok(claims)
     }
