@@ -60,9 +60,10 @@ fn broker(storage: Option<&str>) -> Broker {
 fn replica_of(b: &Broker) -> Broker {
     let mut other = Broker::start(Options::default());
     other.stop();
-    let yaml = std::fs::read_to_string(&b.config)
-        .unwrap()
-        .replace(&format!("127.0.0.1:{}", b.port), &format!("127.0.0.1:{}", other.port));
+    let yaml = std::fs::read_to_string(&b.config).unwrap().replace(
+        &format!("127.0.0.1:{}", b.port),
+        &format!("127.0.0.1:{}", other.port),
+    );
     let telemetry = yaml
         .split("telemetry:\n  http: 127.0.0.1:")
         .nth(1)
@@ -92,7 +93,11 @@ fn attempt(b: &Broker, from: &str, email: &str, password: &str) -> Response {
     http()
         .post(url)
         .header("x-forwarded-for", from)
-        .form(&[("req", req.as_str()), ("login", email), ("password", password)])
+        .form(&[
+            ("req", req.as_str()),
+            ("login", email),
+            ("password", password),
+        ])
         .send()
         .unwrap()
 }
@@ -201,7 +206,10 @@ fn postgres_throttling_holds_across_replicas() {
     // Failures on replica A count on replica B (the admin account was just cleared by its
     // successful sign-in).
     for _ in 0..6 {
-        assert_eq!(attempt(&a, "198.51.100.3", ADMIN_EMAIL, "wrong").status(), 401);
+        assert_eq!(
+            attempt(&a, "198.51.100.3", ADMIN_EMAIL, "wrong").status(),
+            401
+        );
     }
     let (refused_on_b, throttled) = fail_until_throttled(&b, "198.51.100.3", ADMIN_EMAIL);
     assert!(refused_on_b < 6, "B did not see A's failures");
@@ -265,7 +273,12 @@ fn forged_forwarded_for_is_ignored_without_a_trusted_proxy() {
     });
     let mut throttled = false;
     for i in 0..30 {
-        let r = attempt(&b, &format!("198.51.100.{i}"), &format!("u{i}@example.com"), "x");
+        let r = attempt(
+            &b,
+            &format!("198.51.100.{i}"),
+            &format!("u{i}@example.com"),
+            "x",
+        );
         if r.status() == 429 {
             throttled = true;
             break;

@@ -22,7 +22,15 @@ fuzz_target!(|data: &[u8]| {
     let Ok(params) = Params::parse(data) else {
         return;
     };
-    for name in ["client_id", "client_secret", "code", "req", "state", "login", "password"] {
+    for name in [
+        "client_id",
+        "client_secret",
+        "code",
+        "req",
+        "state",
+        "login",
+        "password",
+    ] {
         let _ = params.get(name);
     }
     let mut headers = HeaderMap::new();

@@ -103,13 +103,18 @@ fn victim_signs_in(stack: &Stack, victim: &mut Browser, link: &Url, local: bool)
     if local {
         let form = page.login_form().unwrap();
         return victim
-            .post_form(form.action.as_str(), &form.fields(ADMIN.email, ADMIN.password))
+            .post_form(
+                form.action.as_str(),
+                &form.fields(ADMIN.email, ADMIN.password),
+            )
             .unwrap();
     }
     // Through the upstream provider and back to /callback; stop at the broker's answer.
     let issuer = stack.issuer().to_string();
     victim
-        .follow_until(page, |p| p.url.as_str().starts_with(&format!("{issuer}/callback")))
+        .follow_until(page, |p| {
+            p.url.as_str().starts_with(&format!("{issuer}/callback"))
+        })
         .unwrap()
 }
 
@@ -222,9 +227,7 @@ fn approval_off(stack: &Stack, connector: &str, who: &'static str) {
                 {
                     return Some(format!("POST /approval gave {:?}", posted.location()));
                 }
-                let viewed = attacker
-                    .get(&format!("{approval}?req={req}"))
-                    .unwrap();
+                let viewed = attacker.get(&format!("{approval}?req={req}")).unwrap();
                 if viewed.body.contains(who) {
                     return Some("GET /approval showed the victim".to_string());
                 }

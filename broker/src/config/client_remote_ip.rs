@@ -83,8 +83,8 @@ mod tests {
 
     #[test]
     fn header_needs_proxies_and_cidrs_are_checked() {
-        let ok = client_remote_ip(raw(Some("X-Forwarded-For"), &["10.0.0.0/8", "127.0.0.1"]))
-            .unwrap();
+        let ok =
+            client_remote_ip(raw(Some("X-Forwarded-For"), &["10.0.0.0/8", "127.0.0.1"])).unwrap();
         assert_eq!(ok.header.as_deref(), Some("x-forwarded-for"));
         assert_eq!(ok.trusted_proxies.len(), 2);
         let e = client_remote_ip(raw(Some("X-Forwarded-For"), &[])).unwrap_err();

@@ -15,8 +15,8 @@ mod warnings;
 
 use std::time::Duration;
 
-pub(crate) use connectors::parse_connector_config;
 pub use client_remote_ip::ClientRemoteIp;
+pub(crate) use connectors::parse_connector_config;
 pub use connectors::{ConnectorConfig, ConnectorKind};
 pub use duration::parse_go_duration;
 pub use error::ConfigError;

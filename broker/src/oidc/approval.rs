@@ -80,11 +80,7 @@ pub async fn show(
     )
 }
 
-pub async fn submit(
-    State(app): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn submit(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
     let Ok(form) = Params::parse(&body) else {
         return error_page(
             StatusCode::BAD_REQUEST,

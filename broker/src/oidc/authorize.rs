@@ -160,7 +160,9 @@ pub async fn authorize(
         {
             Ok(true) => {}
             Ok(false) => {
-                tracing::warn!("sign-in start refused: too many /auth requests from one client address");
+                tracing::warn!(
+                    "sign-in start refused: too many /auth requests from one client address"
+                );
                 return with_retry_after(throttled_page(60, None), 60);
             }
             Err(e) => return storage_error_page(&e, "counting auth requests"),

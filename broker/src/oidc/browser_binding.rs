@@ -79,7 +79,10 @@ pub fn presented(headers: &HeaderMap, request_id: &str, stored_hash: Option<&str
                 continue;
             };
             if k == name {
-                let ok: bool = hash_secret(v).as_bytes().ct_eq(stored_hash.as_bytes()).into();
+                let ok: bool = hash_secret(v)
+                    .as_bytes()
+                    .ct_eq(stored_hash.as_bytes())
+                    .into();
                 matched |= ok;
             }
         }
@@ -103,7 +106,10 @@ mod tests {
         let name = cookie_name("req-1");
         let right = headers(&format!("other=1; {name}={}", b.secret));
         assert!(presented(&right, "req-1", Some(&b.hash)));
-        assert!(!presented(&right, "req-2", Some(&b.hash)), "another request");
+        assert!(
+            !presented(&right, "req-2", Some(&b.hash)),
+            "another request"
+        );
         assert!(!presented(&right, "req-1", None), "not signed in");
         let wrong = headers(&format!("{name}=guess"));
         assert!(!presented(&wrong, "req-1", Some(&b.hash)));

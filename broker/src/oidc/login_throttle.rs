@@ -12,8 +12,10 @@ use axum::response::Response;
 use super::client_address::throttle_key;
 use super::AppState;
 use crate::random::hash_secret;
+use crate::storage::{
+    now, AttemptOutcome, Backoff, LoginGate, StorageError, ThrottleKey, UnixTime,
+};
 use crate::web::{storage_error_page, throttled_page};
-use crate::storage::{now, AttemptOutcome, Backoff, LoginGate, StorageError, ThrottleKey, UnixTime};
 
 /// An account: a few free mistakes, then 1 s, 2 s, 4 s, … up to 15 minutes.
 const ACCOUNT: Backoff = Backoff {
@@ -50,7 +52,10 @@ pub struct Attempt {
 #[derive(Debug)]
 pub enum Refusal {
     /// Backing off: try again in `retry_after` seconds.
-    Throttled { retry_after: i64, until: UnixTime },
+    Throttled {
+        retry_after: i64,
+        until: UnixTime,
+    },
     /// A check for this account or address is running.
     Busy,
     Storage(StorageError),
@@ -164,10 +169,20 @@ mod tests {
 
     #[test]
     fn keys_hide_who_and_where_and_fold_case() {
-        let a = keys("local", " Admin@Example.com", Some("192.0.2.1".parse().unwrap()));
-        let b = keys("local", "admin@example.com", Some("192.0.2.1".parse().unwrap()));
+        let a = keys(
+            "local",
+            " Admin@Example.com",
+            Some("192.0.2.1".parse().unwrap()),
+        );
+        let b = keys(
+            "local",
+            "admin@example.com",
+            Some("192.0.2.1".parse().unwrap()),
+        );
         assert_eq!(a, b);
-        assert!(a.iter().all(|k| !k.id.contains("example") && !k.id.contains("192.0")));
+        assert!(a
+            .iter()
+            .all(|k| !k.id.contains("example") && !k.id.contains("192.0")));
         assert_ne!(keys("other", "admin@example.com", None)[0], a[0]);
         assert_eq!(keys("local", "x", None).len(), 1);
     }

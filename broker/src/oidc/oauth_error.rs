@@ -29,7 +29,10 @@ impl OAuthError {
             ..Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "invalid_grant",
-                format!("too many sign-in attempts; retry after {} s", retry_after.max(1)),
+                format!(
+                    "too many sign-in attempts; retry after {} s",
+                    retry_after.max(1)
+                ),
             )
         }
     }

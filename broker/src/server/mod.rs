@@ -136,7 +136,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown::signal())
-        .await?;
+    .await?;
     let _ = stop_tx.send(true);
     let _ = tokio::join!(gc, key_refresh);
     if let Some(telemetry) = telemetry {

@@ -690,11 +690,17 @@ async fn login_throttling(s: &dyn Storage) {
     );
     let elsewhere = vec![throttle_key("acct-3", true), throttle_key("addr-3", false)];
     assert_eq!(begin(elsewhere.clone(), t).await, LoginGate::Open);
-    s.end_login_attempt(&elsewhere, AttemptOutcome::Succeeded, t).await.unwrap();
+    s.end_login_attempt(&elsewhere, AttemptOutcome::Succeeded, t)
+        .await
+        .unwrap();
     // Failure 1 is free; failure 2 waits 10 s, failure 3 waits 20 s.
-    s.end_login_attempt(&both, AttemptOutcome::Failed, t).await.unwrap();
+    s.end_login_attempt(&both, AttemptOutcome::Failed, t)
+        .await
+        .unwrap();
     assert_eq!(begin(both.to_vec(), t).await, LoginGate::Open);
-    s.end_login_attempt(&both, AttemptOutcome::Failed, t).await.unwrap();
+    s.end_login_attempt(&both, AttemptOutcome::Failed, t)
+        .await
+        .unwrap();
     assert_eq!(
         begin(both.to_vec(), t + 1).await,
         LoginGate::Throttled { until: t + 10 }
@@ -704,14 +710,18 @@ async fn login_throttling(s: &dyn Storage) {
         LoginGate::Throttled { until: t + 10 }
     );
     assert_eq!(begin(both.to_vec(), t + 10).await, LoginGate::Open);
-    s.end_login_attempt(&both, AttemptOutcome::Failed, t + 10).await.unwrap();
+    s.end_login_attempt(&both, AttemptOutcome::Failed, t + 10)
+        .await
+        .unwrap();
     assert_eq!(
         begin(vec![account.clone()], t + 11).await,
         LoginGate::Throttled { until: t + 30 }
     );
     // A success clears the account, not the address (which keeps its three failures).
     assert_eq!(begin(both.to_vec(), t + 30).await, LoginGate::Open);
-    s.end_login_attempt(&both, AttemptOutcome::Succeeded, t + 30).await.unwrap();
+    s.end_login_attempt(&both, AttemptOutcome::Succeeded, t + 30)
+        .await
+        .unwrap();
     assert_eq!(begin(vec![account.clone()], t + 30).await, LoginGate::Open);
     s.end_login_attempt(&[account.clone()], AttemptOutcome::Failed, t + 30)
         .await
@@ -730,7 +740,10 @@ async fn login_throttling(s: &dyn Storage) {
         "fourth failure: capped at 40 s"
     );
     // Forgotten after forget_secs without failures.
-    assert_eq!(begin(vec![address.clone()], t + 70 + 1000).await, LoginGate::Open);
+    assert_eq!(
+        begin(vec![address.clone()], t + 70 + 1000).await,
+        LoginGate::Open
+    );
     // A crashed attempt holds its keys only until the lease runs out.
     let crashed = vec![throttle_key("acct-4", true)];
     assert_eq!(begin(crashed.clone(), t).await, LoginGate::Open);
@@ -747,11 +760,20 @@ async fn login_throttling(s: &dyn Storage) {
 async fn window_counts(s: &dyn Storage) {
     let t = THROTTLE_T;
     for allowed in [true, true, false, false] {
-        assert_eq!(s.count_in_window("w1", 2, 60, t + 1).await.unwrap(), allowed);
+        assert_eq!(
+            s.count_in_window("w1", 2, 60, t + 1).await.unwrap(),
+            allowed
+        );
     }
     assert!(!s.count_in_window("w1", 2, 60, t + 60).await.unwrap());
-    assert!(s.count_in_window("w2", 2, 60, t + 1).await.unwrap(), "per key");
-    assert!(s.count_in_window("w1", 2, 60, t + 61).await.unwrap(), "next window");
+    assert!(
+        s.count_in_window("w2", 2, 60, t + 1).await.unwrap(),
+        "per key"
+    );
+    assert!(
+        s.count_in_window("w1", 2, 60, t + 61).await.unwrap(),
+        "next window"
+    );
 }
 
 /// Replicas racing on one account: exactly one check is admitted.

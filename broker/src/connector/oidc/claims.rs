@@ -57,7 +57,11 @@ pub fn identity(
 /// Userinfo claims over the ID token's (Core §5.3.2: same `sub`, checked by the caller). A
 /// userinfo answer that changes the e-mail without saying whether the new one is verified
 /// drops the ID token's `email_verified`, which was about the old address.
-pub fn merge_userinfo(claims: &mut Map<String, Value>, info: Map<String, Value>, email_claim: &str) {
+pub fn merge_userinfo(
+    claims: &mut Map<String, Value>,
+    info: Map<String, Value>,
+    email_claim: &str,
+) {
     let email_changed = info
         .get(email_claim)
         .is_some_and(|new| claims.get(email_claim) != Some(new));
@@ -147,7 +151,8 @@ mod tests {
 
     #[test]
     fn skip_email_verified_never_overrides_an_explicit_false() {
-        let c = claims(json!({"sub": "u1", "name": "Jane", "email": "j@x", "email_verified": false}));
+        let c =
+            claims(json!({"sub": "u1", "name": "Jane", "email": "j@x", "email_verified": false}));
         let id = identity(&config(json!({"insecureSkipEmailVerified": true})), &c).unwrap();
         assert!(!id.email_verified);
     }
@@ -155,11 +160,15 @@ mod tests {
     #[test]
     fn a_mapped_email_is_verified_only_when_it_is_the_verified_email() {
         let c = config(json!({"claimMapping": {"email": "mail"}}));
-        let other = claims(json!({"sub": "u", "name": "n", "email": "j@corp", "mail": "ceo@corp", "email_verified": true}));
+        let other = claims(
+            json!({"sub": "u", "name": "n", "email": "j@corp", "mail": "ceo@corp", "email_verified": true}),
+        );
         let id = identity(&c, &other).unwrap();
         assert_eq!(id.email, "ceo@corp");
         assert!(!id.email_verified, "email_verified was about j@corp");
-        let same = claims(json!({"sub": "u", "name": "n", "email": "j@corp", "mail": "j@corp", "email_verified": true}));
+        let same = claims(
+            json!({"sub": "u", "name": "n", "email": "j@corp", "mail": "j@corp", "email_verified": true}),
+        );
         assert!(identity(&c, &same).unwrap().email_verified);
     }
 
@@ -170,10 +179,18 @@ mod tests {
         assert_eq!(c.get("email_verified"), None);
         assert_eq!(c["email"], "b@x");
         let mut c = claims(json!({"sub": "u", "email": "a@x", "email_verified": true}));
-        merge_userinfo(&mut c, claims(json!({"sub": "u", "email": "a@x", "name": "A"})), "email");
+        merge_userinfo(
+            &mut c,
+            claims(json!({"sub": "u", "email": "a@x", "name": "A"})),
+            "email",
+        );
         assert_eq!(c["email_verified"], true, "same address: kept");
         let mut c = claims(json!({"sub": "u", "email": "a@x", "email_verified": false}));
-        merge_userinfo(&mut c, claims(json!({"email": "b@x", "email_verified": true})), "email");
+        merge_userinfo(
+            &mut c,
+            claims(json!({"email": "b@x", "email_verified": true})),
+            "email",
+        );
         assert_eq!(c["email_verified"], true, "userinfo's own word");
     }
 
