@@ -17,20 +17,14 @@ const DISCOVERY: &str = r#"{"issuer":"http://127.0.0.1:5556/dex",
   "token_endpoint":"http://127.0.0.1:5556/dex/token","jwks_uri":"http://127.0.0.1:5556/dex/keys"}"#;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
+    let Ok(text) = std::str::from_utf8(data) else { return };
     let mut parts = text.split('\u{0}');
     let path = parts.next().unwrap_or("/");
     let cookie = parts.next();
     let authorization = parts.next();
     let body = parts.next().unwrap_or("").as_bytes();
-    let Ok(settings) = Settings::from_json(CONFIG.as_bytes()) else {
-        return;
-    };
-    let Ok(engine) = Engine::new(settings) else {
-        return;
-    };
+    let Ok(settings) = Settings::from_json(CONFIG.as_bytes()) else { return };
+    let Ok(engine) = Engine::new(settings) else { return };
     let (Ok(endpoints), Ok(keys)) = (
         parse_discovery(DISCOVERY.as_bytes(), "http://127.0.0.1:5556/dex"),
         KeySet::parse(JWKS.as_bytes()),
@@ -51,22 +45,15 @@ fuzz_target!(|data: &[u8]| {
     match engine.on_request(&req, Some(&provider), 1_800_000_000).0 {
         Outcome::Forward(f) => {
             // Random input never carries a valid session or token: only public routes pass.
-            assert!(
-                f.identity.is_empty(),
-                "forwarded with an identity for {path:?}"
-            );
+            assert!(f.identity.is_empty(), "forwarded with an identity for {path:?}");
         }
         Outcome::Respond(_) => {}
         Outcome::Call { pending, .. } => {
             // Whatever the broker answers, the outcome is a response or a forward
             // without an identity (no broker answer here carries a valid signed token).
-            let (out, _) =
-                engine.on_token_response(*pending, Some(200), body, Some(&provider), 1_800_000_000);
+            let (out, _) = engine.on_token_response(*pending, Some(200), body, Some(&provider), 1_800_000_000);
             if let Outcome::Forward(f) = out {
-                assert!(
-                    f.identity.is_empty(),
-                    "a random token response admitted {path:?}"
-                );
+                assert!(f.identity.is_empty(), "a random token response admitted {path:?}");
             }
         }
     }

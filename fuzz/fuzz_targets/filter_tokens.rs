@@ -20,9 +20,6 @@ fuzz_target!(|data: &[u8]| {
             nonce: Some("n"),
             now: 1_800_000_000,
         };
-        assert!(
-            validate(token, &keys, &expect).is_err(),
-            "an unsigned input verified"
-        );
+        assert!(validate(token, &keys, &expect).is_err(), "an unsigned input verified");
     }
 });
