@@ -89,7 +89,10 @@ fn serve(path: &Path) -> anyhow::Result<()> {
 }
 
 fn check_config(path: &Path) -> anyhow::Result<()> {
-    let (config, _) = load(path)?;
+    let (config, connectors) = load(path)?;
+    for warning in gatehouse_broker::connector::warnings(&connectors) {
+        eprintln!("WARNING: {warning}");
+    }
     println!(
         "config OK: issuer {}, {} client(s), {} static password(s)",
         config.issuer.url,

@@ -1,6 +1,7 @@
 //! Dex-style YAML configuration: load, normalise key case, refuse unknown keys, validate.
 
 mod block;
+mod client_remote_ip;
 mod clients;
 mod connectors;
 mod duration;
@@ -16,6 +17,7 @@ mod validate;
 use std::time::Duration;
 
 pub use block::{check_url, parse_block, required, ReadFile};
+pub use client_remote_ip::ClientRemoteIp;
 pub use connectors::{ConnectorEntry, LOCAL_CONNECTOR_ID};
 pub use duration::parse_go_duration;
 pub use error::ConfigError;
@@ -35,6 +37,8 @@ pub struct Config {
     pub storage: StorageConfig,
     /// `host:port` to listen on (Go form `:5556` is turned into `0.0.0.0:5556`).
     pub http_addr: String,
+    /// `web.clientRemoteIP`: whose word to take for the client's address.
+    pub client_remote_ip: ClientRemoteIp,
     pub expiry: Expiry,
     pub logger: Logger,
     pub oauth2: OAuth2,

@@ -96,6 +96,8 @@ pub enum IntOrString {
 #[serde(deny_unknown_fields)]
 pub struct RawWeb {
     pub http: Option<String>,
+    #[serde(rename = "clientRemoteIP")]
+    pub client_remote_ip: Option<super::client_remote_ip::RawClientRemoteIp>,
 }
 
 #[derive(Debug, Deserialize)]

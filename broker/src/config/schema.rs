@@ -105,7 +105,10 @@ const WEB: Shape = Shape::Object(&[
     ),
     (
         "clientRemoteIP",
-        Shape::Unsupported("clientRemoteIP is not supported yet"),
+        Shape::Object(&[
+            ("header", Shape::Scalar),
+            ("trustedProxies", Shape::List(&Shape::Scalar)),
+        ]),
     ),
 ]);
 

@@ -11,6 +11,9 @@ type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 pub fn validate(raw: RawConfig, env: Env) -> Result<Config, ConfigError> {
     let issuer = issuer(raw.issuer)?;
     let storage = super::storage::storage(raw.storage)?;
+    let client_remote_ip = super::client_remote_ip::client_remote_ip(
+        raw.web.as_ref().and_then(|w| w.client_remote_ip.clone()),
+    )?;
     let http_addr = http_addr(raw.web)?;
     let telemetry_addr = telemetry_addr(raw.telemetry, &http_addr)?;
     let expiry = expiry(raw.expiry)?;
@@ -32,6 +35,7 @@ pub fn validate(raw: RawConfig, env: Env) -> Result<Config, ConfigError> {
         issuer,
         storage,
         http_addr,
+        client_remote_ip,
         expiry,
         logger,
         oauth2,

@@ -56,9 +56,46 @@ pub fn configure_with(
         .collect()
 }
 
+/// Every connector's dangerous settings, one line each, naming the entry.
+pub fn warnings(connectors: &[ConfiguredConnector]) -> Vec<String> {
+    connectors
+        .iter()
+        .flat_map(|c| {
+            c.settings
+                .warnings()
+                .into_iter()
+                .map(move |w| format!("{} ({}): {w}", c.entry.at, c.entry.id))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn microsoft(tenant: &str, groups: &str) -> Vec<String> {
+        let yaml = format!(
+            "{}connectors:\n- type: microsoft\n  id: ms\n  name: Microsoft\n  config:\n    clientID: x\n    clientSecret: y\n    redirectURI: https://gate.example.com/dex/callback\n    tenant: {tenant}\n{groups}",
+            base()
+        );
+        warnings(&configure(&Config::from_yaml(&yaml).unwrap()).unwrap())
+    }
+
+    #[test]
+    fn multi_tenant_microsoft_without_groups_is_warned_about() {
+        for tenant in ["common", "organizations", "Consumers"] {
+            let w = microsoft(tenant, "");
+            assert_eq!(w.len(), 1, "{tenant}: {w:?}");
+            assert!(w[0].contains("ANY Microsoft account"), "{}", w[0]);
+            assert!(w[0].starts_with("connectors[0] (ms): "), "{}", w[0]);
+        }
+        assert!(microsoft("contoso.onmicrosoft.com", "").is_empty());
+        assert!(microsoft(
+            "11111111-2222-3333-4444-555555555555",
+            "    groups: [admins]\n"
+        )
+        .is_empty());
+    }
 
     fn base() -> String {
         "issuer: https://gate.example.com/dex\nstorage:\n  type: memory\nweb:\n  http: 127.0.0.1:5556\n"

@@ -17,7 +17,7 @@ pub mod upstream_oauth2;
 
 use async_trait::async_trait;
 
-pub use catalog::{configure, configure_with, ConfiguredConnector};
+pub use catalog::{configure, configure_with, warnings, ConfiguredConnector};
 pub use identity::{ConnectorData, Identity};
 pub use local::LocalConnector;
 pub use registry::Connectors;

@@ -26,6 +26,12 @@ pub struct ParseContext<'a> {
 pub trait ConnectorSettings: Debug + Send + Sync {
     /// The running connector; `http` is shared by every connector that calls upstream.
     fn build(&self, id: &str, name: &str, http: &UpstreamClient) -> BuiltConnector;
+
+    /// Valid but dangerous settings of this block, each naming its key and what to do; said
+    /// loudly at start (`serve`) and by `check-config`.
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// A running connector, or why it could not start.

@@ -29,6 +29,8 @@ struct HttpLabels {
 enum LoginResult {
     succeeded,
     failed,
+    /// Refused by login throttling before any password check.
+    throttled,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -75,7 +77,7 @@ impl Metrics {
         let logins = Family::<LoginLabels, Counter>::default();
         registry.register(
             "logins",
-            "Sign-in attempts by connector and result (succeeded, failed)",
+            "Sign-in attempts by connector and result (succeeded, failed, throttled)",
             logins.clone(),
         );
         let tokens_issued = Family::<GrantLabels, Counter>::default();
@@ -139,6 +141,16 @@ impl Metrics {
     }
 
     /// `grant_type` must be one the token endpoint supports.
+    /// A sign-in refused by throttling (no password was checked).
+    pub fn login_throttled(&self, connector: &str) {
+        self.logins
+            .get_or_create(&LoginLabels {
+                connector: connector.to_string(),
+                result: LoginResult::throttled,
+            })
+            .inc();
+    }
+
     pub fn token_issued(&self, grant_type: &str) {
         self.tokens_issued
             .get_or_create(&GrantLabels {

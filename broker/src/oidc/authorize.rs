@@ -9,19 +9,25 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
+use super::client_address::{throttle_key, ClientAddress};
+use super::login_throttle::{with_retry_after, AUTH_REQUESTS_PER_MINUTE};
 use super::params::Params;
 use super::redirect::{error_to_client, found};
 use super::scopes::parse_scopes;
 use super::{pkce, AppState};
 use crate::config::PkceMethod;
-use crate::random::random_token;
+use crate::random::{hash_secret, random_token};
 use crate::storage::{now, AuthRequest, PkceChallenge};
-use crate::web::{chooser_page, error_page, storage_error_page, ConnectorLink};
+use crate::web::{chooser_page, error_page, storage_error_page, throttled_page, ConnectorLink};
 
 /// Longest `state`/`nonce` stored; longer values are refused rather than bloating storage.
 const MAX_PARAM_LEN: usize = 1024;
 
-pub async fn authorize(State(app): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
+pub async fn authorize(
+    State(app): State<Arc<AppState>>,
+    client_address: ClientAddress,
+    RawQuery(query): RawQuery,
+) -> Response {
     let query = query.unwrap_or_default();
     let params = match Params::parse(query.as_bytes()) {
         Ok(p) => p,
@@ -141,8 +147,27 @@ pub async fn authorize(State(app): State<Arc<AppState>>, RawQuery(query): RawQue
         connector_id: None,
         identity: None,
         upstream: None,
+        browser_binding: None,
         expires_at: now().saturating_add(app.config.expiry.auth_requests.as_secs() as i64),
     };
+    // Each /auth stores a row before anyone signed in: bounded per client address.
+    if let Some(ip) = client_address.0 {
+        let key = format!("auth:{}", hash_secret(&throttle_key(ip)));
+        match app
+            .storage
+            .count_in_window(&key, AUTH_REQUESTS_PER_MINUTE, 60, now())
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(
+                    "sign-in start refused: too many /auth requests from one client address"
+                );
+                return with_retry_after(throttled_page(60, None), 60);
+            }
+            Err(e) => return storage_error_page(&e, "counting auth requests"),
+        }
+    }
     if let Err(e) = app.storage.create_auth_request(&request).await {
         // Not redirected to the client: the sign-in can simply be retried once storage is back.
         return storage_error_page(&e, "storing auth request");

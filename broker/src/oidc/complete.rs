@@ -1,31 +1,92 @@
-//! The end of a browser sign-in: issue a one-time code and send the user back to the client.
+//! The end of a browser sign-in, one path for every connector (password form, upstream
+//! OIDC/Microsoft callback, SAML POST): either the code is issued in the very response that
+//! completes the login, or the request is bound to that browser and the approval page follows.
 
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::Response;
 
+use super::browser_binding::Binding;
 use super::redirect::{found, to_client};
 use super::AppState;
 use crate::config::AUTH_CODE_LIFETIME;
 use crate::connector::Identity;
 use crate::random::{hash_secret, random_token};
-use crate::storage::{now, AuthCode};
+use crate::storage::{now, AuthCode, AuthRequest, UnixTime};
 use crate::web::{error_page, storage_error_page};
 
-/// Takes the (signed-in) auth request, so it completes at most once, and redirects with a code.
-pub async fn issue_code(app: &AppState, request_id: &str) -> Response {
+/// A connector has vouched for `identity` on auth request `request_id`.
+pub struct SignIn<'a> {
+    pub request_id: &'a str,
+    pub connector_id: &'a str,
+    pub identity: &'a Identity,
+    /// Set for redirect connectors: the request's upstream login must name this connector.
+    pub via_upstream: bool,
+}
+
+/// Finishes a sign-in. With `skipApprovalScreen` the request is taken (removed, atomically) and
+/// the code made from it in this response: no identity is ever stored on a live request, so
+/// nothing can be advanced by anyone else in between. Otherwise the identity is recorded once,
+/// with the hash of a secret this response hands to the browser as a cookie, and `/approval`
+/// requires that cookie.
+pub async fn finish_sign_in(app: &AppState, sign_in: SignIn<'_>) -> Response {
+    let SignIn {
+        request_id,
+        connector_id,
+        identity,
+        via_upstream,
+    } = sign_in;
     let t = now();
-    let request = match app.storage.take_auth_request(request_id, t).await {
+    if app.config.oauth2.skip_approval_screen {
+        let request = match app.storage.take_auth_request(request_id, t).await {
+            Ok(Some(r)) => r,
+            Ok(None) => return expired(),
+            Err(e) => return storage_error_page(&e, "taking auth request"),
+        };
+        let upstream_ok = !via_upstream
+            || request
+                .upstream
+                .as_ref()
+                .is_some_and(|u| u.connector_id == connector_id);
+        if request.identity.is_some() || !upstream_ok {
+            return expired();
+        }
+        tracing::info!(connector = %connector_id, client = %request.client_id, "user signed in");
+        return issue_code(app, request, connector_id.to_string(), identity.clone(), t).await;
+    }
+    let binding = Binding::new();
+    let request = match app.storage.get_auth_request(request_id, t).await {
         Ok(Some(r)) => r,
         Ok(None) => return expired(),
-        Err(e) => return storage_error_page(&e, "taking auth request"),
+        Err(e) => return storage_error_page(&e, "loading auth request"),
     };
-    let (Some(identity), Some(connector_id)) = (request.identity, request.connector_id) else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "Not signed in",
-            "Sign in before granting access.",
-        );
-    };
+    match app
+        .storage
+        .set_auth_request_identity(request_id, connector_id, identity, &binding.hash)
+        .await
+    {
+        Ok(true) => {}
+        // Gone, or someone signed in on it already: the first sign-in stands.
+        Ok(false) => return expired(),
+        Err(e) => return storage_error_page(&e, "saving sign-in"),
+    }
+    tracing::info!(connector = %connector_id, client = %request.client_id, "user signed in");
+    let req: String = form_urlencoded::byte_serialize(request_id.as_bytes()).collect();
+    let mut response = found(&app.path(&format!("/approval?req={req}")));
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        binding.set_cookie(app, request_id, request.expires_at.saturating_sub(t)),
+    );
+    response
+}
+
+/// Turns a finished (taken) request into a one-time code and redirects the browser with it.
+pub async fn issue_code(
+    app: &AppState,
+    request: AuthRequest,
+    connector_id: String,
+    identity: Identity,
+    t: UnixTime,
+) -> Response {
     let code = random_token();
     let record = AuthCode {
         code_hash: hash_secret(&code),
@@ -54,30 +115,4 @@ pub fn expired() -> Response {
         "Sign-in expired",
         "This sign-in is unknown or has expired.",
     )
-}
-
-/// A connector has vouched for `identity`: record it on the auth request, then issue the code
-/// (approval skipped) or show the approval page.
-pub async fn signed_in(
-    app: &AppState,
-    request_id: &str,
-    client_id: &str,
-    connector_id: &str,
-    identity: &Identity,
-) -> Response {
-    match app
-        .storage
-        .set_auth_request_identity(request_id, connector_id, identity)
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => return expired(),
-        Err(e) => return storage_error_page(&e, "saving sign-in"),
-    }
-    tracing::info!(connector = %connector_id, client = %client_id, "user signed in");
-    if app.config.oauth2.skip_approval_screen {
-        return issue_code(app, request_id).await;
-    }
-    let req: String = form_urlencoded::byte_serialize(request_id.as_bytes()).collect();
-    found(&app.path(&format!("/approval?req={req}")))
 }

@@ -7,7 +7,9 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::complete::{expired, signed_in};
+use super::client_address::ClientAddress;
+use super::complete::{expired, finish_sign_in, SignIn};
+use super::login_throttle;
 use super::params::Params;
 use super::AppState;
 use crate::connector::{ConnectorError, PasswordConnector};
@@ -89,6 +91,7 @@ pub async fn show(
 pub async fn submit(
     State(app): State<Arc<AppState>>,
     Path(connector_id): Path<String>,
+    client: ClientAddress,
     body: Bytes,
 ) -> Response {
     let Ok(form) = Params::parse(&body) else {
@@ -102,6 +105,10 @@ pub async fn submit(
         Ok(found) => found,
         Err(page) => return page,
     };
+    if request.identity.is_some() {
+        // One sign-in per request: whoever signed in first stands.
+        return expired();
+    }
     let login = form.get("login").unwrap_or("");
     let action = app.path(&format!("/auth/{connector_id}"));
     let form_again = |status: StatusCode, error: &str| {
@@ -116,10 +123,16 @@ pub async fn submit(
             },
         )
     };
-    let identity = match password_connector
+    // Before any bcrypt: a throttled or concurrent attempt is refused at no cost.
+    let attempt = match login_throttle::begin(&app, &connector_id, login, client.0).await {
+        Ok(a) => a,
+        Err(refusal) => return refusal.page(),
+    };
+    let checked = password_connector
         .login(login, form.get("password").unwrap_or(""))
-        .await
-    {
+        .await;
+    attempt.end(&app, login_throttle::outcome(&checked)).await;
+    let identity = match checked {
         Ok(Some(identity)) => {
             app.metrics.login(&connector_id, true);
             identity
@@ -146,12 +159,14 @@ pub async fn submit(
             );
         }
     };
-    signed_in(
+    finish_sign_in(
         &app,
-        &request.id,
-        &request.client_id,
-        &connector_id,
-        &identity,
+        SignIn {
+            request_id: &request.id,
+            connector_id: &connector_id,
+            identity: &identity,
+            via_upstream: false,
+        },
     )
     .await
 }

@@ -2,15 +2,19 @@
 
 mod approval;
 mod authorize;
-mod client_auth;
+// Public for the fuzz targets (fuzz/): the parsers of what clients send.
+pub mod browser_binding;
+pub mod client_address;
+pub mod client_auth;
 mod complete;
 mod discovery;
 mod health;
 mod jwks;
 mod login;
+mod login_throttle;
 mod logout;
 mod oauth_error;
-mod params;
+pub mod params;
 mod pkce;
 mod post_logout_redirect;
 mod redirect;

@@ -9,6 +9,8 @@ pub struct OAuthError {
     status: StatusCode,
     code: &'static str,
     description: String,
+    /// Seconds for `Retry-After` (throttled password grants).
+    retry_after: Option<i64>,
 }
 
 impl OAuthError {
@@ -17,6 +19,21 @@ impl OAuthError {
             status,
             code,
             description: description.into(),
+            retry_after: None,
+        }
+    }
+    /// 429: the password grant is throttled for this account or address (RFC 6585).
+    pub fn too_many_attempts(retry_after: i64) -> Self {
+        OAuthError {
+            retry_after: Some(retry_after.max(1)),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "invalid_grant",
+                format!(
+                    "too many sign-in attempts; retry after {} s",
+                    retry_after.max(1)
+                ),
+            )
         }
     }
     pub fn invalid_request(d: impl Into<String>) -> Self {
@@ -58,6 +75,12 @@ impl IntoResponse for OAuthError {
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if let Some(v) = self
+            .retry_after
+            .and_then(|s| HeaderValue::from_str(&s.to_string()).ok())
+        {
+            headers.insert(header::RETRY_AFTER, v);
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(
                 header::WWW_AUTHENTICATE,

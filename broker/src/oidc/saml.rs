@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::complete::{expired, signed_in};
+use super::complete::{expired, finish_sign_in, SignIn};
 use super::params::Params;
 use super::redirect::found;
 use super::AppState;
@@ -148,22 +148,15 @@ pub async fn callback(State(app): State<Arc<AppState>>, body: Bytes) -> Response
         }
         Err(e) => return storage_error_page(&e, "taking SAML request"),
     }
-    let client_id = match app
-        .storage
-        .get_auth_request(&pending.auth_request_id, t)
-        .await
-    {
-        Ok(Some(r)) => r.client_id,
-        Ok(None) => return expired(),
-        Err(e) => return storage_error_page(&e, "loading auth request"),
-    };
     app.metrics.login(&pending.connector_id, true);
-    signed_in(
+    finish_sign_in(
         &app,
-        &pending.auth_request_id,
-        &client_id,
-        &pending.connector_id,
-        &login.identity,
+        SignIn {
+            request_id: &pending.auth_request_id,
+            connector_id: &pending.connector_id,
+            identity: &login.identity,
+            via_upstream: false,
+        },
     )
     .await
 }

@@ -10,7 +10,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
+use super::client_address::ClientAddress;
 use super::client_auth::authenticate;
+use super::login_throttle::{self, Refusal};
 use super::oauth_error::OAuthError;
 use super::params::Params;
 use super::scopes::parse_scopes;
@@ -32,8 +34,13 @@ struct TokenResponse {
     scope: String,
 }
 
-pub async fn token(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
-    match handle(&app, &headers, &body).await {
+pub async fn token(
+    State(app): State<Arc<AppState>>,
+    client: ClientAddress,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match handle(&app, client, &headers, &body).await {
         Ok(r) => {
             let mut response = Json(r).into_response();
             let h = response.headers_mut();
@@ -47,6 +54,7 @@ pub async fn token(State(app): State<Arc<AppState>>, headers: HeaderMap, body: B
 
 async fn handle(
     app: &AppState,
+    address: ClientAddress,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<TokenResponse, OAuthError> {
@@ -75,7 +83,7 @@ async fn handle(
         ),
         Some("refresh_token") => ("refresh_token", refresh_token(app, client, &form).await),
         Some("password") if app.config.oauth2.password_connector.is_some() => {
-            ("password", password(app, client, &form).await)
+            ("password", password(app, client, address, &form).await)
         }
         Some(other) => {
             return Err(OAuthError::unsupported_grant_type(format!(
@@ -247,6 +255,7 @@ async fn refresh_token(
 async fn password(
     app: &AppState,
     client: &Client,
+    address: ClientAddress,
     form: &Params,
 ) -> Result<TokenResponse, OAuthError> {
     let connector_id = app
@@ -275,10 +284,16 @@ async fn password(
     if !scopes.iter().any(|s| s == "openid") {
         return Err(OAuthError::invalid_scope("the openid scope is required"));
     }
-    let identity = password_connector
-        .login(username, password)
+    // The same throttling as the login form: refused before any bcrypt.
+    let attempt = login_throttle::begin(app, &connector_id, username, address.0)
         .await
-        .map_err(|e| OAuthError::temporarily_unavailable(e.to_string()))?;
+        .map_err(|refusal| match refusal {
+            Refusal::Storage(e) => storage_error(e),
+            other => OAuthError::too_many_attempts(other.retry_after()),
+        })?;
+    let checked = password_connector.login(username, password).await;
+    attempt.end(app, login_throttle::outcome(&checked)).await;
+    let identity = checked.map_err(|e| OAuthError::temporarily_unavailable(e.to_string()))?;
     app.metrics.login(&connector_id, identity.is_some());
     let identity =
         identity.ok_or_else(|| OAuthError::invalid_grant("invalid username or password"))?;

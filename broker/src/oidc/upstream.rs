@@ -10,11 +10,11 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::complete::{expired, issue_code};
+use super::complete::{expired, finish_sign_in, SignIn};
 use super::params::Params;
 use super::redirect::found;
 use super::AppState;
-use crate::connector::{Connector, ConnectorError, Identity, Scopes};
+use crate::connector::{Connector, ConnectorError, Scopes};
 use crate::storage::{now, UpstreamLogin};
 use crate::web::{error_page, not_allowed_page};
 
@@ -133,34 +133,16 @@ pub async fn callback(State(app): State<Arc<AppState>>, RawQuery(query): RawQuer
         }
     };
     app.metrics.login(connector.id(), true);
-    finish(&app, &request.id, connector.id(), &identity).await
-}
-
-/// The user is known and allowed: record it, then approval or straight to the client.
-async fn finish(
-    app: &AppState,
-    request_id: &str,
-    connector_id: &str,
-    identity: &Identity,
-) -> Response {
-    match app
-        .storage
-        .set_auth_request_identity(request_id, connector_id, identity)
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => return expired(),
-        Err(e) => {
-            tracing::error!(error = %e, "saving sign-in failed");
-            return internal();
-        }
-    }
-    tracing::info!(connector = %connector_id, "user signed in upstream");
-    if app.config.oauth2.skip_approval_screen {
-        return issue_code(app, request_id).await;
-    }
-    let req: String = form_urlencoded::byte_serialize(request_id.as_bytes()).collect();
-    found(&app.path(&format!("/approval?req={req}")))
+    finish_sign_in(
+        &app,
+        SignIn {
+            request_id: &request.id,
+            connector_id: connector.id(),
+            identity: &identity,
+            via_upstream: true,
+        },
+    )
+    .await
 }
 
 fn failure_page(connector_id: &str, e: &ConnectorError) -> Response {

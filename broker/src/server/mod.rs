@@ -49,6 +49,9 @@ pub async fn build_state(
     config: Config,
     connectors: &[ConfiguredConnector],
 ) -> Result<Arc<AppState>, ServeError> {
+    for warning in crate::connector::warnings(connectors) {
+        tracing::warn!("DANGEROUS CONFIG: {warning}");
+    }
     let storage = storage::open(&config.storage).await?;
     let keys = Arc::new(
         KeyManager::start(
@@ -139,9 +142,13 @@ pub async fn serve(config: Config, connectors: &[ConfiguredConnector]) -> Result
             metrics,
             request_metrics::count_request,
         ));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown::signal())
-        .await?;
+    // The TCP peer reaches handlers (login throttling; see oidc::client_address).
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown::signal())
+    .await?;
     let _ = stop_tx.send(true);
     let _ = tokio::join!(gc, key_refresh);
     if let Some(telemetry) = telemetry {

@@ -6,6 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use subtle::ConstantTimeEq;
 
+use super::throttle::{self, ThrottleRow};
 use super::*;
 
 /// How long a spent authorization code or refresh token is remembered, to detect replays.
@@ -24,6 +25,9 @@ struct State {
     saml_requests: HashMap<String, SamlRequest>,
     /// assertion ID → when to forget it.
     saml_assertions: HashMap<String, UnixTime>,
+    login_throttle: HashMap<String, throttle::ThrottleRow>,
+    /// key → (end of the current window, events counted in it).
+    rate_windows: HashMap<String, (UnixTime, i64)>,
 }
 
 #[derive(Default)]
@@ -73,26 +77,28 @@ impl Storage for MemoryStorage {
         id: &str,
         connector_id: &str,
         identity: &Identity,
+        browser_binding: &str,
     ) -> Result<bool> {
         let mut s = self.lock();
         match s.auth_requests.get_mut(id) {
-            Some(r) => {
+            Some(r) if r.identity.is_none() => {
                 r.connector_id = Some(connector_id.to_string());
                 r.identity = Some(identity.clone());
+                r.browser_binding = Some(browser_binding.to_string());
                 Ok(true)
             }
-            None => Ok(false),
+            _ => Ok(false),
         }
     }
 
     async fn set_auth_request_upstream(&self, id: &str, upstream: &UpstreamLogin) -> Result<bool> {
         let mut s = self.lock();
         match s.auth_requests.get_mut(id) {
-            Some(r) => {
+            Some(r) if r.identity.is_none() => {
                 r.upstream = Some(upstream.clone());
                 Ok(true)
             }
-            None => Ok(false),
+            _ => Ok(false),
         }
     }
 
@@ -257,6 +263,61 @@ impl Storage for MemoryStorage {
         Ok(true)
     }
 
+    async fn begin_login_attempt(
+        &self,
+        keys: &[ThrottleKey],
+        now: UnixTime,
+        lease_until: UnixTime,
+    ) -> Result<LoginGate> {
+        let mut s = self.lock();
+        let rows: Vec<ThrottleRow> = keys
+            .iter()
+            .map(|k| s.login_throttle.get(&k.id).copied().unwrap_or_default())
+            .collect();
+        let gate = throttle::gate(&rows, now);
+        if gate == LoginGate::Open {
+            for (key, row) in keys.iter().zip(rows) {
+                s.login_throttle
+                    .insert(key.id.clone(), throttle::held(row, now, lease_until));
+            }
+        }
+        Ok(gate)
+    }
+
+    async fn end_login_attempt(
+        &self,
+        keys: &[ThrottleKey],
+        outcome: AttemptOutcome,
+        now: UnixTime,
+    ) -> Result<()> {
+        let mut s = self.lock();
+        for key in keys {
+            let row = s.login_throttle.get(&key.id).copied().unwrap_or_default();
+            s.login_throttle
+                .insert(key.id.clone(), row.ended(&key.backoff, outcome, now));
+        }
+        Ok(())
+    }
+
+    async fn count_in_window(
+        &self,
+        key: &str,
+        limit: i64,
+        window_secs: i64,
+        now: UnixTime,
+    ) -> Result<bool> {
+        let mut s = self.lock();
+        let (end, count) = match s.rate_windows.get(key).copied() {
+            Some((end, count)) if end > now => (end, count),
+            _ => (now.saturating_add(window_secs), 0),
+        };
+        if count >= limit {
+            return Ok(false);
+        }
+        s.rate_windows.insert(key.to_string(), (end, count + 1));
+        Ok(true)
+    }
+
     async fn delete_expired(&self, now: UnixTime) -> Result<GcStats> {
         let mut s = self.lock();
         let mut stats = GcStats::default();
@@ -279,6 +340,10 @@ impl Storage for MemoryStorage {
         let n = s.saml_assertions.len();
         s.saml_assertions.retain(|_, until| *until > now);
         stats.saml_assertions = (n - s.saml_assertions.len()) as u64;
+        let n = s.login_throttle.len() + s.rate_windows.len();
+        s.login_throttle.retain(|_, r| r.expires_at > now);
+        s.rate_windows.retain(|_, (end, _)| *end > now);
+        stats.throttle_rows = (n - s.login_throttle.len() - s.rate_windows.len()) as u64;
         Ok(stats)
     }
 }

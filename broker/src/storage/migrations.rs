@@ -57,4 +57,22 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[
                 expires_at BIGINT NOT NULL)",
         ],
     ),
+    (
+        4,
+        &[
+            // Login throttling (issue 10): per key (hashed account or client address) the
+            // failures, the back-off they earned and the lease of a check in flight.
+            "CREATE TABLE IF NOT EXISTS login_throttle (
+                id TEXT PRIMARY KEY,
+                failures BIGINT NOT NULL,
+                blocked_until BIGINT NOT NULL,
+                busy_until BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL)",
+            // Fixed-window counters (unauthenticated /auth requests per client address).
+            "CREATE TABLE IF NOT EXISTS rate_windows (
+                id TEXT PRIMARY KEY,
+                window_end BIGINT NOT NULL,
+                count BIGINT NOT NULL)",
+        ],
+    ),
 ];

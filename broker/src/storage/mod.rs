@@ -13,6 +13,8 @@ mod postgres;
 mod records;
 mod sql;
 mod sql_rows;
+mod sql_throttle;
+mod throttle;
 
 #[cfg(test)]
 mod conformance;
@@ -23,6 +25,7 @@ pub use gc::spawn_garbage_collector;
 pub use memory::MemoryStorage;
 pub use records::*;
 pub use sql::SqlStorage;
+pub use throttle::{AttemptOutcome, Backoff, LoginGate, ThrottleKey};
 
 /// Seconds since the Unix epoch.
 pub type UnixTime = i64;
@@ -89,6 +92,7 @@ pub struct GcStats {
     pub signing_keys: u64,
     pub saml_requests: u64,
     pub saml_assertions: u64,
+    pub throttle_rows: u64,
 }
 
 #[async_trait]
@@ -100,14 +104,17 @@ pub trait Storage: Send + Sync + 'static {
     async fn create_auth_request(&self, request: &AuthRequest) -> Result<()>;
     /// None when unknown or expired.
     async fn get_auth_request(&self, id: &str, now: UnixTime) -> Result<Option<AuthRequest>>;
-    /// Records who signed in; false when the request is gone.
+    /// Records who signed in and the hash binding the request to their browser, once, atomically:
+    /// false when the request is gone or someone already signed in on it.
     async fn set_auth_request_identity(
         &self,
         id: &str,
         connector_id: &str,
         identity: &Identity,
+        browser_binding: &str,
     ) -> Result<bool>;
-    /// Remembers the upstream login a redirect connector started; false when the request is gone.
+    /// Remembers the upstream login a redirect connector started; false when the request is gone
+    /// or already signed in.
     async fn set_auth_request_upstream(&self, id: &str, upstream: &UpstreamLogin) -> Result<bool>;
     /// Removes and returns the request, atomically, so it finishes at most once.
     async fn take_auth_request(&self, id: &str, now: UnixTime) -> Result<Option<AuthRequest>>;
@@ -151,6 +158,33 @@ pub trait Storage: Send + Sync + 'static {
     async fn answer_saml_request(&self, id: &str, now: UnixTime) -> Result<bool>;
     /// Remembers an assertion ID until `expires_at`; false when it was already seen (a replay).
     async fn remember_saml_assertion(&self, id: &str, expires_at: UnixTime) -> Result<bool>;
+
+    // --- login throttling and rate limits (shared by every replica) ---
+    /// Admits one password check for all `keys` together, or none: refused while any key is in
+    /// its back-off or already has a check in flight. Admitted, every key is held until
+    /// [`Storage::end_login_attempt`] or `lease_until`, whichever comes first.
+    async fn begin_login_attempt(
+        &self,
+        keys: &[ThrottleKey],
+        now: UnixTime,
+        lease_until: UnixTime,
+    ) -> Result<LoginGate>;
+    /// Releases the keys of an admitted attempt; a failure counts against each of them.
+    async fn end_login_attempt(
+        &self,
+        keys: &[ThrottleKey],
+        outcome: AttemptOutcome,
+        now: UnixTime,
+    ) -> Result<()>;
+    /// Counts one event for `key` in a fixed window of `window_secs`: false (not counted) once
+    /// `limit` events were counted in the current window.
+    async fn count_in_window(
+        &self,
+        key: &str,
+        limit: i64,
+        window_secs: i64,
+        now: UnixTime,
+    ) -> Result<bool>;
 
     // Room for offline sessions, connector data, passwords and clients in storage: later issues.
 

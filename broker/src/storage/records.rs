@@ -29,6 +29,10 @@ pub struct AuthRequest {
     /// (PKCE verifier, nonce): set when the user picks that connector.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream: Option<UpstreamLogin>,
+    /// SHA-256 of the secret given, in a cookie, to the browser that completed the connector
+    /// login (set with `identity`): only that browser may view, approve or deny the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser_binding: Option<String>,
     pub expires_at: UnixTime,
 }
 

@@ -111,11 +111,12 @@ impl SqlStorage {
     }
 
     /// Changes an auth request's data in one transaction: the write comes first, so it takes
-    /// the write lock (SQLite) / row lock (PostgreSQL) before the read. False when unknown.
+    /// the write lock (SQLite) / row lock (PostgreSQL) before the read. False when unknown or
+    /// when `change` refuses (returns false).
     async fn modify_auth_request(
         &self,
         id: &str,
-        change: impl FnOnce(&mut AuthRequest) + Send,
+        change: impl FnOnce(&mut AuthRequest) -> bool + Send,
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         let locked = sqlx::query("UPDATE auth_requests SET expires_at = expires_at WHERE id = $1")
@@ -131,7 +132,9 @@ impl SqlStorage {
             .fetch_one(&mut *tx)
             .await?;
         let mut request: AuthRequest = from_row(&row)?;
-        change(&mut request);
+        if !change(&mut request) {
+            return Ok(false);
+        }
         sqlx::query("UPDATE auth_requests SET data = $1 WHERE id = $2")
             .bind(to_json(&request)?)
             .bind(id)
@@ -175,17 +178,29 @@ impl Storage for SqlStorage {
         id: &str,
         connector_id: &str,
         identity: &Identity,
+        browser_binding: &str,
     ) -> Result<bool> {
         self.modify_auth_request(id, |request| {
+            if request.identity.is_some() {
+                return false;
+            }
             request.connector_id = Some(connector_id.to_string());
             request.identity = Some(identity.clone());
+            request.browser_binding = Some(browser_binding.to_string());
+            true
         })
         .await
     }
 
     async fn set_auth_request_upstream(&self, id: &str, upstream: &UpstreamLogin) -> Result<bool> {
-        self.modify_auth_request(id, |request| request.upstream = Some(upstream.clone()))
-            .await
+        self.modify_auth_request(id, |request| {
+            let pending = request.identity.is_none();
+            if pending {
+                request.upstream = Some(upstream.clone());
+            }
+            pending
+        })
+        .await
     }
 
     async fn take_auth_request(&self, id: &str, now: UnixTime) -> Result<Option<AuthRequest>> {
@@ -415,6 +430,34 @@ impl Storage for SqlStorage {
         }
     }
 
+    async fn begin_login_attempt(
+        &self,
+        keys: &[ThrottleKey],
+        now: UnixTime,
+        lease_until: UnixTime,
+    ) -> Result<LoginGate> {
+        self.sql_begin_login_attempt(keys, now, lease_until).await
+    }
+
+    async fn end_login_attempt(
+        &self,
+        keys: &[ThrottleKey],
+        outcome: AttemptOutcome,
+        now: UnixTime,
+    ) -> Result<()> {
+        self.sql_end_login_attempt(keys, outcome, now).await
+    }
+
+    async fn count_in_window(
+        &self,
+        key: &str,
+        limit: i64,
+        window_secs: i64,
+        now: UnixTime,
+    ) -> Result<bool> {
+        self.sql_count_in_window(key, limit, window_secs, now).await
+    }
+
     async fn delete_expired(&self, now: UnixTime) -> Result<GcStats> {
         let mut stats = GcStats::default();
         let run = |sql: &'static str| {
@@ -436,6 +479,7 @@ impl Storage for SqlStorage {
         stats.signing_keys = run("DELETE FROM signing_keys WHERE verify_until <= $1").await?;
         stats.saml_requests = run("DELETE FROM saml_requests WHERE expires_at <= $1").await?;
         stats.saml_assertions = run("DELETE FROM saml_assertions WHERE expires_at <= $1").await?;
+        stats.throttle_rows = self.sql_delete_expired_throttle(now).await?;
         Ok(stats)
     }
 }

@@ -10,6 +10,7 @@ mod login;
 mod not_allowed;
 mod saml_post;
 mod signed_out;
+mod throttled;
 
 pub use approval::approval_page;
 pub use chooser::{chooser_page, ConnectorLink};
@@ -20,3 +21,4 @@ pub use login::{login_page, LoginForm};
 pub use not_allowed::not_allowed_page;
 pub use saml_post::saml_post_page;
 pub use signed_out::signed_out_page;
+pub use throttled::throttled_page;

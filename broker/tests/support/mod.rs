@@ -347,9 +347,12 @@ pub fn approve(b: &Broker, login_response: Response) -> String {
     if !loc.starts_with("/dex/approval") {
         return loc;
     }
+    // Only the browser that signed in may answer: it holds the binding cookie.
+    let cookie = approval_cookie(&login_response);
     let c = http();
     let page = c
         .get(format!("http://127.0.0.1:{}{}", b.port, loc))
+        .header("cookie", &cookie)
         .send()
         .unwrap();
     assert_eq!(page.status(), 200);
@@ -358,11 +361,25 @@ pub fn approve(b: &Broker, login_response: Response) -> String {
     let req = hidden_input(&html, "req");
     let r = c
         .post(b.url("/approval"))
+        .header("cookie", &cookie)
         .form(&[("req", req.as_str()), ("approval", "approve")])
         .send()
         .unwrap();
     assert_eq!(r.status(), 302);
     location(&r)
+}
+
+/// The approval binding cookie (`name=value`) a completed login sets for the approval step.
+pub fn approval_cookie(login_response: &Response) -> String {
+    login_response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("gatehouse_approval_"))
+        .and_then(|c| c.split(';').next())
+        .unwrap_or_else(|| panic!("no approval cookie on {}", login_response.status()))
+        .to_string()
 }
 
 /// Full browser leg: returns the code (state checked).

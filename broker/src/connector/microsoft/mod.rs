@@ -40,6 +40,21 @@ impl ConnectorSettings for MicrosoftConfig {
             MicrosoftConnector::new(self.clone(), http.clone()),
         )
     }
+
+    fn warnings(&self) -> Vec<String> {
+        if !config::is_multi_tenant(&self.tenant) || !self.groups.is_empty() {
+            return Vec::new();
+        }
+        let which = match self.tenant.to_ascii_lowercase().as_str() {
+            "consumers" => "every personal Microsoft account",
+            "organizations" => "every work or school account of every organisation",
+            _ => "every personal account and every organisation's accounts",
+        };
+        vec![format!(
+            "tenant {:?} with no groups admits ANY Microsoft account in the world ({which}); set tenant to your tenant id or domain, or restrict access with the gateway's rules",
+            self.tenant
+        )]
+    }
 }
 
 const SCOPE_USER: &str = "user.read";

@@ -30,12 +30,19 @@ pub fn identity(
         None if wants_email => return Err(missing(&config.email_claim)),
         None => String::new(),
     };
-    let email_verified = match claims.get("email_verified").and_then(Value::as_bool) {
-        _ if config.insecure_skip_email_verified => true,
+    // As Dex: insecureSkipEmailVerified stands in for a missing claim only; a provider that
+    // says `false` is believed.
+    let stated = match claims.get("email_verified").and_then(Value::as_bool) {
         Some(v) => v,
+        None if config.insecure_skip_email_verified => true,
         None if wants_email => return Err(missing("email_verified")),
         None => false,
     };
+    // `email_verified` is about the `email` claim: an address read from another claim
+    // (claimMapping) is verified only when it is that same address.
+    let email_verified = stated
+        && (config.email_claim == "email"
+            || string(claims, "email").is_some_and(|standard| standard == email));
     Ok(Identity {
         user_id,
         username,
@@ -45,6 +52,23 @@ pub fn identity(
         groups: Vec::new(),
         connector_data: None,
     })
+}
+
+/// Userinfo claims over the ID token's (Core §5.3.2: same `sub`, checked by the caller). A
+/// userinfo answer that changes the e-mail without saying whether the new one is verified
+/// drops the ID token's `email_verified`, which was about the old address.
+pub fn merge_userinfo(
+    claims: &mut Map<String, Value>,
+    info: Map<String, Value>,
+    email_claim: &str,
+) {
+    let email_changed = info
+        .get(email_claim)
+        .is_some_and(|new| claims.get(email_claim) != Some(new));
+    if email_changed && !info.contains_key("email_verified") {
+        claims.remove("email_verified");
+    }
+    claims.extend(info);
 }
 
 /// What the groups claim says: a list, a single string, or — for an Entra ID token with more
@@ -123,6 +147,51 @@ mod tests {
                 .unwrap()
                 .email_verified
         );
+    }
+
+    #[test]
+    fn skip_email_verified_never_overrides_an_explicit_false() {
+        let c =
+            claims(json!({"sub": "u1", "name": "Jane", "email": "j@x", "email_verified": false}));
+        let id = identity(&config(json!({"insecureSkipEmailVerified": true})), &c).unwrap();
+        assert!(!id.email_verified);
+    }
+
+    #[test]
+    fn a_mapped_email_is_verified_only_when_it_is_the_verified_email() {
+        let c = config(json!({"claimMapping": {"email": "mail"}}));
+        let other = claims(
+            json!({"sub": "u", "name": "n", "email": "j@corp", "mail": "ceo@corp", "email_verified": true}),
+        );
+        let id = identity(&c, &other).unwrap();
+        assert_eq!(id.email, "ceo@corp");
+        assert!(!id.email_verified, "email_verified was about j@corp");
+        let same = claims(
+            json!({"sub": "u", "name": "n", "email": "j@corp", "mail": "j@corp", "email_verified": true}),
+        );
+        assert!(identity(&c, &same).unwrap().email_verified);
+    }
+
+    #[test]
+    fn userinfo_changing_the_email_drops_a_stale_email_verified() {
+        let mut c = claims(json!({"sub": "u", "email": "a@x", "email_verified": true}));
+        merge_userinfo(&mut c, claims(json!({"sub": "u", "email": "b@x"})), "email");
+        assert_eq!(c.get("email_verified"), None);
+        assert_eq!(c["email"], "b@x");
+        let mut c = claims(json!({"sub": "u", "email": "a@x", "email_verified": true}));
+        merge_userinfo(
+            &mut c,
+            claims(json!({"sub": "u", "email": "a@x", "name": "A"})),
+            "email",
+        );
+        assert_eq!(c["email_verified"], true, "same address: kept");
+        let mut c = claims(json!({"sub": "u", "email": "a@x", "email_verified": false}));
+        merge_userinfo(
+            &mut c,
+            claims(json!({"email": "b@x", "email_verified": true})),
+            "email",
+        );
+        assert_eq!(c["email_verified"], true, "userinfo's own word");
     }
 
     #[test]

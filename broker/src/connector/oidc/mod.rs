@@ -41,6 +41,14 @@ impl ConnectorSettings for OidcConfig {
     fn build(&self, id: &str, name: &str, http: &UpstreamClient) -> BuiltConnector {
         RedirectingConnector::build(id, name, OidcConnector::new(self.clone(), http.clone()))
     }
+
+    fn warnings(&self) -> Vec<String> {
+        if self.insecure_skip_email_verified {
+            vec!["insecureSkipEmailVerified is on: e-mail addresses the provider does not mark verified are reported as verified".into()]
+        } else {
+            Vec::new()
+        }
+    }
 }
 
 /// Where Microsoft Graph answers, for group overage pointing at the retired Azure AD Graph.
@@ -134,7 +142,7 @@ impl OidcConnector {
                     "OIDC userinfo: sub differs from the ID token's".into(),
                 ));
             }
-            claims.extend(info);
+            claims::merge_userinfo(&mut claims, info, &self.config.email_claim);
         }
         Ok(claims)
     }

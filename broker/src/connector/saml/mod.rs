@@ -45,6 +45,14 @@ impl ConnectorSettings for SamlConfig {
     fn build(&self, id: &str, name: &str, _: &UpstreamClient) -> BuiltConnector {
         Ok(Arc::new(SamlConnector::new(id, name, self.clone())?))
     }
+
+    fn warnings(&self) -> Vec<String> {
+        if self.insecure_skip_signature_validation {
+            vec!["insecureSkipSignatureValidation is on: anyone can sign in as anyone through this connector".into()]
+        } else {
+            Vec::new()
+        }
+    }
 }
 
 /// Clock difference tolerated with the IdP.
