@@ -276,7 +276,7 @@ fn a_second_set_tick_period_traps() {
     let model = Model::start(json!({"probe": "tick_twice"}), up.port, 1);
     assert_eq!(model.get("/", &[]).status, 500);
     assert!(
-        model.log().contains("tick_period already set"),
+        model.wait_log("tick_period already set", 1),
         "{}",
         model.log()
     );
@@ -340,7 +340,7 @@ fn a_call_without_method_traps() {
     );
     assert_eq!(model.get("/", &[]).status, 500);
     assert!(
-        model.log().contains("dispatch failed: no :method"),
+        model.wait_log("dispatch failed: no :method", 1),
         "{}",
         model.log()
     );
@@ -372,7 +372,7 @@ fn unsupported_calls_trap_and_the_next_request_is_served() {
         let r = model.get(path, &[]);
         assert_eq!(r.status, 500, "{path}: {}", r.body);
         assert!(
-            model.log().contains(logged),
+            model.wait_log(logged, 1),
             "{path}: {logged} not in\n{}",
             model.log()
         );
