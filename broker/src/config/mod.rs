@@ -4,6 +4,7 @@ mod connectors;
 mod duration;
 mod env_expand;
 mod error;
+mod grpc;
 mod password_hash;
 mod raw;
 mod saml;
@@ -17,6 +18,7 @@ pub(crate) use connectors::parse_connector_config;
 pub use connectors::{ConnectorConfig, ConnectorKind};
 pub use duration::parse_go_duration;
 pub use error::ConfigError;
+pub use grpc::{GrpcConfig, GrpcTls};
 pub use password_hash::{decode_bcrypt_hash, BcryptHash};
 pub use saml::{AuthnBinding, SamlConfig, SamlSigningKey};
 pub use storage::{PostgresConfig, StorageConfig};
@@ -43,6 +45,10 @@ pub struct Config {
     pub telemetry_addr: Option<String>,
     /// Upstream connectors (`connectors:`), in config order.
     pub connectors: Vec<ConnectorConfig>,
+    /// Dex's gRPC administration API (`grpc:`), when configured.
+    pub grpc: Option<GrpcConfig>,
+    /// Settings accepted but not served as written, logged at start (e.g. `responseTypes: [token]`).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -203,6 +209,9 @@ impl Config {
         Config::from_yaml(&text)
     }
 
+    /// Static clients only, for tests of the config; endpoints look clients up through
+    /// `crate::clients::lookup_client`.
+    #[cfg(test)]
     pub fn client(&self, id: &str) -> Option<&Client> {
         self.clients.iter().find(|c| c.id == id)
     }

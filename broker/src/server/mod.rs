@@ -39,6 +39,8 @@ pub enum ServeError {
     },
     #[error("connector {id}: {message}")]
     Connector { id: String, message: String },
+    #[error("gRPC API: {message}")]
+    Api { message: String },
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -62,7 +64,8 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, ServeError> {
             .unwrap_or(2);
         connectors.push(Arc::new(
             LocalConnector::new(&config.static_passwords, parallelism)
-                .with_in_flight_gauge(metrics.bcrypt_in_flight()),
+                .with_in_flight_gauge(metrics.bcrypt_in_flight())
+                .with_storage(storage.clone()),
         ));
     }
     if let Some(first) = config.connectors.first() {
@@ -92,6 +95,9 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, ServeError> {
 /// Runs until SIGINT/SIGTERM, then finishes in-flight requests and returns.
 pub async fn serve(config: Config) -> Result<(), ServeError> {
     let addr = config.http_addr.clone();
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
     let state = build_state(config).await?;
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
@@ -105,6 +111,10 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let telemetry = match state.config.telemetry_addr.clone() {
         Some(addr) => Some(spawn_telemetry(&addr, state.clone(), stop_rx.clone()).await?),
+        None => None,
+    };
+    let api = match state.config.grpc.clone() {
+        Some(grpc) => Some(crate::api::spawn_api(&grpc, state.clone(), stop_rx.clone()).await?),
         None => None,
     };
     let gc = storage::spawn_garbage_collector(state.storage.clone(), GC_INTERVAL, stop_rx.clone());
@@ -134,6 +144,9 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let _ = tokio::join!(gc, key_refresh);
     if let Some(telemetry) = telemetry {
         let _ = telemetry.await;
+    }
+    if let Some(api) = api {
+        let _ = api.await;
     }
     tracing::info!("stopped");
     Ok(())

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::*;
 
-const NOW: UnixTime = 1_700_000_000;
+pub(super) const NOW: UnixTime = 1_700_000_000;
 
 fn identity() -> Identity {
     Identity {
@@ -51,7 +51,7 @@ fn auth_code(hash: &str, expires_at: UnixTime) -> AuthCode {
     }
 }
 
-fn refresh(id: &str, family: &str, expires_at: UnixTime) -> RefreshToken {
+pub(super) fn refresh(id: &str, family: &str, expires_at: UnixTime) -> RefreshToken {
     RefreshToken {
         id: id.into(),
         secret_hash: format!("hash-{id}"),
@@ -78,7 +78,7 @@ pub fn signing_key(kid: &str, verify_until: UnixTime) -> SigningKeyRecord {
     }
 }
 
-const ROTATE: RefreshPolicy = RefreshPolicy {
+pub(super) const ROTATE: RefreshPolicy = RefreshPolicy {
     rotate: true,
     idle_secs: None,
     absolute_secs: None,
@@ -107,10 +107,11 @@ pub async fn run_all(storage: Arc<dyn Storage>) {
     concurrent_refreshes(storage.clone()).await;
     concurrent_key_rotations(storage.clone()).await;
     concurrent_saml_answers(storage.clone()).await;
+    super::conformance_directory::run_all(storage.clone()).await;
 }
 
 /// Runs `n` copies of `op` at once (on separate tasks, so SQL backends use separate connections).
-async fn race<T, F, Fut>(storage: &Arc<dyn Storage>, n: usize, op: F) -> Vec<T>
+pub(super) async fn race<T, F, Fut>(storage: &Arc<dyn Storage>, n: usize, op: F) -> Vec<T>
 where
     T: Send + 'static,
     F: Fn(Arc<dyn Storage>, usize) -> Fut,

@@ -12,18 +12,20 @@ use super::*;
 pub(super) const SPENT_MEMORY_SECS: i64 = 24 * 3600;
 
 #[derive(Default)]
-struct State {
+pub(super) struct State {
     auth_requests: HashMap<String, AuthRequest>,
     auth_codes: HashMap<String, AuthCode>,
     /// code hash → when to forget it was redeemed.
     redeemed_codes: HashMap<String, UnixTime>,
     /// token id → (token, when it was spent by rotation).
-    refresh_tokens: HashMap<String, (RefreshToken, Option<UnixTime>)>,
+    pub(super) refresh_tokens: HashMap<String, (RefreshToken, Option<UnixTime>)>,
     signing_keys: Vec<SigningKeyRecord>,
     signing_key_generation: i64,
     saml_requests: HashMap<String, SamlRequest>,
     /// assertion ID → when to forget it.
     saml_assertions: HashMap<String, UnixTime>,
+    /// Users and clients created at run time (see `memory_directory.rs`).
+    pub(super) directory: super::memory_directory::DirectoryState,
 }
 
 #[derive(Default)]
@@ -36,7 +38,7 @@ impl MemoryStorage {
         Self::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave a half-written map (each operation is one
         // insert/remove), so recovering the guard is safe.
         self.state.lock().unwrap_or_else(|p| p.into_inner())

@@ -137,11 +137,11 @@ impl SqlStorage {
     }
 }
 
-fn to_json<T: Serialize>(value: &T) -> Result<String> {
+pub(super) fn to_json<T: Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| StorageError::Corrupt(e.to_string()))
 }
 
-fn from_row<T: DeserializeOwned>(row: &AnyRow) -> Result<T> {
+pub(super) fn from_row<T: DeserializeOwned>(row: &AnyRow) -> Result<T> {
     let data: String = row.try_get("data")?;
     serde_json::from_str(&data).map_err(|e| StorageError::Corrupt(e.to_string()))
 }
@@ -150,7 +150,7 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
-fn insert_error(e: sqlx::Error) -> StorageError {
+pub(super) fn insert_error(e: sqlx::Error) -> StorageError {
     if is_unique_violation(&e) {
         StorageError::AlreadyExists
     } else {
@@ -158,7 +158,7 @@ fn insert_error(e: sqlx::Error) -> StorageError {
     }
 }
 
-async fn delete_family(tx: &mut Transaction<'_, Any>, family: &str) -> Result<u64> {
+pub(super) async fn delete_family(tx: &mut Transaction<'_, Any>, family: &str) -> Result<u64> {
     Ok(sqlx::query("DELETE FROM refresh_tokens WHERE family = $1")
         .bind(family)
         .execute(&mut **tx)
