@@ -12,23 +12,23 @@ use super::proto::dex_client::DexClient;
 use super::proto::*;
 use crate::random::random_token;
 
-/// Where the API is and how to reach it.
+/// Where the API is and how to reach it (before or after the subcommand).
 #[derive(Debug, Clone, clap::Args)]
 pub struct ApiArgs {
     /// host:port of the broker's gRPC API (its `grpc.addr`).
-    #[arg(long, default_value = "127.0.0.1:5557", env = "GATEHOUSE_API_ADDR")]
+    #[arg(global = true, long, default_value = "127.0.0.1:5557", env = "GATEHOUSE_API_ADDR")]
     pub api: String,
     /// PEM CA certificate that signed the server's certificate: connect with TLS.
-    #[arg(long, env = "GATEHOUSE_API_CA")]
+    #[arg(global = true, long, env = "GATEHOUSE_API_CA")]
     pub ca_cert: Option<PathBuf>,
     /// PEM client certificate (when the server sets `grpc.tlsClientCA`).
-    #[arg(long, requires = "client_key", env = "GATEHOUSE_API_CERT")]
+    #[arg(global = true, long, requires = "client_key", env = "GATEHOUSE_API_CERT")]
     pub client_cert: Option<PathBuf>,
     /// PEM private key of --client-cert.
-    #[arg(long, requires = "client_cert", env = "GATEHOUSE_API_KEY")]
+    #[arg(global = true, long, requires = "client_cert", env = "GATEHOUSE_API_KEY")]
     pub client_key: Option<PathBuf>,
     /// Name to expect in the server's certificate (default: the host of --api).
-    #[arg(long)]
+    #[arg(global = true, long)]
     pub server_name: Option<String>,
 }
 
