@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use gatehouse_e2e::broker::{PASSWORD_HASH, CLIENT_ID};
+use gatehouse_e2e::broker::{CLIENT_ID, PASSWORD_HASH};
 use gatehouse_e2e::logs::current_test_name;
 use gatehouse_e2e::oidc_client::{OidcClient, Outcome};
 use gatehouse_e2e::paths::{broker_binary, repo_root};
@@ -135,8 +135,16 @@ fn add_carol(api: &str) {
     let (email, username, password) = CAROL;
     cli_ok(
         &[
-            "users", "add", "--api", api, "--email", email, "--username", username,
-            "--user-id", "carol-id",
+            "users",
+            "add",
+            "--api",
+            api,
+            "--email",
+            email,
+            "--username",
+            username,
+            "--user-id",
+            "carol-id",
         ],
         &format!("{password}\n"),
     );
@@ -169,11 +177,12 @@ fn sign_in(client: &OidcClient, email: &str, password: &str) -> Option<String> {
     let back = client.redirect_uri.clone();
     let landed = browser
         .follow_until(posted, |p| {
-            p.location()
-                .is_some_and(|l| l.as_str().starts_with(&back))
+            p.location().is_some_and(|l| l.as_str().starts_with(&back))
         })
         .unwrap();
-    let location = landed.location().filter(|l| l.as_str().starts_with(&back))?;
+    let location = landed
+        .location()
+        .filter(|l| l.as_str().starts_with(&back))?;
     location
         .query_pairs()
         .find(|(k, _)| k == "code")
@@ -211,16 +220,33 @@ fn every_rpc(storage: Option<String>) {
         .filter_map(Value::as_str)
         .collect();
     for rpc in [
-        "GetVersion", "GetDiscovery", "GetClient", "CreateClient", "UpdateClient",
-        "DeleteClient", "ListClients", "CreatePassword", "UpdatePassword", "DeletePassword",
-        "ListPasswords", "VerifyPassword", "ListRefresh", "RevokeRefresh", "CreateConnector",
-        "UpdateConnector", "DeleteConnector", "ListConnectors",
+        "GetVersion",
+        "GetDiscovery",
+        "GetClient",
+        "CreateClient",
+        "UpdateClient",
+        "DeleteClient",
+        "ListClients",
+        "CreatePassword",
+        "UpdatePassword",
+        "DeletePassword",
+        "ListPasswords",
+        "VerifyPassword",
+        "ListRefresh",
+        "RevokeRefresh",
+        "CreateConnector",
+        "UpdateConnector",
+        "DeleteConnector",
+        "ListConnectors",
     ] {
         assert!(checked.contains(&rpc), "{rpc} not checked: {summary}");
     }
     // Every call is logged, without secrets or hashes.
     let log = std::fs::read_to_string(b.logs.file("broker")).unwrap();
-    assert!(log.contains("rpc=\"CreatePassword\"") || log.contains("rpc=CreatePassword"), "{log}");
+    assert!(
+        log.contains("rpc=\"CreatePassword\"") || log.contains("rpc=CreatePassword"),
+        "{log}"
+    );
     assert!(log.contains("py.user@example.com") || log.contains("Py.User@Example.com"));
     assert!(!log.contains(&PASSWORD_HASH[7..]), "a hash reached the log");
     assert!(!log.contains(&cheap[7..]), "a refused hash reached the log");
@@ -248,8 +274,14 @@ fn user_created_over_grpc_signs_in_through_envoy_and_stops_when_deleted() {
     .unwrap();
     add_carol(&api);
     let listed = cli_ok(&["users", "list", "--api", &api], "");
-    assert!(listed.contains("carol@example.com\tcarol\tcarol-id"), "{listed}");
-    assert!(listed.contains(ADMIN.email), "static users are listed: {listed}");
+    assert!(
+        listed.contains("carol@example.com\tcarol\tcarol-id"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains(ADMIN.email),
+        "static users are listed: {listed}"
+    );
 
     let (_, _, password) = CAROL;
     // The filter answers 503 until it has the broker's keys.
@@ -267,11 +299,17 @@ fn user_created_over_grpc_signs_in_through_envoy_and_stops_when_deleted() {
     assert_eq!(page.status, 200, "{}", page.body);
     let requests = stack.echo.requests();
     let seen = requests.last().expect("the upstream was reached");
-    assert_eq!(seen.header("x-auth-request-email"), Some("carol@example.com"));
+    assert_eq!(
+        seen.header("x-auth-request-email"),
+        Some("carol@example.com")
+    );
     let sub = dex_subject("carol-id", "local");
     assert_eq!(seen.header("x-auth-request-user"), Some(sub.as_str()));
 
-    cli_ok(&["users", "set-password", "--api", &api, "carol@example.com"], "new-pw\n");
+    cli_ok(
+        &["users", "set-password", "--api", &api, "carol@example.com"],
+        "new-pw\n",
+    );
     let mut browser = Browser::new().unwrap();
     let refused = browser
         .login(&stack.url("/private"), "carol@example.com", password)
@@ -290,7 +328,10 @@ fn user_created_over_grpc_signs_in_through_envoy_and_stops_when_deleted() {
 
 /// `tests/peers/openid-client` with its pinned packages installed.
 fn rp_dir() -> PathBuf {
-    let peer = repo_root().join("tests").join("peers").join("openid-client");
+    let peer = repo_root()
+        .join("tests")
+        .join("peers")
+        .join("openid-client");
     assert!(
         peer.join("node_modules").join("openid-client").is_dir(),
         "run `make setup` (npm ci in {})",
@@ -305,8 +346,16 @@ fn client_created_over_grpc_completes_a_code_flow_with_openid_client() {
     let redirect = format!("http://127.0.0.1:{}/rp/callback", free_port().unwrap());
     let added = cli_ok(
         &[
-            "clients", "add", "--api", &b.api, "--id", "rp-app", "--name", "RP app",
-            "--redirect-uri", &redirect,
+            "clients",
+            "add",
+            "--api",
+            &b.api,
+            "--id",
+            "rp-app",
+            "--name",
+            "RP app",
+            "--redirect-uri",
+            &redirect,
         ],
         "",
     );
@@ -366,7 +415,11 @@ fn client_created_over_grpc_completes_a_code_flow_with_openid_client() {
         .form(&[("grant_type", "refresh_token"), ("refresh_token", "x.y")])
         .send()
         .unwrap();
-    assert_eq!(token.status().as_u16(), 401, "a deleted client cannot authenticate");
+    assert_eq!(
+        token.status().as_u16(),
+        401,
+        "a deleted client cannot authenticate"
+    );
 }
 
 #[test]
@@ -425,15 +478,24 @@ fn user_deleted_on_one_replica_cannot_sign_in_or_refresh_on_the_other() {
     let (email, _, password) = CAROL;
     let refresh = refresh_token_for(&on_b, email, password);
     let (status, body) = on_b.refresh(&refresh).unwrap();
-    assert_eq!(status, 200, "replica B refreshes a user created on A: {body}");
+    assert_eq!(
+        status, 200,
+        "replica B refreshes a user created on A: {body}"
+    );
     let refresh = body["refresh_token"].as_str().unwrap().to_string();
 
     cli_ok(&["users", "remove", "--api", &api, email], "");
     let (status, body) = on_b.refresh(&refresh).unwrap();
     assert_eq!(status, 400, "refresh on B after deletion on A: {body}");
     assert_eq!(body["error"], "invalid_grant");
-    assert!(sign_in(&on_b, email, password).is_none(), "sign-in on B after deletion on A");
-    assert!(sign_in(&on_a, email, password).is_none(), "sign-in on A after deletion");
+    assert!(
+        sign_in(&on_b, email, password).is_none(),
+        "sign-in on B after deletion on A"
+    );
+    assert!(
+        sign_in(&on_a, email, password).is_none(),
+        "sign-in on A after deletion"
+    );
 }
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl.
@@ -444,22 +506,61 @@ fn make_certificates(dir: &Path) {
             .current_dir(dir)
             .output()
             .expect("running openssl (installed by make setup)");
-        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
-    std::fs::write(dir.join("server.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n").unwrap();
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
     run(&[
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
-        "-days", "2", "-subj", "/CN=gatehouse-test-ca",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=gatehouse-test-ca",
     ]);
     for (name, cn) in [("server", "localhost"), ("client", "admin-tool")] {
         run(&[
-            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", &format!("{name}.key"), "-out",
-            &format!("{name}.csr"), "-subj", &format!("/CN={cn}"),
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.csr"),
+            "-subj",
+            &format!("/CN={cn}"),
         ]);
         run(&[
-            "x509", "-req", "-in", &format!("{name}.csr"), "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", &format!("{name}.pem"), "-days", "2", "-extfile",
+            "x509",
+            "-req",
+            "-in",
+            &format!("{name}.csr"),
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &format!("{name}.pem"),
+            "-days",
+            "2",
+            "-extfile",
             &format!("{name}.ext"),
         ]);
     }
@@ -485,41 +586,73 @@ fn mtls_refuses_a_client_without_a_certificate() {
         "list-refresh",
         &b.api,
         &[
-            "--sub", &sub, "--ca-cert", &p("ca.pem"), "--client-cert", &p("client.pem"),
-            "--client-key", &p("client.key"),
+            "--sub",
+            &sub,
+            "--ca-cert",
+            &p("ca.pem"),
+            "--client-cert",
+            &p("client.pem"),
+            "--client-key",
+            &p("client.key"),
         ],
     );
     assert!(ok, "with a client certificate: {out}");
     assert_eq!(summary["refresh_tokens"], serde_json::json!([]));
 
-    let (ok, summary, out) = checker("list-refresh", &b.api, &["--sub", &sub, "--ca-cert", &p("ca.pem")]);
-    assert!(!ok, "without a client certificate the call must fail: {out}");
+    let (ok, summary, out) = checker(
+        "list-refresh",
+        &b.api,
+        &["--sub", &sub, "--ca-cert", &p("ca.pem")],
+    );
     assert!(
-        summary["failed"].as_str().unwrap_or_default().contains("UNAVAILABLE"),
+        !ok,
+        "without a client certificate the call must fail: {out}"
+    );
+    assert!(
+        summary["failed"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("UNAVAILABLE"),
         "{summary}"
     );
 
     let with_cert = [
-        "--api", &b.api, "--ca-cert", &p("ca.pem"), "--client-cert", &p("client.pem"),
-        "--client-key", &p("client.key"),
+        "--api",
+        &b.api,
+        "--ca-cert",
+        &p("ca.pem"),
+        "--client-cert",
+        &p("client.pem"),
+        "--client-key",
+        &p("client.key"),
     ];
     let mut args = vec!["users", "list"];
     args.extend(with_cert);
     assert!(cli_ok(&args, "").contains(ADMIN.email));
-    let no_cert = cli(&["users", "list", "--api", &b.api, "--ca-cert", &p("ca.pem")], "");
-    assert!(!no_cert.status.success(), "the CLI without a certificate is refused");
+    let no_cert = cli(
+        &["users", "list", "--api", &b.api, "--ca-cert", &p("ca.pem")],
+        "",
+    );
+    assert!(
+        !no_cert.status.success(),
+        "the CLI without a certificate is refused"
+    );
 
     let log = std::fs::read_to_string(b.logs.file("broker")).unwrap();
-    assert!(log.contains("CN=admin-tool"), "the caller's certificate subject is logged");
+    assert!(
+        log.contains("CN=admin-tool"),
+        "the caller's certificate subject is logged"
+    );
 }
 
 #[test]
 fn non_loopback_addr_without_client_ca_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = BrokerConfig::standard(free_port().unwrap(), free_port().unwrap(), dir.path());
-    config
-        .yaml
-        .push_str(&format!("grpc:\n  addr: \"0.0.0.0:{}\"\n", free_port().unwrap()));
+    config.yaml.push_str(&format!(
+        "grpc:\n  addr: \"0.0.0.0:{}\"\n",
+        free_port().unwrap()
+    ));
     let path = dir.path().join("broker.yaml");
     std::fs::write(&path, &config.yaml).unwrap();
     let out = Command::new(broker_binary().unwrap())

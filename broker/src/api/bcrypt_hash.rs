@@ -12,7 +12,8 @@ pub fn checked_hash(bytes: &[u8]) -> Result<String, String> {
     if bytes.is_empty() {
         return Err("no password hash supplied".into());
     }
-    let text = std::str::from_utf8(bytes).map_err(|_| "the hash is not a bcrypt hash".to_string())?;
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| "the hash is not a bcrypt hash".to_string())?;
     // Only the raw form ($2a$…): the config's base64 form is not what Dex's API takes.
     if !text.starts_with('$') {
         return Err("the hash is not a bcrypt hash ($2a$, $2b$ or $2y$)".into());
@@ -36,7 +37,9 @@ mod tests {
         let ok = bcrypt::hash("pw", 10).unwrap();
         assert_eq!(checked_hash(ok.as_bytes()).unwrap(), ok);
         let cheap = bcrypt::hash("pw", 4).unwrap();
-        assert!(checked_hash(cheap.as_bytes()).unwrap_err().contains("below"));
+        assert!(checked_hash(cheap.as_bytes())
+            .unwrap_err()
+            .contains("below"));
         let costly = format!("$2b$17${}", "a".repeat(53));
         assert!(checked_hash(costly.as_bytes()).is_err());
     }

@@ -16,16 +16,31 @@ use crate::random::random_token;
 #[derive(Debug, Clone, clap::Args)]
 pub struct ApiArgs {
     /// host:port of the broker's gRPC API (its `grpc.addr`).
-    #[arg(global = true, long, default_value = "127.0.0.1:5557", env = "GATEHOUSE_API_ADDR")]
+    #[arg(
+        global = true,
+        long,
+        default_value = "127.0.0.1:5557",
+        env = "GATEHOUSE_API_ADDR"
+    )]
     pub api: String,
     /// PEM CA certificate that signed the server's certificate: connect with TLS.
     #[arg(global = true, long, env = "GATEHOUSE_API_CA")]
     pub ca_cert: Option<PathBuf>,
     /// PEM client certificate (when the server sets `grpc.tlsClientCA`).
-    #[arg(global = true, long, requires = "client_key", env = "GATEHOUSE_API_CERT")]
+    #[arg(
+        global = true,
+        long,
+        requires = "client_key",
+        env = "GATEHOUSE_API_CERT"
+    )]
     pub client_cert: Option<PathBuf>,
     /// PEM private key of --client-cert.
-    #[arg(global = true, long, requires = "client_cert", env = "GATEHOUSE_API_KEY")]
+    #[arg(
+        global = true,
+        long,
+        requires = "client_cert",
+        env = "GATEHOUSE_API_KEY"
+    )]
     pub client_key: Option<PathBuf>,
     /// Name to expect in the server's certificate (default: the host of --api).
     #[arg(global = true, long)]
@@ -114,9 +129,8 @@ pub async fn connect(args: &ApiArgs) -> anyhow::Result<DexClient<Channel>> {
     let mut endpoint = Channel::from_shared(format!("{scheme}://{}", args.api))
         .with_context(|| format!("--api {:?} is not host:port", args.api))?;
     if let Some(ca) = &args.ca_cert {
-        let read = |p: &PathBuf| {
-            std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))
-        };
+        let read =
+            |p: &PathBuf| std::fs::read(p).with_context(|| format!("cannot read {}", p.display()));
         let mut tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read(ca)?));
         if let (Some(cert), Some(key)) = (&args.client_cert, &args.client_key) {
             tls = tls.identity(Identity::from_pem(read(cert)?, read(key)?));
@@ -235,7 +249,10 @@ pub async fn run_clients(args: &ApiArgs, command: ClientsCommand) -> anyhow::Res
                 .map_err(status)?
                 .into_inner();
             if resp.already_exists {
-                bail!("a client with id {:?} already exists", id.unwrap_or_default());
+                bail!(
+                    "a client with id {:?} already exists",
+                    id.unwrap_or_default()
+                );
             }
             let c = resp
                 .client
@@ -253,7 +270,13 @@ pub async fn run_clients(args: &ApiArgs, command: ClientsCommand) -> anyhow::Res
                 .into_inner();
             for c in resp.clients {
                 let kind = if c.public { "public" } else { "confidential" };
-                println!("{}\t{}\t{}\t{}", c.id, kind, c.name, c.redirect_uris.join(" "));
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    c.id,
+                    kind,
+                    c.name,
+                    c.redirect_uris.join(" ")
+                );
             }
         }
         ClientsCommand::Remove { id } => {

@@ -18,7 +18,8 @@ pub mod proto {
     tonic::include_proto!("api");
 
     /// The compiled proto, for server reflection.
-    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("dex_api_descriptor");
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        tonic::include_file_descriptor_set!("dex_api_descriptor");
 }
 
 /// Dex's `apiVersion` as of v2.45 (clients compare it to know which calls exist).

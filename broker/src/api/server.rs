@@ -28,9 +28,11 @@ pub async fn spawn_api(
             // Required, not optional: a caller without a certificate is refused in the handshake.
             tls_config = tls_config.client_ca_root(Certificate::from_pem(ca));
         }
-        builder = builder.tls_config(tls_config).map_err(|e| ServeError::Api {
-            message: format!("grpc.tlsCert/tlsKey/tlsClientCA: {e}"),
-        })?;
+        builder = builder
+            .tls_config(tls_config)
+            .map_err(|e| ServeError::Api {
+                message: format!("grpc.tlsCert/tlsKey/tlsClientCA: {e}"),
+            })?;
     }
     let service = DexServer::new(DexApi::new(app)).max_decoding_message_size(MAX_REQUEST_BYTES);
     let mut router = builder
@@ -65,10 +67,7 @@ pub async fn spawn_api(
         let stopped = async move {
             let _ = stop.changed().await;
         };
-        if let Err(e) = router
-            .serve_with_incoming_shutdown(incoming, stopped)
-            .await
-        {
+        if let Err(e) = router.serve_with_incoming_shutdown(incoming, stopped).await {
             tracing::error!(error = %e, "gRPC API failed");
         }
     }))
@@ -87,10 +86,9 @@ fn too_large_is_resource_exhausted<B>(mut response: http::Response<B>) -> http::
         m.contains("decoded message length too large")
     });
     if out_of_range && too_large {
-        response.headers_mut().insert(
-            "grpc-status",
-            http::HeaderValue::from_static("8"),
-        );
+        response
+            .headers_mut()
+            .insert("grpc-status", http::HeaderValue::from_static("8"));
     }
     response
 }

@@ -36,7 +36,10 @@ mod tests {
         let sub = encode_subject("08a8684b-db88-4b73-90a9-3cd1661f5466", "local");
         assert_eq!(
             decode_subject(&sub).unwrap(),
-            ("08a8684b-db88-4b73-90a9-3cd1661f5466".into(), "local".into())
+            (
+                "08a8684b-db88-4b73-90a9-3cd1661f5466".into(),
+                "local".into()
+            )
         );
         assert!(decode_subject("not base64!").is_err());
         assert!(decode_subject("").is_err());

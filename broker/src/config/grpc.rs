@@ -153,10 +153,14 @@ mod tests {
 
     #[test]
     fn loopback_without_tls_is_fine() {
-        let g = grpc(Some(raw("127.0.0.1:5557")), &no_files).unwrap().unwrap();
+        let g = grpc(Some(raw("127.0.0.1:5557")), &no_files)
+            .unwrap()
+            .unwrap();
         assert_eq!(g.addr.to_string(), "127.0.0.1:5557");
         assert!(grpc(Some(raw("[::1]:5557")), &no_files).unwrap().is_some());
-        assert!(grpc(Some(raw("localhost:5557")), &no_files).unwrap().is_some());
+        assert!(grpc(Some(raw("localhost:5557")), &no_files)
+            .unwrap()
+            .is_some());
     }
 
     #[test]
@@ -170,7 +174,9 @@ mod tests {
 
     #[test]
     fn malformed_and_incomplete_settings_name_the_key() {
-        let e = grpc(Some(raw("nowhere")), &no_files).unwrap_err().to_string();
+        let e = grpc(Some(raw("nowhere")), &no_files)
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("grpc.addr"), "{e}");
         let mut r = raw("127.0.0.1:5557");
         r.tls_client_ca = Some("ca.pem".into());

@@ -571,7 +571,10 @@ fn implicit_response_types_load_with_a_warning() {
 
 #[test]
 fn grpc_block_is_read() {
-    let yaml = format!("{}grpc:\n  addr: 127.0.0.1:5557\n  reflection: true\n", base());
+    let yaml = format!(
+        "{}grpc:\n  addr: 127.0.0.1:5557\n  reflection: true\n",
+        base()
+    );
     let g = Config::from_yaml(&yaml).unwrap().grpc.unwrap();
     assert_eq!(g.addr.to_string(), "127.0.0.1:5557");
     assert!(g.reflection && g.tls.is_none());

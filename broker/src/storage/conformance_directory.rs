@@ -63,7 +63,10 @@ async fn passwords_crud_and_case(s: &dyn Storage) {
     let found = s.get_password("alice@example.com").await.unwrap().unwrap();
     assert_eq!(found.username, "Alice A.");
     assert_eq!(found.user_id, "id-alice", "the user id is not editable");
-    assert_eq!(found.email, "alice@example.com", "the e-mail is not editable");
+    assert_eq!(
+        found.email, "alice@example.com",
+        "the e-mail is not editable"
+    );
     assert!(!s
         .update_password("nobody@example.com", &|_: &mut PasswordRecord| {})
         .await
@@ -224,7 +227,11 @@ async fn concurrent_client_creates(storage: Arc<dyn Storage>) {
         s.create_client(&c).await
     })
     .await;
-    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
     assert!(results
         .iter()
         .all(|r| matches!(r, Ok(()) | Err(StorageError::AlreadyExists))));

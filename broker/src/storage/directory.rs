@@ -87,8 +87,11 @@ pub trait Directory: Send + Sync {
     async fn get_password(&self, email: &str) -> Result<Option<PasswordRecord>>;
     /// Changes the record in one transaction (row locked first); false when there is none.
     /// The e-mail and user id are kept whatever `change` does to them.
-    async fn update_password(&self, email: &str, change: Change<'_, PasswordRecord>)
-        -> Result<bool>;
+    async fn update_password(
+        &self,
+        email: &str,
+        change: Change<'_, PasswordRecord>,
+    ) -> Result<bool>;
     async fn delete_password(&self, email: &str) -> Result<bool>;
     /// Ordered by e-mail.
     async fn list_passwords(&self) -> Result<Vec<PasswordRecord>>;

@@ -63,7 +63,11 @@ impl Directory for MemoryStorage {
     }
 
     async fn create_client(&self, client: &ClientRecord) -> Result<()> {
-        insert_new(&mut self.lock().directory.clients, client.id.clone(), client)
+        insert_new(
+            &mut self.lock().directory.clients,
+            client.id.clone(),
+            client,
+        )
     }
 
     async fn get_client(&self, id: &str) -> Result<Option<ClientRecord>> {

@@ -109,7 +109,10 @@ impl SqlStorage {
     }
 
     /// Every stored refresh token with whether it is still usable (not rotated away).
-    async fn refresh_tokens_of(&self, client_id: Option<&str>) -> Result<Vec<(RefreshToken, bool)>> {
+    async fn refresh_tokens_of(
+        &self,
+        client_id: Option<&str>,
+    ) -> Result<Vec<(RefreshToken, bool)>> {
         let rows = match client_id {
             Some(id) => {
                 sqlx::query("SELECT spent, data FROM refresh_tokens WHERE client_id = $1")
@@ -159,7 +162,8 @@ impl Directory for SqlStorage {
     }
 
     async fn delete_password(&self, email: &str) -> Result<bool> {
-        self.delete_row(&PASSWORDS, &PasswordRecord::key(email)).await
+        self.delete_row(&PASSWORDS, &PasswordRecord::key(email))
+            .await
     }
 
     async fn list_passwords(&self) -> Result<Vec<PasswordRecord>> {
