@@ -1,5 +1,7 @@
 //! Gatehouse broker: an OpenID Connect provider that reads Dex's configuration language.
 
+pub mod api;
+pub mod clients;
 pub mod config;
 pub mod connector;
 pub mod keys;

@@ -1,11 +1,13 @@
-//! `gatehouse-broker`: serve, check a config, hash a password.
+//! `gatehouse-broker`: serve, check a config, hash a password, manage users and clients.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
+use gatehouse_broker::api::client::{
+    read_password_stdin, run_clients, run_users, ApiArgs, ClientsCommand, UsersCommand,
+};
 use gatehouse_broker::config::{Config, LogFormat};
 use gatehouse_broker::connector::{configure, ConfiguredConnector};
 
@@ -32,6 +34,20 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         cost: u32,
     },
+    /// Users of the password database, through a running broker's gRPC API.
+    Users {
+        #[command(flatten)]
+        api: ApiArgs,
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// OAuth2 clients, through a running broker's gRPC API.
+    Clients {
+        #[command(flatten)]
+        api: ApiArgs,
+        #[command(subcommand)]
+        command: ClientsCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -40,6 +56,8 @@ fn main() -> ExitCode {
         Command::Serve { config } => serve(&config),
         Command::CheckConfig { config } => check_config(&config),
         Command::HashPassword { cost } => hash_password(cost),
+        Command::Users { api, command } => admin(run_users(&api, command)),
+        Command::Clients { api, command } => admin(run_clients(&api, command)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -106,18 +124,19 @@ fn hash_password(cost: u32) -> anyhow::Result<()> {
     if !(4..=16).contains(&cost) {
         bail!("--cost must be between 4 and 16");
     }
-    let mut input = String::new();
-    std::io::stdin()
-        .read_to_string(&mut input)
-        .context("cannot read the password from standard input")?;
-    let password = input.strip_suffix('\n').unwrap_or(&input);
-    let password = password.strip_suffix('\r').unwrap_or(password);
-    if password.is_empty() {
-        bail!("empty password on standard input");
-    }
+    let password = read_password_stdin()?;
     let hash = bcrypt::hash(password, cost).context("hashing failed")?;
     println!("{hash}");
     Ok(())
+}
+
+/// Runs one administration call on a small runtime of its own.
+fn admin(call: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(call)
 }
 
 fn init_logging(config: &Config) {

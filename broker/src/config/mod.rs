@@ -7,6 +7,7 @@ mod connectors;
 mod duration;
 mod env_expand;
 mod error;
+mod grpc;
 mod password_hash;
 mod raw;
 pub(crate) mod schema;
@@ -21,6 +22,7 @@ pub use client_remote_ip::ClientRemoteIp;
 pub use connectors::{ConnectorEntry, LOCAL_CONNECTOR_ID};
 pub use duration::parse_go_duration;
 pub use error::ConfigError;
+pub use grpc::{GrpcConfig, GrpcTls};
 pub use password_hash::{decode_bcrypt_hash, BcryptHash};
 pub use schema::Shape;
 pub use storage::{PostgresConfig, StorageConfig};
@@ -50,6 +52,10 @@ pub struct Config {
     /// Upstream connectors (`connectors:`), in config order; each type reads its own
     /// `config:` block (`crate::connector::types`).
     pub connectors: Vec<ConnectorEntry>,
+    /// Dex's gRPC administration API (`grpc:`), when configured.
+    pub grpc: Option<GrpcConfig>,
+    /// Settings accepted but not served as written, logged at start (e.g. `responseTypes: [token]`).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -210,6 +216,9 @@ impl Config {
         Config::from_yaml(&text)
     }
 
+    /// Static clients only, for tests of the config; endpoints look clients up through
+    /// `crate::clients::lookup_client`.
+    #[cfg(test)]
     pub fn client(&self, id: &str) -> Option<&Client> {
         self.clients.iter().find(|c| c.id == id)
     }

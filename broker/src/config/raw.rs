@@ -20,6 +20,7 @@ pub struct RawConfig {
     pub static_passwords: Option<Vec<RawStaticPassword>>,
     pub connectors: Option<Vec<RawConnector>>,
     pub telemetry: Option<RawTelemetry>,
+    pub grpc: Option<super::grpc::RawGrpc>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -171,6 +171,14 @@ const TELEMETRY: Shape = Shape::Object(&[
     ),
 ]);
 
+const GRPC: Shape = Shape::Object(&[
+    ("addr", Shape::Scalar),
+    ("tlsCert", Shape::Scalar),
+    ("tlsKey", Shape::Scalar),
+    ("tlsClientCA", Shape::Scalar),
+    ("reflection", Shape::Scalar),
+]);
+
 const CONNECTOR: Shape = Shape::Object(&[
     ("type", Shape::Scalar),
     ("id", Shape::Scalar),
@@ -191,10 +199,7 @@ pub const ROOT: Shape = Shape::Object(&[
     ("staticPasswords", Shape::List(&STATIC_PASSWORD)),
     ("connectors", Shape::List(&CONNECTOR)),
     ("telemetry", TELEMETRY),
-    (
-        "grpc",
-        Shape::Unsupported("the gRPC API is not supported yet"),
-    ),
+    ("grpc", GRPC),
     (
         "frontend",
         Shape::Unsupported("frontend theming is not supported yet"),

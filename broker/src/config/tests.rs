@@ -468,7 +468,7 @@ fn pkce_methods_default_and_plain_only_when_listed() {
 
 #[test]
 fn unsupported_response_types_and_typeless_connectors_refused() {
-    let yaml = format!("{}oauth2:\n  responseTypes: [code, token]\n", base());
+    let yaml = format!("{}oauth2:\n  responseTypes: [code, device]\n", base());
     assert!(err(&yaml).starts_with("oauth2.responseTypes[1]"));
     // A connector's type and `config:` block are its type's to check: connector/types.rs.
     let yaml = format!("{}connectors:\n- id: x\n  name: X\n", base());
@@ -542,4 +542,28 @@ fn post_logout_redirect_uris_are_case_insensitive_and_checked() {
             err(&yaml)
         );
     }
+}
+
+#[test]
+fn implicit_response_types_load_with_a_warning() {
+    let yaml = format!(
+        "{}oauth2:\n  responseTypes: [\"code\", \"token\", \"id_token\"]\n",
+        base()
+    );
+    let c = Config::from_yaml(&yaml).unwrap();
+    assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+    assert!(c.warnings[0].contains("responseTypes[1]") && c.warnings[0].contains("code flow"));
+}
+
+#[test]
+fn grpc_block_is_read() {
+    let yaml = format!(
+        "{}grpc:\n  addr: 127.0.0.1:5557\n  reflection: true\n",
+        base()
+    );
+    let g = Config::from_yaml(&yaml).unwrap().grpc.unwrap();
+    assert_eq!(g.addr.to_string(), "127.0.0.1:5557");
+    assert!(g.reflection && g.tls.is_none());
+    let open = format!("{}grpc:\n  addr: 0.0.0.0:5557\n", base());
+    assert!(err(&open).starts_with("grpc.tlsClientCA"), "{}", err(&open));
 }

@@ -21,7 +21,10 @@ pub fn validate(raw: RawConfig, env: Env) -> Result<Config, ConfigError> {
     let enable_password_db = raw.enable_password_db.unwrap_or(false);
     let connectors =
         super::connectors::connectors(raw.connectors.unwrap_or_default(), enable_password_db)?;
-    let oauth2 = oauth2(raw.oauth2, enable_password_db)?;
+    let mut warnings = Vec::new();
+    let oauth2 = oauth2(raw.oauth2, enable_password_db, &mut warnings)?;
+    // The API's certificate files are read here, so `check-config` names a missing one.
+    let grpc = super::grpc::grpc(raw.grpc, &|path| std::fs::read_to_string(path))?;
     let clients = super::clients::clients(raw.static_clients.unwrap_or_default(), env)?;
     let static_passwords =
         super::static_passwords::static_passwords(raw.static_passwords.unwrap_or_default())?;
@@ -44,6 +47,8 @@ pub fn validate(raw: RawConfig, env: Env) -> Result<Config, ConfigError> {
         static_passwords,
         telemetry_addr,
         connectors,
+        grpc,
+        warnings,
     })
 }
 
@@ -212,7 +217,11 @@ fn logger(raw: Option<RawLogger>) -> Result<Logger, ConfigError> {
     Ok(Logger { level, format })
 }
 
-fn oauth2(raw: Option<RawOAuth2>, enable_password_db: bool) -> Result<OAuth2, ConfigError> {
+fn oauth2(
+    raw: Option<RawOAuth2>,
+    enable_password_db: bool,
+    warnings: &mut Vec<String>,
+) -> Result<OAuth2, ConfigError> {
     let Some(raw) = raw else {
         return Ok(OAuth2 {
             skip_approval_screen: false,
@@ -223,11 +232,20 @@ fn oauth2(raw: Option<RawOAuth2>, enable_password_db: bool) -> Result<OAuth2, Co
         });
     };
     for (i, t) in raw.response_types.iter().flatten().enumerate() {
-        if t != "code" {
-            return Err(ConfigError::key(
-                format!("oauth2.responseTypes[{i}]"),
-                format!("{t:?} is not supported yet; only \"code\""),
-            ));
+        match t.as_str() {
+            "code" => {}
+            // Dex's Helm chart and many Dex configs list these: accepted so the file loads,
+            // but only the authorization-code flow is served.
+            "token" | "id_token" => warnings.push(format!(
+                "oauth2.responseTypes[{i}]: {t:?} is not served; only the code flow \
+                 (response_type=code) is"
+            )),
+            _ => {
+                return Err(ConfigError::key(
+                    format!("oauth2.responseTypes[{i}]"),
+                    format!("{t:?} is not supported; only \"code\" (\"token\" and \"id_token\" are accepted and ignored)"),
+                ))
+            }
         }
     }
     if let Some(pc) = &raw.password_connector {

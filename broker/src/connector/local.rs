@@ -1,4 +1,7 @@
-//! The local password database (`enablePasswordDB` + `staticPasswords`), connector id `local`.
+//! The local password database (`enablePasswordDB`), connector id `local`: the config's
+//! `staticPasswords` (read-only) and, as in Dex, the users stored through the gRPC API. Stored
+//! users are read from storage on every sign-in and refresh (no cache), so a user deleted on
+//! one replica stops working on every replica at once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,6 +14,7 @@ use tokio::sync::Semaphore;
 use super::{Connector, ConnectorError, Identity, PasswordConnector, RefreshConnector};
 use crate::config::StaticPassword;
 use crate::metrics::InFlight;
+use crate::storage::{PasswordRecord, Storage};
 
 pub use crate::config::LOCAL_CONNECTOR_ID;
 
@@ -30,6 +34,8 @@ pub struct LocalConnector {
     limiter: Arc<Semaphore>,
     /// Raised while a bcrypt check runs (the metric `gatehouse_bcrypt_checks_in_flight`).
     in_flight: Gauge,
+    /// Users created at run time; None in tests of the static part alone.
+    storage: Option<Arc<dyn Storage>>,
 }
 
 impl LocalConnector {
@@ -47,7 +53,25 @@ impl LocalConnector {
             dummy_hash: format!("$2b${cost:02}${DUMMY_BODY}"),
             limiter: Arc::new(Semaphore::new(max_concurrent_checks.max(1))),
             in_flight: Gauge::default(),
+            storage: None,
         }
+    }
+
+    /// Also signs in the users kept in `storage` (after the static ones, which win).
+    pub fn with_storage(mut self, storage: Arc<dyn Storage>) -> Self {
+        self.storage = Some(storage);
+        self
+    }
+
+    /// The stored user with this e-mail, unless a static user has it.
+    async fn stored_user(&self, email: &str) -> Result<Option<PasswordRecord>, ConnectorError> {
+        let Some(storage) = &self.storage else {
+            return Ok(None);
+        };
+        storage
+            .get_password(email)
+            .await
+            .map_err(|e| ConnectorError::Internal(format!("reading the password database: {e}")))
     }
 
     /// Reports running bcrypt checks on `gauge` (a metric) instead of a private one.
@@ -57,14 +81,22 @@ impl LocalConnector {
     }
 }
 
+fn identity_of_stored(user: &PasswordRecord) -> Identity {
+    account_identity(&user.user_id, &user.username, &user.email, &[])
+}
+
 fn identity_of(user: &StaticPassword) -> Identity {
+    account_identity(&user.user_id, &user.username, &user.email, &user.groups)
+}
+
+fn account_identity(user_id: &str, username: &str, email: &str, groups: &[String]) -> Identity {
     Identity {
-        user_id: user.user_id.clone(),
-        username: user.username.clone(),
-        preferred_username: user.username.clone(),
-        email: user.email.clone(),
+        user_id: user_id.to_string(),
+        username: username.to_string(),
+        preferred_username: username.to_string(),
+        email: email.to_string(),
         email_verified: true,
-        groups: user.groups.clone(),
+        groups: groups.to_vec(),
         connector_data: None,
     }
 }
@@ -94,10 +126,16 @@ impl PasswordConnector for LocalConnector {
     }
 
     async fn login(&self, email: &str, password: &str) -> Result<Option<Identity>, ConnectorError> {
-        let user = self.by_email.get(&email.trim().to_lowercase()).cloned();
+        let user = match self.by_email.get(&email.trim().to_lowercase()) {
+            Some(u) => Some((u.hash.as_str().to_string(), identity_of(u))),
+            None => self
+                .stored_user(email)
+                .await?
+                .map(|u| (u.hash.clone(), identity_of_stored(&u))),
+        };
         let hash = user
             .as_ref()
-            .map(|u| u.hash.as_str().to_string())
+            .map(|(hash, _)| hash.clone())
             .unwrap_or_else(|| self.dummy_hash.clone());
         let password = password.to_string();
         let _permit = tokio::time::timeout(QUEUE_TIMEOUT, self.limiter.clone().acquire_owned())
@@ -113,7 +151,7 @@ impl PasswordConnector for LocalConnector {
                     ConnectorError::Internal(format!("password check task failed: {e}"))
                 })?;
         Ok(match (user, matched) {
-            (Some(user), true) => Some(identity_of(&user)),
+            (Some((_, identity)), true) => Some(identity),
             _ => None,
         })
     }
@@ -122,7 +160,15 @@ impl PasswordConnector for LocalConnector {
 #[async_trait]
 impl RefreshConnector for LocalConnector {
     async fn refresh(&self, identity: &Identity) -> Result<Option<Identity>, ConnectorError> {
-        Ok(self.by_user_id.get(&identity.user_id).map(identity_of))
+        if let Some(user) = self.by_user_id.get(&identity.user_id) {
+            return Ok(Some(identity_of(user)));
+        }
+        // As Dex: the stored user is found by e-mail, and must still be the same user.
+        Ok(self
+            .stored_user(&identity.email)
+            .await?
+            .filter(|u| u.user_id == identity.user_id)
+            .map(|u| identity_of_stored(&u)))
     }
 }
 

@@ -61,11 +61,11 @@ pub async fn show(
         Ok(r) => r,
         Err(page) => return page,
     };
-    let client_name = app
-        .config
-        .client(&request.client_id)
-        .map(|c| c.name.as_str())
-        .unwrap_or(&request.client_id);
+    let client_name = match app.client(&request.client_id).await {
+        Ok(Some(c)) => c.name,
+        Ok(None) => request.client_id.clone(),
+        Err(e) => return storage_error_page(&e, "looking up the client"),
+    };
     let user = request
         .identity
         .as_ref()
@@ -74,7 +74,7 @@ pub async fn show(
     approval_page(
         &app.path("/approval"),
         &request.id,
-        client_name,
+        &client_name,
         user,
         &request.scopes,
     )

@@ -39,7 +39,14 @@ pub async fn authorize(
             )
         }
     };
-    let Some(client) = params.get("client_id").and_then(|id| app.config.client(id)) else {
+    let client = match params.get("client_id") {
+        Some(id) => match app.client(id).await {
+            Ok(c) => c,
+            Err(e) => return storage_error_page(&e, "looking up the client"),
+        },
+        None => None,
+    };
+    let Some(client) = client else {
         return error_page(
             StatusCode::BAD_REQUEST,
             "Unknown application",

@@ -6,18 +6,33 @@ use base64::Engine;
 
 use super::oauth_error::OAuthError;
 use super::params::Params;
-use crate::config::{Client, Config};
+use super::AppState;
+use crate::config::Client;
 use crate::secret::Secret;
 
 /// Compared against when the client id is unknown, so unknown ids and wrong secrets take equal time.
 const DUMMY_SECRET: &str = "gatehouse-dummy-client-secret-for-constant-time-comparison";
 
 /// Returns the authenticated client.
-pub fn authenticate<'a>(
-    config: &'a Config,
+pub async fn authenticate(
+    app: &AppState,
     headers: &HeaderMap,
     form: &Params,
-) -> Result<&'a Client, OAuthError> {
+) -> Result<Client, OAuthError> {
+    let (id, secret) = credentials(headers, form)?;
+    let client = app.client(&id).await.map_err(|e| {
+        tracing::error!(error = %e, "storage failed looking up a client");
+        if e.is_unavailable() {
+            OAuthError::temporarily_unavailable("storage is unavailable; try again")
+        } else {
+            OAuthError::server_error()
+        }
+    })?;
+    verify(client, secret)
+}
+
+/// The client id and secret the request presents (Basic, form, or id alone).
+fn credentials(headers: &HeaderMap, form: &Params) -> Result<(String, Option<String>), OAuthError> {
     let basic = basic_credentials(headers)?;
     let (id, secret) = match (basic, form.get("client_secret")) {
         (Some(_), Some(_)) => {
@@ -40,7 +55,11 @@ pub fn authenticate<'a>(
             (id.to_string(), secret.map(str::to_string))
         }
     };
-    let client = config.client(&id);
+    Ok((id, secret))
+}
+
+/// Checks the presented secret against the client found (None: unknown id).
+fn verify(client: Option<Client>, secret: Option<String>) -> Result<Client, OAuthError> {
     match (client, secret) {
         (Some(client), None) if client.public => Ok(client),
         (Some(client), Some(given)) if !client.public => {
@@ -92,7 +111,14 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
     use axum::http::HeaderValue;
+
+    /// The static-client path of [`authenticate`].
+    fn authenticate(c: &Config, headers: &HeaderMap, form: &Params) -> Result<Client, OAuthError> {
+        let (id, secret) = credentials(headers, form)?;
+        verify(c.client(&id).cloned(), secret)
+    }
 
     fn config() -> Config {
         Config::from_yaml(

@@ -10,6 +10,11 @@ use super::scopes::SUPPORTED_SCOPES;
 use super::AppState;
 
 pub async fn discovery(State(app): State<Arc<AppState>>) -> Json<Value> {
+    Json(document(&app))
+}
+
+/// The discovery document (also answered by the gRPC API's `GetDiscovery`).
+pub fn document(app: &AppState) -> Value {
     let issuer = &app.config.issuer;
     let mut grants = vec!["authorization_code", "refresh_token"];
     if app.config.oauth2.password_connector.is_some() {
@@ -22,7 +27,7 @@ pub async fn discovery(State(app): State<Arc<AppState>>) -> Json<Value> {
         .iter()
         .map(|m| m.as_str())
         .collect();
-    Json(json!({
+    json!({
         "issuer": issuer.url,
         "authorization_endpoint": issuer.endpoint("/auth"),
         "token_endpoint": issuer.endpoint("/token"),
@@ -41,5 +46,5 @@ pub async fn discovery(State(app): State<Arc<AppState>>) -> Json<Value> {
             "iss", "sub", "aud", "iat", "exp", "nonce", "at_hash", "email", "email_verified",
             "name", "preferred_username", "groups", "federated_claims"
         ],
-    }))
+    })
 }

@@ -17,25 +17,25 @@ use super::post_logout_redirect::allowed_target;
 use super::redirect::{found, to_client};
 use super::AppState;
 use crate::token::verify_id_token_hint;
-use crate::web::{error_page, signed_out_page};
+use crate::web::{error_page, signed_out_page, storage_error_page};
 
 pub async fn get(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    end_session(&app, &headers, query.unwrap_or_default().as_bytes())
+    end_session(&app, &headers, query.unwrap_or_default().as_bytes()).await
 }
 
 pub async fn post(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
-    end_session(&app, &headers, &body)
+    end_session(&app, &headers, &body).await
 }
 
 fn refused(detail: &str) -> Response {
     error_page(StatusCode::BAD_REQUEST, "Sign-out request refused", detail)
 }
 
-fn end_session(app: &AppState, headers: &HeaderMap, input: &[u8]) -> Response {
+async fn end_session(app: &AppState, headers: &HeaderMap, input: &[u8]) -> Response {
     let Ok(params) = Params::parse(input) else {
         return refused("A parameter was sent twice.");
     };
@@ -60,14 +60,17 @@ fn end_session(app: &AppState, headers: &HeaderMap, input: &[u8]) -> Response {
             return refused("client_id does not match the token's audience.");
         }
     }
-    if let Some(id) = asked_client {
-        if app.config.client(id).is_none() {
-            return refused("Unknown client.");
-        }
+    let client = match asked_client.or(hint.as_ref().map(|c| c.aud.as_str())) {
+        Some(id) => match app.client(id).await {
+            Ok(c) => c,
+            Err(e) => return storage_error_page(&e, "looking up the client"),
+        },
+        None => None,
+    };
+    if asked_client.is_some() && client.is_none() {
+        return refused("Unknown client.");
     }
-    let client = asked_client
-        .or(hint.as_ref().map(|c| c.aud.as_str()))
-        .and_then(|id| app.config.client(id));
+    let client = client.as_ref();
     let client_label = client.map_or("-", |c| c.id.as_str());
 
     // Spec §3: without a verified hint the OP must not redirect (nothing confirms who asks).

@@ -30,6 +30,7 @@ use std::sync::Arc;
 use axum::routing::get;
 use axum::Router;
 
+pub use discovery::document as discovery_document;
 pub use state::AppState;
 
 /// Every route, nested under the issuer's path (`/dex` for `http://host/dex`).

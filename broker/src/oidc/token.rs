@@ -75,7 +75,8 @@ async fn handle(
     }
     let form = Params::parse(body)
         .map_err(|name| OAuthError::invalid_request(format!("parameter {name:?} sent twice")))?;
-    let client = authenticate(&app.config, headers, &form)?;
+    let client = authenticate(app, headers, &form).await?;
+    let client = &client;
     let (grant_type, issued) = match form.get("grant_type") {
         Some("authorization_code") => (
             "authorization_code",

@@ -39,6 +39,8 @@ pub enum ServeError {
     },
     #[error("connector {id}: {message}")]
     Connector { id: String, message: String },
+    #[error("gRPC API: {message}")]
+    Api { message: String },
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -70,7 +72,8 @@ pub async fn build_state(
             .unwrap_or(2);
         connectors.push(Arc::new(
             LocalConnector::new(&config.static_passwords, parallelism)
-                .with_in_flight_gauge(metrics.bcrypt_in_flight()),
+                .with_in_flight_gauge(metrics.bcrypt_in_flight())
+                .with_storage(storage.clone()),
         ));
     }
     if let Some(first) = configured.first() {
@@ -107,6 +110,9 @@ pub async fn build_state(
 /// Runs until SIGINT/SIGTERM, then finishes in-flight requests and returns.
 pub async fn serve(config: Config, connectors: &[ConfiguredConnector]) -> Result<(), ServeError> {
     let addr = config.http_addr.clone();
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
     let state = build_state(config, connectors).await?;
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
@@ -120,6 +126,10 @@ pub async fn serve(config: Config, connectors: &[ConfiguredConnector]) -> Result
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let telemetry = match state.config.telemetry_addr.clone() {
         Some(addr) => Some(spawn_telemetry(&addr, state.clone(), stop_rx.clone()).await?),
+        None => None,
+    };
+    let api = match state.config.grpc.clone() {
+        Some(grpc) => Some(crate::api::spawn_api(&grpc, state.clone(), stop_rx.clone()).await?),
         None => None,
     };
     let gc = storage::spawn_garbage_collector(state.storage.clone(), GC_INTERVAL, stop_rx.clone());
@@ -153,6 +163,9 @@ pub async fn serve(config: Config, connectors: &[ConfiguredConnector]) -> Result
     let _ = tokio::join!(gc, key_refresh);
     if let Some(telemetry) = telemetry {
         let _ = telemetry.await;
+    }
+    if let Some(api) = api {
+        let _ = api.await;
     }
     tracing::info!("stopped");
     Ok(())

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::*;
 
-const NOW: UnixTime = 1_700_000_000;
+pub(super) const NOW: UnixTime = 1_700_000_000;
 
 fn identity() -> Identity {
     Identity {
@@ -53,7 +53,7 @@ fn auth_code(hash: &str, expires_at: UnixTime) -> AuthCode {
     }
 }
 
-fn refresh(id: &str, family: &str, expires_at: UnixTime) -> RefreshToken {
+pub(super) fn refresh(id: &str, family: &str, expires_at: UnixTime) -> RefreshToken {
     RefreshToken {
         id: id.into(),
         secret_hash: format!("hash-{id}"),
@@ -80,7 +80,7 @@ pub fn signing_key(kid: &str, verify_until: UnixTime) -> SigningKeyRecord {
     }
 }
 
-const ROTATE: RefreshPolicy = RefreshPolicy {
+pub(super) const ROTATE: RefreshPolicy = RefreshPolicy {
     rotate: true,
     idle_secs: None,
     absolute_secs: None,
@@ -112,10 +112,11 @@ pub async fn run_all(storage: Arc<dyn Storage>) {
     login_throttling(s).await;
     window_counts(s).await;
     concurrent_login_attempts(storage.clone()).await;
+    super::conformance_directory::run_all(storage.clone()).await;
 }
 
 /// Runs `n` copies of `op` at once (on separate tasks, so SQL backends use separate connections).
-async fn race<T, F, Fut>(storage: &Arc<dyn Storage>, n: usize, op: F) -> Vec<T>
+pub(super) async fn race<T, F, Fut>(storage: &Arc<dyn Storage>, n: usize, op: F) -> Vec<T>
 where
     T: Send + 'static,
     F: Fn(Arc<dyn Storage>, usize) -> Fut,

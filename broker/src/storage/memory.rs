@@ -13,13 +13,13 @@ use super::*;
 pub(super) const SPENT_MEMORY_SECS: i64 = 24 * 3600;
 
 #[derive(Default)]
-struct State {
+pub(super) struct State {
     auth_requests: HashMap<String, AuthRequest>,
     auth_codes: HashMap<String, AuthCode>,
     /// code hash → when to forget it was redeemed.
     redeemed_codes: HashMap<String, UnixTime>,
     /// token id → (token, when it was spent by rotation).
-    refresh_tokens: HashMap<String, (RefreshToken, Option<UnixTime>)>,
+    pub(super) refresh_tokens: HashMap<String, (RefreshToken, Option<UnixTime>)>,
     signing_keys: Vec<SigningKeyRecord>,
     signing_key_generation: i64,
     saml_requests: HashMap<String, SamlRequest>,
@@ -28,6 +28,8 @@ struct State {
     login_throttle: HashMap<String, throttle::ThrottleRow>,
     /// key → (end of the current window, events counted in it).
     rate_windows: HashMap<String, (UnixTime, i64)>,
+    /// Users and clients created at run time (see `memory_directory.rs`).
+    pub(super) directory: super::memory_directory::DirectoryState,
 }
 
 #[derive(Default)]
@@ -40,7 +42,7 @@ impl MemoryStorage {
         Self::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave a half-written map (each operation is one
         // insert/remove), so recovering the guard is safe.
         self.state.lock().unwrap_or_else(|p| p.into_inner())

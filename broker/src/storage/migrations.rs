@@ -75,4 +75,7 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[
                 count BIGINT NOT NULL)",
         ],
     ),
+    // Users and clients managed through the gRPC API (issue 13; numbered after the issue so
+    // that migrations added meanwhile on other branches keep their numbers).
+    (13, super::sql_directory::MIGRATION),
 ];

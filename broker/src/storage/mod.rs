@@ -6,21 +6,27 @@
 //! columns queries filter on. Every read-modify-write takes its row lock first (an UPDATE),
 //! so replicas on one PostgreSQL serialise on the row instead of both passing a check.
 
+mod directory;
 mod gc;
 mod memory;
+mod memory_directory;
 mod migrations;
 mod postgres;
 mod records;
 mod sql;
+mod sql_directory;
 mod sql_rows;
 mod sql_throttle;
 mod throttle;
 
 #[cfg(test)]
 mod conformance;
+#[cfg(test)]
+mod conformance_directory;
 
 use async_trait::async_trait;
 
+pub use directory::{Change, ClientRecord, Directory, PasswordRecord, UserRef};
 pub use gc::spawn_garbage_collector;
 pub use memory::MemoryStorage;
 pub use records::*;
@@ -95,8 +101,9 @@ pub struct GcStats {
     pub throttle_rows: u64,
 }
 
+/// Users and clients managed at run time are the [`Directory`] part (issue 13).
 #[async_trait]
-pub trait Storage: Send + Sync + 'static {
+pub trait Storage: Directory + Send + Sync + 'static {
     /// Cheap round-trip, for health checks.
     async fn ping(&self) -> Result<()>;
 

@@ -145,7 +145,7 @@ impl SqlStorage {
     }
 }
 
-async fn delete_family(tx: &mut Transaction<'_, Any>, family: &str) -> Result<u64> {
+pub(super) async fn delete_family(tx: &mut Transaction<'_, Any>, family: &str) -> Result<u64> {
     Ok(sqlx::query("DELETE FROM refresh_tokens WHERE family = $1")
         .bind(family)
         .execute(&mut **tx)

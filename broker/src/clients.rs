@@ -1,0 +1,48 @@
+//! The one place a client is looked up: `staticClients` from the config first (read-only, as in
+//! Dex), then the clients created through the gRPC API. Stored clients are read from storage on
+//! every lookup (no cache), so a deleted client stops working on every replica at once.
+
+use crate::config::{Client, Config};
+use crate::oidc::AppState;
+use crate::secret::Secret;
+use crate::storage::{ClientRecord, Storage, StorageError};
+
+/// The client with this id, static or stored.
+pub async fn lookup_client(
+    config: &Config,
+    storage: &dyn Storage,
+    id: &str,
+) -> Result<Option<Client>, StorageError> {
+    if let Some(c) = config.clients.iter().find(|c| c.id == id) {
+        return Ok(Some(c.clone()));
+    }
+    Ok(storage.get_client(id).await?.map(client_of_record))
+}
+
+/// True when `id` belongs to a `staticClients` entry (which the API may not change).
+pub fn is_static_client(config: &Config, id: &str) -> bool {
+    config.clients.iter().any(|c| c.id == id)
+}
+
+/// A stored client as the endpoints see it.
+pub fn client_of_record(r: ClientRecord) -> Client {
+    Client {
+        name: if r.name.is_empty() {
+            r.id.clone()
+        } else {
+            r.name
+        },
+        secret: (!r.public && !r.secret.is_empty()).then(|| Secret::new(r.secret)),
+        id: r.id,
+        redirect_uris: r.redirect_uris,
+        post_logout_redirect_uris: Vec::new(),
+        public: r.public,
+    }
+}
+
+impl AppState {
+    /// See [`lookup_client`].
+    pub async fn client(&self, id: &str) -> Result<Option<Client>, StorageError> {
+        lookup_client(&self.config, &*self.storage, id).await
+    }
+}
