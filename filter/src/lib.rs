@@ -6,6 +6,7 @@ pub mod bearer_cache;
 pub mod config;
 pub mod cookie_codec;
 pub mod cookie_header;
+pub mod decision_path;
 pub mod engine;
 pub mod id_token;
 pub mod identity;

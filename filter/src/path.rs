@@ -8,7 +8,8 @@
 //! one reading: every escape stands for a byte that cannot be written raw, so decoding once
 //! changes no segment boundary and no character a rule can name; rules match that decoded
 //! form. Envoy's own path hardening (envoy/envoy.yaml) normalises most of these before the
-//! filter runs; the refusal here holds on every host (Kong hands the raw path).
+//! filter runs; the refusal here holds on every host. Kong's `:path` is nginx's decoded,
+//! normalised URI, so there the glue decides on the raw target (crate::decision_path).
 
 /// Why a request path was refused; the glue logs it, the client gets a plain 400.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

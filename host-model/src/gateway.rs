@@ -8,6 +8,7 @@ use crate::headers::HeaderList;
 use crate::logger::Level;
 use crate::state::{LocalResponse, Stream};
 use crate::upstream::{forward, Forward};
+use crate::uri::nginx_path;
 use crate::vm::Failure;
 use crate::worker::{local_response_headers, Next, Resume, Worker};
 
@@ -62,9 +63,19 @@ pub async fn handle(worker: &Rc<Worker>, req: Incoming) -> Option<Outgoing> {
         .find(|(k, _)| k.eq_ignore_ascii_case("host"))
         .map(|(_, v)| v.clone())
         .unwrap_or_else(|| worker.options.server_name.clone());
+    let path = match nginx_path(&req.target) {
+        Ok(p) => p,
+        Err(e) => {
+            worker
+                .log
+                .log(Level::Info, &format!("client sent invalid request: {e}"));
+            return Some(plain(400, "Bad Request"));
+        }
+    };
     let stream = Stream {
         method: req.method.clone(),
-        path: req.target.clone(),
+        path,
+        target: req.target.clone(),
         scheme: "http".into(),
         authority: format!("{}:{}", worker.options.server_name, req.local.port()),
         protocol: req.protocol.name(),

@@ -16,5 +16,6 @@ pub mod server;
 pub mod shared_kv;
 pub mod state;
 pub mod upstream;
+pub mod uri;
 pub mod vm;
 pub mod worker;

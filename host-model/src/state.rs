@@ -42,8 +42,10 @@ pub struct LocalResponse {
 /// One request as the filter sees it.
 pub struct Stream {
     pub method: String,
-    /// Path and query (`:path`).
+    /// `:path`: nginx's normalised `r->uri` and the raw query (crate::uri).
     pub path: String,
+    /// The raw request target: what the upstream gets, `request.path` / `ngx.request_uri`.
+    pub target: String,
     pub scheme: String,
     /// `server_name:port` of the listener (ngx_proxy_wasm_maps_get_authority).
     pub authority: String,

@@ -325,13 +325,13 @@ impl Worker {
         }
     }
 
-    /// The request as the upstream will get it: method, path, every header entry.
+    /// The request as the upstream will get it: method, raw target, every header entry.
     pub fn request_parts(&self, id: u32) -> Option<(String, String, Vec<Entry>)> {
         self.with_state(|s| {
             s.streams.get(&id).map(|st| {
                 (
                     st.method.clone(),
-                    st.path.clone(),
+                    st.target.clone(),
                     st.request.all().to_vec(),
                 )
             })

@@ -111,6 +111,53 @@ fn properties_are_strings_and_request_host_is_the_machine_name() {
     assert!(echo["no.such"].is_null());
 }
 
+/// `:path` is nginx's percent-decoded, slash-merged, dot-resolved `r->uri` plus the raw query,
+/// while `request.path` / `ngx.request_uri` keep the raw target and the upstream gets the raw
+/// target (ngx_proxy_wasm_maps_get_path builds `:path` from `r->uri` and `r->args`; seen on
+/// the real host, kong-real FINDINGS (e): `/x/../dump?q=%2F..` -> `/dump?q=%2F..`, `//dump`
+/// -> `/dump`, `/%64ump` -> `/dump`, `/x/%2e%2e/dump` -> `/dump`). `ngx.<variable>`
+/// properties exist, e.g. `ngx.server_name`.
+#[test]
+fn path_is_the_normalised_uri_while_the_upstream_gets_the_raw_target() {
+    let up = Upstream::start();
+    let model = Model::start(json!({"probe": "echo"}), up.port, 1);
+    for (raw, normalised) in [
+        ("/x/../dump?q=%2F..", "/dump?q=%2F.."),
+        ("//dump", "/dump"),
+        ("/%64ump", "/dump"),
+        ("/x/%2e%2e/dump", "/dump"),
+        ("/admin/x%2F..%2F..%2Fpublic", "/public"),
+    ] {
+        let echo = model.get(raw, &[]).json();
+        assert_eq!(header(&echo, ":path"), Some(normalised), "{raw}");
+        assert_eq!(echo["request.path"], raw);
+        assert_eq!(echo["ngx.request_uri"], raw);
+        assert_eq!(
+            echo["request.url_path"],
+            normalised.split('?').next().unwrap()
+        );
+        assert_eq!(echo["ngx.server_name"], "kong");
+    }
+    // nginx refuses `..` above the root before any filter runs.
+    assert_eq!(model.get("/..%2F..%2Fetc", &[]).status, 400);
+
+    let forwarding = Model::start(json!({"probe": "forward_cookies"}), up.port, 1);
+    assert_eq!(
+        forwarding
+            .get("/admin/x%2F..%2F..%2Fpublic?q=1", &[])
+            .status,
+        200
+    );
+    let heads = up.heads();
+    assert!(
+        heads
+            .last()
+            .unwrap()
+            .starts_with("GET /admin/x%2F..%2F..%2Fpublic?q=1 HTTP/1.1\r\n"),
+        "{heads:?}"
+    );
+}
+
 /// A removed header is only marked removed (hash 0) and nginx's proxy module still forwards it;
 /// a replaced header takes the filter's value on its first copy, matched case-insensitively,
 /// and later copies are removed — hence still forwarded (src/http/ngx_http_wasm_headers.c,

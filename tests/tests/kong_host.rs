@@ -10,6 +10,7 @@ use gatehouse_e2e::broker_yaml::enable_password_grant;
 use gatehouse_e2e::crowd_user::{add_crowd_user, CROWD_EMAIL, CROWD_PASSWORD};
 use gatehouse_e2e::echo::IDENTITY_HEADERS;
 use gatehouse_e2e::keys_loaded::wait_for_keys;
+use gatehouse_e2e::raw_http::raw_get;
 use gatehouse_e2e::session_parts::{session_parts, SESSION_COOKIE};
 use gatehouse_e2e::{Browser, HostModel, Page, Stack, StackOptions, TestUser, Wire, ADMIN, BOB};
 use serde_json::json;
@@ -452,5 +453,73 @@ fn before_the_keys_load_protected_requests_fail_closed() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    no_worker_crash(&stack);
+}
+
+/// Issue 10 on Kong's host: `:path` there is nginx's decoded, normalised `r->uri` while the
+/// upstream gets the raw target, so a filter judging `:path` lets these through as `/public`
+/// (or, for `%5C`, under `/public`) while the upstream reads an admin path.
+const KONG_BYPASSES: [&str; 8] = [
+    "/admin/x%2F..%2F..%2Fpublic",
+    "/admin/x%2f..%2f..%2fpublic/page",
+    "/admin/%2e%2e/public",
+    "/admin/x/%2E%2E/.%2e/public",
+    "/admin//../public",
+    "/admin/./../public",
+    "/public%5C..%5Cadmin",
+    "/public/x%5C..%5C..%5Cadmin",
+];
+
+#[test]
+fn paths_nginx_normalises_are_judged_as_the_upstream_gets_them() {
+    let stack = kong(StackOptions::default().filter(
+        "routes",
+        json!([
+            {"path_prefix": "/public", "public": true},
+            {"path_prefix": "/admin", "allowed_groups": ["admins"]},
+        ]),
+    ));
+    let port = stack.envoy.ports().listen;
+    let nav = [("Accept", "text/html")];
+    for target in KONG_BYPASSES {
+        stack.echo.clear();
+        let r = raw_get(port, target, &nav).unwrap();
+        let reached: Vec<String> = stack
+            .echo
+            .requests()
+            .iter()
+            .map(|r| r.path.clone())
+            .collect();
+        assert!(
+            reached.is_empty(),
+            "{target}: reached the upstream as {reached:?} ({})",
+            r.status
+        );
+        assert_eq!(r.status, 400, "{target}: {}", r.body);
+        assert!(r.body.contains("bad_request"), "{target}: {}", r.body);
+    }
+    // Paths with one reading pass, and the upstream gets exactly the target that was judged
+    // (judging nginx's decoded `:path` refused these: a raw space, a lone `%`).
+    for target in [
+        "/public/page",
+        "/public/my%20docs/r%C3%A9sum%C3%A9.pdf",
+        "/public/100%25?q=a%2Fb&x=../..",
+    ] {
+        stack.echo.clear();
+        let r = raw_get(port, target, &nav).unwrap();
+        assert_eq!(r.status, 200, "{target}: {}", r.body);
+        let reached = stack.echo.requests();
+        assert_eq!(reached.len(), 1, "{target}");
+        assert_eq!(reached[0].path, target);
+    }
+    // A protected path still starts a login.
+    stack.echo.clear();
+    let r = raw_get(port, "/admin/panel", &nav).unwrap();
+    assert_eq!(r.status, 302, "{}", r.body);
+    assert!(stack.echo.requests().is_empty());
+    assert!(stack
+        .envoy
+        .log()
+        .contains("nginx host: deciding on the raw request target"));
     no_worker_crash(&stack);
 }

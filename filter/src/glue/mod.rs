@@ -3,7 +3,7 @@
 //! the [`Engine`] and carries out its answer. Written for both Envoy and Kong (DESIGN.md,
 //! "Two hosts, one .wasm").
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -14,6 +14,7 @@ use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
 
 use crate::config::Settings;
+use crate::decision_path::{decision_path, PathSource};
 use crate::engine::{Engine, Event, Forward, Outcome, Pending, Reply, Request};
 use crate::pages::{LocalResponse, Problem};
 use crate::provider::{parse_discovery, Provider};
@@ -28,6 +29,18 @@ proxy_wasm::main! {{
 }}
 
 type SharedProvider = Rc<RefCell<Option<Rc<Provider>>>>;
+
+/// Which path this VM's host forwards; learnt in the first HTTP context (a property read in
+/// Kong's `on_configure` crashes the worker).
+type SharedPathSource = Rc<Cell<Option<PathSource>>>;
+
+/// A property as a string; any host error reads as absent (the trait method would panic).
+fn property(path: Vec<&str>) -> Option<String> {
+    match proxy_wasm::hostcalls::get_property(path) {
+        Ok(Some(bytes)) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+        _ => None,
+    }
+}
 
 const TICK: Duration = Duration::from_secs(1);
 
@@ -87,6 +100,7 @@ struct Root {
     /// Fetch time of the provider we hold (ours or adopted from shared data).
     fetched_at: u64,
     tick_set: bool,
+    path_source: SharedPathSource,
 }
 
 impl Root {
@@ -300,6 +314,7 @@ impl RootContext for Root {
             engine,
             metrics,
             provider: self.provider.clone(),
+            path_source: self.path_source.clone(),
             pending: None,
             response_cookies: Vec::new(),
         }))
@@ -314,11 +329,25 @@ struct Http {
     engine: Rc<Engine>,
     metrics: Rc<Metrics>,
     provider: SharedProvider,
+    path_source: SharedPathSource,
     pending: Option<(u32, Box<Pending>)>,
     response_cookies: Vec<String>,
 }
 
 impl Http {
+    /// Detected once per VM: one host call, then never again.
+    fn path_source(&self) -> PathSource {
+        if let Some(s) = self.path_source.get() {
+            return s;
+        }
+        let s = PathSource::detect(property(vec!["ngx", "server_name"]).is_some());
+        if s == PathSource::RawTarget {
+            log::info!("gatehouse: nginx host: deciding on the raw request target");
+        }
+        self.path_source.set(Some(s));
+        s
+    }
+
     fn respond(&mut self, r: LocalResponse) {
         // One Set-Cookie goes with the response, the rest are added to it in
         // `on_http_response_headers`, before the host may run that callback.
@@ -435,6 +464,16 @@ impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _: usize, _: bool) -> Action {
         let headers = self.get_http_request_headers();
         let h = request_headers::scan(&headers);
+        let source = self.path_source();
+        let raw = match source {
+            PathSource::RawTarget => property(vec!["request", "path"]),
+            PathSource::PseudoHeader => None,
+        };
+        let Some(path) = decision_path(source, h.path, raw.as_deref()) else {
+            log::error!("gatehouse: refused: the host did not give the raw request target");
+            self.respond(Problem::Unavailable.response(false, &self.engine.settings.client_id));
+            return Action::Pause;
+        };
         let cookie = if h.cookies.len() > 1 {
             Some(h.cookies.join("; "))
         } else {
@@ -442,7 +481,7 @@ impl HttpContext for Http {
         };
         let req = Request {
             method: h.method,
-            path: h.path,
+            path,
             authority: h.authority,
             scheme: h.scheme,
             cookie: cookie.as_deref(),

@@ -168,6 +168,9 @@ impl HttpContext for Http {
                     "request.path": property(self, &["request", "path"]),
                     "request.host": property(self, &["request", "host"]),
                     "request.method": property(self, &["request", "method"]),
+                    "request.url_path": property(self, &["request", "url_path"]),
+                    "ngx.request_uri": property(self, &["ngx", "request_uri"]),
+                    "ngx.server_name": property(self, &["ngx", "server_name"]),
                     "no.such": property(self, &["no", "such"]),
                 }));
                 Action::Pause

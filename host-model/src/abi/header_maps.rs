@@ -203,7 +203,10 @@ fn edit(state: &mut HostState, map: i32, key: &str, value: &str, op: Op) -> bool
     };
     if pseudo {
         match (key, op) {
-            (":path", Op::Set | Op::Add) => s.path = value.to_string(),
+            (":path", Op::Set | Op::Add) => {
+                s.path = value.to_string();
+                s.target = value.to_string();
+            }
             (":method", Op::Set | Op::Add) => s.method = value.to_string(),
             (":status", Op::Set | Op::Add) => match value.parse::<u16>() {
                 Ok(code) if (100..=599).contains(&code) => s.status = Some(code),

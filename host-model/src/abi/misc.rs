@@ -90,12 +90,12 @@ fn property(state: &mut HostState, path: &[&str]) -> Option<String> {
         ("plugin_name", _) => Some(name),
         ("plugin_root_id", _) => Some(name),
         ("request.host", _) | ("ngx.hostname", _) => Some(hostname()),
-        ("request.path", Some(s)) | ("ngx.request_uri", Some(s)) => Some(s.path.clone()),
+        ("request.path", Some(s)) | ("ngx.request_uri", Some(s)) => Some(s.target.clone()),
         ("request.url_path", Some(s)) | ("ngx.uri", Some(s)) => {
             Some(s.path.split('?').next().unwrap_or_default().to_string())
         }
         ("request.query", Some(s)) | ("ngx.args", Some(s)) => Some(
-            s.path
+            s.target
                 .split_once('?')
                 .map(|(_, q)| q)
                 .unwrap_or_default()
@@ -114,6 +114,7 @@ fn property(state: &mut HostState, path: &[&str]) -> Option<String> {
         ("destination.port", Some(s)) | ("ngx.server_port", Some(s)) => {
             Some(s.local_addr.port().to_string())
         }
+        ("ngx.server_name", Some(s)) => Some(state_server_name_fallback(&s.authority)),
         ("ngx.host", Some(s)) => Some(
             s.request
                 .get("host")
