@@ -161,7 +161,7 @@ fn allowed_user_signs_in_with_profile_and_group_names() {
     assert_eq!(by_ids[0].json.as_ref().unwrap()["types"][0], "group");
     // No upstream secret in the broker's log.
     let log = std::fs::read_to_string(s.logs.file("broker")).unwrap();
-    assert!(log.contains("user signed in upstream"), "{log}");
+    assert!(log.contains("user signed in connector=microsoft"), "{log}");
     assert!(!log.contains(CLIENT_SECRET));
     assert!(!log.contains("rt-"), "upstream refresh token logged");
 }
