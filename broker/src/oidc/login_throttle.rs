@@ -24,6 +24,7 @@ const ACCOUNT: Backoff = Backoff {
     max_secs: 15 * 60,
     forget_secs: 60 * 60,
     reset_on_success: true,
+    exclusive: true,
 };
 
 /// A client address (maybe a NAT with many people): more free mistakes, same growth. A success
@@ -34,11 +35,17 @@ const ADDRESS: Backoff = Backoff {
     max_secs: 15 * 60,
     forget_secs: 60 * 60,
     reset_on_success: false,
+    exclusive: false,
 };
 
 /// How long an admitted check holds its keys if its request dies: longer than the server's
 /// request timeout, so a live check is never doubled.
 const LEASE_SECS: i64 = 45;
+
+/// How long a sign-in waits for another check of the same account to finish, and how often
+/// it looks.
+const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+const BUSY_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Unauthenticated `/auth` requests (each stores a row) per client address and minute.
 pub const AUTH_REQUESTS_PER_MINUTE: i64 = 600;
@@ -85,12 +92,21 @@ pub async fn begin(
     client: Option<IpAddr>,
 ) -> Result<Attempt, Refusal> {
     let keys = keys(connector_id, login, client);
-    let t = now();
-    let gate = app
-        .storage
-        .begin_login_attempt(&keys, t, t + LEASE_SECS)
-        .await
-        .map_err(Refusal::Storage)?;
+    // A second sign-in of one account while its check runs (a double submit, two tabs) waits
+    // its turn for a moment rather than being refused; waiting holds no bcrypt slot.
+    let waited = std::time::Instant::now();
+    let (t, gate) = loop {
+        let t = now();
+        let gate = app
+            .storage
+            .begin_login_attempt(&keys, t, t + LEASE_SECS)
+            .await
+            .map_err(Refusal::Storage)?;
+        if gate != LoginGate::Busy || waited.elapsed() >= BUSY_WAIT {
+            break (t, gate);
+        }
+        tokio::time::sleep(BUSY_POLL).await;
+    };
     match gate {
         LoginGate::Open => Ok(Attempt { keys }),
         LoginGate::Throttled { until } => {

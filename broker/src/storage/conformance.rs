@@ -669,6 +669,7 @@ fn throttle_key(id: &str, reset_on_success: bool) -> ThrottleKey {
             max_secs: 40,
             forget_secs: 1000,
             reset_on_success,
+            exclusive: true,
         },
     }
 }

@@ -279,8 +279,10 @@ impl Storage for MemoryStorage {
         let gate = throttle::gate(&rows, now);
         if gate == LoginGate::Open {
             for (key, row) in keys.iter().zip(rows) {
-                s.login_throttle
-                    .insert(key.id.clone(), throttle::held(row, now, lease_until));
+                s.login_throttle.insert(
+                    key.id.clone(),
+                    throttle::held(row, &key.backoff, now, lease_until),
+                );
             }
         }
         Ok(gate)

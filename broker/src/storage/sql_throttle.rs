@@ -72,7 +72,12 @@ impl SqlStorage {
         let gate = throttle::gate(&rows, now);
         if gate == LoginGate::Open {
             for (key, row) in keys.iter().zip(rows) {
-                write_row(&mut tx, &key.id, throttle::held(row, now, lease_until)).await?;
+                write_row(
+                    &mut tx,
+                    &key.id,
+                    throttle::held(row, &key.backoff, now, lease_until),
+                )
+                .await?;
             }
         }
         tx.commit().await?;

@@ -17,6 +17,9 @@ pub struct Backoff {
     /// A successful sign-in clears the key (accounts: yes; addresses: no, or one valid account
     /// would reset an attacker's address between guesses).
     pub reset_on_success: bool,
+    /// At most one check in flight for this key (accounts: yes; addresses: no, or everyone
+    /// behind one NAT or proxy would sign in one at a time).
+    pub exclusive: bool,
 }
 
 impl Backoff {
@@ -120,8 +123,16 @@ pub(super) fn gate(rows: &[ThrottleRow], now: UnixTime) -> LoginGate {
 }
 
 /// The row once an admitted attempt holds it.
-pub(super) fn held(row: ThrottleRow, now: UnixTime, lease_until: UnixTime) -> ThrottleRow {
+pub(super) fn held(
+    row: ThrottleRow,
+    backoff: &Backoff,
+    now: UnixTime,
+    lease_until: UnixTime,
+) -> ThrottleRow {
     let mut row = row.at(now);
+    if !backoff.exclusive {
+        return row;
+    }
     row.busy_until = lease_until;
     row.expires_at = row.expires_at.max(lease_until);
     row
@@ -137,6 +148,7 @@ mod tests {
         max_secs: 8,
         forget_secs: 100,
         reset_on_success: true,
+        exclusive: true,
     };
 
     #[test]
