@@ -286,8 +286,14 @@ fn secret_pattern() -> String {
 
 /// A route path the parser accepts as already normalised: `/` or segments that are not
 /// `.`/`..`, hold no `/ \ ? #` and no `%XX` escape; one extra trailing `/` is tolerated.
+/// `path::decide` on a route path: raw `pchar`s (no `;`), escapes only where one is needed
+/// (never of `/`, `\`, `;`, controls or characters allowed raw; `%25` not before an escape),
+/// no `.`/`..` or empty segments but a trailing `/`. Whether escaped bytes form UTF-8 is left to
+/// the parser.
 fn route_path_pattern() -> String {
-    format!(r"^(?=/)(?:/(?!\.\.?(?:/|{END}))(?:[^/\\?#%]|%(?![0-9A-Fa-f]{{2}}))+)*(?:/|//)?{END}")
+    let raw = r"[A-Za-z0-9\-._~!$&'()*+,=:@|^\[\]]";
+    let escape = r"%(?:2[023]|3[CcEeFf]|60|7[BbDd]|[89A-Fa-f][0-9A-Fa-f])|%25(?!%[0-9A-Fa-f]{2})";
+    format!(r"^(?:/(?!\.\.?(?:/|{END}))(?:{raw}|{escape})+)*/?{END}")
 }
 
 /// `return_url::is_safe`: a same-origin path that stays one after a later percent-decode.
