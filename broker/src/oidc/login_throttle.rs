@@ -40,11 +40,11 @@ const ADDRESS: Backoff = Backoff {
 
 /// How long an admitted check holds its keys if its request dies: longer than the server's
 /// request timeout, so a live check is never doubled.
-const LEASE_SECS: i64 = 45;
+const LEASE_SECS: i64 = 5;
 
 /// How long a sign-in waits for another check of the same account to finish, and how often
 /// it looks.
-const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(6);
 const BUSY_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Unauthenticated `/auth` requests (each stores a row) per client address and minute.
