@@ -172,8 +172,14 @@ mod tests {
         );
         assert_eq!(row.ended(&B, AttemptOutcome::Abandoned, 1001).failures, 3);
         assert_eq!(row.at(1001 + 100), ThrottleRow::default(), "forgotten");
-        let busy = held(ThrottleRow::default(), 1000, 1030);
+        let busy = held(ThrottleRow::default(), &B, 1000, 1030);
         assert_eq!(gate(&[ThrottleRow::default(), busy], 1000), LoginGate::Busy);
         assert_eq!(gate(&[busy], 1030), LoginGate::Open, "lease ran out");
+        let shared = Backoff {
+            exclusive: false,
+            ..B
+        };
+        let open = held(ThrottleRow::default(), &shared, 1000, 1030);
+        assert_eq!(gate(&[open], 1000), LoginGate::Open, "not single-flight");
     }
 }
