@@ -1,8 +1,9 @@
 //! Password-guessing limits, held in storage so every replica sees the same counts: per
 //! account and per client address, failures earn a growing back-off, and at most one password
-//! check per account and per address runs at a time (others are refused, not queued). A refused
-//! attempt costs no bcrypt, so a flood against one account neither blocks other accounts nor
-//! fills the bcrypt queue everyone shares.
+//! check per account runs at a time (a second one waits briefly for its turn, then is refused;
+//! an address is not single-flight, as it may be many people behind one NAT). A refused attempt
+//! costs no bcrypt, so a flood against one account neither blocks other accounts nor fills the
+//! bcrypt queue everyone shares.
 
 use std::net::IpAddr;
 
@@ -38,8 +39,9 @@ const ADDRESS: Backoff = Backoff {
     exclusive: false,
 };
 
-/// How long an admitted check holds its keys if its request dies: longer than the server's
-/// request timeout, so a live check is never doubled.
+/// How long an admitted check holds its account if its request or its replica dies: a bcrypt
+/// check takes well under this, and a replica killed mid-check must not lock its accounts for
+/// long (a check outliving its lease may run beside a second one; both still count).
 const LEASE_SECS: i64 = 5;
 
 /// How long a sign-in waits for another check of the same account to finish, and how often
