@@ -658,8 +658,9 @@ staticClients:
     );
 }
 
-/// Keys rotate every 12 s here (the next one is published 6 s ahead; the filter refetches JWKS
-/// every 5 s): replicas add exactly one successor per period through the
+/// Keys rotate every 20 s here (the next one is published 10 s ahead; the filter refetches JWKS
+/// every 5 s, and a fetch cycle — discovery, then JWKS on the next 1 s tick — adds up to 2 s):
+/// replicas add exactly one successor per period through the
 /// compare-and-swap, the windows are contiguous, and every replica already publishes the key
 /// that signs whenever it signs; logins keep working across rotations.
 #[test]
@@ -669,7 +670,7 @@ fn replicas_rotate_signing_keys_together_and_publish_the_signing_key_in_time() {
     let stack = ReplicaStack::start_with(
         &[(
             "enablePasswordDB: true\n",
-            "expiry:\n  signingKeys: 12s\n  idTokens: 10s\nenablePasswordDB: true\n",
+            "expiry:\n  signingKeys: 20s\n  idTokens: 10s\nenablePasswordDB: true\n",
         )],
         filter,
     )
@@ -699,7 +700,8 @@ fn replicas_rotate_signing_keys_together_and_publish_the_signing_key_in_time() {
     };
     let start = Instant::now();
     let mut logins = 0;
-    while start.elapsed() < Duration::from_secs(21) {
+    // Two rotations: the second successor is added 30 s after the first key was made.
+    while start.elapsed() < Duration::from_secs(33) {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
