@@ -8,11 +8,14 @@ use std::sync::Arc;
 use super::{Connector, UpstreamClient};
 use crate::config::{ConfigError, ConnectorEntry, ReadFile};
 
+/// Reads and checks one connector's `config:` block.
+pub type ParseSettings =
+    fn(&ConnectorEntry, &ParseContext) -> Result<Box<dyn ConnectorSettings>, ConfigError>;
+
 /// One connector type: its `type:` name and the reader of its `config:` block.
 pub struct ConnectorType {
     pub name: &'static str,
-    pub parse:
-        fn(&ConnectorEntry, &ParseContext) -> Result<Box<dyn ConnectorSettings>, ConfigError>,
+    pub parse: ParseSettings,
 }
 
 /// What a type may need, besides its block, to check it.

@@ -26,7 +26,8 @@ pub struct Binding {
 }
 
 impl Binding {
-    pub fn new() -> Self {
+    /// A fresh secret for one browser, and the hash storage keeps.
+    pub fn generate() -> Self {
         let secret = random_token();
         let hash = hash_secret(&secret);
         Binding { secret, hash }
@@ -102,7 +103,7 @@ mod tests {
 
     #[test]
     fn only_the_secret_of_this_request_matches() {
-        let b = Binding::new();
+        let b = Binding::generate();
         let name = cookie_name("req-1");
         let right = headers(&format!("other=1; {name}={}", b.secret));
         assert!(presented(&right, "req-1", Some(&b.hash)));

@@ -53,7 +53,7 @@ pub async fn finish_sign_in(app: &AppState, sign_in: SignIn<'_>) -> Response {
         tracing::info!(connector = %connector_id, client = %request.client_id, "user signed in");
         return issue_code(app, request, connector_id.to_string(), identity.clone(), t).await;
     }
-    let binding = Binding::new();
+    let binding = Binding::generate();
     let request = match app.storage.get_auth_request(request_id, t).await {
         Ok(Some(r)) => r,
         Ok(None) => return expired(),
