@@ -726,17 +726,29 @@ async fn login_throttling(s: &dyn Storage) {
         .await
         .unwrap();
     assert_eq!(begin(vec![account.clone()], t + 30).await, LoginGate::Open);
-    s.end_login_attempt(&[account.clone()], AttemptOutcome::Failed, t + 30)
-        .await
-        .unwrap();
+    s.end_login_attempt(
+        std::slice::from_ref(&account),
+        AttemptOutcome::Failed,
+        t + 30,
+    )
+    .await
+    .unwrap();
     assert_eq!(begin(vec![account.clone()], t + 30).await, LoginGate::Open);
-    s.end_login_attempt(&[account.clone()], AttemptOutcome::Succeeded, t + 30)
-        .await
-        .unwrap();
+    s.end_login_attempt(
+        std::slice::from_ref(&account),
+        AttemptOutcome::Succeeded,
+        t + 30,
+    )
+    .await
+    .unwrap();
     assert_eq!(begin(vec![address.clone()], t + 30).await, LoginGate::Open);
-    s.end_login_attempt(&[address.clone()], AttemptOutcome::Failed, t + 30)
-        .await
-        .unwrap();
+    s.end_login_attempt(
+        std::slice::from_ref(&address),
+        AttemptOutcome::Failed,
+        t + 30,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         begin(vec![address.clone()], t + 31).await,
         LoginGate::Throttled { until: t + 70 },
