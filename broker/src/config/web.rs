@@ -184,7 +184,19 @@ fn cors(origins: Option<Vec<String>>, headers: Option<Vec<String>>) -> Result<Co
         let url = url::Url::parse(&o)
             .map_err(|e| ConfigError::key(&at, format!("{o:?} is not an origin ({e})")))?;
         let serialized = url.origin().ascii_serialization();
-        if !matches!(url.scheme(), "http" | "https") || serialized != o.trim_end_matches('/') {
+        // Browsers send a host of letters, digits, dots and dashes (punycode) or an IP; a
+        // pattern such as `https://*.example` would match nothing and is refused.
+        let plain_host = match url.host() {
+            Some(url::Host::Domain(d)) => d
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'),
+            Some(_) => true,
+            None => false,
+        };
+        if !matches!(url.scheme(), "http" | "https")
+            || !plain_host
+            || serialized != o.trim_end_matches('/')
+        {
             return Err(ConfigError::key(
                 at,
                 format!("{o:?} is not an origin: write scheme://host[:port], e.g. https://app.example, or \"*\""),
