@@ -7,7 +7,7 @@
 // Authorization header (which needs a CORS preflight). Prints
 // `{"discovery": issuer or "blocked", "token_status": status or "blocked"}`.
 import { createServer } from 'node:http';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './launch.mjs';
 
 const [port, issuer] = process.argv.slice(2);
 if (!port || !issuer) {
@@ -21,14 +21,7 @@ const server = createServer((req, res) => {
 });
 await new Promise((resolve) => server.listen(Number(port), '127.0.0.1', resolve));
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run',
-  ],
-});
+const browser = await launchChromium();
 try {
   const page = await browser.newPage();
   await page.goto(`http://127.0.0.1:${port}/`, { waitUntil: 'load', timeout: 20000 });
