@@ -645,6 +645,73 @@ fn mtls_refuses_a_client_without_a_certificate() {
     );
 }
 
+/// Dex reloads the API's certificate when its files change: a renewed server certificate
+/// (here from another CA, moved into place) is served without a restart, with Dex's
+/// `tlsMinVersion` set, and client certificates are still required.
+#[test]
+fn renewed_server_certificate_is_served_without_a_restart() {
+    let b = ApiBroker::start_with(None, |dir, port| {
+        make_certificates(dir);
+        let p = |f: &str| dir.join(f).to_string_lossy().to_string();
+        format!(
+            "grpc:\n  addr: \"127.0.0.1:{port}\"\n  tlsCert: \"{}\"\n  tlsKey: \"{}\"\n  tlsClientCA: \"{}\"\n  tlsMinVersion: \"1.3\"\n",
+            p("server.pem"),
+            p("server.key"),
+            p("ca.pem")
+        )
+    });
+    let d = b.dir.path();
+    let p = |f: &str| d.join(f).to_string_lossy().to_string();
+    let list = |ca: &str| {
+        cli(
+            &[
+                "users",
+                "list",
+                "--api",
+                &b.api,
+                "--ca-cert",
+                &p(ca),
+                "--client-cert",
+                &p("client.pem"),
+                "--client-key",
+                &p("client.key"),
+            ],
+            "",
+        )
+    };
+    assert!(list("ca.pem").status.success());
+    // The renewal: a new CA and server pair made beside, then moved over the served files.
+    let renewed = d.join("renewed");
+    std::fs::create_dir(&renewed).unwrap();
+    make_certificates(&renewed);
+    std::fs::copy(renewed.join("ca.pem"), d.join("ca2.pem")).unwrap();
+    for f in ["server.key", "server.pem"] {
+        std::fs::rename(renewed.join(f), d.join(f)).unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !list("ca2.pem").status.success() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the renewed certificate is not served"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    assert!(
+        !list("ca.pem").status.success(),
+        "the old certificate is still served"
+    );
+    let no_cert = cli(
+        &["users", "list", "--api", &b.api, "--ca-cert", &p("ca2.pem")],
+        "",
+    );
+    assert!(
+        !no_cert.status.success(),
+        "client certificates are still required"
+    );
+    let log = std::fs::read_to_string(b.logs.file("broker")).unwrap();
+    assert!(log.contains("TLS certificate reloaded"), "{log}");
+}
+
 #[test]
 fn non_loopback_addr_without_client_ca_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();

@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
+use tokio_stream::StreamExt;
 use tonic::codegen::http;
 use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use tonic::transport::Server;
 
 use super::proto::dex_server::DexServer;
 use super::service::DexApi;
@@ -18,22 +19,9 @@ use crate::server::ServeError;
 pub async fn spawn_api(
     config: &GrpcConfig,
     app: Arc<AppState>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<tokio::task::JoinHandle<()>, ServeError> {
-    let mut builder = Server::builder();
-    if let Some(tls) = &config.tls {
-        let mut tls_config = ServerTlsConfig::new()
-            .identity(Identity::from_pem(&tls.cert_pem, tls.key_pem.expose()));
-        if let Some(ca) = &tls.client_ca_pem {
-            // Required, not optional: a caller without a certificate is refused in the handshake.
-            tls_config = tls_config.client_ca_root(Certificate::from_pem(ca));
-        }
-        builder = builder
-            .tls_config(tls_config)
-            .map_err(|e| ServeError::Api {
-                message: format!("grpc.tlsCert/tlsKey/tlsClientCA: {e}"),
-            })?;
-    }
+    let builder = Server::builder();
     let service = DexServer::new(DexApi::new(app)).max_decoding_message_size(MAX_REQUEST_BYTES);
     let mut router = builder
         .layer(tower::util::MapResponseLayer::new(
@@ -62,15 +50,60 @@ pub async fn spawn_api(
         reflection = config.reflection,
         "gRPC API listening"
     );
-    let incoming = TcpIncoming::from(listener);
-    Ok(tokio::spawn(async move {
-        let stopped = async move {
+    let stopped = {
+        let mut stop = stop.clone();
+        async move {
             let _ = stop.changed().await;
-        };
+        }
+    };
+    let Some(tls) = &config.tls else {
+        let incoming = TcpIncoming::from(listener);
+        return Ok(tokio::spawn(async move {
+            if let Err(e) = router.serve_with_incoming_shutdown(incoming, stopped).await {
+                tracing::error!(error = %e, "gRPC API failed");
+            }
+        }));
+    };
+    // TLS is ours rather than tonic's, for Dex's tlsMinVersion/tlsMaxVersion and a certificate
+    // reloaded from its files without a restart (as web.https).
+    let api_error = |message: String| ServeError::Api { message };
+    let cert = crate::server::tls::ReloadingCert::load(&tls.cert_path, &tls.key_path)
+        .map_err(|e| api_error(format!("grpc.tlsCert/tlsKey: {e}")))?;
+    let reload = cert.spawn_reload("grpc", stop.clone());
+    let client_auth = tls
+        .client_ca_pem
+        .as_deref()
+        .map(client_verifier)
+        .transpose()
+        .map_err(|e| api_error(format!("grpc.tlsClientCA: {e}")))?;
+    let tls_config = crate::server::tls::server_config(cert, tls.versions, &[b"h2"], client_auth)
+        .map_err(|e| api_error(format!("grpc TLS: {e}")))?;
+    let incoming = crate::server::tls::spawn_acceptor(listener, tls_config, "grpc", stop);
+    let incoming = tokio_stream::wrappers::ReceiverStream::new(incoming)
+        .map(|(tls, _peer)| Ok::<_, std::io::Error>(tls));
+    Ok(tokio::spawn(async move {
         if let Err(e) = router.serve_with_incoming_shutdown(incoming, stopped).await {
             tracing::error!(error = %e, "gRPC API failed");
         }
+        let _ = reload.await;
     }))
+}
+
+/// Callers must present a certificate signed by one of the CAs in `pem` (required, not
+/// optional: a caller without one is refused in the handshake).
+fn client_verifier(
+    pem: &str,
+) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, String> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes()) {
+        let cert = cert.map_err(|e| e.to_string())?;
+        roots.add(cert).map_err(|e| e.to_string())?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 /// tonic refuses a request over the size limit with OUT_OF_RANGE; the gRPC status-code table

@@ -15,9 +15,19 @@ pub(super) fn clients(
     let mut out = Vec::new();
     for (i, c) in raw.into_iter().enumerate() {
         let at = |k: &str| format!("staticClients[{i}].{k}");
-        let id =
-            c.id.filter(|s| !s.is_empty())
-                .ok_or_else(|| ConfigError::key(at("id"), "missing"))?;
+        let id = match (c.id.filter(|s| !s.is_empty()), c.id_env) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::key(at("idEnv"), "give id or idEnv, not both"))
+            }
+            (Some(id), None) => id,
+            (None, Some(var)) => env(&var).filter(|v| !v.is_empty()).ok_or_else(|| {
+                ConfigError::key(
+                    at("idEnv"),
+                    format!("environment variable {var:?} is not set (or empty)"),
+                )
+            })?,
+            (None, None) => return Err(ConfigError::key(at("id"), "missing (give id or idEnv)")),
+        };
         if !seen.insert(id.clone()) {
             return Err(ConfigError::key(
                 at("id"),
@@ -88,6 +98,24 @@ pub(super) fn clients(
                 return Err(ConfigError::key(at, "must not contain a fragment"));
             }
         }
+        let trusted_peers = c.trusted_peers.unwrap_or_default();
+        for (j, peer) in trusted_peers.iter().enumerate() {
+            if peer.is_empty() || peer.contains(char::is_whitespace) {
+                return Err(ConfigError::key(
+                    format!("staticClients[{i}].trustedPeers[{j}]"),
+                    format!("{peer:?} is not a client id"),
+                ));
+            }
+        }
+        let logo_url = match c.logo_url.filter(|u| !u.trim().is_empty()) {
+            None => None,
+            Some(u) => Some(crate::clients::web_url(&u).ok_or_else(|| {
+                ConfigError::key(
+                    at("logoURL"),
+                    format!("{u:?} is not an absolute http(s) URL"),
+                )
+            })?),
+        };
         out.push(Client {
             name: c
                 .name
@@ -98,6 +126,8 @@ pub(super) fn clients(
             redirect_uris,
             post_logout_redirect_uris,
             public,
+            trusted_peers,
+            logo_url,
         });
     }
     Ok(out)

@@ -9,7 +9,6 @@ use serde::Deserialize;
 
 use super::error::ConfigError;
 use super::ReadFile;
-use crate::secret::Secret;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,6 +20,10 @@ pub struct RawGrpc {
     pub tls_key: Option<String>,
     #[serde(rename = "tlsClientCA")]
     pub tls_client_ca: Option<String>,
+    #[serde(rename = "tlsMinVersion")]
+    pub tls_min_version: Option<String>,
+    #[serde(rename = "tlsMaxVersion")]
+    pub tls_max_version: Option<String>,
     pub reflection: Option<bool>,
 }
 
@@ -32,13 +35,16 @@ pub struct GrpcConfig {
     pub reflection: bool,
 }
 
-/// PEM contents, read when the config is loaded so that a bad file names its key.
+/// The API's TLS: files checked when the config is loaded so that a bad one names its key.
 #[derive(Debug, Clone)]
 pub struct GrpcTls {
-    pub cert_pem: String,
-    pub key_pem: Secret,
     /// Callers must present a certificate signed by one of these.
     pub client_ca_pem: Option<String>,
+    /// `grpc.tlsMinVersion` / `tlsMaxVersion`.
+    pub versions: super::TlsVersions,
+    /// The files, re-read while serving so a renewed certificate is used without a restart.
+    pub cert_path: String,
+    pub key_path: String,
 }
 
 pub fn grpc(raw: Option<RawGrpc>, read_file: ReadFile) -> Result<Option<GrpcConfig>, ConfigError> {
@@ -55,11 +61,27 @@ pub fn grpc(raw: Option<RawGrpc>, read_file: ReadFile) -> Result<Option<GrpcConf
             ConfigError::key(format!("grpc.{key}"), format!("cannot read {path:?}: {e}"))
         })
     };
+    let versions = super::tls_files::tls_versions(
+        "grpc",
+        raw.tls_min_version.as_deref(),
+        raw.tls_max_version.as_deref(),
+    )?;
     let tls = match (raw.tls_cert, raw.tls_key, raw.tls_client_ca) {
         (None, None, None) => None,
         (Some(cert), Some(key), ca) => Some(GrpcTls {
-            cert_pem: pem(&read("tlsCert", &cert)?, "tlsCert", "CERTIFICATE")?,
-            key_pem: Secret::new(pem(&read("tlsKey", &key)?, "tlsKey", "PRIVATE KEY")?),
+            versions: {
+                super::tls_files::load_certified_key(&cert, &key).map_err(|e| {
+                    let at = if e.is_key_fault() {
+                        "grpc.tlsKey"
+                    } else {
+                        "grpc.tlsCert"
+                    };
+                    ConfigError::key(at, e.to_string())
+                })?;
+                versions
+            },
+            cert_path: cert,
+            key_path: key,
             client_ca_pem: ca
                 .map(|ca| pem(&read("tlsClientCA", &ca)?, "tlsClientCA", "CERTIFICATE"))
                 .transpose()?,
@@ -147,6 +169,8 @@ mod tests {
             tls_cert: None,
             tls_key: None,
             tls_client_ca: None,
+            tls_min_version: None,
+            tls_max_version: None,
             reflection: None,
         }
     }

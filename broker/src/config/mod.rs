@@ -13,7 +13,9 @@ mod raw;
 pub(crate) mod schema;
 mod static_passwords;
 mod storage;
+mod tls_files;
 mod validate;
+mod web;
 
 use std::time::Duration;
 
@@ -26,6 +28,8 @@ pub use grpc::{GrpcConfig, GrpcTls};
 pub use password_hash::{decode_bcrypt_hash, BcryptHash};
 pub use schema::Shape;
 pub use storage::{PostgresConfig, StorageConfig};
+pub use tls_files::{load_certified_key, TlsFileError, TlsVersions};
+pub use web::{canonical_header, Cors, HttpsConfig, Web, ALWAYS_ALLOWED_HEADERS};
 
 use crate::secret::Secret;
 
@@ -37,8 +41,9 @@ pub const AUTH_CODE_LIFETIME: Duration = Duration::from_secs(5 * 60);
 pub struct Config {
     pub issuer: Issuer,
     pub storage: StorageConfig,
-    /// `host:port` to listen on (Go form `:5556` is turned into `0.0.0.0:5556`).
-    pub http_addr: String,
+    /// The listeners (`web.http`, `web.https`; Go form `:5556` becomes `0.0.0.0:5556`),
+    /// CORS and extra response headers.
+    pub web: Web,
     /// `web.clientRemoteIP`: whose word to take for the client's address.
     pub client_remote_ip: ClientRemoteIp,
     pub expiry: Expiry,
@@ -165,6 +170,10 @@ pub struct Client {
     /// `postLogoutRedirectURIs` (Gatehouse extension): exact targets for RP-initiated logout.
     pub post_logout_redirect_uris: Vec<String>,
     pub public: bool,
+    /// Clients that may mint tokens with this client in `aud` (Dex's `trustedPeers`).
+    pub trusted_peers: Vec<String>,
+    /// `logoURL`: shown on the approval page; only http(s) URLs are kept.
+    pub logo_url: Option<String>,
 }
 
 #[derive(Debug, Clone)]

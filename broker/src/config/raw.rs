@@ -8,7 +8,7 @@ use serde::Deserialize;
 pub struct RawConfig {
     pub issuer: Option<String>,
     pub storage: Option<RawStorage>,
-    pub web: Option<RawWeb>,
+    pub web: Option<super::web::RawWeb>,
     pub expiry: Option<RawExpiry>,
     pub logger: Option<RawLogger>,
     pub oauth2: Option<RawOAuth2>,
@@ -95,14 +95,6 @@ pub enum IntOrString {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawWeb {
-    pub http: Option<String>,
-    #[serde(rename = "clientRemoteIP")]
-    pub client_remote_ip: Option<super::client_remote_ip::RawClientRemoteIp>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawExpiry {
     #[serde(rename = "idTokens")]
     pub id_tokens: Option<String>,
@@ -160,6 +152,8 @@ pub struct RawPkce {
 #[serde(deny_unknown_fields)]
 pub struct RawStaticClient {
     pub id: Option<String>,
+    #[serde(rename = "idEnv")]
+    pub id_env: Option<String>,
     pub secret: Option<String>,
     #[serde(rename = "secretEnv")]
     pub secret_env: Option<String>,
@@ -169,6 +163,10 @@ pub struct RawStaticClient {
     #[serde(rename = "postLogoutRedirectURIs")]
     pub post_logout_redirect_uris: Option<Vec<String>>,
     pub public: Option<bool>,
+    #[serde(rename = "trustedPeers")]
+    pub trusted_peers: Option<Vec<String>>,
+    #[serde(rename = "logoURL")]
+    pub logo_url: Option<String>,
 }
 
 impl std::fmt::Debug for RawStaticClient {
@@ -185,6 +183,8 @@ impl std::fmt::Debug for RawStaticClient {
 pub struct RawStaticPassword {
     pub email: Option<String>,
     pub hash: Option<String>,
+    #[serde(rename = "hashFromEnv")]
+    pub hash_from_env: Option<String>,
     pub username: Option<String>,
     #[serde(rename = "userID")]
     pub user_id: Option<String>,

@@ -67,42 +67,24 @@ const STORAGE_CONFIG: Shape = Shape::Object(&[
 
 const STORAGE: Shape = Shape::Object(&[("type", Shape::Scalar), ("config", STORAGE_CONFIG)]);
 
+const WEB_HEADERS: Shape = Shape::Object(&[
+    ("Content-Security-Policy", Shape::Scalar),
+    ("X-Frame-Options", Shape::Scalar),
+    ("X-Content-Type-Options", Shape::Scalar),
+    ("X-XSS-Protection", Shape::Scalar),
+    ("Strict-Transport-Security", Shape::Scalar),
+]);
+
 const WEB: Shape = Shape::Object(&[
     ("http", Shape::Scalar),
-    (
-        "https",
-        Shape::Unsupported(
-            "TLS is not supported yet: terminate TLS in the gateway and use web.http",
-        ),
-    ),
-    (
-        "tlsCert",
-        Shape::Unsupported("TLS is not supported yet: terminate TLS in the gateway"),
-    ),
-    (
-        "tlsKey",
-        Shape::Unsupported("TLS is not supported yet: terminate TLS in the gateway"),
-    ),
-    (
-        "tlsMinVersion",
-        Shape::Unsupported("TLS is not supported yet"),
-    ),
-    (
-        "tlsMaxVersion",
-        Shape::Unsupported("TLS is not supported yet"),
-    ),
-    (
-        "allowedOrigins",
-        Shape::Unsupported("CORS is not supported yet"),
-    ),
-    (
-        "allowedHeaders",
-        Shape::Unsupported("CORS is not supported yet"),
-    ),
-    (
-        "headers",
-        Shape::Unsupported("custom response headers are not supported yet"),
-    ),
+    ("https", Shape::Scalar),
+    ("tlsCert", Shape::Scalar),
+    ("tlsKey", Shape::Scalar),
+    ("tlsMinVersion", Shape::Scalar),
+    ("tlsMaxVersion", Shape::Scalar),
+    ("allowedOrigins", Shape::List(&Shape::Scalar)),
+    ("allowedHeaders", Shape::List(&Shape::Scalar)),
+    ("headers", WEB_HEADERS),
     (
         "clientRemoteIP",
         Shape::Object(&[
@@ -130,10 +112,7 @@ const OAUTH2: Shape = Shape::Object(&[
 
 const STATIC_CLIENT: Shape = Shape::Object(&[
     ("id", Shape::Scalar),
-    (
-        "idEnv",
-        Shape::Unsupported("idEnv is not supported yet: write the id"),
-    ),
+    ("idEnv", Shape::Scalar),
     ("secret", Shape::Scalar),
     ("secretEnv", Shape::Scalar),
     ("name", Shape::Scalar),
@@ -141,23 +120,14 @@ const STATIC_CLIENT: Shape = Shape::Object(&[
     // Gatehouse extension (Dex has no RP-initiated logout): where /logout may send the browser.
     ("postLogoutRedirectURIs", Shape::List(&Shape::Scalar)),
     ("public", Shape::Scalar),
-    (
-        "trustedPeers",
-        Shape::Unsupported("trustedPeers is not supported yet"),
-    ),
-    (
-        "logoURL",
-        Shape::Unsupported("logoURL is not supported yet"),
-    ),
+    ("trustedPeers", Shape::List(&Shape::Scalar)),
+    ("logoURL", Shape::Scalar),
 ]);
 
 const STATIC_PASSWORD: Shape = Shape::Object(&[
     ("email", Shape::Scalar),
     ("hash", Shape::Scalar),
-    (
-        "hashFromEnv",
-        Shape::Unsupported("hashFromEnv is not supported yet: write the hash"),
-    ),
+    ("hashFromEnv", Shape::Scalar),
     ("username", Shape::Scalar),
     ("userID", Shape::Scalar),
     ("groups", Shape::List(&Shape::Scalar)),
@@ -176,6 +146,8 @@ const GRPC: Shape = Shape::Object(&[
     ("tlsCert", Shape::Scalar),
     ("tlsKey", Shape::Scalar),
     ("tlsClientCA", Shape::Scalar),
+    ("tlsMinVersion", Shape::Scalar),
+    ("tlsMaxVersion", Shape::Scalar),
     ("reflection", Shape::Scalar),
 ]);
 

@@ -8,6 +8,8 @@ use super::{decode_bcrypt_hash, StaticPassword};
 
 pub(super) fn static_passwords(
     raw: Vec<RawStaticPassword>,
+    env: &dyn Fn(&str) -> Option<String>,
+    warnings: &mut Vec<String>,
 ) -> Result<Vec<StaticPassword>, ConfigError> {
     let mut emails = HashSet::new();
     let mut ids = HashSet::new();
@@ -31,13 +33,35 @@ pub(super) fn static_passwords(
                 format!("{email:?} is listed twice"),
             ));
         }
-        let hash_text = p.hash.ok_or_else(|| {
-            ConfigError::key(
-                at("hash"),
-                "missing: a bcrypt hash (make one with `gatehouse-broker hash-password`)",
-            )
-        })?;
-        let hash = decode_bcrypt_hash(&hash_text).map_err(|e| ConfigError::key(at("hash"), e))?;
+        // As Dex: `hash` wins; `hashFromEnv` is read only when `hash` is empty.
+        let (hash_text, from) = match (p.hash.filter(|h| !h.is_empty()), p.hash_from_env) {
+            (Some(h), var) => {
+                if var.is_some() {
+                    warnings.push(format!(
+                        "{}: ignored, {} is given (as in Dex)",
+                        at("hashFromEnv"),
+                        at("hash")
+                    ));
+                }
+                (h, "hash")
+            }
+            (None, Some(var)) => {
+                let h = env(&var).filter(|v| !v.is_empty()).ok_or_else(|| {
+                    ConfigError::key(
+                        at("hashFromEnv"),
+                        format!("environment variable {var:?} is not set (or empty)"),
+                    )
+                })?;
+                (h, "hashFromEnv")
+            }
+            (None, None) => {
+                return Err(ConfigError::key(
+                    at("hash"),
+                    "missing: a bcrypt hash (make one with `gatehouse-broker hash-password`), or hashFromEnv",
+                ))
+            }
+        };
+        let hash = decode_bcrypt_hash(&hash_text).map_err(|e| ConfigError::key(at(from), e))?;
         let user_id = p
             .user_id
             .filter(|s| !s.is_empty())

@@ -51,7 +51,7 @@ fn loads_a_complete_config() {
             file: "/tmp/x.db".into()
         }
     );
-    assert_eq!(c.http_addr, "127.0.0.1:5556");
+    assert_eq!(c.web.http.as_deref(), Some("127.0.0.1:5556"));
     assert_eq!(c.expiry.id_tokens, Duration::from_secs(86400));
     assert_eq!(c.expiry.auth_requests, Duration::from_secs(86400));
     assert_eq!(c.oauth2.pkce_methods, vec![PkceMethod::S256]);
@@ -436,15 +436,134 @@ fn logger_and_web_validated() {
     assert!(err(&bad).starts_with("web.http"));
     let go_form = base().replace("http: 127.0.0.1:5556", "http: \":5556\"");
     assert_eq!(
-        Config::from_yaml(&go_form).unwrap().http_addr,
-        "0.0.0.0:5556"
+        Config::from_yaml(&go_form).unwrap().web.http.as_deref(),
+        Some("0.0.0.0:5556")
     );
+    // Dex: https needs both files; either listener alone is enough.
     let tls = base().replace("http: 127.0.0.1:5556", "https: 127.0.0.1:5554");
     assert!(
-        err(&tls).contains("web.https: not supported yet"),
+        err(&tls).starts_with("web.tlsCert: missing"),
         "{}",
         err(&tls)
     );
+    let no_listener = base().replace("  http: 127.0.0.1:5556\n", "  tlsMinVersion: \"1.2\"\n");
+    assert!(
+        err(&no_listener).starts_with("web.http: missing"),
+        "{}",
+        err(&no_listener)
+    );
+    let cert_only = base().replace("http: 127.0.0.1:5556", "tlsCert: /nonexistent.pem");
+    assert!(
+        err(&cert_only).starts_with("web.https: missing"),
+        "{}",
+        err(&cert_only)
+    );
+    let missing_file = base().replace(
+        "http: 127.0.0.1:5556",
+        "https: 127.0.0.1:5554\n  tlsCert: /nonexistent/c.pem\n  tlsKey: /nonexistent/k.pem",
+    );
+    assert!(
+        err(&missing_file).starts_with("web.tlsCert: cannot read \"/nonexistent/c.pem\""),
+        "{}",
+        err(&missing_file)
+    );
+    let bad_version = base().replace(
+        "http: 127.0.0.1:5556",
+        "http: 127.0.0.1:5556\n  tlsMinVersion: \"1.1\"",
+    );
+    assert!(
+        err(&bad_version).starts_with("web.tlsMinVersion"),
+        "{}",
+        err(&bad_version)
+    );
+}
+
+#[test]
+fn cors_and_headers_load_with_dex_spelling() {
+    let yaml = base().replace(
+        "http: 127.0.0.1:5556",
+        "http: 127.0.0.1:5556\n  allowedOrigins: [\"https://app.example\"]\n  allowedHeaders: [authorization]\n  headers:\n    x-frame-options: SAMEORIGIN\n    Strict-Transport-Security: max-age=31536000",
+    );
+    let c = Config::from_yaml(&yaml).unwrap();
+    assert_eq!(c.web.cors.origins, ["https://app.example"]);
+    assert_eq!(c.web.cors.headers, ["Authorization"]);
+    let names: Vec<&str> = c.web.headers.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["x-frame-options", "strict-transport-security"]);
+    let unknown = base().replace(
+        "http: 127.0.0.1:5556",
+        "http: 127.0.0.1:5556\n  headers:\n    Set-Cookie: a=b",
+    );
+    assert!(
+        err(&unknown).starts_with("unknown key \"web.headers.Set-Cookie\""),
+        "{}",
+        err(&unknown)
+    );
+}
+
+#[test]
+fn id_env_hash_from_env_logo_and_peers() {
+    let env = |name: &str| match name {
+        "CLIENT_ID" => Some("from-env".to_string()),
+        "ADMIN_HASH" => Some(SEED_HASH_B64.to_string()),
+        "EMPTY" => Some(String::new()),
+        _ => None,
+    };
+    let load = |yaml: &str| Config::from_yaml_with_env(yaml, &env);
+    let yaml = base()
+        .replace("- id: gatehouse\n", "- idEnv: CLIENT_ID\n  logoURL: https://cdn.example/logo.png\n  trustedPeers: [other]\n")
+        .replace(&format!("  hash: \"{SEED_HASH_B64}\"\n"), "  hashFromEnv: ADMIN_HASH\n");
+    let c = load(&yaml).unwrap();
+    let client = c.client("from-env").unwrap();
+    assert_eq!(
+        client.logo_url.as_deref(),
+        Some("https://cdn.example/logo.png")
+    );
+    assert_eq!(client.trusted_peers, ["other"]);
+    assert_eq!(c.static_passwords[0].hash.cost(), 12);
+    let e = load(&yaml.replace("idEnv: CLIENT_ID", "idEnv: NOT_SET"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("staticClients[0].idEnv") && e.contains("NOT_SET"),
+        "{e}"
+    );
+    let e = load(&yaml.replace("idEnv: CLIENT_ID", "idEnv: EMPTY"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("staticClients[0].idEnv"), "{e}");
+    let e = load(&yaml.replace("idEnv: CLIENT_ID", "idEnv: CLIENT_ID\n  id: x"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not both"), "{e}");
+    let e = load(&yaml.replace("hashFromEnv: ADMIN_HASH", "hashFromEnv: NOT_SET"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("staticPasswords[0].hashFromEnv") && e.contains("NOT_SET"),
+        "{e}"
+    );
+    let e = load(&yaml.replace("hashFromEnv: ADMIN_HASH", "hashFromEnv: CLIENT_ID"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("staticPasswords[0].hashFromEnv") && !e.contains("from-env"),
+        "{e}"
+    );
+    for bad in [
+        "javascript:alert(1)",
+        "/logo.png",
+        "data:image/png;base64,AAAA",
+        "ftp://x/l.png",
+    ] {
+        let e = load(&yaml.replace("https://cdn.example/logo.png", bad))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("staticClients[0].logoURL"), "{bad}: {e}");
+    }
+    let e = load(&yaml.replace("trustedPeers: [other]", "trustedPeers: [\"a b\"]"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("staticClients[0].trustedPeers[0]"), "{e}");
 }
 
 #[test]

@@ -14,8 +14,8 @@ pub fn validate(raw: RawConfig, env: Env) -> Result<Config, ConfigError> {
     let client_remote_ip = super::client_remote_ip::client_remote_ip(
         raw.web.as_ref().and_then(|w| w.client_remote_ip.clone()),
     )?;
-    let http_addr = http_addr(raw.web)?;
-    let telemetry_addr = telemetry_addr(raw.telemetry, &http_addr)?;
+    let web = super::web::web(raw.web)?;
+    let telemetry_addr = telemetry_addr(raw.telemetry, &web)?;
     let expiry = expiry(raw.expiry)?;
     let logger = logger(raw.logger)?;
     let enable_password_db = raw.enable_password_db.unwrap_or(false);
@@ -26,8 +26,11 @@ pub fn validate(raw: RawConfig, env: Env) -> Result<Config, ConfigError> {
     // The API's certificate files are read here, so `check-config` names a missing one.
     let grpc = super::grpc::grpc(raw.grpc, &|path| std::fs::read_to_string(path))?;
     let clients = super::clients::clients(raw.static_clients.unwrap_or_default(), env)?;
-    let static_passwords =
-        super::static_passwords::static_passwords(raw.static_passwords.unwrap_or_default())?;
+    let static_passwords = super::static_passwords::static_passwords(
+        raw.static_passwords.unwrap_or_default(),
+        env,
+        &mut warnings,
+    )?;
     if !static_passwords.is_empty() && !enable_password_db {
         return Err(ConfigError::key(
             "staticPasswords",
@@ -37,7 +40,7 @@ pub fn validate(raw: RawConfig, env: Env) -> Result<Config, ConfigError> {
     Ok(Config {
         issuer,
         storage,
-        http_addr,
+        web,
         client_remote_ip,
         expiry,
         logger,
@@ -78,36 +81,23 @@ fn issuer(raw: Option<String>) -> Result<Issuer, ConfigError> {
     Ok(Issuer { url: text, path })
 }
 
-fn http_addr(raw: Option<RawWeb>) -> Result<String, ConfigError> {
-    let addr = raw
-        .and_then(|w| w.http)
-        .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| {
-            ConfigError::key(
-                "web.http",
-                "missing: the address to listen on, e.g. 127.0.0.1:5556",
-            )
-        })?;
-    listen_addr("web.http", addr)
-}
-
 /// `telemetry.http`: optional; when given, a second listener for `/metrics` and `/healthz`.
-fn telemetry_addr(raw: Option<RawTelemetry>, web: &str) -> Result<Option<String>, ConfigError> {
+fn telemetry_addr(raw: Option<RawTelemetry>, web: &Web) -> Result<Option<String>, ConfigError> {
     let Some(text) = raw.and_then(|t| t.http).filter(|s| !s.trim().is_empty()) else {
         return Ok(None);
     };
     let addr = listen_addr("telemetry.http", text)?;
-    if addr == web {
+    if Some(&addr) == web.http.as_ref() || Some(&addr) == web.https.as_ref().map(|h| &h.addr) {
         return Err(ConfigError::key(
             "telemetry.http",
-            "must differ from web.http (metrics get their own listener)",
+            "must differ from web.http and web.https (metrics get their own listener)",
         ));
     }
     Ok(Some(addr))
 }
 
 /// A `host:port` to listen on; Go's ":5556" (every interface) becomes "0.0.0.0:5556".
-fn listen_addr(key: &str, addr: String) -> Result<String, ConfigError> {
+pub(super) fn listen_addr(key: &str, addr: String) -> Result<String, ConfigError> {
     let addr = if addr.starts_with(':') {
         format!("0.0.0.0{addr}")
     } else {

@@ -61,9 +61,9 @@ pub async fn show(
         Ok(r) => r,
         Err(page) => return page,
     };
-    let client_name = match app.client(&request.client_id).await {
-        Ok(Some(c)) => c.name,
-        Ok(None) => request.client_id.clone(),
+    let (client_name, logo) = match app.client(&request.client_id).await {
+        Ok(Some(c)) => (c.name, c.logo_url),
+        Ok(None) => (request.client_id.clone(), None),
         Err(e) => return storage_error_page(&e, "looking up the client"),
     };
     let user = request
@@ -75,6 +75,7 @@ pub async fn show(
         &app.path("/approval"),
         &request.id,
         &client_name,
+        logo.as_deref(),
         user,
         &request.scopes,
     )

@@ -103,6 +103,11 @@ pub async fn authorize(
         Ok(_) => return back("invalid_scope", "the openid scope is required"),
         Err(e) => return back("invalid_scope", &e),
     };
+    match super::scopes::refused_peers(&app, &client.id, &scopes).await {
+        Ok(None) => {}
+        Ok(Some(refused)) => return back("invalid_scope", &refused),
+        Err(e) => return storage_error_page(&e, "looking up a peer client"),
+    }
     let pkce = match (
         params.get("code_challenge"),
         params.get("code_challenge_method"),

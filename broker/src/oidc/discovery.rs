@@ -40,6 +40,9 @@ pub fn document(app: &AppState) -> Value {
         "id_token_signing_alg_values_supported": ["RS256"],
         "scopes_supported": SUPPORTED_SCOPES,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        // RFC 7009 (beyond Dex): a client ends its refresh token's sign-in.
+        "revocation_endpoint": issuer.endpoint("/token/revoke"),
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "grant_types_supported": grants,
         "code_challenge_methods_supported": methods,
         "claims_supported": [

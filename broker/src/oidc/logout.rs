@@ -16,7 +16,7 @@ use super::params::Params;
 use super::post_logout_redirect::allowed_target;
 use super::redirect::{found, to_client};
 use super::AppState;
-use crate::token::verify_id_token_hint;
+use crate::token::{verify_id_token_hint, Claims};
 use crate::web::{error_page, signed_out_page, storage_error_page};
 
 pub async fn get(
@@ -55,12 +55,12 @@ async fn end_session(app: &AppState, headers: &HeaderMap, input: &[u8]) -> Respo
     };
     let asked_client = params.get("client_id");
     if let (Some(claims), Some(id)) = (&hint, asked_client) {
-        if claims.aud != id {
+        if claims.issued_to() != Some(id) {
             tracing::warn!(client = ?id, "sign-out refused: client_id is not the hint's audience");
             return refused("client_id does not match the token's audience.");
         }
     }
-    let client = match asked_client.or(hint.as_ref().map(|c| c.aud.as_str())) {
+    let client = match asked_client.or(hint.as_ref().and_then(Claims::issued_to)) {
         Some(id) => match app.client(id).await {
             Ok(c) => c,
             Err(e) => return storage_error_page(&e, "looking up the client"),

@@ -7,6 +7,7 @@ pub mod browser_binding;
 pub mod client_address;
 pub mod client_auth;
 mod complete;
+mod cors;
 mod discovery;
 mod health;
 mod jwks;
@@ -18,6 +19,7 @@ pub mod params;
 mod pkce;
 mod post_logout_redirect;
 mod redirect;
+mod revoke;
 mod saml;
 mod scopes;
 mod state;
@@ -35,20 +37,28 @@ pub use state::AppState;
 
 /// Every route, nested under the issuer's path (`/dex` for `http://host/dex`).
 pub fn router(state: Arc<AppState>) -> Router {
-    let routes = Router::new()
+    // The endpoints Dex opens to browsers on other origins (`web.allowedOrigins`).
+    let browser_facing = Router::new()
         .route(
             "/.well-known/openid-configuration",
             get(discovery::discovery),
         )
         .route("/keys", get(jwks::jwks))
-        .route("/auth", get(authorize::authorize))
-        .route("/auth/{connector}", get(login::show).post(login::submit))
-        .route("/approval", get(approval::show).post(approval::submit))
         .route("/token", axum::routing::post(token::token))
+        .route("/token/revoke", axum::routing::post(revoke::revoke))
         .route(
             "/userinfo",
             get(userinfo::userinfo).post(userinfo::userinfo),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(state.config.web.cors.clone()),
+            cors::cors,
+        ));
+    let routes = Router::new()
+        .merge(browser_facing)
+        .route("/auth", get(authorize::authorize))
+        .route("/auth/{connector}", get(login::show).post(login::submit))
+        .route("/approval", get(approval::show).post(approval::submit))
         .route("/logout", get(logout::get).post(logout::post))
         // One redirect URI for every connector: OIDC/Microsoft come back with a GET, SAML with
         // an HTTP-POST binding form (whose body may exceed the server-wide limit).

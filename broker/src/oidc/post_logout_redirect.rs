@@ -68,6 +68,8 @@ mod tests {
             ],
             post_logout_redirect_uris: vec!["https://app.example/signed-out?from=sso".into()],
             public: true,
+            trusted_peers: Vec::new(),
+            logo_url: None,
         }
     }
 

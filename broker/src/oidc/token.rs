@@ -52,12 +52,8 @@ pub async fn token(
     }
 }
 
-async fn handle(
-    app: &AppState,
-    address: ClientAddress,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<TokenResponse, OAuthError> {
+/// A form-encoded body (a missing Content-Type is tolerated), each parameter at most once.
+pub(super) fn form_body(headers: &HeaderMap, body: &[u8]) -> Result<Params, OAuthError> {
     let form_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -73,8 +69,17 @@ async fn handle(
             "the body must be application/x-www-form-urlencoded",
         ));
     }
-    let form = Params::parse(body)
-        .map_err(|name| OAuthError::invalid_request(format!("parameter {name:?} sent twice")))?;
+    Params::parse(body)
+        .map_err(|name| OAuthError::invalid_request(format!("parameter {name:?} sent twice")))
+}
+
+async fn handle(
+    app: &AppState,
+    address: ClientAddress,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<TokenResponse, OAuthError> {
+    let form = form_body(headers, body)?;
     let client = authenticate(app, headers, &form).await?;
     let client = &client;
     let (grant_type, issued) = match form.get("grant_type") {
@@ -285,6 +290,12 @@ async fn password(
     if !scopes.iter().any(|s| s == "openid") {
         return Err(OAuthError::invalid_scope("the openid scope is required"));
     }
+    if let Some(refused) = super::scopes::refused_peers(app, &client.id, &scopes)
+        .await
+        .map_err(storage_error)?
+    {
+        return Err(OAuthError::invalid_scope(refused));
+    }
     // The same throttling as the login form: refused before any bcrypt.
     let attempt = login_throttle::begin(app, &connector_id, username, address.0)
         .await
@@ -410,7 +421,7 @@ fn refresh_error(e: ConnectorError) -> OAuthError {
     }
 }
 
-fn refresh_policy(app: &AppState) -> RefreshPolicy {
+pub(super) fn refresh_policy(app: &AppState) -> RefreshPolicy {
     let r = &app.config.expiry.refresh_tokens;
     RefreshPolicy {
         rotate: !r.disable_rotation,
@@ -420,7 +431,7 @@ fn refresh_policy(app: &AppState) -> RefreshPolicy {
     }
 }
 
-fn storage_error(e: crate::storage::StorageError) -> OAuthError {
+pub(super) fn storage_error(e: crate::storage::StorageError) -> OAuthError {
     tracing::error!(error = %e, "storage failed at the token endpoint");
     if e.is_unavailable() {
         OAuthError::temporarily_unavailable("storage is unavailable; try again")

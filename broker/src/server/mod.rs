@@ -4,6 +4,8 @@ mod access_log;
 mod request_metrics;
 mod shutdown;
 mod telemetry;
+pub mod tls;
+mod web_headers;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +41,8 @@ pub enum ServeError {
     },
     #[error("connector {id}: {message}")]
     Connector { id: String, message: String },
+    #[error("web.https: {message}")]
+    Tls { message: String },
     #[error("gRPC API: {message}")]
     Api { message: String },
     #[error("server failed: {0}")]
@@ -109,21 +113,28 @@ pub async fn build_state(
 
 /// Runs until SIGINT/SIGTERM, then finishes in-flight requests and returns.
 pub async fn serve(config: Config, connectors: &[ConfiguredConnector]) -> Result<(), ServeError> {
-    let addr = config.http_addr.clone();
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
+    let web = config.web.clone();
     let state = build_state(config, connectors).await?;
-    let listener = tokio::net::TcpListener::bind(&addr)
-        .await
-        .map_err(|source| ServeError::Bind {
-            addr: addr.clone(),
-            source,
-        })?;
-    let local = listener.local_addr()?;
-    tracing::info!(addr = %local, issuer = %state.config.issuer.url, "listening");
+    // Bound before anything else starts, so a taken port stops start-up at once.
+    let http = match &web.http {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
+    let https = match &web.https {
+        Some(h) => Some((bind(&h.addr).await?, h)),
+        None => None,
+    };
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // `quit` ends the listeners (in-flight requests finish); `stop` then ends the rest.
+    let (quit_tx, quit_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown::signal().await;
+        let _ = quit_tx.send(true);
+    });
     let telemetry = match state.config.telemetry_addr.clone() {
         Some(addr) => Some(spawn_telemetry(&addr, state.clone(), stop_rx.clone()).await?),
         None => None,
@@ -137,14 +148,20 @@ pub async fn serve(config: Config, connectors: &[ConfiguredConnector]) -> Result
     // before any replica signs with it.
     let lead = crate::keys::rotation_lead(state.config.expiry.signing_keys.as_secs() as i64);
     let key_every = KEY_REFRESH_INTERVAL.min(Duration::from_secs((lead / 3).max(1) as u64));
-    let key_refresh = spawn_key_refresh(state.keys.clone(), key_every, stop_rx);
+    let key_refresh = spawn_key_refresh(state.keys.clone(), key_every, stop_rx.clone());
 
     let metrics = state.metrics.clone();
+    let issuer = state.config.issuer.url.clone();
     let app = oidc::router(state)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             REQUEST_TIMEOUT,
+        ))
+        // `web.headers` replace the pages' own values, so this wraps every route.
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(web.headers.clone()),
+            web_headers::add_headers,
         ))
         .layer(axum::middleware::from_fn(access_log::log_request))
         // Outermost, so timeouts are counted too.
@@ -152,23 +169,72 @@ pub async fn serve(config: Config, connectors: &[ConfiguredConnector]) -> Result
             metrics,
             request_metrics::count_request,
         ));
-    // The TCP peer reaches handlers (login throttling; see oidc::client_address).
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown::signal())
-    .await?;
+    let quit = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|q| *q).await;
+    };
+    let mut servers = Vec::new();
+    let mut reloads = Vec::new();
+    if let Some(listener) = http {
+        tracing::info!(addr = %listener.local_addr()?, issuer = %issuer, "listening (http)");
+        // The TCP peer reaches handlers (login throttling; see oidc::client_address).
+        let serving = axum::serve(
+            listener,
+            app.clone()
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(quit(quit_rx.clone()));
+        servers.push(tokio::spawn(async move { serving.await }));
+    }
+    if let Some((listener, settings)) = https {
+        let local = listener.local_addr()?;
+        let cert = tls::ReloadingCert::load(&settings.cert_path, &settings.key_path)
+            .map_err(|message| ServeError::Tls { message })?;
+        reloads.push(cert.spawn_reload("web.https", stop_rx.clone()));
+        let tls_config = tls::server_config(cert, settings.versions, &[b"http/1.1"], None)
+            .map_err(|message| ServeError::Tls { message })?;
+        let listener = tls::TlsListener::new(listener, tls_config, quit_rx.clone())?;
+        tracing::info!(addr = %local, issuer = %issuer, "listening (https)");
+        use axum::serve::ListenerExt;
+        let serving = axum::serve(
+            listener.tap_io(|_| {}),
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(quit(quit_rx.clone()));
+        servers.push(tokio::spawn(async move { serving.await }));
+    }
+    let mut failed = None;
+    for server in servers {
+        match server.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => failed = Some(ServeError::Io(e)),
+            Err(e) => failed = Some(ServeError::Io(std::io::Error::other(e))),
+        }
+    }
     let _ = stop_tx.send(true);
     let _ = tokio::join!(gc, key_refresh);
+    for reload in reloads {
+        let _ = reload.await;
+    }
     if let Some(telemetry) = telemetry {
         let _ = telemetry.await;
     }
     if let Some(api) = api {
         let _ = api.await;
     }
+    if let Some(e) = failed {
+        return Err(e);
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+async fn bind(addr: &str) -> Result<tokio::net::TcpListener, ServeError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: addr.to_string(),
+            source,
+        })
 }
 
 /// Binds `telemetry.http` (a bind failure stops start-up) and serves it until `stop`.
@@ -177,12 +243,7 @@ async fn spawn_telemetry(
     state: Arc<AppState>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<tokio::task::JoinHandle<()>, ServeError> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| ServeError::Bind {
-            addr: addr.to_string(),
-            source,
-        })?;
+    let listener = bind(addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "telemetry listening (/metrics, /healthz)");
     let app = telemetry::router(state);
     Ok(tokio::spawn(async move {

@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use super::encode_subject;
+use super::{encode_subject, Audience};
 use crate::connector::Identity;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,7 +31,10 @@ pub struct UserInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     pub iss: String,
-    pub aud: String,
+    pub aud: Audience,
+    /// The client the token was issued to, when `aud` names others too (as Dex).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azp: Option<String>,
     pub exp: i64,
     pub iat: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -54,9 +57,11 @@ impl Claims {
         exp: i64,
     ) -> Claims {
         let has = |s: &str| scopes.iter().any(|x| x == s);
+        let aud = Audience::for_client(client_id, scopes);
         Claims {
             iss: issuer.to_string(),
-            aud: client_id.to_string(),
+            azp: aud.is_shared().then(|| client_id.to_string()),
+            aud,
             exp,
             iat,
             nonce: None,
@@ -73,6 +78,17 @@ impl Claims {
                     user_id: identity.user_id.clone(),
                 },
             },
+        }
+    }
+}
+
+impl Claims {
+    /// The client this token was issued to: `azp` when the audience is shared, else `aud`.
+    pub fn issued_to(&self) -> Option<&str> {
+        match &self.azp {
+            Some(azp) => Some(azp),
+            None if !self.aud.is_shared() => self.aud.first(),
+            None => None,
         }
     }
 }

@@ -85,7 +85,7 @@ mod tests {
         let (keys, minter) = setup().await;
         let fresh = issue(&minter, crate::storage::now());
         let claims = verify_id_token_hint(&keys.current(), ISSUER, &fresh.id_token).unwrap();
-        assert_eq!(claims.aud, "c");
+        assert_eq!(claims.aud.first(), Some("c"));
         let old = issue(&minter, crate::storage::now() - 7200);
         assert!(verify_id_token_hint(&keys.current(), ISSUER, &old.id_token).is_ok());
     }

@@ -1,23 +1,36 @@
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 
 use super::{escape, html_response};
 
-/// "<client> wants to …" with approve and deny buttons.
+/// "<client> wants to …" with approve and deny buttons, and the client's logo when it has one
+/// (`logo`: an absolute http(s) URL, see `crate::clients::web_url`).
 pub fn approval_page(
     action: &str,
     request_id: &str,
     client_name: &str,
+    logo: Option<&str>,
     user: &str,
     scopes: &[String],
 ) -> Response {
+    let logo_origin = logo
+        .and_then(|l| url::Url::parse(l).ok())
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .map(|u| u.origin().ascii_serialization());
+    let logo_img = match (logo, &logo_origin) {
+        (Some(src), Some(_)) => format!(
+            r#"<img class="logo" src="{}" alt="" width="64" height="64">"#,
+            escape(src)
+        ),
+        _ => String::new(),
+    };
     let items: String = scopes
         .iter()
         .filter_map(|s| scope_description(s))
-        .map(|d| format!("<li>{}</li>", escape(d)))
+        .map(|d| format!("<li>{}</li>", escape(&d)))
         .collect();
     let body = format!(
-        r#"<h1>Grant access</h1>
+        r#"{logo_img}<h1>Grant access</h1>
 <p><strong>{client}</strong> would like to:</p><ul>{items}</ul>
 <p class="muted">Signed in as {user}</p>
 <form method="post" action="{action}">
@@ -30,17 +43,35 @@ pub fn approval_page(
         action = escape(action),
         req = escape(request_id),
     );
-    html_response(StatusCode::OK, "Grant access", &body)
+    let mut response = html_response(StatusCode::OK, "Grant access", &body);
+    // The page's policy loads nothing from elsewhere; the logo's origin is let in for images.
+    if let Some(origin) = logo_origin {
+        let policy = format!(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src {origin}; frame-ancestors 'none'"
+        );
+        if let Ok(v) = HeaderValue::from_str(&policy) {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_SECURITY_POLICY, v);
+        }
+    }
+    response
 }
 
-fn scope_description(scope: &str) -> Option<&'static str> {
-    Some(match scope {
-        "openid" => "Know who you are",
-        "email" => "View your e-mail address",
-        "profile" => "View basic profile information",
-        "groups" => "View your groups",
-        "offline_access" => "Have offline access",
-        "federated:id" => "Know which identity provider you used",
-        _ => return None,
-    })
+fn scope_description(scope: &str) -> Option<String> {
+    if let Some(peer) = crate::token::cross_client_peer(scope) {
+        return Some(format!("Sign you in to {peer} as well"));
+    }
+    Some(
+        match scope {
+            "openid" => "Know who you are",
+            "email" => "View your e-mail address",
+            "profile" => "View basic profile information",
+            "groups" => "View your groups",
+            "offline_access" => "Have offline access",
+            "federated:id" => "Know which identity provider you used",
+            _ => return None,
+        }
+        .to_string(),
+    )
 }

@@ -21,6 +21,7 @@ button.secondary{background:#fff;color:#374151;border:1px solid #d1d5db;margin-t
 .error{background:#fef2f2;color:#991b1b;border:1px solid #fecaca;padding:.6rem .75rem;border-radius:8px;font-size:.9rem}
 ul{padding-left:1.2rem}
 .muted{color:#6b7280;font-size:.875rem}
+.logo{display:block;margin:0 auto 1rem;border-radius:8px;object-fit:contain}
 "#;
 
 /// A complete page with safe headers: no caching, no framing, no scripts.

@@ -57,6 +57,13 @@ pub struct Options {
     pub id_tokens_expiry: Option<&'static str>,
     /// `expiry.refreshTokens.reuseInterval`; None leaves Dex's default (3s).
     pub reuse_interval: Option<&'static str>,
+    /// YAML lines added under `web:` (each indented by two spaces).
+    pub web_extra: String,
+    /// YAML list entries added to `staticClients:` / `staticPasswords:`.
+    pub clients_extra: String,
+    pub passwords_extra: String,
+    /// Environment of the broker process (`idEnv`, `secretEnv`, `hashFromEnv`).
+    pub env: Vec<(String, String)>,
 }
 
 pub fn config_yaml(port: u16, db: &Path, options: &Options) -> String {
@@ -69,7 +76,7 @@ storage:
     file: {db}
 web:
   http: 127.0.0.1:{port}
-logger:
+{web_extra}logger:
   level: debug
 oauth2:
   skipApprovalScreen: {skip}
@@ -85,7 +92,7 @@ staticClients:
   public: true
   name: Command line
   redirectURIs: ["http://127.0.0.1:9999/cb"]
-staticPasswords:
+{clients_extra}staticPasswords:
 - email: {ADMIN_EMAIL}
   hash: "{SEED_HASH_B64}"
   username: admin
@@ -95,7 +102,7 @@ staticPasswords:
   hash: "{low_cost}"
   username: dev
   userID: dev-1
-{telemetry}{expiry}"#,
+{passwords_extra}{telemetry}{expiry}"#,
         db = db.display(),
         skip = options.skip_approval,
         always = options.always_show_login_screen,
@@ -109,6 +116,9 @@ staticPasswords:
             .map(|p| format!("telemetry:\n  http: 127.0.0.1:{p}\n"))
             .unwrap_or_default(),
         expiry = expiry_yaml(options),
+        web_extra = options.web_extra,
+        clients_extra = options.clients_extra,
+        passwords_extra = options.passwords_extra,
     )
 }
 
@@ -134,6 +144,7 @@ pub struct Broker {
     pub dir: PathBuf,
     pub config: PathBuf,
     child: Option<Child>,
+    env: Vec<(String, String)>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -153,6 +164,7 @@ impl Broker {
             dir,
             config,
             child: None,
+            env: options.env.clone(),
             _tmp: Some(tmp),
         };
         broker.spawn();
@@ -168,6 +180,7 @@ impl Broker {
         let child = Command::new(BIN)
             .arg("serve")
             .arg(&self.config)
+            .envs(self.env.iter().cloned())
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)

@@ -5,7 +5,7 @@
 // Prints `{"status", "title", "buttons": [text of each .button link], "url"}` and saves a
 // full-page screenshot. playwright-core only drives the browser; the browser is
 // /usr/bin/chromium from apt (CHROMIUM overrides the path).
-import { chromium } from 'playwright-core';
+import { launchChromium } from './launch.mjs';
 
 const [url, screenshot] = process.argv.slice(2);
 if (!url || !screenshot) {
@@ -13,14 +13,7 @@ if (!url || !screenshot) {
   process.exit(2);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run',
-  ],
-});
+const browser = await launchChromium();
 try {
   const page = await browser.newPage();
   const response = await page.goto(url, { waitUntil: 'load', timeout: 20000 });
