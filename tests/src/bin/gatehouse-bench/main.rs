@@ -534,11 +534,13 @@ fn broker_part(
     envoy_port: u16,
 ) -> Result<broker_bench::BrokerResult> {
     eprintln!("broker ...");
+    // Every code is an /auth request, and the broker admits 600 per client address and
+    // minute (AUTH_REQUESTS_PER_MINUTE): logins and codes of one broker stay below that.
     let settings = broker_bench::Settings {
         levels: vec![16, 64],
-        codes_per_level: 400,
+        codes_per_level: 150,
         load_seconds: opts.load_seconds,
-        logins: 30,
+        logins: 20,
     };
     let mut result = broker_bench::run(client, broker, &settings, logs)?;
     // One broker at a time on the server core.
