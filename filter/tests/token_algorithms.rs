@@ -214,7 +214,15 @@ fn keys_the_filter_must_not_use_are_left_out() {
     let mut encryption = ed.clone();
     encryption["use"] = json!("enc");
     let hmac = json!({"kty": "oct", "k": URL_SAFE_NO_PAD.encode(b"secret"), "kid": "ec-1"});
-    for bad in [stated_wrong, p384, short_ed, long_ec, ed448, encryption, hmac] {
+    for bad in [
+        stated_wrong,
+        p384,
+        short_ed,
+        long_ec,
+        ed448,
+        encryption,
+        hmac,
+    ] {
         assert_eq!(
             KeySet::parse(&jwks(std::slice::from_ref(&bad))).err(),
             Some(ProviderError::NoKeys),

@@ -277,7 +277,10 @@ fn openid_client_against_a_broker_signing_with(alg: &str) {
     assert_signed_in_as(&summary, &ADMIN, fixture.broker.issuer());
     assert_eq!(summary["id_token_alg"], alg, "{summary}");
     assert_eq!(summary["refreshed_id_token_alg"], alg, "{summary}");
-    assert_eq!(summary["discovery"]["id_token_algs"], serde_json::json!([alg]));
+    assert_eq!(
+        summary["discovery"]["id_token_algs"],
+        serde_json::json!([alg])
+    );
 }
 
 #[test]

@@ -102,7 +102,10 @@ fn assert_publishes(stack: &Stack, alg: &str, kty: &str, crv: &str) {
     let x = URL_SAFE_NO_PAD.decode(k["x"].as_str().unwrap()).unwrap();
     assert_eq!(x.len(), 32);
     assert_eq!(k["y"].is_string(), kty == "EC", "{jwks}");
-    assert!(k["kid"].as_str().is_some_and(|kid| kid.len() == 43), "{jwks}");
+    assert!(
+        k["kid"].as_str().is_some_and(|kid| kid.len() == 43),
+        "{jwks}"
+    );
     let discovery = get_json(&format!(
         "{}/.well-known/openid-configuration",
         stack.issuer()
@@ -151,7 +154,11 @@ fn login_and_hostile_tokens(alg: &str, kty: &str, crv: &str) {
     for secret in [jwk_text.as_bytes(), &x[..], jwks.to_string().as_bytes()] {
         forged.push((
             "HS256 keyed with the public key",
-            hs256(&json!({"alg": "HS256", "kid": kid, "typ": "JWT"}), payload, secret),
+            hs256(
+                &json!({"alg": "HS256", "kid": kid, "typ": "JWT"}),
+                payload,
+                secret,
+            ),
         ));
     }
     forged.push((
@@ -168,7 +175,11 @@ fn login_and_hostile_tokens(alg: &str, kty: &str, crv: &str) {
     {
         forged.push((
             "its signature under another alg",
-            compact(&json!({"alg": other, "kid": kid, "typ": "JWT"}), payload, signature),
+            compact(
+                &json!({"alg": other, "kid": kid, "typ": "JWT"}),
+                payload,
+                signature,
+            ),
         ));
     }
     for (what, token) in &forged {

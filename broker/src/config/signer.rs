@@ -141,7 +141,10 @@ mod tests {
     fn signer_mistakes_name_their_key() {
         let e = load("signer: {type: local, config: {keysRotationPeriod: 1h, algorithm: HS256}}\n")
             .unwrap_err();
-        assert!(e.contains("signer.config.algorithm") && e.contains("ES256"), "{e}");
+        assert!(
+            e.contains("signer.config.algorithm") && e.contains("ES256"),
+            "{e}"
+        );
         let e = load("signer: {type: local, config: {keysRotationPeriod: 1h, algorithm: none}}\n")
             .unwrap_err();
         assert!(e.contains("signer.config.algorithm"), "{e}");
@@ -155,8 +158,8 @@ mod tests {
         assert!(e.contains("signer.config.addr"), "{e}");
         let e = load("signer: {config: {keysRotationPeriod: 1h}}\n").unwrap_err();
         assert!(e.contains("signer.type"), "{e}");
-        let e = load("signer: {type: local, config: {algorithm: ES256, rotation: 1h}}\n")
-            .unwrap_err();
+        let e =
+            load("signer: {type: local, config: {algorithm: ES256, rotation: 1h}}\n").unwrap_err();
         assert!(e.contains("signer.config.rotation"), "{e}");
     }
 }

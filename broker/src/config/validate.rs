@@ -16,7 +16,10 @@ pub fn validate(raw: RawConfig, env: Env) -> Result<Config, ConfigError> {
     )?;
     let http_addr = http_addr(raw.web)?;
     let telemetry_addr = telemetry_addr(raw.telemetry, &http_addr)?;
-    let signing_keys_given = raw.expiry.as_ref().is_some_and(|e| e.signing_keys.is_some());
+    let signing_keys_given = raw
+        .expiry
+        .as_ref()
+        .is_some_and(|e| e.signing_keys.is_some());
     let mut expiry = expiry(raw.expiry)?;
     let signer = super::signer::signer(raw.signer)?;
     let mut warnings = Vec::new();

@@ -122,7 +122,10 @@ mod tests {
         assert_eq!(json["alg"], "EdDSA");
         assert!(json.get("n").is_none() && json.get("y").is_none());
         let ec = serde_json::to_value(Jwk::p256(&[1; 32], &[2; 32])).unwrap();
-        assert_eq!((ec["kty"].as_str(), ec["crv"].as_str()), (Some("EC"), Some("P-256")));
+        assert_eq!(
+            (ec["kty"].as_str(), ec["crv"].as_str()),
+            (Some("EC"), Some("P-256"))
+        );
         assert_eq!(ec["alg"], "ES256");
     }
 }

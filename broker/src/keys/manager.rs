@@ -181,13 +181,16 @@ mod tests {
     #[tokio::test]
     async fn aged_out_key_is_replaced_but_still_published() {
         let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
-        let old =
-            tokio::task::spawn_blocking(|| generate_record(SigningAlgorithm::Rs256, now() - 100, now() - 100, 50, 3600))
-                .await
-                .unwrap()
-                .unwrap();
+        let old = tokio::task::spawn_blocking(|| {
+            generate_record(SigningAlgorithm::Rs256, now() - 100, now() - 100, 50, 3600)
+        })
+        .await
+        .unwrap()
+        .unwrap();
         storage.insert_signing_key(&old).await.unwrap();
-        let m = KeyManager::start(storage, SigningAlgorithm::Rs256, 3600, 3600).await.unwrap();
+        let m = KeyManager::start(storage, SigningAlgorithm::Rs256, 3600, 3600)
+            .await
+            .unwrap();
         let set = m.current();
         assert_ne!(set.signing.jwk.kid, old.kid);
         assert!(set.find(&old.kid).is_some(), "old key still verifies");
@@ -199,14 +202,20 @@ mod tests {
         let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
         // A key with 10 s of signing left: inside the rotation lead (30 min for a 1 h period).
         let t = now();
-        let current = tokio::task::spawn_blocking(move || generate_record(SigningAlgorithm::Rs256, t, t - 3590, 3600, 3600))
-            .await
-            .unwrap()
-            .unwrap();
+        let current = tokio::task::spawn_blocking(move || {
+            generate_record(SigningAlgorithm::Rs256, t, t - 3590, 3600, 3600)
+        })
+        .await
+        .unwrap()
+        .unwrap();
         storage.insert_signing_key(&current).await.unwrap();
         let starts = (0..4).map(|_| {
             let storage = storage.clone();
-            tokio::spawn(async move { KeyManager::start(storage, SigningAlgorithm::Rs256, 3600, 3600).await.unwrap() })
+            tokio::spawn(async move {
+                KeyManager::start(storage, SigningAlgorithm::Rs256, 3600, 3600)
+                    .await
+                    .unwrap()
+            })
         });
         let mut managers = Vec::new();
         for s in starts {
@@ -246,10 +255,23 @@ mod tests {
             .await
             .unwrap();
         let set = m.current();
-        assert_eq!(set.signing.alg, SigningAlgorithm::Rs256, "the old key signs on");
-        let next = set.verification.iter().find(|k| k.jwk.kid != rsa.kid).unwrap();
+        assert_eq!(
+            set.signing.alg,
+            SigningAlgorithm::Rs256,
+            "the old key signs on"
+        );
+        let next = set
+            .verification
+            .iter()
+            .find(|k| k.jwk.kid != rsa.kid)
+            .unwrap();
         assert_eq!(next.alg, SigningAlgorithm::EdDsa);
-        let kinds: Vec<_> = set.jwks().keys.iter().map(|k| (k.kty.clone(), k.alg.clone())).collect();
+        let kinds: Vec<_> = set
+            .jwks()
+            .keys
+            .iter()
+            .map(|k| (k.kty.clone(), k.alg.clone()))
+            .collect();
         assert!(kinds.contains(&("RSA".into(), "RS256".into())), "{kinds:?}");
         assert!(kinds.contains(&("OKP".into(), "EdDSA".into())), "{kinds:?}");
     }

@@ -94,9 +94,12 @@ fn open(
         }
         SigningAlgorithm::Es256 => {
             let der = der_of(pkcs8, "PKCS#8")?;
-            let key =
-                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der, &SystemRandom::new())
-                    .map_err(|e| e.to_string())?;
+            let key = EcdsaKeyPair::from_pkcs8(
+                &ECDSA_P256_SHA256_FIXED_SIGNING,
+                &der,
+                &SystemRandom::new(),
+            )
+            .map_err(|e| e.to_string())?;
             // SEC1 uncompressed point: 0x04 ‖ X ‖ Y.
             let point = key.public_key().as_ref();
             let (x, y) = point
@@ -243,7 +246,10 @@ mod tests {
         assert_eq!(URL_SAFE_NO_PAD.decode(ec.x.unwrap()).unwrap().len(), 32);
         assert_eq!(URL_SAFE_NO_PAD.decode(ec.y.unwrap()).unwrap().len(), 32);
         let ed = key(SigningAlgorithm::EdDsa).jwk;
-        assert_eq!((ed.kty.as_str(), ed.crv.as_deref()), ("OKP", Some("Ed25519")));
+        assert_eq!(
+            (ed.kty.as_str(), ed.crv.as_deref()),
+            ("OKP", Some("Ed25519"))
+        );
         assert!(ed.y.is_none() && ed.n.is_none());
         let rsa = key(SigningAlgorithm::Rs256).jwk;
         assert_eq!((rsa.kty.as_str(), rsa.e.as_deref()), ("RSA", Some("AQAB")));
@@ -273,9 +279,12 @@ mod tests {
         let mut row = serde_json::to_value(&record).unwrap();
         let row = row.as_object_mut().unwrap();
         row.remove("alg");
-        assert!(!row.contains_key("private_pkcs8_der"), "not written for RSA");
-        let old: SigningKeyRecord = serde_json::from_value(serde_json::Value::Object(row.clone()))
-            .unwrap();
+        assert!(
+            !row.contains_key("private_pkcs8_der"),
+            "not written for RSA"
+        );
+        let old: SigningKeyRecord =
+            serde_json::from_value(serde_json::Value::Object(row.clone())).unwrap();
         assert_eq!(old.alg, "RS256");
         assert_eq!(SigningKey::from_record(&old).unwrap().jwk.kid, record.kid);
     }

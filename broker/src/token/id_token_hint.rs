@@ -45,7 +45,11 @@ mod tests {
 
     async fn setup() -> (Arc<KeyManager>, TokenMinter) {
         let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
-        let keys = Arc::new(KeyManager::start(storage, SigningAlgorithm::Rs256, 3600, 3600).await.unwrap());
+        let keys = Arc::new(
+            KeyManager::start(storage, SigningAlgorithm::Rs256, 3600, 3600)
+                .await
+                .unwrap(),
+        );
         let minter = TokenMinter::new(ISSUER.into(), keys.clone(), 60);
         (keys, minter)
     }

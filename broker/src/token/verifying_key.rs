@@ -110,7 +110,10 @@ mod tests {
             let none = reheader(&t.access_token, json!({"alg": "none", "kid": kid}), "");
             assert!(minter.verify_access_token(&none).is_err(), "{alg}: none");
             let none = none.trim_end_matches('.').to_string();
-            assert!(minter.verify_access_token(&none).is_err(), "{alg}: none, 2 parts");
+            assert!(
+                minter.verify_access_token(&none).is_err(),
+                "{alg}: none, 2 parts"
+            );
             // Our own signature under another algorithm's name.
             let signature = t.access_token.rsplit('.').next().unwrap();
             for other in SigningAlgorithm::ALL.into_iter().filter(|a| *a != alg) {

@@ -87,9 +87,7 @@ fn mint_codes(client: &OidcClient, count: usize) -> Result<Vec<String>> {
 
 /// The tokens of one login of the load user.
 pub fn login_tokens(client: &OidcClient) -> Result<crate::oidc_client::Tokens> {
-    let code = mint_codes(client, 1)?
-        .pop()
-        .context("no code minted")?;
+    let code = mint_codes(client, 1)?.pop().context("no code minted")?;
     client.exchange(&code)
 }
 
@@ -237,7 +235,10 @@ pub fn oidc_provider(settings: &Settings, logs: &LogDir, alg: &str) -> Result<Pe
             tokens,
             Duration::from_secs(settings.load_seconds),
         )?;
-        refresh.push(checked(r, &format!("oidc-provider {alg} refresh (rotating)")));
+        refresh.push(checked(
+            r,
+            &format!("oidc-provider {alg} refresh (rotating)"),
+        ));
         rss_after_kib = pinned::rss_kib(node.pid())?;
         node.stop();
     }

@@ -123,7 +123,13 @@ pub fn run(
     let alg = variant.alg;
     let name: String = format!("broker-{}", variant.label)
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect();
     let dir = run_dir.join(&name);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -135,8 +141,7 @@ pub fn run(
     if variant.memory {
         config.set_storage("storage:\n  type: memory\n")?;
     }
-    let mut broker =
-        crate::start_broker(variant.binary.as_deref(), logs, &dir, &config, &name)?;
+    let mut broker = crate::start_broker(variant.binary.as_deref(), logs, &dir, &config, &name)?;
     let issuer = config.issuer.clone();
     let client = OidcClient::new(
         &issuer,

@@ -558,9 +558,9 @@ fn broker_part(
     }
     for v in &variants {
         eprintln!("broker: {} ...", v.label);
-        result
-            .variants
-            .push(broker_variants::run(v, &settings, logs, run_dir, envoy_port)?);
+        result.variants.push(broker_variants::run(
+            v, &settings, logs, run_dir, envoy_port,
+        )?);
     }
     Ok(result)
 }

@@ -158,10 +158,18 @@ fn broker_markdown(out: &mut String, b: &BrokerResult) {
     }
     for v in &b.variants {
         for l in &v.code_exchange {
-            load_row(out, &format!("Gatehouse broker {}: code exchange", v.alg), l);
+            load_row(
+                out,
+                &format!("Gatehouse broker {}: code exchange", v.alg),
+                l,
+            );
         }
         for l in &v.refresh {
-            load_row(out, &format!("Gatehouse broker {}: refresh (rotating)", v.alg), l);
+            load_row(
+                out,
+                &format!("Gatehouse broker {}: refresh (rotating)", v.alg),
+                l,
+            );
         }
         match &v.peer {
             Ok(p) => {
