@@ -84,13 +84,17 @@ pub fn validate(token: &str, keys: &KeySet, expect: &Expect<'_>) -> Result<IdCla
     if !ALGORITHMS.contains(&header.alg) {
         return Err(TokenError::Algorithm);
     }
-    let key = keys
+    let (alg, key) = keys
         .find(header.kid.as_deref())
         .ok_or_else(|| TokenError::UnknownKey(header.kid.clone()))?;
+    // The key decides the algorithm, not the token (RFC 8725 §3.1).
+    if header.alg != alg {
+        return Err(TokenError::Algorithm);
+    }
     // Time, issuer and audience are checked below against the injected clock, with
     // precise errors; the library only checks the signature here.
-    let mut v = Validation::new(header.alg);
-    v.algorithms = ALGORITHMS.to_vec();
+    let mut v = Validation::new(alg);
+    v.algorithms = vec![alg];
     v.validate_exp = false;
     v.validate_nbf = false;
     v.validate_aud = false;

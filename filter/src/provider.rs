@@ -3,7 +3,9 @@
 
 use std::cell::{Cell, RefCell};
 
-use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 use url::Url;
@@ -18,7 +20,7 @@ pub enum ProviderError {
     BadEndpoint(&'static str),
     #[error("JWKS is not valid: {0}")]
     Jwks(String),
-    #[error("JWKS has no usable RSA signing key")]
+    #[error("JWKS has no usable signing key (RSA, EC P-256 or Ed25519)")]
     NoKeys,
 }
 
@@ -76,10 +78,42 @@ pub fn parse_discovery(body: &[u8], issuer: &str) -> Result<Endpoints, ProviderE
     })
 }
 
-/// Verification keys by `kid`.
+/// Verification keys by `kid`, each bound to the one algorithm its key type allows.
 #[derive(Clone)]
 pub struct KeySet {
-    keys: Vec<(Option<String>, DecodingKey)>,
+    keys: Vec<(Option<String>, Algorithm, DecodingKey)>,
+}
+
+/// The algorithm a JWKS key verifies with: RS256 for RSA, ES256 for EC P-256, EdDSA for OKP
+/// Ed25519 (what the broker signs with), and only that one, whatever a token's header says.
+/// A key of any other kind, whose stated `alg` differs, or whose point has the wrong length
+/// (jsonwebtoken would index past a short Ed25519 key) is not used.
+fn key_algorithm(k: &Jwk) -> Option<Algorithm> {
+    let b64_len = |s: &str| URL_SAFE_NO_PAD.decode(s).ok().map(|b| b.len());
+    let alg = match &k.algorithm {
+        AlgorithmParameters::RSA(_) => Algorithm::RS256,
+        AlgorithmParameters::EllipticCurve(p)
+            if p.curve == EllipticCurve::P256
+                && b64_len(&p.x) == Some(32)
+                && b64_len(&p.y) == Some(32) =>
+        {
+            Algorithm::ES256
+        }
+        AlgorithmParameters::OctetKeyPair(p)
+            if p.curve == EllipticCurve::Ed25519 && b64_len(&p.x) == Some(32) =>
+        {
+            Algorithm::EdDSA
+        }
+        _ => return None,
+    };
+    let stated_ok = match &k.common.key_algorithm {
+        None => true,
+        Some(KeyAlgorithm::RS256) => alg == Algorithm::RS256,
+        Some(KeyAlgorithm::ES256) => alg == Algorithm::ES256,
+        Some(KeyAlgorithm::EdDSA) => alg == Algorithm::EdDSA,
+        Some(_) => false,
+    };
+    stated_ok.then_some(alg)
 }
 
 impl KeySet {
@@ -90,14 +124,16 @@ impl KeySet {
             .keys
             .iter()
             .filter(|k| {
-                // Only RSA signature keys: encryption keys must never verify a token.
-                matches!(k.algorithm, AlgorithmParameters::RSA(_))
-                    && k.common
-                        .public_key_use
-                        .as_ref()
-                        .is_none_or(|u| matches!(u, jsonwebtoken::jwk::PublicKeyUse::Signature))
+                // Only signature keys: encryption keys must never verify a token.
+                k.common
+                    .public_key_use
+                    .as_ref()
+                    .is_none_or(|u| matches!(u, jsonwebtoken::jwk::PublicKeyUse::Signature))
             })
-            .filter_map(|k| Some((k.common.key_id.clone(), DecodingKey::from_jwk(k).ok()?)))
+            .filter_map(|k| {
+                let alg = key_algorithm(k)?;
+                Some((k.common.key_id.clone(), alg, DecodingKey::from_jwk(k).ok()?))
+            })
             .collect();
         if keys.is_empty() {
             return Err(ProviderError::NoKeys);
@@ -105,17 +141,15 @@ impl KeySet {
         Ok(KeySet { keys })
     }
 
-    /// The key for `kid`; a token without `kid` is accepted only when there is one key.
-    pub fn find(&self, kid: Option<&str>) -> Option<&DecodingKey> {
-        match kid {
-            Some(kid) => self
-                .keys
-                .iter()
-                .find(|(k, _)| k.as_deref() == Some(kid))
-                .map(|(_, key)| key),
-            None if self.keys.len() == 1 => self.keys.first().map(|(_, k)| k),
+    /// The key for `kid` and its algorithm; a token without `kid` is accepted only when
+    /// there is one key.
+    pub fn find(&self, kid: Option<&str>) -> Option<(Algorithm, &DecodingKey)> {
+        let found = match kid {
+            Some(kid) => self.keys.iter().find(|(k, _, _)| k.as_deref() == Some(kid)),
+            None if self.keys.len() == 1 => self.keys.first(),
             None => None,
-        }
+        };
+        found.map(|(_, alg, key)| (*alg, key))
     }
 
     pub fn len(&self) -> usize {
@@ -127,8 +161,8 @@ impl KeySet {
     }
 }
 
-/// Signing algorithms accepted from the broker.
-pub const ALGORITHMS: [Algorithm; 1] = [Algorithm::RS256];
+/// Signing algorithms accepted from the broker (its `signer.config.algorithm` choices).
+pub const ALGORITHMS: [Algorithm; 3] = [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA];
 
 /// Everything needed to run logins and check tokens.
 pub struct Provider {

@@ -33,10 +33,16 @@ struct Fixture {
 
 impl Fixture {
     fn start() -> Self {
+        Self::start_with("")
+    }
+
+    /// The standard broker with `extra` appended to its config.
+    fn start_with(extra: &str) -> Self {
         let logs = LogDir::for_test(&current_test_name()).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let envoy_port = free_port().unwrap();
-        let config = BrokerConfig::standard(free_port().unwrap(), envoy_port, dir.path());
+        let mut config = BrokerConfig::standard(free_port().unwrap(), envoy_port, dir.path());
+        config.yaml.push_str(extra);
         let broker = Broker::start(&logs, dir.path(), &config).unwrap();
         Self {
             broker,
@@ -256,6 +262,35 @@ fn openid_client_signs_in_validates_the_id_token_reads_userinfo_and_rotates_refr
         .summary();
     assert_signed_in_as(&summary, &BOB, fixture.broker.issuer());
     assert!(!strings(&summary["claims"]["groups"]).contains(&"admins"));
+}
+
+/// Issue 15: a broker signing with `alg` (Dex's `signer.config.algorithm`): openid-client
+/// takes the algorithm from discovery and verifies the ID tokens (login and refresh) against
+/// the EC / OKP JWKS, with every claim check it makes for RS256.
+fn openid_client_against_a_broker_signing_with(alg: &str) {
+    let mut fixture = Fixture::start_with(&format!(
+        "signer:\n  type: local\n  config:\n    keysRotationPeriod: 6h\n    algorithm: {alg}\n"
+    ));
+    let summary = fixture
+        .run_rp(ADMIN.email, ADMIN.password, "signed-in")
+        .summary();
+    assert_signed_in_as(&summary, &ADMIN, fixture.broker.issuer());
+    assert_eq!(summary["id_token_alg"], alg, "{summary}");
+    assert_eq!(summary["refreshed_id_token_alg"], alg, "{summary}");
+    assert_eq!(
+        summary["discovery"]["id_token_algs"],
+        serde_json::json!([alg])
+    );
+}
+
+#[test]
+fn openid_client_signs_in_against_an_es256_broker() {
+    openid_client_against_a_broker_signing_with("ES256");
+}
+
+#[test]
+fn openid_client_signs_in_against_an_eddsa_broker() {
+    openid_client_against_a_broker_signing_with("EdDSA");
 }
 
 #[test]

@@ -1,8 +1,9 @@
 // npm oidc-provider, configured like the broker for the refresh-grant comparison of
 // `make bench`: one confidential client (client_secret_basic) with the refresh_token
-// grant and rotation, an unbounded in-memory adapter (below), RS256 ID tokens.
+// grant and rotation, an unbounded in-memory adapter (below), ID tokens signed with ALG
+// (RS256 by default; ES256 and EdDSA as the broker's other `signer.config.algorithm`s).
 //
-//   node server.mjs PORT TOKENS
+//   node server.mjs PORT TOKENS [ALG]
 //
 // Prints `GATEHOUSE-BENCH-READY {"issuer", "refresh_tokens": [...]}` once it listens on
 // 127.0.0.1:PORT. The refresh tokens are minted in process (Grant + RefreshToken models,
@@ -13,8 +14,16 @@ import Provider from 'oidc-provider';
 
 const port = Number(process.argv[2]);
 const tokenCount = Number(process.argv[3] ?? 64);
-if (!Number.isInteger(port) || port <= 0 || !Number.isInteger(tokenCount) || tokenCount < 1) {
-  console.error('usage: node server.mjs PORT TOKENS');
+const alg = process.argv[4] ?? 'RS256';
+// The key pair each algorithm signs with (node:crypto, i.e. OpenSSL).
+const KEY_TYPES = {
+  RS256: ['rsa', { modulusLength: 2048 }],
+  ES256: ['ec', { namedCurve: 'P-256' }],
+  EdDSA: ['ed25519', {}],
+};
+if (!Number.isInteger(port) || port <= 0 || !Number.isInteger(tokenCount) || tokenCount < 1
+    || !KEY_TYPES[alg]) {
+  console.error('usage: node server.mjs PORT TOKENS [RS256|ES256|EdDSA]');
   process.exit(2);
 }
 
@@ -64,8 +73,8 @@ class MapAdapter {
 }
 
 const issuer = `http://127.0.0.1:${port}`;
-const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'bench-1', alg: 'RS256', use: 'sig' };
+const { privateKey } = generateKeyPairSync(...KEY_TYPES[alg]);
+const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'bench-1', alg, use: 'sig' };
 
 const CLIENT_ID = 'bench';
 const ACCOUNT = {
@@ -86,6 +95,7 @@ const provider = new Provider(issuer, {
     response_types: ['code'],
     redirect_uris: ['http://127.0.0.1/callback'],
     token_endpoint_auth_method: 'client_secret_basic',
+    id_token_signed_response_alg: alg,
   }],
   jwks: { keys: [jwk] },
   cookies: { keys: [randomBytes(32).toString('hex')] },
@@ -130,7 +140,7 @@ const server = provider.listen(port, '127.0.0.1', async () => {
     const client = await provider.Client.find(CLIENT_ID);
     const tokens = [];
     for (let i = 0; i < tokenCount; i += 1) tokens.push(await mintRefreshToken(client));
-    console.log(`GATEHOUSE-BENCH-READY ${JSON.stringify({ issuer, refresh_tokens: tokens })}`);
+    console.log(`GATEHOUSE-BENCH-READY ${JSON.stringify({ issuer, alg, refresh_tokens: tokens })}`);
   } catch (err) {
     console.error('minting refresh tokens failed:', err);
     process.exit(1);

@@ -11,6 +11,7 @@ mod grpc;
 mod password_hash;
 mod raw;
 pub(crate) mod schema;
+mod signer;
 mod static_passwords;
 mod storage;
 mod tls_files;
@@ -27,6 +28,7 @@ pub use error::ConfigError;
 pub use grpc::{GrpcConfig, GrpcTls};
 pub use password_hash::{decode_bcrypt_hash, BcryptHash};
 pub use schema::Shape;
+pub use signer::Signer;
 pub use storage::{PostgresConfig, StorageConfig};
 pub use tls_files::{load_certified_key, TlsFileError, TlsVersions};
 pub use web::{canonical_header, Cors, HttpsConfig, Web, ALWAYS_ALLOWED_HEADERS};
@@ -47,6 +49,8 @@ pub struct Config {
     /// `web.clientRemoteIP`: whose word to take for the client's address.
     pub client_remote_ip: ClientRemoteIp,
     pub expiry: Expiry,
+    /// `signer:`: the algorithm new signing keys get (their rotation period is in `expiry`).
+    pub signing_algorithm: crate::keys::SigningAlgorithm,
     pub logger: Logger,
     pub oauth2: OAuth2,
     pub clients: Vec<Client>,

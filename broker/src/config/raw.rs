@@ -21,6 +21,7 @@ pub struct RawConfig {
     pub connectors: Option<Vec<RawConnector>>,
     pub telemetry: Option<RawTelemetry>,
     pub grpc: Option<super::grpc::RawGrpc>,
+    pub signer: Option<super::signer::RawSigner>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -151,6 +151,29 @@ const GRPC: Shape = Shape::Object(&[
     ("reflection", Shape::Scalar),
 ]);
 
+const SIGNER: Shape = Shape::Object(&[
+    ("type", Shape::Scalar),
+    (
+        "config",
+        Shape::Object(&[
+            ("keysRotationPeriod", Shape::Scalar),
+            ("algorithm", Shape::Scalar),
+            (
+                "addr",
+                Shape::Unsupported("the vault signer is not supported yet: use type: local"),
+            ),
+            (
+                "token",
+                Shape::Unsupported("the vault signer is not supported yet: use type: local"),
+            ),
+            (
+                "keyName",
+                Shape::Unsupported("the vault signer is not supported yet: use type: local"),
+            ),
+        ]),
+    ),
+]);
+
 const CONNECTOR: Shape = Shape::Object(&[
     ("type", Shape::Scalar),
     ("id", Shape::Scalar),
@@ -172,6 +195,7 @@ pub const ROOT: Shape = Shape::Object(&[
     ("connectors", Shape::List(&CONNECTOR)),
     ("telemetry", TELEMETRY),
     ("grpc", GRPC),
+    ("signer", SIGNER),
     (
         "frontend",
         Shape::Unsupported("frontend theming is not supported yet"),

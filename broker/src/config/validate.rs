@@ -16,12 +16,25 @@ pub fn validate(raw: RawConfig, env: Env) -> Result<Config, ConfigError> {
     )?;
     let web = super::web::web(raw.web)?;
     let telemetry_addr = telemetry_addr(raw.telemetry, &web)?;
-    let expiry = expiry(raw.expiry)?;
+    let signing_keys_given = raw
+        .expiry
+        .as_ref()
+        .is_some_and(|e| e.signing_keys.is_some());
+    let mut expiry = expiry(raw.expiry)?;
+    let signer = super::signer::signer(raw.signer)?;
+    let mut warnings = Vec::new();
+    if let Some(rotation) = signer.rotation {
+        if signing_keys_given {
+            warnings.push(
+                "both expiry.signingKeys and signer.config.keysRotationPeriod are set: using signer.config.keysRotationPeriod".to_string(),
+            );
+        }
+        expiry.signing_keys = rotation;
+    }
     let logger = logger(raw.logger)?;
     let enable_password_db = raw.enable_password_db.unwrap_or(false);
     let connectors =
         super::connectors::connectors(raw.connectors.unwrap_or_default(), enable_password_db)?;
-    let mut warnings = Vec::new();
     let oauth2 = oauth2(raw.oauth2, enable_password_db, &mut warnings)?;
     // The API's certificate files are read here, so `check-config` names a missing one.
     let grpc = super::grpc::grpc(raw.grpc, &|path| std::fs::read_to_string(path))?;
@@ -43,6 +56,7 @@ pub fn validate(raw: RawConfig, env: Env) -> Result<Config, ConfigError> {
         web,
         client_remote_ip,
         expiry,
+        signing_algorithm: signer.algorithm,
         logger,
         oauth2,
         clients,

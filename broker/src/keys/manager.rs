@@ -1,6 +1,6 @@
 use std::sync::{Arc, RwLock};
 
-use super::{generate_record, JwkSet, KeyError, SigningKey};
+use super::{generate_record, JwkSet, KeyError, SigningAlgorithm, SigningKey};
 use crate::storage::{now, SigningKeyRecord, Storage, StorageError, UnixTime};
 
 /// The keys in force at one moment.
@@ -27,6 +27,9 @@ impl KeySet {
 /// Loads keys from storage, creating (and later rotating) them when none can sign.
 pub struct KeyManager {
     storage: Arc<dyn Storage>,
+    /// The algorithm of keys generated from now on; the current key keeps its own until it
+    /// rotates out (as Dex does: a changed algorithm applies at the next rotation).
+    alg: SigningAlgorithm,
     /// How long a key signs (`expiry.signingKeys`).
     sign_for_secs: i64,
     /// How long its public half stays published after that (the longest token lifetime).
@@ -37,12 +40,14 @@ pub struct KeyManager {
 impl KeyManager {
     pub async fn start(
         storage: Arc<dyn Storage>,
+        alg: SigningAlgorithm,
         sign_for_secs: i64,
         verify_extra_secs: i64,
     ) -> Result<KeyManager, KeyError> {
-        let set = load_or_create(&*storage, sign_for_secs, verify_extra_secs).await?;
+        let set = load_or_create(&*storage, alg, sign_for_secs, verify_extra_secs).await?;
         Ok(KeyManager {
             storage,
+            alg,
             sign_for_secs,
             verify_extra_secs,
             current: RwLock::new(Arc::new(set)),
@@ -59,8 +64,13 @@ impl KeyManager {
     /// Re-reads storage (other replicas may have added keys) and creates a key when the signing
     /// one has aged out. Called on a timer.
     pub async fn refresh(&self) -> Result<(), KeyError> {
-        let set =
-            load_or_create(&*self.storage, self.sign_for_secs, self.verify_extra_secs).await?;
+        let set = load_or_create(
+            &*self.storage,
+            self.alg,
+            self.sign_for_secs,
+            self.verify_extra_secs,
+        )
+        .await?;
         let mut guard = self.current.write().unwrap_or_else(|p| p.into_inner());
         if guard.signing.jwk.kid != set.signing.jwk.kid {
             tracing::info!(kid = %set.signing.jwk.kid, "signing key rotated");
@@ -77,6 +87,7 @@ impl KeyManager {
 /// with it (signing picks the oldest key still in its signing window).
 async fn load_or_create(
     storage: &dyn Storage,
+    alg: SigningAlgorithm,
     sign_for_secs: i64,
     verify_extra_secs: i64,
 ) -> Result<KeySet, KeyError> {
@@ -104,7 +115,7 @@ async fn load_or_create(
         // The next key signs from when the newest one stops (or now, when none can sign).
         let sign_from = newest_sign_until.map_or(t, |u| u.max(t));
         let record = tokio::task::spawn_blocking(move || {
-            generate_record(t, sign_from, sign_for_secs, verify_extra_secs)
+            generate_record(alg, t, sign_from, sign_for_secs, verify_extra_secs)
         })
         .await
         .map_err(|e| KeyError::Generate(e.to_string()))??;
@@ -153,10 +164,10 @@ mod tests {
     #[tokio::test]
     async fn creates_once_then_reuses_the_stored_key() {
         let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
-        let a = KeyManager::start(storage.clone(), 3600, 3600)
+        let a = KeyManager::start(storage.clone(), SigningAlgorithm::Rs256, 3600, 3600)
             .await
             .unwrap();
-        let b = KeyManager::start(storage.clone(), 3600, 3600)
+        let b = KeyManager::start(storage.clone(), SigningAlgorithm::Rs256, 3600, 3600)
             .await
             .unwrap();
         assert_eq!(a.current().signing.jwk.kid, b.current().signing.jwk.kid);
@@ -164,19 +175,22 @@ mod tests {
         let jwks = a.current().jwks();
         assert_eq!(jwks.keys.len(), 1);
         assert_eq!(jwks.keys[0].alg, "RS256");
-        assert_eq!(jwks.keys[0].e, "AQAB");
+        assert_eq!(jwks.keys[0].e.as_deref(), Some("AQAB"));
     }
 
     #[tokio::test]
     async fn aged_out_key_is_replaced_but_still_published() {
         let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
-        let old =
-            tokio::task::spawn_blocking(|| generate_record(now() - 100, now() - 100, 50, 3600))
-                .await
-                .unwrap()
-                .unwrap();
+        let old = tokio::task::spawn_blocking(|| {
+            generate_record(SigningAlgorithm::Rs256, now() - 100, now() - 100, 50, 3600)
+        })
+        .await
+        .unwrap()
+        .unwrap();
         storage.insert_signing_key(&old).await.unwrap();
-        let m = KeyManager::start(storage, 3600, 3600).await.unwrap();
+        let m = KeyManager::start(storage, SigningAlgorithm::Rs256, 3600, 3600)
+            .await
+            .unwrap();
         let set = m.current();
         assert_ne!(set.signing.jwk.kid, old.kid);
         assert!(set.find(&old.kid).is_some(), "old key still verifies");
@@ -188,14 +202,20 @@ mod tests {
         let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
         // A key with 10 s of signing left: inside the rotation lead (30 min for a 1 h period).
         let t = now();
-        let current = tokio::task::spawn_blocking(move || generate_record(t, t - 3590, 3600, 3600))
-            .await
-            .unwrap()
-            .unwrap();
+        let current = tokio::task::spawn_blocking(move || {
+            generate_record(SigningAlgorithm::Rs256, t, t - 3590, 3600, 3600)
+        })
+        .await
+        .unwrap()
+        .unwrap();
         storage.insert_signing_key(&current).await.unwrap();
         let starts = (0..4).map(|_| {
             let storage = storage.clone();
-            tokio::spawn(async move { KeyManager::start(storage, 3600, 3600).await.unwrap() })
+            tokio::spawn(async move {
+                KeyManager::start(storage, SigningAlgorithm::Rs256, 3600, 3600)
+                    .await
+                    .unwrap()
+            })
         });
         let mut managers = Vec::new();
         for s in starts {
@@ -218,5 +238,41 @@ mod tests {
             want.sort();
             assert_eq!(kids, want, "every replica publishes both");
         }
+    }
+
+    #[tokio::test]
+    async fn a_changed_algorithm_applies_at_the_next_rotation() {
+        let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+        let t = now();
+        let rsa = tokio::task::spawn_blocking(move || {
+            generate_record(SigningAlgorithm::Rs256, t, t - 3590, 3600, 3600)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        storage.insert_signing_key(&rsa).await.unwrap();
+        let m = KeyManager::start(storage.clone(), SigningAlgorithm::EdDsa, 3600, 3600)
+            .await
+            .unwrap();
+        let set = m.current();
+        assert_eq!(
+            set.signing.alg,
+            SigningAlgorithm::Rs256,
+            "the old key signs on"
+        );
+        let next = set
+            .verification
+            .iter()
+            .find(|k| k.jwk.kid != rsa.kid)
+            .unwrap();
+        assert_eq!(next.alg, SigningAlgorithm::EdDsa);
+        let kinds: Vec<_> = set
+            .jwks()
+            .keys
+            .iter()
+            .map(|k| (k.kty.clone(), k.alg.clone()))
+            .collect();
+        assert!(kinds.contains(&("RSA".into(), "RS256".into())), "{kinds:?}");
+        assert!(kinds.contains(&("OKP".into(), "EdDSA".into())), "{kinds:?}");
     }
 }

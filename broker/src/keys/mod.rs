@@ -1,11 +1,13 @@
-//! RS256 signing keys: generated once, kept in storage so restarts keep tokens valid, published
-//! as JWKS. Each key has a signing window and a longer verification window, so rotation only has
-//! to add a key and let the old one age out.
+//! Signing keys (RS256, ES256 or EdDSA: `signer.config.algorithm`): generated once, kept in
+//! storage so restarts keep tokens valid, published as JWKS. Each key has a signing window and a
+//! longer verification window, so rotation only has to add a key and let the old one age out.
 
+mod algorithm;
 mod jwk;
 mod manager;
 mod signing_key;
 
+pub use algorithm::SigningAlgorithm;
 pub use jwk::{Jwk, JwkSet};
 pub use manager::{rotation_lead, KeyManager, KeySet};
 pub use signing_key::{generate_record, SigningKey};
@@ -20,4 +22,6 @@ pub enum KeyError {
     Storage(#[from] crate::storage::StorageError),
     #[error("no signing key available")]
     NoKey,
+    #[error("signing failed")]
+    Sign,
 }

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::scopes::SUPPORTED_SCOPES;
 use super::AppState;
+use crate::keys::KeySet;
 
 pub async fn discovery(State(app): State<Arc<AppState>>) -> Json<Value> {
     Json(document(&app))
@@ -37,7 +38,7 @@ pub fn document(app: &AppState) -> Value {
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": signing_algorithms(&app.keys.current()),
         "scopes_supported": SUPPORTED_SCOPES,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         // RFC 7009 (beyond Dex): a client ends its refresh token's sign-in.
@@ -50,4 +51,17 @@ pub fn document(app: &AppState) -> Value {
             "name", "preferred_username", "groups", "federated_claims"
         ],
     })
+}
+
+/// The algorithms of the keys we publish, the signing key's first: what a relying party may
+/// see in an ID token now (after a change of `signer.config.algorithm`, both until the old
+/// key ages out). Relying parties such as openid-client refuse any other `alg`.
+fn signing_algorithms(keys: &KeySet) -> Vec<&'static str> {
+    let mut algs = vec![keys.signing.alg.name()];
+    for key in &keys.verification {
+        if !algs.contains(&key.alg.name()) {
+            algs.push(key.alg.name());
+        }
+    }
+    algs
 }

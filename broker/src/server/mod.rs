@@ -62,6 +62,7 @@ pub async fn build_state(
     let keys = Arc::new(
         KeyManager::start(
             storage.clone(),
+            config.signing_algorithm,
             config.expiry.signing_keys.as_secs() as i64,
             config.expiry.id_tokens.as_secs() as i64,
         )

@@ -72,7 +72,9 @@ pub(super) fn refresh(id: &str, family: &str, expires_at: UnixTime) -> RefreshTo
 pub fn signing_key(kid: &str, verify_until: UnixTime) -> SigningKeyRecord {
     SigningKeyRecord {
         kid: kid.into(),
+        alg: "RS256".into(),
         private_pkcs1_der: "ZGVy".into(),
+        private_pkcs8_der: String::new(),
         created_at: NOW,
         sign_from: NOW,
         sign_until: verify_until,

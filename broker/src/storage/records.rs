@@ -86,11 +86,18 @@ impl std::fmt::Debug for RefreshToken {
     }
 }
 
-/// An RS256 signing key. `private_pkcs1_der` is base64 (standard) PKCS#1 DER.
+/// A signing key. Its private half is base64 (standard) DER: PKCS#1 for RS256 (as rows from
+/// before algorithms were configurable hold), PKCS#8 for ES256 and EdDSA.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SigningKeyRecord {
     pub kid: String,
+    /// The JOSE name (`RS256`, `ES256`, `EdDSA`); absent in older rows, which are all RS256.
+    #[serde(default = "rs256")]
+    pub alg: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub private_pkcs1_der: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub private_pkcs8_der: String,
     pub created_at: UnixTime,
     /// Start signing with it at this time: a rotated-in key is published before it signs.
     /// (Absent in rows written before rotation: they could sign at once.)
@@ -102,11 +109,16 @@ pub struct SigningKeyRecord {
     pub verify_until: UnixTime,
 }
 
+fn rs256() -> String {
+    "RS256".into()
+}
+
 impl std::fmt::Debug for SigningKeyRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SigningKeyRecord")
             .field("kid", &self.kid)
-            .field("private_pkcs1_der", &"<redacted>")
+            .field("alg", &self.alg)
+            .field("private_der", &"<redacted>")
             .field("sign_from", &self.sign_from)
             .field("sign_until", &self.sign_until)
             .field("verify_until", &self.verify_until)

@@ -4,29 +4,20 @@
 //! still acceptable (people sign out long after their token ran out), so `exp` is not checked.
 //! A hint signed by a key we no longer publish cannot be verified and is refused like a forgery.
 
-use jsonwebtoken::{Algorithm, Validation};
+use jsonwebtoken::Validation;
 
-use super::{Claims, TokenError};
+use super::{verifying_key, Claims, TokenError};
 use crate::keys::KeySet;
 
-/// Signature (by `kid`, RS256 only), `iss`; `exp` deliberately ignored. Returns its claims.
+/// Signature (by `kid`, with that key's algorithm), `iss`; `exp` deliberately ignored.
+/// Returns its claims.
 pub fn verify_id_token_hint(
     keys: &KeySet,
     issuer: &str,
     token: &str,
 ) -> Result<Claims, TokenError> {
-    let header =
-        jsonwebtoken::decode_header(token).map_err(|e| TokenError::Invalid(e.to_string()))?;
-    if header.alg != Algorithm::RS256 {
-        return Err(TokenError::Invalid("unexpected algorithm".into()));
-    }
-    let kid = header
-        .kid
-        .ok_or_else(|| TokenError::Invalid("no kid".into()))?;
-    let key = keys
-        .find(&kid)
-        .ok_or_else(|| TokenError::Invalid("unknown kid".into()))?;
-    let mut validation = Validation::new(Algorithm::RS256);
+    let key = verifying_key(keys, token)?;
+    let mut validation = Validation::new(key.alg.jwt());
     validation.set_issuer(&[issuer]);
     validation.validate_exp = false;
     validation.validate_aud = false;
@@ -46,7 +37,7 @@ mod tests {
 
     use super::*;
     use crate::connector::Identity;
-    use crate::keys::KeyManager;
+    use crate::keys::{KeyManager, SigningAlgorithm};
     use crate::storage::{MemoryStorage, Storage};
     use crate::token::{Grant, TokenMinter};
 
@@ -54,7 +45,11 @@ mod tests {
 
     async fn setup() -> (Arc<KeyManager>, TokenMinter) {
         let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
-        let keys = Arc::new(KeyManager::start(storage, 3600, 3600).await.unwrap());
+        let keys = Arc::new(
+            KeyManager::start(storage, SigningAlgorithm::Rs256, 3600, 3600)
+                .await
+                .unwrap(),
+        );
         let minter = TokenMinter::new(ISSUER.into(), keys.clone(), 60);
         (keys, minter)
     }

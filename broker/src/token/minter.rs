@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use jsonwebtoken::{Algorithm, Header, Validation};
-use sha2::{Digest, Sha256};
+use jsonwebtoken::Validation;
+use sha2::{Digest, Sha256, Sha512};
 
 use super::Claims;
 use crate::connector::Identity;
-use crate::keys::KeyManager;
+use crate::keys::{KeyManager, SigningAlgorithm, SigningKey};
 
 /// Clock skew tolerated when checking `exp` of access tokens.
 const LEEWAY_SECS: u64 = 30;
@@ -60,6 +60,9 @@ impl TokenMinter {
     }
 
     pub fn issue(&self, grant: &Grant<'_>, now: i64) -> Result<IssuedTokens, TokenError> {
+        // One key for both tokens, even if a rotation lands in between.
+        let keys = self.keys.current();
+        let key = &keys.signing;
         let exp = now.saturating_add(self.lifetime_secs);
         let base = Claims::new(
             &self.issuer,
@@ -70,13 +73,13 @@ impl TokenMinter {
             now,
             exp,
         );
-        let access_token = self.sign(&base)?;
+        let access_token = sign(key, &base)?;
         let id_claims = Claims {
             nonce: grant.nonce.map(str::to_string),
-            at_hash: Some(at_hash(&access_token)),
+            at_hash: Some(at_hash(key.alg, &access_token)),
             ..base
         };
-        let id_token = self.sign(&id_claims)?;
+        let id_token = sign(key, &id_claims)?;
         Ok(IssuedTokens {
             access_token,
             id_token,
@@ -84,29 +87,11 @@ impl TokenMinter {
         })
     }
 
-    fn sign(&self, claims: &Claims) -> Result<String, TokenError> {
-        let keys = self.keys.current();
-        let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(keys.signing.jwk.kid.clone());
-        jsonwebtoken::encode(&header, claims, &keys.signing.encoding)
-            .map_err(|e| TokenError::Sign(e.to_string()))
-    }
-
     /// Checks signature (by `kid`), `iss` and `exp` of one of our access tokens.
     pub fn verify_access_token(&self, token: &str) -> Result<Claims, TokenError> {
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|e| TokenError::Invalid(e.to_string()))?;
-        if header.alg != Algorithm::RS256 {
-            return Err(TokenError::Invalid("unexpected algorithm".into()));
-        }
-        let kid = header
-            .kid
-            .ok_or_else(|| TokenError::Invalid("no kid".into()))?;
         let keys = self.keys.current();
-        let key = keys
-            .find(&kid)
-            .ok_or_else(|| TokenError::Invalid("unknown kid".into()))?;
-        let mut validation = Validation::new(Algorithm::RS256);
+        let key = super::verifying_key(&keys, token)?;
+        let mut validation = Validation::new(key.alg.jwt());
         validation.set_issuer(&[&self.issuer]);
         validation.leeway = LEEWAY_SECS;
         // Any of our clients may present its access token; `aud` is checked to be present only.
@@ -124,10 +109,25 @@ impl TokenMinter {
     }
 }
 
-/// OIDC `at_hash`: base64url of the left half of SHA-256 of the access token (RS256).
-pub fn at_hash(access_token: &str) -> String {
-    let digest = Sha256::digest(access_token.as_bytes());
-    URL_SAFE_NO_PAD.encode(&digest[..16])
+/// The claims' JSON, signed by `key`.
+fn sign(key: &SigningKey, claims: &Claims) -> Result<String, TokenError> {
+    let payload = serde_json::to_vec(claims).map_err(|e| TokenError::Sign(e.to_string()))?;
+    key.sign_compact(&payload)
+        .map_err(|e| TokenError::Sign(e.to_string()))
+}
+
+/// OIDC `at_hash` (Core §3.1.3.6): base64url of the left half of the access token's hash with
+/// the hash of the token's `alg`: SHA-256 for RS256 and ES256, SHA-512 for EdDSA with Ed25519
+/// (Core errata set 2; what openid-client checks too).
+pub fn at_hash(alg: SigningAlgorithm, access_token: &str) -> String {
+    match alg {
+        SigningAlgorithm::Rs256 | SigningAlgorithm::Es256 => {
+            URL_SAFE_NO_PAD.encode(&Sha256::digest(access_token.as_bytes())[..16])
+        }
+        SigningAlgorithm::EdDsa => {
+            URL_SAFE_NO_PAD.encode(&Sha512::digest(access_token.as_bytes())[..32])
+        }
+    }
 }
 
 #[cfg(test)]
@@ -148,8 +148,12 @@ mod tests {
     }
 
     async fn minter(lifetime: i64) -> TokenMinter {
+        minter_with(SigningAlgorithm::Rs256, lifetime).await
+    }
+
+    async fn minter_with(alg: SigningAlgorithm, lifetime: i64) -> TokenMinter {
         let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
-        let keys = Arc::new(KeyManager::start(storage, 3600, 3600).await.unwrap());
+        let keys = Arc::new(KeyManager::start(storage, alg, 3600, 3600).await.unwrap());
         TokenMinter::new("http://127.0.0.1/dex".into(), keys, lifetime)
     }
 

@@ -171,10 +171,15 @@ async function run(opts) {
   await new Promise((resolve) => setTimeout(resolve, 3500));
   const oldRefused = await expectRefused(config, tokens.refresh_token);
 
+  // The JWS algorithm of an ID token (openid-client checked it against discovery).
+  const algOf = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[0], 'base64url').toString()).alg;
   return {
     outcome: 'signed-in',
+    id_token_alg: algOf(tokens.id_token),
+    refreshed_id_token_alg: refreshed.id_token ? algOf(refreshed.id_token) : null,
     discovery: {
       issuer: metadata.issuer,
+      id_token_algs: metadata.id_token_signing_alg_values_supported ?? [],
       pkce_s256_advertised: (metadata.code_challenge_methods_supported ?? []).includes('S256'),
     },
     claims: {

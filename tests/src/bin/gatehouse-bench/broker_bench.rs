@@ -39,6 +39,8 @@ pub struct BrokerResult {
     pub rss_idle_kib: u64,
     pub rss_after_kib: u64,
     pub peer: Result<PeerResult, String>,
+    /// The same loads against brokers signing with ES256 and EdDSA (`broker_variants.rs`).
+    pub variants: Vec<crate::broker_variants::VariantResult>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -83,6 +85,12 @@ fn mint_codes(client: &OidcClient, count: usize) -> Result<Vec<String>> {
         .collect()
 }
 
+/// The tokens of one login of the load user.
+pub fn login_tokens(client: &OidcClient) -> Result<crate::oidc_client::Tokens> {
+    let code = mint_codes(client, 1)?.pop().context("no code minted")?;
+    client.exchange(&code)
+}
+
 fn refresh_tokens(client: &OidcClient, count: usize) -> Result<Vec<String>> {
     mint_codes(client, count)?
         .iter()
@@ -122,21 +130,9 @@ pub fn run(
     let login_cost4 = logins(client, LOAD_USER, settings.logins, 4)?;
     let bcrypt_share_ms = login_cost10.form_post.p50_ms - login_cost4.form_post.p50_ms;
 
-    let mut code_exchange = Vec::new();
-    for &n in &settings.levels {
-        let codes = mint_codes(client, settings.codes_per_level)?;
-        let r = token_load::code_exchange(client, codes, n);
-        code_exchange.push(checked(r, "broker code exchange"));
-    }
-    let mut refresh = Vec::new();
-    for &n in &settings.levels {
-        let tokens = refresh_tokens(client, n)?;
-        let r =
-            token_load::refresh_chains(client, tokens, Duration::from_secs(settings.load_seconds))?;
-        refresh.push(checked(r, "broker refresh (rotating)"));
-    }
+    let (code_exchange, refresh) = token_loads(client, settings, "RS256")?;
     let rss_after_kib = pinned::rss_kib(broker.pid())?;
-    let peer = oidc_provider(settings, logs).map_err(|e| {
+    let peer = oidc_provider(settings, logs, "RS256").map_err(|e| {
         eprintln!("  oidc-provider comparison failed: {e:#}");
         format!("{e:#}")
     });
@@ -149,12 +145,35 @@ pub fn run(
         rss_idle_kib,
         rss_after_kib,
         peer,
+        variants: Vec::new(),
     })
 }
 
-/// npm `oidc-provider` (bench/peers/oidc-provider), pinned to the server core, with the
-/// same rotating refresh load.
-fn oidc_provider(settings: &Settings, logs: &LogDir) -> Result<PeerResult> {
+/// Code exchanges, then rotating refresh chains, at every load level.
+pub fn token_loads(
+    client: &OidcClient,
+    settings: &Settings,
+    alg: &str,
+) -> Result<(Vec<LoadResult>, Vec<LoadResult>)> {
+    let mut code_exchange = Vec::new();
+    for &n in &settings.levels {
+        let codes = mint_codes(client, settings.codes_per_level)?;
+        let r = token_load::code_exchange(client, codes, n);
+        code_exchange.push(checked(r, &format!("broker {alg} code exchange")));
+    }
+    let mut refresh = Vec::new();
+    for &n in &settings.levels {
+        let tokens = refresh_tokens(client, n)?;
+        let r =
+            token_load::refresh_chains(client, tokens, Duration::from_secs(settings.load_seconds))?;
+        refresh.push(checked(r, &format!("broker {alg} refresh (rotating)")));
+    }
+    Ok((code_exchange, refresh))
+}
+
+/// npm `oidc-provider` (bench/peers/oidc-provider), pinned to the server core, signing its
+/// ID tokens with `alg`, under the same rotating refresh load.
+pub fn oidc_provider(settings: &Settings, logs: &LogDir, alg: &str) -> Result<PeerResult> {
     let dir = repo_root()
         .join("bench")
         .join("peers")
@@ -184,12 +203,20 @@ fn oidc_provider(settings: &Settings, logs: &LogDir) -> Result<PeerResult> {
         cmd.arg(&script)
             .arg(port.to_string())
             .arg(n.to_string())
+            .arg(alg)
             .current_dir(&dir);
-        let mut node = Process::spawn("oidc-provider", cmd, logs)?;
+        let mut node = Process::spawn(&format!("oidc-provider-{alg}-{n}"), cmd, logs)?;
         let ready = wait_ready_line(&mut node, Duration::from_secs(30))?;
         let issuer = ready["issuer"]
             .as_str()
             .context("no issuer in the ready line")?;
+        // It signs with what it was asked to (its JWKS says so), or the comparison is void.
+        let jwks: serde_json::Value =
+            serde_json::from_str(&crate::http_text(&format!("{issuer}/jwks"))?)
+                .context("the peer's JWKS is not JSON")?;
+        if jwks["keys"][0]["alg"] != alg || ready["alg"] != alg {
+            bail!("oidc-provider asked for {alg} publishes {jwks}");
+        }
         let tokens: Vec<String> = ready["refresh_tokens"]
             .as_array()
             .context("no refresh_tokens in the ready line")?
@@ -208,12 +235,15 @@ fn oidc_provider(settings: &Settings, logs: &LogDir) -> Result<PeerResult> {
             tokens,
             Duration::from_secs(settings.load_seconds),
         )?;
-        refresh.push(checked(r, "oidc-provider refresh (rotating)"));
+        refresh.push(checked(
+            r,
+            &format!("oidc-provider {alg} refresh (rotating)"),
+        ));
         rss_after_kib = pinned::rss_kib(node.pid())?;
         node.stop();
     }
     Ok(PeerResult {
-        name: format!("oidc-provider {version} (node {})", node_version()),
+        name: format!("oidc-provider {version} {alg} (node {})", node_version()),
         refresh,
         rss_after_kib,
     })

@@ -5,10 +5,13 @@
 //!
 //! Environment: GATEHOUSE_BENCH_ROUNDS (default 5), GATEHOUSE_BENCH_SECONDS (per wrk run,
 //! default 5), GATEHOUSE_BENCH_LOAD_SECONDS (per broker load level, default 5),
-//! GATEHOUSE_BENCH_SKIP_BROKER=1 (Envoy only), GATEHOUSE_BENCH_PERF=1 (perf record of Envoy
-//! per listener into target/bench-run/perf-*.data).
+//! GATEHOUSE_BENCH_SKIP_BROKER=1 (Envoy only), GATEHOUSE_BENCH_ONLY_BROKER=1 (the broker
+//! part alone, written to bench/results/broker-latest.*), GATEHOUSE_BENCH_BASELINE_BROKER=PATH
+//! (another broker binary under the same RS256 load, for before/after), GATEHOUSE_BENCH_PERF=1
+//! (perf record of Envoy per listener into target/bench-run/perf-*.data).
 
 mod broker_bench;
+mod broker_variants;
 mod envoy_config;
 mod gateway;
 mod micro;
@@ -45,6 +48,7 @@ struct Options {
     seconds: u64,
     load_seconds: u64,
     skip_broker: bool,
+    only_broker: bool,
 }
 
 fn env_num(name: &str, default: u64) -> Result<u64> {
@@ -63,6 +67,7 @@ impl Options {
             seconds: env_num("GATEHOUSE_BENCH_SECONDS", 5)?.max(1),
             load_seconds: env_num("GATEHOUSE_BENCH_LOAD_SECONDS", 5)?.max(1),
             skip_broker: std::env::var("GATEHOUSE_BENCH_SKIP_BROKER").is_ok_and(|v| v == "1"),
+            only_broker: std::env::var("GATEHOUSE_BENCH_ONLY_BROKER").is_ok_and(|v| v == "1"),
         })
     }
 }
@@ -134,12 +139,23 @@ fn broker_yaml(broker_port: u16, envoy_port: u16, dir: &Path) -> Result<BrokerCo
     Ok(config)
 }
 
-fn start_broker(logs: &LogDir, dir: &Path, config: &BrokerConfig) -> Result<Process> {
+/// Starts `binary` (the built broker when None) with `config`, pinned to the server core.
+fn start_broker(
+    binary: Option<&Path>,
+    logs: &LogDir,
+    dir: &Path,
+    config: &BrokerConfig,
+    name: &str,
+) -> Result<Process> {
     let path = dir.join("broker.yaml");
     std::fs::write(&path, &config.yaml).with_context(|| format!("writing {}", path.display()))?;
-    let mut cmd = pinned::command(&broker_binary()?);
+    let binary = match binary {
+        Some(b) => b.to_path_buf(),
+        None => broker_binary()?,
+    };
+    let mut cmd = pinned::command(&binary);
     cmd.arg("serve").arg(&path).current_dir(dir);
-    let mut broker = Process::spawn("broker", cmd, logs)?;
+    let mut broker = Process::spawn(name, cmd, logs)?;
     broker.wait_http_ready(
         &format!("{}/healthz", config.issuer),
         Duration::from_secs(30),
@@ -253,7 +269,27 @@ fn run() -> Result<()> {
     let broker_config = broker_yaml(broker_port, login_port, &run_dir)?;
     let issuer = issuer_for(broker_port);
     eprintln!("starting the broker (core {}) ...", pinned::SERVER_CORE);
-    let mut broker = start_broker(&logs, &run_dir, &broker_config)?;
+    let mut broker = start_broker(None, &logs, &run_dir, &broker_config, "broker")?;
+    if opts.only_broker {
+        let client = oidc_client::OidcClient::new(
+            &issuer,
+            &format!("{issuer}/token"),
+            CLIENT_ID,
+            CLIENT_SECRET,
+            &format!("http://127.0.0.1:{login_port}/oauth2/callback"),
+        )?;
+        let result = broker_part(&client, &mut broker, &opts, &logs, &run_dir, login_port)?;
+        broker.stop();
+        let report = report::Report {
+            machine: machine(&opts, nproc, "not run (broker only)".into())?,
+            gateway: Vec::new(),
+            memory: None,
+            broker: Some(result),
+            micro: Vec::new(),
+            credentials: Vec::new(),
+        };
+        return write_report(&report, "broker-latest", &logs);
+    }
     let jwks = http_text(&format!("{issuer}/keys"))?;
 
     let gatehouse_wasm = filter_wasm()?;
@@ -461,33 +497,21 @@ fn run() -> Result<()> {
     let broker_result = if opts.skip_broker {
         None
     } else {
-        eprintln!("broker ...");
-        Some(broker_bench::run(
+        Some(broker_part(
             &client,
             &mut broker,
-            &broker_bench::Settings {
-                levels: vec![16, 64],
-                codes_per_level: 400,
-                load_seconds: opts.load_seconds,
-                logins: 30,
-            },
+            &opts,
             &logs,
+            &run_dir,
+            login_port,
         )?)
     };
     broker.stop();
 
     let report = report::Report {
-        machine: report::Machine {
-            date_utc: command_line(Path::new("date"), "-u"),
-            nproc,
-            cpu_model: cpu_model(),
-            envoy: envoy_version(&envoy_binary()?),
-            rounds: opts.rounds,
-            seconds_per_run: opts.seconds,
-            wrk: format!("-t1 -c{} --latency", wrk.connections),
-        },
+        machine: machine(&opts, nproc, format!("-t1 -c{} --latency", wrk.connections))?,
         gateway: gateway_results,
-        memory,
+        memory: Some(memory),
         broker: broker_result,
         micro: micro::read(&target_dir()),
         credentials: vec![
@@ -496,17 +520,76 @@ fn run() -> Result<()> {
             ("bearer JWT".into(), tokens.access_token.len()),
         ],
     };
-    let md = report::markdown(&report);
+    write_report(&report, "latest", &logs)
+}
+
+/// Part 3: the RS256 broker (already started) next to oidc-provider, then a fresh broker per
+/// other signing algorithm.
+fn broker_part(
+    client: &oidc_client::OidcClient,
+    broker: &mut Process,
+    opts: &Options,
+    logs: &LogDir,
+    run_dir: &Path,
+    envoy_port: u16,
+) -> Result<broker_bench::BrokerResult> {
+    eprintln!("broker ...");
+    // Every code is an /auth request, and the broker admits 600 per client address and
+    // minute (AUTH_REQUESTS_PER_MINUTE): logins and codes of one broker stay below that.
+    let settings = broker_bench::Settings {
+        levels: vec![16, 64],
+        codes_per_level: 150,
+        load_seconds: opts.load_seconds,
+        logins: 20,
+    };
+    let mut result = broker_bench::run(client, broker, &settings, logs)?;
+    // One broker at a time on the server core.
+    broker.stop();
+    let mut variants = vec![
+        broker_variants::Variant::signing("ES256"),
+        broker_variants::Variant::signing("EdDSA"),
+        broker_variants::Variant::in_memory("RS256"),
+        broker_variants::Variant::in_memory("EdDSA"),
+    ];
+    // Another build of the broker (e.g. main's) under the same RS256 load: before/after
+    // figures from one run.
+    if let Some(path) = std::env::var_os("GATEHOUSE_BENCH_BASELINE_BROKER") {
+        variants.push(broker_variants::Variant::baseline(PathBuf::from(path)));
+    }
+    for v in &variants {
+        eprintln!("broker: {} ...", v.label);
+        result.variants.push(broker_variants::run(
+            v, &settings, logs, run_dir, envoy_port,
+        )?);
+    }
+    Ok(result)
+}
+
+fn machine(opts: &Options, nproc: usize, wrk: String) -> Result<report::Machine> {
+    Ok(report::Machine {
+        date_utc: command_line(Path::new("date"), "-u"),
+        nproc,
+        cpu_model: cpu_model(),
+        envoy: envoy_version(&envoy_binary()?),
+        rounds: opts.rounds,
+        seconds_per_run: opts.seconds,
+        wrk,
+    })
+}
+
+/// bench/results/{name}.md and .json.
+fn write_report(report: &report::Report, name: &str, logs: &LogDir) -> Result<()> {
+    let md = report::markdown(report);
     let results = repo_root().join("bench").join("results");
     std::fs::create_dir_all(&results)?;
-    std::fs::write(results.join("latest.md"), &md)?;
+    std::fs::write(results.join(format!("{name}.md")), &md)?;
     std::fs::write(
-        results.join("latest.json"),
-        serde_json::to_string_pretty(&report)?,
+        results.join(format!("{name}.json")),
+        serde_json::to_string_pretty(report)?,
     )?;
     println!("{md}");
     eprintln!(
-        "written: bench/results/latest.md, bench/results/latest.json; logs in {}",
+        "written: bench/results/{name}.md, bench/results/{name}.json; logs in {}",
         logs.dir().display()
     );
     Ok(())

@@ -23,7 +23,8 @@ pub struct Machine {
 pub struct Report {
     pub machine: Machine,
     pub gateway: Vec<CaseResult>,
-    pub memory: Memory,
+    /// None when only the broker part ran.
+    pub memory: Option<Memory>,
     pub broker: Option<BrokerResult>,
     pub micro: Vec<Micro>,
     pub credentials: Vec<(String, usize)>,
@@ -59,6 +60,22 @@ pub fn markdown(r: &Report) -> String {
         "{} · {} cores · {} · {} · {} rounds × {} s per listener · wrk `{}`\n",
         m.date_utc, m.nproc, m.cpu_model, m.envoy, m.rounds, m.seconds_per_run, m.wrk
     );
+    if !r.gateway.is_empty() {
+        gateway_markdown(&mut out, r);
+    }
+    if let Some(mem) = &r.memory {
+        memory_markdown(&mut out, mem);
+    }
+    if let Some(b) = &r.broker {
+        broker_markdown(&mut out, b);
+    }
+    if !r.micro.is_empty() {
+        micro_markdown(&mut out, &r.micro);
+    }
+    out
+}
+
+fn gateway_markdown(out: &mut String, r: &Report) {
     let _ = writeln!(
         out,
         "## Envoy, one worker, direct responses (medians over rounds)\n"
@@ -89,7 +106,9 @@ pub fn markdown(r: &Report) -> String {
             .collect();
         let _ = writeln!(out, "\nCredential header sizes: {}.", sizes.join(", "));
     }
-    let mem = &r.memory;
+}
+
+fn memory_markdown(out: &mut String, mem: &Memory) {
     let _ = writeln!(
         out,
         "\n## Envoy memory (VmRSS, one listener, after 1 s of traffic)\n"
@@ -109,77 +128,162 @@ pub fn markdown(r: &Report) -> String {
         mem.gatehouse_wasm_bytes as f64 / 1024.0,
         mem.empty_wasm_bytes
     );
-    if let Some(b) = &r.broker {
-        let _ = writeln!(
-            out,
-            "\n## Broker token endpoint (loopback, server on one core)\n"
-        );
-        let _ = writeln!(out, "| grant | clients | per s | p50 ms | p99 ms |");
-        let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: |");
-        for l in &b.code_exchange {
-            load_row(&mut out, "Gatehouse broker: code exchange", l);
+}
+
+fn broker_markdown(out: &mut String, b: &BrokerResult) {
+    let _ = writeln!(
+        out,
+        "\n## Broker token endpoint (loopback, server on one core)\n"
+    );
+    let _ = writeln!(out, "| grant | clients | per s | p50 ms | p99 ms |");
+    let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: |");
+    for l in &b.code_exchange {
+        load_row(out, "Gatehouse broker RS256: code exchange", l);
+    }
+    for l in &b.refresh {
+        load_row(out, "Gatehouse broker RS256: refresh (rotating)", l);
+    }
+    match &b.peer {
+        Ok(p) => {
+            for l in &p.refresh {
+                load_row(out, &format!("{}: refresh (rotating)", p.name), l);
+            }
         }
-        for l in &b.refresh {
-            load_row(&mut out, "Gatehouse broker: refresh (rotating)", l);
+        Err(e) => {
+            let _ = writeln!(
+                out,
+                "| oidc-provider: refresh | – | not measured: {e} | | |"
+            );
         }
-        match &b.peer {
+    }
+    for v in &b.variants {
+        for l in &v.code_exchange {
+            load_row(
+                out,
+                &format!("Gatehouse broker {}: code exchange", v.alg),
+                l,
+            );
+        }
+        for l in &v.refresh {
+            load_row(
+                out,
+                &format!("Gatehouse broker {}: refresh (rotating)", v.alg),
+                l,
+            );
+        }
+        match &v.peer {
             Ok(p) => {
                 for l in &p.refresh {
-                    load_row(&mut out, &format!("{}: refresh (rotating)", p.name), l);
+                    load_row(out, &format!("{}: refresh (rotating)", p.name), l);
                 }
             }
             Err(e) => {
                 let _ = writeln!(
                     out,
-                    "| oidc-provider: refresh | – | not measured: {e} | | |"
+                    "| oidc-provider {}: refresh | – | not measured: {e} | | |",
+                    v.alg
                 );
             }
         }
-        let _ = writeln!(out, "\n| full login (authorize → form → callback → token) | logins | p50 ms | p99 ms | form POST p50 ms |");
-        let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: |");
-        for l in [&b.login_cost10, &b.login_cost4] {
-            let _ = writeln!(
-                out,
-                "| bcrypt cost {} | {} | {:.1} | {:.1} | {:.1} |",
-                l.bcrypt_cost, l.logins, l.total.p50_ms, l.total.p99_ms, l.form_post.p50_ms
-            );
-        }
+    }
+    ratios_markdown(out, b);
+    let _ = writeln!(out, "\n| full login (authorize → form → callback → token) | logins | p50 ms | p99 ms | form POST p50 ms |");
+    let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: |");
+    for l in [&b.login_cost10, &b.login_cost4] {
         let _ = writeln!(
             out,
-            "\nbcrypt share of a cost-10 login: ≈ {:.1} ms (median form POST at cost 10 minus cost 4).",
-            b.bcrypt_share_ms
+            "| bcrypt cost {} | {} | {:.1} | {:.1} | {:.1} |",
+            l.bcrypt_cost, l.logins, l.total.p50_ms, l.total.p99_ms, l.form_post.p50_ms
         );
-        let peer_rss = match &b.peer {
-            Ok(p) => format!("; oidc-provider after its load {}", mib(p.rss_after_kib)),
-            Err(_) => String::new(),
+    }
+    let _ = writeln!(
+        out,
+        "\nbcrypt share of a cost-10 login: ≈ {:.1} ms (median form POST at cost 10 minus cost 4).",
+        b.bcrypt_share_ms
+    );
+    let peer_rss = match &b.peer {
+        Ok(p) => format!("; oidc-provider after its load {}", mib(p.rss_after_kib)),
+        Err(_) => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "Broker VmRSS: idle {}, after the load {}{peer_rss}.",
+        mib(b.rss_idle_kib),
+        mib(b.rss_after_kib)
+    );
+}
+
+/// `a ÷ b`, or a dash when `b` is missing or zero.
+fn ratio(a: f64, b: Option<f64>) -> String {
+    match b {
+        Some(b) if b > 0.0 && a.is_finite() && b.is_finite() => format!("{:.2}", a / b),
+        _ => "–".into(),
+    }
+}
+
+fn at(loads: &[LoadResult], clients: usize) -> Option<&LoadResult> {
+    loads.iter().find(|l| l.clients == clients)
+}
+
+/// The figures: refresh grants/s and p99 over oidc-provider's, per signing algorithm
+/// and load level; against oidc-provider with RS256 and with the same algorithm.
+fn ratios_markdown(out: &mut String, b: &BrokerResult) {
+    let peer_rs = b.peer.as_ref().ok().map(|p| &p.refresh[..]).unwrap_or(&[]);
+    let mut rows: Vec<(&str, &[LoadResult], &[LoadResult])> = vec![("RS256", &b.refresh, peer_rs)];
+    for v in &b.variants {
+        let same = match &v.peer {
+            Ok(p) => &p.refresh[..],
+            // Baselines and memory-storage runs: the peer run of their algorithm.
+            Err(_) if v.alg == "RS256" => peer_rs,
+            Err(_) => b
+                .variants
+                .iter()
+                .find(|o| o.alg == v.alg && o.peer.is_ok())
+                .and_then(|o| o.peer.as_ref().ok())
+                .map_or(&[][..], |p| &p.refresh[..]),
         };
-        let _ = writeln!(
-            out,
-            "Broker VmRSS: idle {}, after the load {}{peer_rss}.",
-            mib(b.rss_idle_kib),
-            mib(b.rss_after_kib)
-        );
+        rows.push((&v.label, &v.refresh, same));
     }
-    if !r.micro.is_empty() {
-        let _ = writeln!(
-            out,
-            "\n## Filter hot path without Envoy (criterion medians)\n"
-        );
-        let _ = writeln!(
-            out,
-            "| benchmark | native | wasm32-wasip1 in Node's V8 |\n| --- | ---: | ---: |"
-        );
-        for m in &r.micro {
-            let wasm = m
-                .wasm_median_ns
-                .map_or("–".to_string(), |ns| format!("{:.2} µs", ns / 1000.0));
+    let _ = writeln!(
+        out,
+        "\n| refresh grant, signing | clients | broker per s ÷ oidc-provider RS256 | ÷ oidc-provider same alg | broker p99 ÷ oidc-provider RS256 p99 | ÷ same alg p99 |"
+    );
+    let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: | ---: |");
+    for (alg, ours, same) in rows {
+        for l in ours {
+            let rs = at(peer_rs, l.clients);
+            let sa = at(same, l.clients);
             let _ = writeln!(
                 out,
-                "| {} | {:.2} µs | {wasm} |",
-                m.name,
-                m.median_ns / 1000.0
+                "| {alg} | {} | {} | {} | {} | {} |",
+                l.clients,
+                ratio(l.per_s, rs.map(|p| p.per_s)),
+                ratio(l.per_s, sa.map(|p| p.per_s)),
+                ratio(l.latency.p99_ms, rs.map(|p| p.latency.p99_ms)),
+                ratio(l.latency.p99_ms, sa.map(|p| p.latency.p99_ms)),
             );
         }
     }
-    out
+}
+
+fn micro_markdown(out: &mut String, micro: &[Micro]) {
+    let _ = writeln!(
+        out,
+        "\n## Filter hot path without Envoy (criterion medians)\n"
+    );
+    let _ = writeln!(
+        out,
+        "| benchmark | native | wasm32-wasip1 in Node's V8 |\n| --- | ---: | ---: |"
+    );
+    for m in micro {
+        let wasm = m
+            .wasm_median_ns
+            .map_or("–".to_string(), |ns| format!("{:.2} µs", ns / 1000.0));
+        let _ = writeln!(
+            out,
+            "| {} | {:.2} µs | {wasm} |",
+            m.name,
+            m.median_ns / 1000.0
+        );
+    }
 }
