@@ -291,7 +291,7 @@ impl Settings {
             ));
         }
         if let Some(rd) = &raw.sign_out_redirect {
-            if !crate::return_url::is_safe(rd) {
+            if !crate::path::return_url::is_safe(rd) {
                 return Err(invalid(
                     "sign_out_redirect",
                     "must be a same-origin path such as /goodbye",

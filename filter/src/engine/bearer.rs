@@ -2,12 +2,12 @@
 //! `skip_jwt_bearer_tokens`) is admitted on the token's identity instead of a session; an
 //! unknown `kid` refetches the JWKS once before the token is refused.
 
-use crate::bearer_cache;
-use crate::id_token::{self, Expect, TokenError};
 use crate::pages::Problem;
 use crate::provider::{KeySet, Provider};
 use crate::session::Session;
-use crate::token_exchange::BrokerCall;
+use crate::token::bearer_cache;
+use crate::token::exchange::BrokerCall;
+use crate::token::id_token::{self, Expect, TokenError};
 
 use super::tokens::identity_from_claims;
 use super::{Engine, Event, Outcome, Pending, Reply, RuleRef};

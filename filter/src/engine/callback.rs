@@ -4,13 +4,13 @@
 
 use url::form_urlencoded;
 
-use crate::cookie_header;
-use crate::login_state::{LoginState, LoginStateError};
+use crate::cookie;
+use crate::login::state::{LoginState, LoginStateError};
 use crate::pages::{LocalResponse, Problem};
+use crate::path::return_url;
 use crate::provider::Provider;
-use crate::return_url;
-use crate::session_cookies;
-use crate::token_exchange;
+use crate::session;
+use crate::token::exchange;
 
 use super::{Engine, Event, Outcome, Pending, Reply, Request};
 
@@ -61,7 +61,7 @@ impl Engine {
         let Some(name) = LoginState::cookie_name(&self.settings.cookie.name, &state) else {
             return fail(LoginStateError::BadState.to_string());
         };
-        let value = req.cookie.and_then(|c| cookie_header::get(c, &name));
+        let value = req.cookie.and_then(|c| cookie::header::get(c, &name));
         let login = match LoginState::open(
             &self.codec,
             &name,
@@ -83,7 +83,7 @@ impl Engine {
             );
         };
         let redirect_uri = self.redirect_uri(req.scheme, req.authority);
-        let call = token_exchange::code_exchange(
+        let call = exchange::code_exchange(
             &self.settings,
             &provider.endpoints.token_path,
             &code,
@@ -96,7 +96,7 @@ impl Engine {
                 pending: Box::new(Pending::Login(LoginWait {
                     login,
                     cookie_name: name,
-                    present: session_cookies::present(req.cookie, &self.settings.cookie.name),
+                    present: session::cookies::present(req.cookie, &self.settings.cookie.name),
                 })),
             },
             Event::None,
@@ -117,7 +117,7 @@ impl Engine {
             cookie_name,
             present,
         } = wait;
-        let clear_login = cookie_header::clear(&self.settings.cookie, &cookie_name);
+        let clear_login = cookie::header::clear(&self.settings.cookie, &cookie_name);
         match self.session_from_tokens(status, body, provider, Some(&login.nonce), now, None) {
             Ok(session) => match self.session_cookie(&session, now, &present) {
                 Ok(mut set) => (

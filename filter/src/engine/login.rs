@@ -3,12 +3,12 @@
 
 use url::form_urlencoded;
 
-use crate::cookie_header;
-use crate::login_state::{LoginState, MAX_IN_FLIGHT};
+use crate::cookie;
+use crate::login::pkce;
+use crate::login::state::{LoginState, MAX_IN_FLIGHT};
 use crate::pages::{LocalResponse, Problem};
-use crate::pkce;
+use crate::path::return_url;
 use crate::provider::Provider;
-use crate::return_url;
 
 use super::{Engine, Event, Request};
 
@@ -41,7 +41,7 @@ impl Engine {
             );
         };
         // The login cookie first, the one this response depends on; clean-ups after it.
-        let mut cookies = vec![cookie_header::set(
+        let mut cookies = vec![cookie::header::set(
             &s.cookie,
             &name,
             &value,
@@ -77,7 +77,7 @@ impl Engine {
             return Vec::new();
         };
         let prefix = LoginState::cookie_prefix(&self.settings.cookie.name);
-        let mut logins: Vec<(u64, &str)> = cookie_header::pairs(header)
+        let mut logins: Vec<(u64, &str)> = cookie::header::pairs(header)
             .filter(|(n, _)| n.starts_with(&prefix))
             .map(|(n, v)| (LoginState::created_at_of(&self.codec, n, v).unwrap_or(0), n))
             .collect();
@@ -89,7 +89,7 @@ impl Engine {
         logins
             .iter()
             .take(excess)
-            .map(|(_, n)| cookie_header::clear(&self.settings.cookie, n))
+            .map(|(_, n)| cookie::header::clear(&self.settings.cookie, n))
             .collect()
     }
 }

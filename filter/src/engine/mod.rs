@@ -24,13 +24,13 @@ pub use sign_out::SignOutWait;
 
 use std::cell::RefCell;
 
-use crate::bearer_cache::BearerCache;
 use crate::config::Settings;
-use crate::cookie_codec::{CodecError, CookieCodec};
+use crate::cookie::codec::{CodecError, CookieCodec};
 use crate::pages::LocalResponse;
 use crate::provider::Provider;
 use crate::rules;
-use crate::token_exchange::BrokerCall;
+use crate::token::bearer_cache::BearerCache;
+use crate::token::exchange::BrokerCall;
 
 /// The facts of one request the engine needs.
 #[derive(Default)]
@@ -49,7 +49,7 @@ pub struct Request<'a> {
     pub authorization: Option<&'a str>,
     pub authorizations: usize,
     pub xhr: bool,
-    /// A filter-owned header the client sent (see [`crate::request_headers::scan`]).
+    /// A filter-owned header the client sent (see [`crate::headers::request::scan`]).
     pub forged: Option<&'a str>,
 }
 

@@ -4,7 +4,7 @@
 
 use crate::pages::Problem;
 use crate::provider::Provider;
-use crate::token_exchange::BrokerCall;
+use crate::token::exchange::BrokerCall;
 
 use super::{Engine, Event, Outcome, Pending, Reply, Request};
 

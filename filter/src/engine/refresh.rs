@@ -4,8 +4,8 @@
 
 use crate::pages::Problem;
 use crate::provider::Provider;
+use crate::session;
 use crate::session::Session;
-use crate::session_cookies;
 
 use super::{Engine, Event, Reply, Request, RuleRef};
 
@@ -58,7 +58,7 @@ impl Engine {
         now: u64,
         why: String,
     ) -> (Reply, Event) {
-        let clear = session_cookies::clear(
+        let clear = session::cookies::clear(
             &self.settings.cookie,
             &self.settings.cookie.name,
             &wait.present,

@@ -4,16 +4,16 @@
 //! refresh point is refreshed first, and none starts a login (after a probe when the broker
 //! has been quiet).
 
-use crate::cookie_header;
-use crate::identity;
+use crate::cookie;
+use crate::headers::identity;
 use crate::pages::{LocalResponse, Problem};
 use crate::path::decide;
+use crate::path::return_url;
 use crate::provider::Provider;
-use crate::return_url;
 use crate::rules::{self, Subject};
+use crate::session;
 use crate::session::{Freshness, Session};
-use crate::session_cookies;
-use crate::token_exchange;
+use crate::token::exchange;
 
 use super::bearer::bearer_jwt;
 use super::probe::CONTACT_FRESH_S;
@@ -44,12 +44,12 @@ impl Engine {
         };
         let s = &self.settings;
         let cookie_rewrite = match req.cookie {
-            Some(c) if cookie_header::pairs(c).any(|(n, _)| self.is_ours(n)) => {
+            Some(c) if cookie::header::pairs(c).any(|(n, _)| self.is_ours(n)) => {
                 // Only the first of several Cookie headers can be replaced on every host.
                 if req.cookie_headers > 1 {
                     return refuse("the filter's cookies in one of several Cookie headers".into());
                 }
-                Some(cookie_header::without(c, |n| self.is_ours(n)))
+                Some(cookie::header::without(c, |n| self.is_ours(n)))
             }
             _ => None,
         };
@@ -103,7 +103,7 @@ impl Engine {
 
         let raw = req
             .cookie
-            .and_then(|c| session_cookies::read(c, session_cookie));
+            .and_then(|c| session::cookies::read(c, session_cookie));
         let mut event = Event::None;
         let mut clear_invalid = Vec::new();
         let session = match raw.map(|v| Session::open(&self.codec, session_cookie, &v)) {
@@ -111,13 +111,13 @@ impl Engine {
                 Freshness::Valid => Some(sess),
                 Freshness::NeedsRefresh => {
                     if let Some(rt) = sess.refresh_token.clone() {
-                        let call = token_exchange::refresh(s, &provider.endpoints.token_path, &rt);
+                        let call = exchange::refresh(s, &provider.endpoints.token_path, &rt);
                         let pending = Pending::Refresh(Box::new(RefreshWait {
                             session: sess,
                             api,
                             return_to: return_url::sanitize(req.path),
                             request_cookie: cookie_rewrite.flatten(),
-                            present: session_cookies::present(req.cookie, session_cookie),
+                            present: session::cookies::present(req.cookie, session_cookie),
                             scheme: req.scheme.to_string(),
                             authority: req.authority.to_string(),
                             rule: rule_ref,
@@ -136,10 +136,10 @@ impl Engine {
             },
             Some(Err(e)) => {
                 event = Event::InvalidCookie(e.to_string());
-                clear_invalid = session_cookies::clear(
+                clear_invalid = session::cookies::clear(
                     &s.cookie,
                     session_cookie,
-                    &session_cookies::present(req.cookie, session_cookie),
+                    &session::cookies::present(req.cookie, session_cookie),
                 );
                 None
             }

@@ -3,13 +3,13 @@
 
 use url::form_urlencoded;
 
-use crate::cookie_header;
+use crate::cookie;
 use crate::pages::LocalResponse;
+use crate::path::return_url;
 use crate::provider::Provider;
-use crate::return_url;
+use crate::session;
 use crate::session::Session;
-use crate::session_cookies;
-use crate::token_exchange;
+use crate::token::exchange;
 
 use super::{Engine, Outcome, Pending, Request};
 
@@ -37,18 +37,18 @@ impl Engine {
         let name = &self.settings.cookie.name;
         // The session part a reader goes by first, so the session ends even where only the
         // first Set-Cookie of a local response were kept; then the other parts and logins.
-        let present = session_cookies::present(req.cookie, name);
-        let mut clear = session_cookies::clear(&self.settings.cookie, name, &present);
+        let present = session::cookies::present(req.cookie, name);
+        let mut clear = session::cookies::clear(&self.settings.cookie, name, &present);
         if let Some(header) = req.cookie {
-            let mut logins: Vec<&str> = cookie_header::pairs(header)
+            let mut logins: Vec<&str> = cookie::header::pairs(header)
                 .map(|(n, _)| n)
-                .filter(|n| self.is_ours(n) && !session_cookies::is_part(name, n))
+                .filter(|n| self.is_ours(n) && !session::cookies::is_part(name, n))
                 .collect();
             logins.dedup();
             clear.extend(
                 logins
                     .into_iter()
-                    .map(|n| cookie_header::clear(&self.settings.cookie, n)),
+                    .map(|n| cookie::header::clear(&self.settings.cookie, n)),
             );
         }
         let Some(rd) = asked else {
@@ -56,12 +56,12 @@ impl Engine {
         };
         let refresh_token = req
             .cookie
-            .and_then(|c| session_cookies::read(c, name))
+            .and_then(|c| session::cookies::read(c, name))
             .and_then(|v| Session::open(&self.codec, name, &v).ok())
             .and_then(|s| s.refresh_token);
         match (provider, refresh_token) {
             (Some(p), Some(rt)) if p.endpoints.end_session.is_some() => Outcome::Call {
-                call: token_exchange::refresh(&self.settings, &p.endpoints.token_path, &rt),
+                call: exchange::refresh(&self.settings, &p.endpoints.token_path, &rt),
                 pending: Box::new(Pending::SignOut(SignOutWait {
                     back: format!("{}://{}{rd}", req.scheme, req.authority),
                     rd,
@@ -81,7 +81,7 @@ impl Engine {
         provider: Option<&Provider>,
     ) -> LocalResponse {
         let end = provider.and_then(|p| p.endpoints.end_session.as_deref());
-        let hint = token_exchange::parse_response(status, body)
+        let hint = exchange::parse_response(status, body)
             .ok()
             .map(|t| t.id_token);
         let location = match (end, hint) {

@@ -1,12 +1,12 @@
 //! A token response becomes a session, and a session its cookie: shared by the callback and
 //! refresh flows; the identity of verified claims is shared with the bearer flow too.
 
-use crate::id_token::{self, Expect, IdClaims, TokenError};
-use crate::identity;
+use crate::headers::identity;
 use crate::provider::Provider;
+use crate::session;
 use crate::session::Session;
-use crate::session_cookies;
-use crate::token_exchange::{self, ExchangeError};
+use crate::token::exchange::{self, ExchangeError};
+use crate::token::id_token::{self, Expect, IdClaims, TokenError};
 
 use super::Engine;
 
@@ -44,7 +44,7 @@ impl Engine {
         now: u64,
         previous: Option<&Session>,
     ) -> Result<Session, String> {
-        let tokens = token_exchange::parse_response(status, body).map_err(|e| match e {
+        let tokens = exchange::parse_response(status, body).map_err(|e| match e {
             ExchangeError::NoAnswer | ExchangeError::Unavailable(_) => {
                 format!("broker unavailable: {e}")
             }
@@ -94,15 +94,15 @@ impl Engine {
     ) -> Result<Vec<String>, String> {
         let name = &self.settings.cookie.name;
         let value = session.seal(&self.codec, name).map_err(|e| e.to_string())?;
-        if value.len() > session_cookies::CHUNK * session_cookies::MAX_CHUNKS {
+        if value.len() > session::cookies::CHUNK * session::cookies::MAX_CHUNKS {
             return Err(format!(
                 "session is {} bytes, above the {}-byte limit",
                 value.len(),
-                session_cookies::CHUNK * session_cookies::MAX_CHUNKS
+                session::cookies::CHUNK * session::cookies::MAX_CHUNKS
             ));
         }
         let max_age = session.ends_at.saturating_sub(now);
-        Ok(session_cookies::write(
+        Ok(session::cookies::write(
             &self.settings.cookie,
             name,
             &value,

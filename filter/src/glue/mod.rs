@@ -14,14 +14,14 @@ use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
 
 use crate::config::Settings;
-use crate::decision_path::{decision_path, PathSource};
 use crate::engine::{Engine, Event, Forward, Outcome, Pending, Reply, Request};
+use crate::headers;
 use crate::pages::{LocalResponse, Problem};
+use crate::path::decision::{decision_path, PathSource};
+use crate::provider::fetch::{Answered, Due, ProviderFetch};
+use crate::provider::share::{ProviderShare, SharedDocs};
 use crate::provider::{parse_discovery, Provider};
-use crate::provider_fetch::{Answered, Due, ProviderFetch};
-use crate::provider_share::{ProviderShare, SharedDocs};
-use crate::request_headers;
-use crate::token_exchange::BrokerCall;
+use crate::token::exchange::BrokerCall;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
@@ -463,7 +463,7 @@ impl Context for Http {
 impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _: usize, _: bool) -> Action {
         let headers = self.get_http_request_headers();
-        let h = request_headers::scan(&headers);
+        let h = headers::request::scan(&headers);
         let source = self.path_source();
         let raw = match source {
             PathSource::RawTarget => property(vec!["request", "path"]),
