@@ -121,8 +121,10 @@ impl SamlIdp {
             .arg("--users")
             .arg(&users_path)
             .current_dir(dir);
-        let mut process = Process::spawn("saml-idp", cmd, logs)?;
-        process.wait_http_ready(
+        let process = Process::spawn_ready(
+            "saml-idp",
+            cmd,
+            logs,
             &format!("http://127.0.0.1:{port}/healthz"),
             Duration::from_secs(30),
         )?;
