@@ -1,9 +1,17 @@
 #!/usr/bin/env python3
-# Usage: scripts/import-cycles.py broker/src   (parent<->child edges of the module tree are not
+# Usage: scripts/import-cycles.py [broker/src filter/src ...]  (default: both crates; exit status 1
+# when any cycle is found, so it can gate a build)   (parent<->child edges of the module tree are not
 # counted: a parent declares its children and they use its items; only edges between siblings are)
 """Import graph of a Rust crate's src/ from its `use`/path lines: top-level-module graph and
 file graph, with every cycle (strongly connected component) printed."""
-import os, re, sys
+import os, re, subprocess, sys
+if len(sys.argv) != 2:
+    roots = sys.argv[1:] or ['broker/src', 'filter/src']
+    codes = []
+    for r in roots:
+        print(f'== {r}', flush=True)
+        codes.append(subprocess.call([sys.executable, __file__, r]))
+    sys.exit(1 if any(codes) else 0)
 root = sys.argv[1]  # e.g. broker/src
 files = {}
 for d, _, fs in os.walk(root):
@@ -112,3 +120,4 @@ for par in sorted(parents):
                     why = sorted(name(x)+'->'+name(y) for x in edges for y in edges[x] if x[:len(a)]==a and y[:len(b)]==b)
                     print('      ', name(a), '->', name(b), ':', '; '.join(why[:4]))
 if not found: print('   none')
+sys.exit(1 if (fc or tc or found) else 0)

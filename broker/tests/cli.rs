@@ -2,10 +2,10 @@
 
 mod support;
 
-use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use gatehouse_e2e::stdin_run::run_with_stdin;
 use support::*;
 
 fn write_config(dir: &std::path::Path, yaml: &str) -> std::path::PathBuf {
@@ -126,19 +126,11 @@ fn check_config_accepts_good_and_names_bad_keys() {
 
 #[test]
 fn hash_password_prints_a_verifiable_bcrypt_hash() {
-    let mut child = Command::new(BIN)
-        .args(["hash-password", "--cost", "4"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"s3cret pass\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_with_stdin(
+        Command::new(BIN).args(["hash-password", "--cost", "4"]),
+        b"s3cret pass\n",
+    )
+    .unwrap();
     assert!(out.status.success());
     let hash = String::from_utf8(out.stdout).unwrap();
     assert!(hash.starts_with("$2b$04$"));

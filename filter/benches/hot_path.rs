@@ -9,11 +9,11 @@ use std::time::Duration;
 use base64::Engine as _;
 use criterion::{criterion_group, criterion_main, Criterion};
 use gatehouse_filter::config::Settings;
-use gatehouse_filter::cookie_codec::CookieCodec;
+use gatehouse_filter::cookie::codec::CookieCodec;
 use gatehouse_filter::engine::{Engine, Outcome, Request};
 use gatehouse_filter::provider::{parse_discovery, KeySet, Provider};
+use gatehouse_filter::session;
 use gatehouse_filter::session::Session;
-use gatehouse_filter::session_cookies;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::json;
 
@@ -72,7 +72,7 @@ fn session(groups: usize) -> Session {
 fn cookie_header(settings: &Settings, s: &Session) -> String {
     let codec = CookieCodec::new(&settings.cookie_secrets).expect("codec");
     let sealed = s.seal(&codec, COOKIE).expect("seal");
-    session_cookies::write(&settings.cookie, COOKIE, &sealed, 3600, &[])
+    session::cookies::write(&settings.cookie, COOKIE, &sealed, 3600, &[])
         .iter()
         .filter_map(|c| c.split(';').next().map(str::to_string))
         .collect::<Vec<_>>()

@@ -153,7 +153,7 @@ fn callback(engine: &Engine, p: &Provider, login: &Login) -> Box<Pending> {
         .1
         .into_owned();
     assert_eq!(
-        gatehouse_filter::pkce::s256_challenge(&verifier),
+        gatehouse_filter::login::pkce::s256_challenge(&verifier),
         login.challenge
     );
     pending

@@ -1,8 +1,8 @@
 //! The header scan: never panics, and finds every client-sent identity header whatever its
 //! case or `_`/`-` spelling.
 #![no_main]
-use gatehouse_filter::identity::IDENTITY_HEADERS;
-use gatehouse_filter::request_headers::{same_name, scan};
+use gatehouse_filter::headers::identity::IDENTITY_HEADERS;
+use gatehouse_filter::headers::request::{same_name, scan};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,7 +1,7 @@
 //! The path decision and return-URL sanitising, with the invariants the security rules need.
 #![no_main]
 use gatehouse_filter::path::decide;
-use gatehouse_filter::return_url::sanitize;
+use gatehouse_filter::path::return_url::sanitize;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

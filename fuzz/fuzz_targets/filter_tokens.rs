@@ -1,8 +1,8 @@
 //! Everything the filter parses from the broker: discovery, JWKS, token responses, JWTs.
 #![no_main]
-use gatehouse_filter::id_token::{validate, Expect};
+use gatehouse_filter::token::id_token::{validate, Expect};
 use gatehouse_filter::provider::{parse_discovery, KeySet};
-use gatehouse_filter::token_exchange::parse_response;
+use gatehouse_filter::token::exchange::parse_response;
 use libfuzzer_sys::fuzz_target;
 
 const JWKS: &str = include_str!("../../filter/tests/fixtures/test_jwks.json");

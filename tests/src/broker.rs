@@ -155,8 +155,10 @@ impl Broker {
         for (key, value) in env {
             cmd.env(key, value);
         }
-        let mut process = Process::spawn(name, cmd, logs)?;
-        process.wait_http_ready(
+        let process = Process::spawn_ready(
+            name,
+            cmd,
+            logs,
             &format!("{}/healthz", config.issuer),
             Duration::from_secs(30),
         )?;

@@ -152,8 +152,10 @@ impl Envoy {
             // Unique per running Envoy, so parallel tests never share a base id.
             .args(["--base-id", &ports.admin.to_string()])
             .current_dir(dir);
-        let mut process = Process::spawn("envoy", cmd, logs)?;
-        process.wait_http_ready(
+        let process = Process::spawn_ready(
+            "envoy",
+            cmd,
+            logs,
             &format!("http://127.0.0.1:{}/ready", ports.admin),
             Duration::from_secs(60),
         )?;

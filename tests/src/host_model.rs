@@ -61,8 +61,10 @@ impl HostModel {
                 "gatehouse",
             ])
             .current_dir(dir);
-        let mut process = Process::spawn("host-model", cmd, logs)?;
-        process.wait_http_ready(
+        let process = Process::spawn_ready(
+            "host-model",
+            cmd,
+            logs,
             &format!("http://127.0.0.1:{}/ready", ports.status),
             Duration::from_secs(60),
         )?;

@@ -2,15 +2,15 @@
 //! kubernetes-validate, the custom-resource schemas in `tests/fixtures/k8s-crds/`), for the
 //! chart and manifests tests. The tool only reports; the tests decide.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::paths::repo_root;
+use crate::paths::{repo_root, venv_python};
+use crate::stdin_run::run_with_stdin;
 
 /// The oldest and newest Kubernetes versions the chart and the manifests support.
 pub const KUBE_VERSIONS: [&str; 2] = ["1.30.0", "1.37.0"];
@@ -80,10 +80,7 @@ pub const NAMESPACE: &str = "auth";
 /// arrays are in the same order.
 pub fn check(releases: &[Release], manifests: &[Manifest]) -> Result<Value> {
     let root = repo_root();
-    let python = root.join(".venv/bin/python");
-    if !python.is_file() {
-        bail!("{} is missing: run `make setup`", python.display());
-    }
+    let python = venv_python()?;
     let request = json!({
         "chart": root.join("charts/gatehouse-broker"),
         "crd_schemas": root.join("tests/fixtures/k8s-crds"),
@@ -99,19 +96,10 @@ pub fn check(releases: &[Release], manifests: &[Manifest]) -> Result<Value> {
             case
         }).collect::<Vec<_>>(),
     });
-    let mut child = Command::new(&python)
-        .arg(root.join("tests/tools/k8s_check.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("start tests/tools/k8s_check.py")?;
-    child
-        .stdin
-        .take()
-        .context("stdin")?
-        .write_all(request.to_string().as_bytes())?;
-    let out = child.wait_with_output()?;
+    let out = run_with_stdin(
+        Command::new(&python).arg(root.join("tests/tools/k8s_check.py")),
+        request.to_string().as_bytes(),
+    )?;
     if !out.status.success() {
         bail!(
             "k8s_check.py failed (run `make setup`): {}",

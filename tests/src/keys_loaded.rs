@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::stack::{Gateway, Stack};
+use crate::stack::{Gateway, Stack, StackOptions};
 
 /// Polls the filter's userinfo endpoint as an API client until it answers 401 (keys
 /// loaded, no session) instead of 503. Starts no login, so login counters stay at 0.
@@ -31,4 +31,12 @@ pub fn wait_for_keys<G: Gateway>(stack: &Stack<G>, timeout: Duration) -> Result<
             other => bail!("the filter did not get ready: {url} answered {other}"),
         }
     }
+}
+
+/// Starts the Envoy stack and waits up to 20 s for its filter to hold the broker's keys: how
+/// most end-to-end tests begin.
+pub fn start_with_keys(opts: StackOptions) -> Result<Stack> {
+    let stack = Stack::start(opts)?;
+    wait_for_keys(&stack, Duration::from_secs(20))?;
+    Ok(stack)
 }

@@ -36,6 +36,7 @@ pub mod secrets;
 pub mod session_parts;
 pub mod silent_listener;
 pub mod stack;
+pub mod stdin_run;
 
 pub use broker::{Broker, BrokerConfig, TestUser, ADMIN, BOB};
 pub use browser::{Browser, Page, Wire};

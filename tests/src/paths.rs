@@ -52,6 +52,16 @@ pub fn filter_wasm() -> Result<PathBuf> {
     )
 }
 
+/// The Python of `.venv`, where `make setup` installs what the peers and checkers import.
+pub fn venv_python() -> Result<PathBuf> {
+    let python = repo_root().join(".venv").join("bin").join("python");
+    if python.is_file() {
+        Ok(python)
+    } else {
+        bail!("{} is missing: run `make setup`", python.display())
+    }
+}
+
 /// The Envoy template shared by the demo and the tests.
 pub fn envoy_template() -> PathBuf {
     repo_root().join("envoy").join("envoy.yaml")

@@ -57,6 +57,20 @@ impl Process {
         })
     }
 
+    /// [`Process::spawn`], then [`Process::wait_http_ready`] on `ready_url`: how every
+    /// server of the stack starts.
+    pub fn spawn_ready(
+        name: &str,
+        cmd: Command,
+        logs: &LogDir,
+        ready_url: &str,
+        timeout: Duration,
+    ) -> Result<Self> {
+        let mut process = Self::spawn(name, cmd, logs)?;
+        process.wait_http_ready(ready_url, timeout)?;
+        Ok(process)
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }

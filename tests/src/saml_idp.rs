@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 
 use crate::logs::LogDir;
-use crate::paths::repo_root;
+use crate::paths::{repo_root, venv_python};
 use crate::process::Process;
 
 /// A user of the test IdP (its password is `password`).
@@ -104,10 +104,7 @@ impl SamlIdp {
             &users_path,
             serde_json::Value::Object(users_json).to_string(),
         )?;
-        let python = repo_root().join(".venv").join("bin").join("python");
-        if !python.is_file() {
-            bail!("{} is missing (run `make setup`)", python.display());
-        }
+        let python = venv_python()?;
         let mut cmd = Command::new(python);
         cmd.arg(repo_root().join("tests/peers/saml-idp/idp.py"))
             .arg("--port")
@@ -121,8 +118,10 @@ impl SamlIdp {
             .arg("--users")
             .arg(&users_path)
             .current_dir(dir);
-        let mut process = Process::spawn("saml-idp", cmd, logs)?;
-        process.wait_http_ready(
+        let process = Process::spawn_ready(
+            "saml-idp",
+            cmd,
+            logs,
             &format!("http://127.0.0.1:{port}/healthz"),
             Duration::from_secs(30),
         )?;

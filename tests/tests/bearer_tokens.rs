@@ -9,7 +9,7 @@ use gatehouse_e2e::broker_token::{jwt_claims, password_grant};
 use gatehouse_e2e::broker_yaml::{
     add_other_client, enable_password_grant, OTHER_CLIENT_ID, OTHER_CLIENT_SECRET,
 };
-use gatehouse_e2e::keys_loaded::wait_for_keys;
+use gatehouse_e2e::keys_loaded::start_with_keys;
 use gatehouse_e2e::{Browser, Page, Stack, StackOptions, TestUser, ADMIN, BOB};
 use serde_json::json;
 
@@ -33,8 +33,7 @@ fn bearer_stack(extra: &[(&str, serde_json::Value)]) -> Stack {
     for (key, value) in extra {
         opts = opts.filter(key, value.clone());
     }
-    let stack = Stack::start(opts).unwrap();
-    wait_for_keys(&stack, Duration::from_secs(20)).unwrap();
+    let stack = start_with_keys(opts).unwrap();
     stack
 }
 
@@ -281,8 +280,7 @@ fn an_unknown_kid_refetches_the_keys_at_most_once_per_30_s_and_verified_tokens_s
 #[test]
 fn pass_access_token_sends_the_brokers_access_token_upstream() {
     let stack =
-        Stack::start(StackOptions::default().filter("pass_access_token", json!(true))).unwrap();
-    wait_for_keys(&stack, Duration::from_secs(20)).unwrap();
+        start_with_keys(StackOptions::default().filter("pass_access_token", json!(true))).unwrap();
     let mut browser = Browser::new().unwrap();
     let page = browser
         .login(&stack.url("/app"), ADMIN.email, ADMIN.password)

@@ -5,9 +5,7 @@
 //! with underscores allowed, where the filter itself must refuse them (as on Kong, whose host
 //! hands names in the client's case and cannot remove a request header).
 
-use std::time::Duration;
-
-use gatehouse_e2e::keys_loaded::wait_for_keys;
+use gatehouse_e2e::keys_loaded::start_with_keys;
 use gatehouse_e2e::raw_http::raw_get;
 use gatehouse_e2e::{Browser, RecordedRequest, Stack, StackOptions, ADMIN};
 use serde_json::json;
@@ -65,8 +63,7 @@ fn stack(envoy_yaml: Option<fn(&mut String)>) -> Stack {
         json!([{"path_prefix": "/public", "public": true}]),
     )
     .filter("pass_access_token", json!(true));
-    let stack = Stack::start(opts).unwrap();
-    wait_for_keys(&stack, Duration::from_secs(20)).unwrap();
+    let stack = start_with_keys(opts).unwrap();
     stack
 }
 

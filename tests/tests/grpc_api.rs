@@ -7,7 +7,6 @@
 //! Envoy and the filter, a client they create completes a code flow with npm
 //! `openid-client`.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -17,10 +16,11 @@ use base64::Engine;
 use gatehouse_e2e::broker::{CLIENT_ID, PASSWORD_HASH};
 use gatehouse_e2e::logs::current_test_name;
 use gatehouse_e2e::oidc_client::{OidcClient, Outcome};
-use gatehouse_e2e::paths::{broker_binary, repo_root};
+use gatehouse_e2e::paths::{broker_binary, repo_root, venv_python};
 use gatehouse_e2e::ports::free_port;
 use gatehouse_e2e::postgres::TestDatabase;
 use gatehouse_e2e::replicas::postgres_storage_yaml;
+use gatehouse_e2e::stdin_run::run_with_stdin;
 use gatehouse_e2e::{Broker, BrokerConfig, Browser, LogDir, Stack, StackOptions, ADMIN};
 use serde_json::Value;
 
@@ -69,20 +69,10 @@ impl ApiBroker {
     }
 }
 
-fn venv_python() -> PathBuf {
-    let python = repo_root().join(".venv").join("bin").join("python");
-    assert!(
-        python.is_file(),
-        "{} is missing: run `make setup`",
-        python.display()
-    );
-    python
-}
-
 /// Runs `tests/grpc/dex_api_check.py MODE --addr ADDR ARGS…`; returns its JSON summary.
 fn checker(mode: &str, addr: &str, args: &[&str]) -> (bool, Value, String) {
     let root = repo_root();
-    let out = Command::new(venv_python())
+    let out = Command::new(venv_python().unwrap())
         .arg(root.join("tests").join("grpc").join("dex_api_check.py"))
         .arg(mode)
         .args(["--addr", addr])
@@ -104,20 +94,11 @@ fn checker(mode: &str, addr: &str, args: &[&str]) -> (bool, Value, String) {
 
 /// `gatehouse-broker ARGS…` with `stdin`.
 fn cli(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(broker_binary().unwrap())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    run_with_stdin(
+        Command::new(broker_binary().unwrap()).args(args),
+        stdin.as_bytes(),
+    )
+    .unwrap()
 }
 
 fn cli_ok(args: &[&str], stdin: &str) -> String {

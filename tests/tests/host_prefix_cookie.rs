@@ -3,9 +3,7 @@
 //! `Path=/`, without `Domain` (browsers drop it otherwise), and a configuration that
 //! contradicts the prefix refuses to start, naming the key.
 
-use std::time::Duration;
-
-use gatehouse_e2e::keys_loaded::wait_for_keys;
+use gatehouse_e2e::keys_loaded::start_with_keys;
 use gatehouse_e2e::raw_http::raw_get;
 use gatehouse_e2e::{Browser, Stack, StackOptions, ADMIN};
 use serde_json::json;
@@ -29,8 +27,7 @@ fn assert_host_prefixed(set_cookie: &str) {
 #[test]
 fn a_host_prefixed_cookie_name_gives_secure_root_cookies_without_domain_and_logs_in() {
     let opts = StackOptions::default().filter("cookie_name", json!("__Host-gatehouse"));
-    let stack = Stack::start(opts).unwrap();
-    wait_for_keys(&stack, Duration::from_secs(20)).unwrap();
+    let stack = start_with_keys(opts).unwrap();
     let r = raw_get(stack.envoy.ports().listen, "/app", &[("accept", NAV)]).unwrap();
     assert_eq!(r.status, 302, "{}", r.body);
     let set: Vec<&str> = r.headers_named("set-cookie").collect();

@@ -6,12 +6,11 @@
 //! Rules Draft 4 cannot state are kept in `documented_gaps_are_real`, which checks that each
 //! listed gap still exists (and in which direction), so kong/README.md stays true.
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use base64::Engine;
-use gatehouse_e2e::paths::repo_root;
+use gatehouse_e2e::paths::{repo_root, venv_python};
+use gatehouse_e2e::stdin_run::run_with_stdin;
 use gatehouse_filter::config::{schema, Settings};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -31,34 +30,15 @@ struct Verdict {
     errors: Vec<String>,
 }
 
-fn venv_python() -> PathBuf {
-    let python = repo_root().join(".venv").join("bin").join("python");
-    assert!(
-        python.is_file(),
-        "{} is missing: run `make setup`",
-        python.display()
-    );
-    python
-}
-
 /// Runs python-jsonschema's Draft4Validator over `instances`.
 fn draft4(schema: &Value, instances: &[Value]) -> Vec<Verdict> {
     let tool = repo_root().join("tests/tools/draft4_verdicts.py");
-    let mut child = Command::new(venv_python())
-        .arg(&tool)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start python");
     let input = json!({ "schema": schema, "instances": instances }).to_string();
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes())
-        .expect("write to python");
-    let out = child.wait_with_output().expect("python output");
+    let out = run_with_stdin(
+        Command::new(venv_python().unwrap()).arg(&tool),
+        input.as_bytes(),
+    )
+    .expect("running python");
     assert!(
         out.status.success(),
         "draft4_verdicts.py failed (is jsonschema installed? run `make setup`): {}",

@@ -4,14 +4,14 @@
 //! config inside each passes the filter's own parser (and, for Kong, Kong's schema), Envoy
 //! itself accepts the Envoy config, and each points at the broker the examples install.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use gatehouse_e2e::k8s_check::{
     check, object, secret_value, validation_errors, Manifest, Release, IMAGE_VOLUME_KUBE_VERSIONS,
     KUBE_VERSIONS,
 };
-use gatehouse_e2e::paths::{envoy_binary, filter_wasm, repo_root};
+use gatehouse_e2e::paths::{envoy_binary, filter_wasm, repo_root, venv_python};
+use gatehouse_e2e::stdin_run::run_with_stdin;
 use gatehouse_filter::config::Settings;
 use serde_json::{json, Value};
 
@@ -290,20 +290,14 @@ fn kong_schema_errors(config: &Value) -> Vec<String> {
         &std::fs::read_to_string(repo_root().join("kong/gatehouse.meta.json")).unwrap(),
     )
     .unwrap();
-    let mut child = Command::new(repo_root().join(".venv/bin/python"))
-        .arg(repo_root().join("tests/tools/draft4_verdicts.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python (make setup)");
     let input = json!({"schema": meta["config_schema"], "instances": [config]});
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out: Value = serde_json::from_slice(&child.wait_with_output().unwrap().stdout).unwrap();
+    let run = run_with_stdin(
+        Command::new(venv_python().unwrap())
+            .arg(repo_root().join("tests/tools/draft4_verdicts.py")),
+        input.to_string().as_bytes(),
+    )
+    .expect("python (make setup)");
+    let out: Value = serde_json::from_slice(&run.stdout).unwrap();
     assert_eq!(out["schema_ok"], true);
     let verdict = &out["verdicts"][0];
     assert_eq!(verdict["valid"], verdict["valid_bytes"]);

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use gatehouse_e2e::keys_loaded::wait_for_keys;
+use gatehouse_e2e::keys_loaded::{start_with_keys, wait_for_keys};
 use gatehouse_e2e::{Browser, Page, Stack, StackOptions, ADMIN, BOB};
 use serde_json::json;
 
@@ -51,12 +51,11 @@ fn assert_delta(stack: &Stack, before: &[(&str, u64)], changed: &[(&str, u64)], 
 
 #[test]
 fn counters_follow_logins_denials_invalid_cookies_failed_logins_and_sign_outs() {
-    let stack = Stack::start(StackOptions::default().filter(
+    let stack = start_with_keys(StackOptions::default().filter(
         "routes",
         json!([{"path_prefix": "/admin", "allowed_groups": ["admins"]}]),
     ))
     .unwrap();
-    wait_for_keys(&stack, Duration::from_secs(20)).unwrap();
     let start = snapshot(&stack);
     assert!(
         start
@@ -143,8 +142,7 @@ fn up_to_callback(stack: &Stack) -> (Browser, Page) {
 /// the 503 "sign-in unavailable" page.
 #[test]
 fn calls_to_an_unreachable_broker_count_as_broker_call_failures() {
-    let mut stack = Stack::start(StackOptions::default()).unwrap();
-    wait_for_keys(&stack, Duration::from_secs(20)).unwrap();
+    let mut stack = start_with_keys(StackOptions::default()).unwrap();
     let (mut browser, to_callback) = up_to_callback(&stack);
     stack.stop_broker();
     let mut problems = Vec::new();

@@ -2,9 +2,7 @@
 //! login's starting path and as sign-out's `rd`. Each lands on the gateway's own origin
 //! (usually `/`) or is refused; none sends the browser off-site.
 
-use std::time::Duration;
-
-use gatehouse_e2e::keys_loaded::wait_for_keys;
+use gatehouse_e2e::keys_loaded::start_with_keys;
 use gatehouse_e2e::raw_http::{raw_get, RawResponse};
 use gatehouse_e2e::{Browser, Stack, StackOptions, ADMIN};
 use url::Url;
@@ -12,8 +10,7 @@ use url::Url;
 const NAV: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 
 fn ready_stack() -> Stack {
-    let stack = Stack::start(StackOptions::default()).unwrap();
-    wait_for_keys(&stack, Duration::from_secs(20)).unwrap();
+    let stack = start_with_keys(StackOptions::default()).unwrap();
     stack
 }
 

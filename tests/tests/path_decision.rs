@@ -4,9 +4,7 @@
 //! the raw path (Kong): either way an ambiguous path never reaches the upstream, and a path
 //! that does reach it is the one the rules were applied to.
 
-use std::time::Duration;
-
-use gatehouse_e2e::keys_loaded::wait_for_keys;
+use gatehouse_e2e::keys_loaded::start_with_keys;
 use gatehouse_e2e::raw_http::raw_get;
 use gatehouse_e2e::{Stack, StackOptions};
 use serde_json::json;
@@ -23,8 +21,7 @@ fn stack(envoy_yaml: Option<fn(&mut String)>) -> Stack {
         "routes",
         json!([{"path_prefix": "/public", "public": true}]),
     );
-    let stack = Stack::start(opts).unwrap();
-    wait_for_keys(&stack, Duration::from_secs(20)).unwrap();
+    let stack = start_with_keys(opts).unwrap();
     stack
 }
 

@@ -2,11 +2,9 @@
 //! browser resolves them: `rd=/.//evil.example` lands on `//evil.example`, a path that any
 //! later relative redirect turns into another site. Sign-out's `rd` through the real gateway.
 
-use std::time::Duration;
-
-use gatehouse_e2e::keys_loaded::wait_for_keys;
+use gatehouse_e2e::keys_loaded::start_with_keys;
 use gatehouse_e2e::raw_http::raw_get;
-use gatehouse_e2e::{Stack, StackOptions};
+use gatehouse_e2e::StackOptions;
 use url::Url;
 
 const NAV: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
@@ -27,8 +25,7 @@ const DOT_ATTACKS: [&str; 10] = [
 
 #[test]
 fn sign_out_rd_with_dot_segments_never_resolves_to_another_host() {
-    let stack = Stack::start(StackOptions::default()).unwrap();
-    wait_for_keys(&stack, Duration::from_secs(20)).unwrap();
+    let stack = start_with_keys(StackOptions::default()).unwrap();
     let port = stack.envoy.ports().listen;
     let gateway = Url::parse(&stack.url("/")).unwrap();
 

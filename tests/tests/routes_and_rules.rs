@@ -1,10 +1,8 @@
 //! Issue 3, rules per route: first match wins on method + normalised path; public, group,
 //! e-mail and domain rules; API answers (401 JSON) instead of redirects; 403 pages.
 
-use std::time::Duration;
-
 use gatehouse_e2e::broker_yaml::{append_users, CAROL, EVE};
-use gatehouse_e2e::keys_loaded::wait_for_keys;
+use gatehouse_e2e::keys_loaded::start_with_keys;
 use gatehouse_e2e::raw_http::{raw_get, RawResponse};
 use gatehouse_e2e::{Browser, Page, Stack, StackOptions, TestUser, ADMIN, BOB};
 use serde_json::json;
@@ -43,8 +41,7 @@ fn ready_stack() -> Stack {
         ..StackOptions::default()
     }
     .filter("routes", routes());
-    let stack = Stack::start(opts).unwrap();
-    wait_for_keys(&stack, Duration::from_secs(20)).unwrap();
+    let stack = start_with_keys(opts).unwrap();
     stack
 }
 
@@ -439,7 +436,7 @@ fn e_mail_and_domain_rules_match_and_an_address_with_two_at_signs_never_does() {
 
 #[test]
 fn routes_without_their_own_lists_inherit_the_global_rule() {
-    let stack = Stack::start(
+    let stack = start_with_keys(
         StackOptions::default()
             .filter("allowed_groups", json!(["admins"]))
             .filter(
@@ -451,7 +448,6 @@ fn routes_without_their_own_lists_inherit_the_global_rule() {
             ),
     )
     .unwrap();
-    wait_for_keys(&stack, Duration::from_secs(20)).unwrap();
     let mut bob = Browser::new().unwrap();
     let page = bob
         .login(&stack.url("/team"), BOB.email, BOB.password)

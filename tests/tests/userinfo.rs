@@ -1,10 +1,8 @@
 //! Issue 3, `/oauth2/userinfo`: the session's identity as JSON, 401 JSON without one —
 //! even where a public route covers every path.
 
-use std::time::Duration;
-
-use gatehouse_e2e::keys_loaded::wait_for_keys;
-use gatehouse_e2e::{Browser, Page, Stack, StackOptions, ADMIN, BOB};
+use gatehouse_e2e::keys_loaded::start_with_keys;
+use gatehouse_e2e::{Browser, Page, StackOptions, ADMIN, BOB};
 use serde_json::json;
 
 fn assert_unauthenticated(what: &str, page: &Page) {
@@ -22,7 +20,7 @@ fn assert_unauthenticated(what: &str, page: &Page) {
 #[test]
 fn userinfo_shows_the_session_identity_and_401_json_without_a_session() {
     // Everything but /private is public: userinfo must still require a session.
-    let stack = Stack::start(StackOptions::default().filter(
+    let stack = start_with_keys(StackOptions::default().filter(
         "routes",
         json!([
             {"path_prefix": "/private", "allowed_groups": ["admins", "contractors"]},
@@ -30,7 +28,6 @@ fn userinfo_shows_the_session_identity_and_401_json_without_a_session() {
         ]),
     ))
     .unwrap();
-    wait_for_keys(&stack, Duration::from_secs(20)).unwrap();
     let userinfo = stack.url("/oauth2/userinfo");
 
     // No session: 401 JSON, for a browser navigation as well as for an API client.

@@ -276,14 +276,9 @@ impl Storage for MemoryStorage {
             .iter()
             .map(|k| s.login_throttle.get(&k.id).copied().unwrap_or_default())
             .collect();
-        let gate = throttle::gate(&rows, now);
-        if gate == LoginGate::Open {
-            for (key, row) in keys.iter().zip(rows) {
-                s.login_throttle.insert(
-                    key.id.clone(),
-                    throttle::held(row, &key.backoff, now, lease_until),
-                );
-            }
+        let (gate, writes) = throttle::begin(keys, rows, now, lease_until);
+        for (key, row) in writes {
+            s.login_throttle.insert(key.id.clone(), row);
         }
         Ok(gate)
     }
@@ -311,14 +306,11 @@ impl Storage for MemoryStorage {
         now: UnixTime,
     ) -> Result<bool> {
         let mut s = self.lock();
-        let (end, count) = match s.rate_windows.get(key).copied() {
-            Some((end, count)) if end > now => (end, count),
-            _ => (now.saturating_add(window_secs), 0),
-        };
-        if count >= limit {
+        let stored = s.rate_windows.get(key).copied().unwrap_or((0, 0));
+        let Some(next) = throttle::count_step(stored, limit, window_secs, now) else {
             return Ok(false);
-        }
-        s.rate_windows.insert(key.to_string(), (end, count + 1));
+        };
+        s.rate_windows.insert(key.to_string(), next);
         Ok(true)
     }
 

@@ -69,16 +69,9 @@ impl SqlStorage {
         for key in &keys {
             rows.push(lock_row(&mut tx, &key.id).await?);
         }
-        let gate = throttle::gate(&rows, now);
-        if gate == LoginGate::Open {
-            for (key, row) in keys.iter().zip(rows) {
-                write_row(
-                    &mut tx,
-                    &key.id,
-                    throttle::held(row, &key.backoff, now, lease_until),
-                )
-                .await?;
-            }
+        let (gate, writes) = throttle::begin(keys.iter().copied(), rows, now, lease_until);
+        for (key, row) in writes {
+            write_row(&mut tx, &key.id, row).await?;
         }
         tx.commit().await?;
         Ok(gate)
@@ -125,18 +118,13 @@ impl SqlStorage {
             .await?;
         let end: i64 = row.try_get("window_end")?;
         let count: i64 = row.try_get("count")?;
-        let (end, count) = if end > now {
-            (end, count)
-        } else {
-            (now.saturating_add(window_secs), 0)
-        };
-        if count >= limit {
+        let Some((end, count)) = throttle::count_step((end, count), limit, window_secs, now) else {
             tx.commit().await?;
             return Ok(false);
-        }
+        };
         sqlx::query("UPDATE rate_windows SET window_end = $1, count = $2 WHERE id = $3")
             .bind(end)
-            .bind(count + 1)
+            .bind(count)
             .bind(key)
             .execute(&mut *tx)
             .await?;

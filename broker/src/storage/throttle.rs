@@ -138,9 +138,53 @@ pub(super) fn held(
     row
 }
 
+/// The start of an attempt over its keys' rows (as read, in `keys` order): the gate, and when
+/// it is open, each key's row held for the attempt, to write back. Memory and SQL storage both
+/// decide here; only how they read and write rows differs.
+pub(super) fn begin<'k>(
+    keys: impl IntoIterator<Item = &'k ThrottleKey>,
+    rows: Vec<ThrottleRow>,
+    now: UnixTime,
+    lease_until: UnixTime,
+) -> (LoginGate, Vec<(&'k ThrottleKey, ThrottleRow)>) {
+    let gate = gate(&rows, now);
+    if gate != LoginGate::Open {
+        return (gate, Vec::new());
+    }
+    let writes = keys
+        .into_iter()
+        .zip(rows)
+        .map(|(key, row)| (key, held(row, &key.backoff, now, lease_until)))
+        .collect();
+    (gate, writes)
+}
+
+/// One count against a fixed window: `stored` is the window's end and count as read (`(0, 0)`
+/// when there is none); `None` when the window is full (nothing to write), else what to store.
+pub(super) fn count_step(
+    stored: (UnixTime, i64),
+    limit: i64,
+    window_secs: i64,
+    now: UnixTime,
+) -> Option<(UnixTime, i64)> {
+    let (end, count) = match stored {
+        (end, count) if end > now => (end, count),
+        _ => (now.saturating_add(window_secs), 0),
+    };
+    (count < limit).then_some((end, count + 1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_window_counts_to_its_limit_then_starts_anew() {
+        assert_eq!(count_step((0, 0), 2, 60, 100), Some((160, 1)));
+        assert_eq!(count_step((160, 1), 2, 60, 120), Some((160, 2)));
+        assert_eq!(count_step((160, 2), 2, 60, 159), None);
+        assert_eq!(count_step((160, 2), 2, 60, 160), Some((220, 1)));
+    }
 
     const B: Backoff = Backoff {
         free_failures: 2,

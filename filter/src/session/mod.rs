@@ -1,9 +1,11 @@
 //! The signed-in session carried in the encrypted session cookie. Field names are short on
 //! purpose: every byte travels on every request.
 
+pub mod cookies;
+
 use serde::{Deserialize, Serialize};
 
-use crate::cookie_codec::{CodecError, CookieCodec};
+use crate::cookie::codec::{CodecError, CookieCodec};
 
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq)]
 pub struct Session {

@@ -3,7 +3,7 @@
 //! new one does not overwrite, so a shrinking session leaves no stale chunk behind.
 
 use crate::config::CookieSettings;
-use crate::cookie_header;
+use crate::cookie;
 
 /// Largest value per cookie: browsers cap a cookie (name, value, attributes) near 4096 bytes.
 pub const CHUNK: usize = 3800;
@@ -26,7 +26,7 @@ pub fn is_part(name: &str, cookie: &str) -> bool {
 /// Names of the session's parts present in a `Cookie` header.
 pub fn present(header: Option<&str>, name: &str) -> Vec<String> {
     header.map_or_else(Vec::new, |h| {
-        cookie_header::pairs(h)
+        cookie::header::pairs(h)
             .filter(|(n, _)| is_part(name, n))
             .map(|(n, _)| n.to_string())
             .collect()
@@ -35,19 +35,19 @@ pub fn present(header: Option<&str>, name: &str) -> Vec<String> {
 
 /// The sealed session value: the whole cookie, or its chunks joined in order.
 pub fn read(header: &str, name: &str) -> Option<String> {
-    if let Some(v) = cookie_header::get(header, name) {
+    if let Some(v) = cookie::header::get(header, name) {
         return Some(v.to_string());
     }
     let mut out = String::new();
     for i in 0..MAX_CHUNKS {
-        match cookie_header::get(header, &chunk_name(name, i)) {
+        match cookie::header::get(header, &chunk_name(name, i)) {
             Some(v) => out.push_str(v),
             None if i == 0 => return None,
             None => return Some(out),
         }
     }
     // More chunks than we would ever write: not ours to trust.
-    cookie_header::get(header, &chunk_name(name, MAX_CHUNKS)).map_or(Some(out), |_| None)
+    cookie::header::get(header, &chunk_name(name, MAX_CHUNKS)).map_or(Some(out), |_| None)
 }
 
 /// `Set-Cookie` values that store `value`, clearing every other part listed in `present`.
@@ -61,14 +61,14 @@ pub fn write(
     let mut written = Vec::new();
     let mut out = Vec::new();
     if value.len() <= CHUNK {
-        out.push(cookie_header::set(cfg, name, value, max_age));
+        out.push(cookie::header::set(cfg, name, value, max_age));
         written.push(name.to_string());
     } else {
         // The value is base64url text, so byte offsets are character boundaries.
         for (i, start) in (0..value.len()).step_by(CHUNK).enumerate() {
             let part = &value[start..(start + CHUNK).min(value.len())];
             let n = chunk_name(name, i);
-            out.push(cookie_header::set(cfg, &n, part, max_age));
+            out.push(cookie::header::set(cfg, &n, part, max_age));
             written.push(n);
         }
     }
@@ -76,7 +76,7 @@ pub fn write(
         present
             .iter()
             .filter(|p| !written.contains(p))
-            .map(|p| cookie_header::clear(cfg, p)),
+            .map(|p| cookie::header::clear(cfg, p)),
     );
     out
 }
@@ -97,7 +97,10 @@ pub fn clear(cfg: &CookieSettings, name: &str, present: &[String]) -> Vec<String
             names.push(p.to_string());
         }
     }
-    names.iter().map(|n| cookie_header::clear(cfg, n)).collect()
+    names
+        .iter()
+        .map(|n| cookie::header::clear(cfg, n))
+        .collect()
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use crate::cookie_codec::CookieCodec;
+use crate::cookie::codec::CookieCodec;
 use crate::random::{self, RandomError};
 
 /// Random bytes in `state`, `nonce` and the PKCE verifier (43 base64url characters each).

@@ -4,7 +4,7 @@
 //! both to one variable, oauth2-proxy's CVE-2025-64484). Pseudo-headers are always lower
 //! case and compared exactly.
 
-use crate::identity::IDENTITY_HEADERS;
+use crate::headers::identity::IDENTITY_HEADERS;
 
 /// Whether header `name` is `canonical` (lower case, `-`-separated) as an upstream reads it.
 pub fn same_name(name: &str, canonical: &str) -> bool {

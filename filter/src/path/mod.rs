@@ -9,7 +9,10 @@
 //! changes no segment boundary and no character a rule can name; rules match that decoded
 //! form. Envoy's own path hardening (envoy/envoy.yaml) normalises most of these before the
 //! filter runs; the refusal here holds on every host. Kong's `:path` is nginx's decoded,
-//! normalised URI, so there the glue decides on the raw target (crate::decision_path).
+//! normalised URI, so there the glue decides on the raw target (crate::path::decision).
+
+pub mod decision;
+pub mod return_url;
 
 /// Why a request path was refused; the glue logs it, the client gets a plain 400.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

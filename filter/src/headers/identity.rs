@@ -4,7 +4,7 @@
 use crate::session::Session;
 
 /// Headers the filter owns: a request carrying one (in any case or spelling, see
-/// `request_headers`) is refused, then they are set from a valid session.
+/// `headers::request`) is refused, then they are set from a valid session.
 pub const IDENTITY_HEADERS: [&str; 5] = [
     "x-auth-request-user",
     "x-auth-request-email",

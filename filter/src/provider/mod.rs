@@ -1,6 +1,9 @@
 //! What the filter knows of the broker: its discovery document and signing keys (JWKS).
 //! Fetched by the root context; parsed and checked here.
 
+pub mod fetch;
+pub mod share;
+
 use std::cell::{Cell, RefCell};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

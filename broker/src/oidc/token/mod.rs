@@ -1,0 +1,209 @@
+//! `POST /token`: authorization_code (with PKCE), refresh_token (rotating), and — when
+//! `oauth2.passwordConnector` is set — the resource-owner password grant.//! One file per grant (`code`, `refresh`, `password`); this one parses the request, picks the
+//! grant and issues the response they all end in.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+
+use super::client_address::ClientAddress;
+use super::client_auth::authenticate;
+use super::oauth_error::OAuthError;
+use super::params::Params;
+use super::AppState;
+use crate::config::Client;
+use crate::connector::Identity;
+use crate::random::{hash_secret, random_token};
+use crate::storage::{RefreshPolicy, RefreshToken, UnixTime};
+use crate::token::Grant;
+
+mod code;
+mod password;
+mod refresh;
+
+use code::authorization_code;
+use password::password;
+use refresh::refresh_token;
+
+#[derive(Serialize)]
+struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    id_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+    scope: String,
+}
+
+pub async fn token(
+    State(app): State<Arc<AppState>>,
+    client: ClientAddress,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match handle(&app, client, &headers, &body).await {
+        Ok(r) => {
+            let mut response = Json(r).into_response();
+            let h = response.headers_mut();
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            response
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A form-encoded body (a missing Content-Type is tolerated), each parameter at most once.
+pub(super) fn form_body(headers: &HeaderMap, body: &[u8]) -> Result<Params, OAuthError> {
+    let form_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if form_type == Some(false) {
+        return Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    Params::parse(body)
+        .map_err(|name| OAuthError::invalid_request(format!("parameter {name:?} sent twice")))
+}
+
+async fn handle(
+    app: &AppState,
+    address: ClientAddress,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<TokenResponse, OAuthError> {
+    let form = form_body(headers, body)?;
+    let client = authenticate(app, headers, &form).await?;
+    let client = &client;
+    let (grant_type, issued) = match form.get("grant_type") {
+        Some("authorization_code") => (
+            "authorization_code",
+            authorization_code(app, client, &form).await,
+        ),
+        Some("refresh_token") => ("refresh_token", refresh_token(app, client, &form).await),
+        Some("password") if app.config.oauth2.password_connector.is_some() => {
+            ("password", password(app, client, address, &form).await)
+        }
+        Some(other) => {
+            return Err(OAuthError::unsupported_grant_type(format!(
+                "grant_type {other:?} is not supported"
+            )))
+        }
+        None => return Err(OAuthError::invalid_request("grant_type is missing")),
+    };
+    if issued.is_ok() {
+        app.metrics.token_issued(grant_type);
+    }
+    issued
+}
+
+/// Where the refresh token of a response comes from.
+enum RefreshOrigin {
+    /// Mint a new one in this family (chain started at `created_at`).
+    New {
+        family: String,
+        created_at: UnixTime,
+    },
+    /// Rotation is off: hand back the token the client presented.
+    Keep(String),
+}
+
+/// What one token response is made of.
+struct Issuance<'a> {
+    /// Scopes of the tokens in this response.
+    scopes: &'a [String],
+    /// Scopes the refresh token keeps (may be wider than a narrowed refresh request).
+    refresh_scopes: &'a [String],
+    nonce: Option<&'a str>,
+    connector_id: &'a str,
+    identity: &'a Identity,
+    origin: RefreshOrigin,
+}
+
+async fn issue(
+    app: &AppState,
+    client: &Client,
+    what: Issuance<'_>,
+    t: UnixTime,
+) -> Result<TokenResponse, OAuthError> {
+    let grant = Grant {
+        client_id: &client.id,
+        connector_id: what.connector_id,
+        identity: what.identity,
+        scopes: what.scopes,
+        nonce: what.nonce,
+    };
+    let tokens = app.minter.issue(&grant, t).map_err(|e| {
+        tracing::error!(error = %e, "signing tokens failed");
+        OAuthError::server_error()
+    })?;
+    let wants_refresh = what.refresh_scopes.iter().any(|s| s == "offline_access");
+    let refresh_token = match (wants_refresh, what.origin) {
+        (false, _) => None,
+        (true, RefreshOrigin::Keep(token)) => Some(token),
+        (true, RefreshOrigin::New { family, created_at }) => {
+            let policy = refresh_policy(app);
+            let id = random_token();
+            let secret = random_token();
+            let record = RefreshToken {
+                id: id.clone(),
+                secret_hash: hash_secret(&secret),
+                family,
+                client_id: client.id.clone(),
+                scopes: what.refresh_scopes.to_vec(),
+                nonce: what.nonce.map(str::to_string),
+                connector_id: what.connector_id.to_string(),
+                identity: what.identity.clone(),
+                created_at,
+                last_used: t,
+                expires_at: policy.expires_at(created_at, t),
+            };
+            app.storage
+                .create_refresh_token(&record)
+                .await
+                .map_err(storage_error)?;
+            Some(format!("{id}.{secret}"))
+        }
+    };
+    Ok(TokenResponse {
+        access_token: tokens.access_token,
+        token_type: "Bearer",
+        expires_in: tokens.expires_in,
+        id_token: tokens.id_token,
+        refresh_token,
+        scope: what.scopes.join(" "),
+    })
+}
+
+pub(super) fn refresh_policy(app: &AppState) -> RefreshPolicy {
+    let r = &app.config.expiry.refresh_tokens;
+    RefreshPolicy {
+        rotate: !r.disable_rotation,
+        idle_secs: r.valid_if_not_used_for.map(|d| d.as_secs() as i64),
+        absolute_secs: r.absolute_lifetime.map(|d| d.as_secs() as i64),
+        reuse_interval_secs: r.reuse_interval.as_secs() as i64,
+    }
+}
+
+pub(super) fn storage_error(e: crate::storage::StorageError) -> OAuthError {
+    tracing::error!(error = %e, "storage failed at the token endpoint");
+    if e.is_unavailable() {
+        OAuthError::temporarily_unavailable("storage is unavailable; try again")
+    } else {
+        OAuthError::server_error()
+    }
+}

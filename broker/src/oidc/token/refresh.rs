@@ -1,0 +1,115 @@
+//! The refresh_token grant: the presented token is checked and rotated (per the refresh
+//! policy), scopes may only narrow, and the connector may refuse a user it no longer allows.
+
+use super::{issue, refresh_policy, storage_error, Issuance, RefreshOrigin, TokenResponse};
+use crate::config::Client;
+use crate::connector::ConnectorError;
+use crate::oidc::oauth_error::OAuthError;
+use crate::oidc::params::Params;
+use crate::oidc::scopes::parse_scopes;
+use crate::oidc::AppState;
+use crate::random::hash_secret;
+use crate::storage::{now, RefreshUse};
+
+pub(super) async fn refresh_token(
+    app: &AppState,
+    client: &Client,
+    form: &Params,
+) -> Result<TokenResponse, OAuthError> {
+    let presented = form
+        .get("refresh_token")
+        .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
+    let (id, secret) = presented
+        .split_once('.')
+        .ok_or_else(|| OAuthError::invalid_grant("the refresh token is invalid"))?;
+    let policy = refresh_policy(app);
+    let t = now();
+    let used = app
+        .storage
+        .use_refresh_token(id, &hash_secret(secret), &client.id, &policy, t)
+        .await
+        .map_err(storage_error)?;
+    let old = match used {
+        RefreshUse::Valid(token) => token,
+        RefreshUse::Invalid => {
+            return Err(OAuthError::invalid_grant("the refresh token is invalid"))
+        }
+        RefreshUse::Expired => {
+            return Err(OAuthError::invalid_grant("the refresh token has expired"))
+        }
+        RefreshUse::Reused => {
+            app.metrics.refresh_token_reused();
+            tracing::warn!(client = %client.id, "rotated refresh token reused; its family is revoked");
+            return Err(OAuthError::invalid_grant(
+                "the refresh token was already used",
+            ));
+        }
+        RefreshUse::RecentlyRotated(token) => {
+            // Within reuseInterval: most likely the client's own concurrent refresh, which
+            // won. As Dex does, the reuse is allowed: it gets a sibling in the same family.
+            tracing::info!(client = %client.id, "refresh token presented again within the reuse interval");
+            token
+        }
+    };
+    let scopes = match form.get("scope") {
+        None => old.scopes.clone(),
+        Some(text) => {
+            let asked = parse_scopes(text).map_err(OAuthError::invalid_scope)?;
+            if let Some(extra) = asked.iter().find(|s| !old.scopes.contains(s)) {
+                return Err(OAuthError::invalid_scope(format!(
+                    "scope {extra:?} was not granted originally"
+                )));
+            }
+            asked
+        }
+    };
+    // Ask the connector again, so removed users and changed groups take effect.
+    let connector = app
+        .connectors
+        .get(&old.connector_id)
+        .ok_or_else(|| OAuthError::invalid_grant("the connector of this session is gone"))?;
+    let identity = match connector.refresh() {
+        Some(r) => r
+            .refresh(&old.identity)
+            .await
+            .map_err(refresh_error)?
+            .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?,
+        None => old.identity.clone(),
+    };
+    let origin = if policy.rotate {
+        RefreshOrigin::New {
+            family: old.family.clone(),
+            created_at: old.created_at,
+        }
+    } else {
+        RefreshOrigin::Keep(presented.to_string())
+    };
+    let what = Issuance {
+        scopes: &scopes,
+        refresh_scopes: &old.scopes,
+        nonce: None,
+        connector_id: &old.connector_id,
+        identity: &identity,
+        origin,
+    };
+    issue(app, client, what, t).await
+}
+
+/// A connector that refuses a refresh ends the session; one that cannot answer is a server error.
+fn refresh_error(e: ConnectorError) -> OAuthError {
+    match e {
+        ConnectorError::NotAllowed(why) => {
+            tracing::info!(reason = %why, "refresh refused: user no longer in an allowed group");
+            OAuthError::invalid_grant("the user is no longer allowed to sign in")
+        }
+        ConnectorError::Upstream(why) => {
+            tracing::warn!(error = %why, "upstream refused the refresh");
+            OAuthError::invalid_grant("the upstream provider refused the refresh")
+        }
+        ConnectorError::Busy => OAuthError::temporarily_unavailable("try again"),
+        ConnectorError::Internal(why) => {
+            tracing::error!(error = %why, "connector refresh failed");
+            OAuthError::server_error()
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! The broker keys of the configuration: the issuer, how the gateway reaches the broker, and
+//! the filter's client credentials there.
+
+use url::Url;
+
+use super::{invalid, ConfigError};
+
+/// The checked broker keys.
+pub(super) struct Broker {
+    pub issuer: String,
+    pub upstream: String,
+    pub authority: String,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+/// `issuer`, `broker_upstream`, `broker_authority`, `client_id` and `client_secret`.
+pub(super) fn broker(
+    issuer: Option<String>,
+    upstream: Option<String>,
+    authority: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+) -> Result<Broker, ConfigError> {
+    let issuer = issuer.ok_or(ConfigError::Missing {
+        key: "issuer",
+        hint: "set it to the broker's issuer URL, e.g. \"https://sso.example.com/dex\"",
+    })?;
+    let issuer_url =
+        Url::parse(&issuer).map_err(|e| invalid("issuer", format!("not an absolute URL ({e})")))?;
+    if !matches!(issuer_url.scheme(), "http" | "https") || issuer_url.host_str().is_none() {
+        return Err(invalid("issuer", "must be an http(s) URL with a host"));
+    }
+    if issuer_url.query().is_some() || issuer_url.fragment().is_some() {
+        return Err(invalid("issuer", "must not have a query or fragment"));
+    }
+    let issuer = issuer.trim_end_matches('/').to_string();
+
+    let broker_upstream = non_empty(upstream, "broker_upstream",
+        "the gateway upstream the filter calls the broker through: an Envoy cluster name or Kong host:port")?;
+    let broker_authority = match authority {
+        Some(a) if a.trim().is_empty() => {
+            return Err(invalid("broker_authority", "must not be empty"))
+        }
+        Some(a) => a,
+        None => authority_of(&issuer_url),
+    };
+    let client_id = non_empty(
+        client_id,
+        "client_id",
+        "the filter's client id at the broker (a staticClients entry)",
+    )?;
+    let client_secret = non_empty(
+        client_secret,
+        "client_secret",
+        "the secret of that staticClients entry",
+    )?;
+    Ok(Broker {
+        issuer,
+        upstream: broker_upstream,
+        authority: broker_authority,
+        client_id,
+        client_secret,
+    })
+}
+
+fn non_empty(
+    value: Option<String>,
+    key: &'static str,
+    hint: &'static str,
+) -> Result<String, ConfigError> {
+    match value {
+        None => Err(ConfigError::Missing { key, hint }),
+        Some(v) if v.trim().is_empty() => Err(invalid(key, "must not be empty")),
+        Some(v) => Ok(v),
+    }
+}
+
+fn authority_of(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    }
+}
