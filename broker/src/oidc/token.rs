@@ -294,7 +294,14 @@ async fn password(
         })?;
     let checked = password_connector.login(username, password).await;
     attempt.end(app, login_throttle::outcome(&checked)).await;
-    let identity = checked.map_err(|e| OAuthError::temporarily_unavailable(e.to_string()))?;
+    let identity = checked.map_err(|e| match e {
+        ConnectorError::Busy => OAuthError::temporarily_unavailable(e.to_string()),
+        // The reason (a directory's error) goes to the log, not to the client.
+        e => {
+            tracing::error!(connector = %connector_id, error = %e, "password grant: the check failed");
+            OAuthError::temporarily_unavailable("sign-in is unavailable; try again")
+        }
+    })?;
     app.metrics.login(&connector_id, identity.is_some());
     let identity =
         identity.ok_or_else(|| OAuthError::invalid_grant("invalid username or password"))?;
@@ -403,6 +410,10 @@ fn refresh_error(e: ConnectorError) -> OAuthError {
             OAuthError::invalid_grant("the upstream provider refused the refresh")
         }
         ConnectorError::Busy => OAuthError::temporarily_unavailable("try again"),
+        ConnectorError::Unavailable(why) => {
+            tracing::error!(error = %why, "refresh unavailable: the upstream could not be asked");
+            OAuthError::temporarily_unavailable("the upstream provider is unavailable; try again")
+        }
         ConnectorError::Internal(why) => {
             tracing::error!(error = %why, "connector refresh failed");
             OAuthError::server_error()
