@@ -433,7 +433,6 @@ fn filter_injection_attempts_match_nothing() {
         "\\2a",
         "jáne",
         "ja\u{301}ne",
-        "jane ",
     ] {
         assert_invalid(&s.refused(login, "jane-password"), login);
     }
