@@ -21,6 +21,8 @@ APT_PACKAGES += xmlsec1 openssl
 # Container images (issue 14): buildah builds them FROM scratch with vfs storage, no daemon;
 # binutils strips the broker for its image.
 APT_PACKAGES += buildah binutils
+# The ldap connector's tests (issue 16) run their own OpenLDAP slapd; ldap-utils changes its tree.
+APT_PACKAGES += slapd ldap-utils
 
 # Node test peers: every tests/peers/<name>/ with a package-lock.json gets `npm ci`,
 # redone only when its lock file changes.
@@ -31,6 +33,7 @@ PEER_STAMPS := $(PEER_LOCKS:package-lock.json=node_modules/.gatehouse-npm-ci)
 
 setup: apt-packages rust-targets $(VENV)/.gatehouse-pip $(PEER_STAMPS)
 
+# slapd is preseeded to install its binaries only: no system directory configured or started.
 apt-packages:
 	@missing=""; \
 	for p in $(APT_PACKAGES); do \
@@ -38,6 +41,7 @@ apt-packages:
 	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "apt-get install:$$missing"; \
+	  echo "slapd slapd/no_configuration boolean true" | debconf-set-selections; \
 	  apt-get update; \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
 	fi

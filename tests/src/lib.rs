@@ -35,6 +35,7 @@ pub mod saml_idp;
 pub mod secrets;
 pub mod session_parts;
 pub mod silent_listener;
+pub mod slapd;
 pub mod stack;
 pub mod stdin_run;
 

@@ -202,3 +202,70 @@ fn chooser_lists_the_seed_saml_and_microsoft_connectors_in_headless_chromium() {
         "{buttons}"
     );
 }
+
+/// An `ldap` entry as a Dex user writes it (issue 16), with `$VAR` in `bindPW`.
+const LDAP_ENTRY: &str = "  - type: ldap
+    id: ldap
+    name: \"Corporate LDAP\"
+    config:
+      host: ldap.example.test:636
+      insecureSkipVerify: true
+      bindDN: uid=dex,ou=services,dc=example,dc=test
+      bindPW: $LDAP_BIND_PW
+      usernamePrompt: Username
+      userSearch:
+        baseDN: ou=people,dc=example,dc=test
+        filter: \"(objectClass=person)\"
+        username: uid
+        idAttr: uid
+        emailAttr: mail
+        nameAttr: cn
+      groupSearch:
+        baseDN: ou=groups,dc=example,dc=test
+        filter: \"(objectClass=groupOfNames)\"
+        userMatchers:
+        - userAttr: DN
+          groupAttr: member
+        nameAttr: cn
+";
+
+#[test]
+fn seed_000_connectors_plus_an_ldap_entry_pass_check_config() {
+    let seed = seed_for_local_run("http://127.0.0.1:5556/dex", "127.0.0.1:5556");
+    let at = seed.find("connectors:\n").unwrap() + "connectors:\n".len();
+    let yaml = format!("{}{LDAP_ENTRY}{}", &seed[..at], &seed[at..]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, &yaml).unwrap();
+    let check_with = |env: &[(&str, &str)]| {
+        let mut cmd = Command::new(broker_binary().unwrap());
+        cmd.arg("check-config")
+            .arg(&path)
+            .env_remove("LDAP_BIND_PW");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    let (ok, text) = check_with(&[("LDAP_BIND_PW", "s3cret")]);
+    assert!(ok, "{text}");
+    // The dangerous setting is said, naming the entry; the password is not.
+    assert!(
+        text.contains("connectors[0] (ldap): insecureSkipVerify is on"),
+        "{text}"
+    );
+    assert!(!text.contains("s3cret"), "{text}");
+    // Without the variable the entry is refused, naming the key and the variable.
+    let (ok, text) = check_with(&[]);
+    assert!(!ok);
+    assert!(
+        text.contains("connectors[0].config.bindPW") && text.contains("LDAP_BIND_PW"),
+        "{text}"
+    );
+}

@@ -24,6 +24,7 @@ pub use block::{check_url, parse_block, required, ReadFile};
 pub use client_remote_ip::ClientRemoteIp;
 pub use connectors::{ConnectorEntry, LOCAL_CONNECTOR_ID};
 pub use duration::parse_go_duration;
+pub use env_expand::expand_value as expand_env_value;
 pub use error::ConfigError;
 pub use grpc::{GrpcConfig, GrpcTls};
 pub use password_hash::{decode_bcrypt_hash, BcryptHash};

@@ -3,11 +3,16 @@
 //! connector. A new connector type is its own folder, its `mod` line in `connector/mod.rs`
 //! and one line in [`TYPES`].
 
-use super::types::{ConnectorSettings, ConnectorType, ParseContext};
+use super::types::{ConnectorSettings, ConnectorType, Env, ParseContext};
 use crate::config::{Config, ConfigError, ConnectorEntry, ReadFile};
 
 /// Every supported `type:`, in the order the error for an unknown type lists them.
-const TYPES: &[ConnectorType] = &[super::microsoft::TYPE, super::oidc::TYPE, super::saml::TYPE];
+const TYPES: &[ConnectorType] = &[
+    super::ldap::TYPE,
+    super::microsoft::TYPE,
+    super::oidc::TYPE,
+    super::saml::TYPE,
+];
 
 /// A `connectors:` entry with its block read by its type.
 #[derive(Debug)]
@@ -16,19 +21,24 @@ pub struct ConfiguredConnector {
     pub settings: Box<dyn ConnectorSettings>,
 }
 
-/// Reads every entry's `config:` block (files named there from the file system).
+/// Reads every entry's `config:` block (files named there from the file system, `$VAR` from
+/// the environment).
 pub fn configure(config: &Config) -> Result<Vec<ConfiguredConnector>, ConfigError> {
-    configure_with(config, &|path| std::fs::read_to_string(path))
+    configure_with(config, &|path| std::fs::read_to_string(path), &|name| {
+        std::env::var(name).ok()
+    })
 }
 
-/// [`configure`] with the files given.
+/// [`configure`] with the files and the environment given.
 pub fn configure_with(
     config: &Config,
     read_file: ReadFile,
+    env: Env,
 ) -> Result<Vec<ConfiguredConnector>, ConfigError> {
     let context = ParseContext {
         callback_url: config.issuer.endpoint("/callback"),
         read_file,
+        env,
     };
     config
         .connectors
@@ -111,12 +121,12 @@ mod tests {
     #[test]
     fn unknown_types_are_refused_with_the_supported_ones() {
         let yaml = format!(
-            "{}connectors:\n- type: ldap\n  id: ldap\n  name: LDAP\n  config: {{}}\n",
+            "{}connectors:\n- type: github\n  id: gh\n  name: GitHub\n  config: {{}}\n",
             base()
         );
         assert_eq!(
             err(&yaml),
-            "connectors[0].type: connector type \"ldap\" is not supported (supported: microsoft, oidc, saml)"
+            "connectors[0].type: connector type \"github\" is not supported (supported: ldap, microsoft, oidc, saml)"
         );
     }
 

@@ -6,6 +6,7 @@ mod allow_list;
 mod catalog;
 pub mod graph;
 mod identity;
+pub mod ldap;
 pub mod local;
 pub mod microsoft;
 pub mod oidc;
@@ -37,6 +38,10 @@ pub enum ConnectorError {
     /// The upstream refused or failed; the message is safe to show (no secrets in it).
     #[error("upstream sign-in failed: {0}")]
     Upstream(String),
+    /// The upstream could not be asked (down, slow, misconfigured): the user is told sign-in is
+    /// unavailable, never that the password is wrong. The message is for the log.
+    #[error("upstream unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// One configured identity source.

@@ -23,7 +23,12 @@ pub struct ParseContext<'a> {
     /// `{issuer}/callback`, where upstreams send the browser back.
     pub callback_url: String,
     pub read_file: ReadFile<'a>,
+    /// The environment, for the keys Dex expands `$VAR` in (e.g. LDAP's `bindPW`).
+    pub env: Env<'a>,
 }
+
+/// Looks up an environment variable.
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// A connector's checked `config:` block, able to build the connector.
 pub trait ConnectorSettings: Debug + Send + Sync {

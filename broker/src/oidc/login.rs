@@ -140,16 +140,26 @@ pub async fn submit(
         Ok(None) => {
             app.metrics.login(&connector_id, false);
             tracing::info!(connector = %connector_id, "sign-in refused: invalid credentials");
-            return form_again(
-                StatusCode::UNAUTHORIZED,
-                "Invalid email address or password.",
+            // "Invalid email address or password." for the password DB, "Invalid username or
+            // password." for a directory asking for a username.
+            let error = format!(
+                "Invalid {} or password.",
+                password_connector.prompt().to_lowercase()
             );
+            return form_again(StatusCode::UNAUTHORIZED, &error);
         }
         Err(ConnectorError::Busy) => {
             return form_again(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Too many sign-ins right now. Please try again.",
             )
+        }
+        Err(ConnectorError::Unavailable(why)) => {
+            tracing::error!(connector = %connector_id, error = %why, "sign-in unavailable");
+            return form_again(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Sign-in is unavailable right now. Please try again later.",
+            );
         }
         Err(e) => {
             tracing::error!(error = %e, "password check failed");

@@ -160,6 +160,14 @@ fn failure_page(connector_id: &str, e: &ConnectorError) -> Response {
             "Busy",
             "Too many sign-ins right now. Please try again.",
         ),
+        ConnectorError::Unavailable(why) => {
+            tracing::error!(connector = %connector_id, error = %why, "upstream unavailable");
+            error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Sign-in unavailable",
+                "Sign-in is unavailable right now. Please try again later.",
+            )
+        }
         ConnectorError::Internal(why) => {
             tracing::error!(connector = %connector_id, error = %why, "connector failed");
             internal()

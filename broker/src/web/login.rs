@@ -23,7 +23,7 @@ pub fn login_page(status: StatusCode, form: &LoginForm<'_>) -> Response {
 <form method="post" action="{action}">
 <input type="hidden" name="req" value="{req}">
 <label for="login">{prompt}</label>
-<input type="email" id="login" name="login" value="{login}" autocomplete="username" required{autofocus_login}>
+<input type="{kind}" id="login" name="login" value="{login}" autocomplete="username" required{autofocus_login}>
 <label for="password">Password</label>
 <input type="password" id="password" name="password" autocomplete="current-password" required{autofocus_password}>
 <button type="submit">Sign in</button>
@@ -32,6 +32,13 @@ pub fn login_page(status: StatusCode, form: &LoginForm<'_>) -> Response {
         req = escape(form.request_id),
         prompt = escape(form.prompt),
         login = escape(form.login),
+        // A directory's username (uid, sAMAccountName) is no e-mail address: the browser must
+        // not insist on one.
+        kind = if form.prompt.to_lowercase().contains("email") {
+            "email"
+        } else {
+            "text"
+        },
         autofocus_login = if form.login.is_empty() {
             " autofocus"
         } else {

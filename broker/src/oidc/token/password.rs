@@ -3,6 +3,7 @@
 
 use super::{issue, storage_error, Issuance, RefreshOrigin, TokenResponse};
 use crate::config::Client;
+use crate::connector::ConnectorError;
 use crate::oidc::client_address::ClientAddress;
 use crate::oidc::login_throttle::{self, Refusal};
 use crate::oidc::oauth_error::OAuthError;
@@ -59,7 +60,14 @@ pub(super) async fn password(
         })?;
     let checked = password_connector.login(username, password).await;
     attempt.end(app, login_throttle::outcome(&checked)).await;
-    let identity = checked.map_err(|e| OAuthError::temporarily_unavailable(e.to_string()))?;
+    let identity = checked.map_err(|e| match e {
+        ConnectorError::Busy => OAuthError::temporarily_unavailable(e.to_string()),
+        // The reason (a directory's error) goes to the log, not to the client.
+        e => {
+            tracing::error!(connector = %connector_id, error = %e, "password grant: the check failed");
+            OAuthError::temporarily_unavailable("sign-in is unavailable; try again")
+        }
+    })?;
     app.metrics.login(&connector_id, identity.is_some());
     let identity =
         identity.ok_or_else(|| OAuthError::invalid_grant("invalid username or password"))?;

@@ -107,6 +107,10 @@ fn refresh_error(e: ConnectorError) -> OAuthError {
             OAuthError::invalid_grant("the upstream provider refused the refresh")
         }
         ConnectorError::Busy => OAuthError::temporarily_unavailable("try again"),
+        ConnectorError::Unavailable(why) => {
+            tracing::error!(error = %why, "refresh unavailable: the upstream could not be asked");
+            OAuthError::temporarily_unavailable("the upstream provider is unavailable; try again")
+        }
         ConnectorError::Internal(why) => {
             tracing::error!(error = %why, "connector refresh failed");
             OAuthError::server_error()
