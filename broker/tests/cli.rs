@@ -82,7 +82,7 @@ fn serve_refuses_a_postgres_config_with_sqlite_keys_and_unsupported_connectors()
     );
 
     let yaml = format!(
-        "{}connectors:\n- type: ldap\n  id: ldap\n  name: LDAP\n",
+        "{}connectors:\n- type: github\n  id: github\n  name: GitHub\n",
         good_yaml(dir.path())
     );
     let stderr = refused("serve", dir.path(), &yaml);

@@ -6,8 +6,8 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use gatehouse_filter::token::id_token::{validate, Expect, TokenError};
 use gatehouse_filter::provider::{KeySet, ProviderError};
+use gatehouse_filter::token::id_token::{validate, Expect, TokenError};
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};

@@ -33,8 +33,7 @@ fn bearer_stack(extra: &[(&str, serde_json::Value)]) -> Stack {
     for (key, value) in extra {
         opts = opts.filter(key, value.clone());
     }
-    let stack = start_with_keys(opts).unwrap();
-    stack
+    start_with_keys(opts).unwrap()
 }
 
 fn token_of(stack: &Stack, client: (&str, &str), user: TestUser) -> String {

@@ -63,8 +63,7 @@ fn stack(envoy_yaml: Option<fn(&mut String)>) -> Stack {
         json!([{"path_prefix": "/public", "public": true}]),
     )
     .filter("pass_access_token", json!(true));
-    let stack = start_with_keys(opts).unwrap();
-    stack
+    start_with_keys(opts).unwrap()
 }
 
 /// The `Cookie` header a signed-in ADMIN's browser sends.

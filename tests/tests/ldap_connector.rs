@@ -153,6 +153,8 @@ impl Setup {
 
     /// The password form of `/auth?connector_id=ldap`, submitted with `login`/`password`: the
     /// code when the broker sends the browser back, else the page it answered.
+    // A test helper: the page is the interesting answer, its size does not matter here.
+    #[allow(clippy::result_large_err)]
     fn sign_in(&self, login: &str, password: &str) -> Result<String, Page> {
         let mut browser = Browser::new().unwrap();
         let form_page = match self

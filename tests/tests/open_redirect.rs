@@ -10,8 +10,7 @@ use url::Url;
 const NAV: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 
 fn ready_stack() -> Stack {
-    let stack = start_with_keys(StackOptions::default()).unwrap();
-    stack
+    start_with_keys(StackOptions::default()).unwrap()
 }
 
 /// Fails unless a browser following `location` stays on the gateway: a path, not `//` or

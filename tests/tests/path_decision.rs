@@ -21,8 +21,7 @@ fn stack(envoy_yaml: Option<fn(&mut String)>) -> Stack {
         "routes",
         json!([{"path_prefix": "/public", "public": true}]),
     );
-    let stack = start_with_keys(opts).unwrap();
-    stack
+    start_with_keys(opts).unwrap()
 }
 
 /// The shipped template without Envoy's own path hardening: the filter sees the raw path.

@@ -41,8 +41,7 @@ fn ready_stack() -> Stack {
         ..StackOptions::default()
     }
     .filter("routes", routes());
-    let stack = start_with_keys(opts).unwrap();
-    stack
+    start_with_keys(opts).unwrap()
 }
 
 fn logged_in(stack: &Stack, user: TestUser) -> Browser {
