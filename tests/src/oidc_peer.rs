@@ -78,9 +78,11 @@ impl OidcPeer {
             .current_dir(&dir);
         let mut process = Process::spawn("oidc-provider", cmd, logs).context("starting node")?;
         let issuer = format!("http://127.0.0.1:{port}");
+        // Generous: a suite starts one Node per test at once (module import + an RSA key each),
+        // and on 2 loaded cores the last one listened after more than 30 s.
         process.wait_http_ready(
             &format!("{issuer}/.well-known/openid-configuration"),
-            Duration::from_secs(30),
+            Duration::from_secs(90),
         )?;
         Ok(OidcPeer {
             issuer,
