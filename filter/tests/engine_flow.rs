@@ -100,7 +100,7 @@ fn set_cookies(r: &LocalResponse) -> Vec<String> {
 
 fn query_param(url: &str, key: &str) -> String {
     let q = url.split_once('?').unwrap().1;
-    url::form_urlencoded::parse(q.as_bytes())
+    form_urlencoded::parse(q.as_bytes())
         .find(|(k, _)| k == key)
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default()
@@ -147,7 +147,7 @@ fn callback(engine: &Engine, p: &Provider, login: &Login) -> Box<Pending> {
     };
     assert_eq!(call.path, "/dex/token");
     let body = String::from_utf8(call.body.clone()).unwrap();
-    let verifier = url::form_urlencoded::parse(body.as_bytes())
+    let verifier = form_urlencoded::parse(body.as_bytes())
         .find(|(k, _)| k == "code_verifier")
         .unwrap()
         .1
@@ -440,7 +440,7 @@ fn sign_out_clears_cookies_and_validates_rd() {
     ] {
         let path = format!(
             "/oauth2/sign_out?rd={}",
-            url::form_urlencoded::byte_serialize(rd.as_bytes()).collect::<String>()
+            form_urlencoded::byte_serialize(rd.as_bytes()).collect::<String>()
         );
         let (out, ev) = engine.on_request(&get(&path, Some(&session)), Some(&p), NOW);
         assert_eq!(ev, Event::SignedOut);
@@ -570,8 +570,7 @@ fn bearer_tokens_are_verified_once_then_cached() {
         .identity
         .contains(&("x-auth-request-email", "admin@example.com".into())));
     // Cached: still accepted with the keys gone (no verification happens).
-    *p.keys.borrow_mut() =
-        KeySet::parse(br#"{"keys":[{"kty":"RSA","kid":"x","n":"AQAB","e":"AQAB"}]}"#).unwrap();
+    *p.keys.borrow_mut() = KeySet::parse(JWKS.replace("test-key-1", "x").as_bytes()).unwrap();
     let (out, _) = engine.on_request(&bearer_req("/api/x", &auth), Some(&p), NOW + 1);
     assert!(
         matches!(out, Outcome::Forward(_)),
@@ -630,8 +629,7 @@ fn unknown_kid_refetches_keys_once_then_refuses() {
     let engine = Engine::new(settings(json!({"skip_jwt_bearer_tokens": true}))).unwrap();
     // The filter still holds an old key set without our key.
     let p = provider();
-    *p.keys.borrow_mut() =
-        KeySet::parse(br#"{"keys":[{"kty":"RSA","kid":"old","n":"AQAB","e":"AQAB"}]}"#).unwrap();
+    *p.keys.borrow_mut() = KeySet::parse(JWKS.replace("test-key-1", "old").as_bytes()).unwrap();
     let auth = format!("Bearer {}", sign(&access_claims(), "test-key-1"));
     let (out, _) = engine.on_request(&bearer_req("/api/x", &auth), Some(&p), NOW);
     let Outcome::Call { call, pending } = out else {

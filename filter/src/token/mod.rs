@@ -4,3 +4,4 @@
 pub mod bearer_cache;
 pub mod exchange;
 pub mod id_token;
+pub mod jws;
