@@ -36,7 +36,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::connector::Identity;
+    use crate::identity::Identity;
     use crate::keys::{KeyManager, SigningAlgorithm};
     use crate::storage::{MemoryStorage, Storage};
     use crate::token::{Grant, TokenMinter};

@@ -8,7 +8,7 @@ use jsonwebtoken::Validation;
 use sha2::{Digest, Sha256, Sha512};
 
 use super::Claims;
-use crate::connector::Identity;
+use crate::identity::Identity;
 use crate::keys::{KeyManager, SigningAlgorithm, SigningKey};
 
 /// Clock skew tolerated when checking `exp` of access tokens.

@@ -34,7 +34,7 @@ mod tests {
     use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
     use serde_json::json;
 
-    use crate::connector::Identity;
+    use crate::identity::Identity;
     use crate::keys::{KeyManager, SigningAlgorithm};
     use crate::storage::{now, MemoryStorage, Storage};
     use crate::token::{verify_id_token_hint, Grant, TokenMinter};

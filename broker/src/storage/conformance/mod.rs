@@ -1,6 +1,8 @@
 //! One behaviour, every backend: these cases run against memory, SQLite and PostgreSQL alike.
 //! Long on purpose: the one suite of the [`Storage`] contract, every case in one place.
 
+mod directory;
+
 use std::sync::Arc;
 
 use super::*;
@@ -114,7 +116,7 @@ pub async fn run_all(storage: Arc<dyn Storage>) {
     login_throttling(s).await;
     window_counts(s).await;
     concurrent_login_attempts(storage.clone()).await;
-    super::conformance_directory::run_all(storage.clone()).await;
+    directory::run_all(storage.clone()).await;
 }
 
 /// Runs `n` copies of `op` at once (on separate tasks, so SQL backends use separate connections).
@@ -340,7 +342,7 @@ async fn auth_requests(s: &dyn Storage) {
         .unwrap());
     let upstream = UpstreamLogin {
         connector_id: "oidc".into(),
-        data: crate::connector::ConnectorData::new("{}"),
+        data: crate::identity::ConnectorData::new("{}"),
     };
     assert!(
         !s.set_auth_request_upstream("r1", &upstream).await.unwrap(),
@@ -376,7 +378,7 @@ async fn upstream_login_and_connector_data(s: &dyn Storage) {
         .unwrap();
     let upstream = UpstreamLogin {
         connector_id: "microsoft".into(),
-        data: crate::connector::ConnectorData::new("{\"pkce\":\"v\"}"),
+        data: crate::identity::ConnectorData::new("{\"pkce\":\"v\"}"),
     };
     assert!(s.set_auth_request_upstream("u1", &upstream).await.unwrap());
     assert!(!s
@@ -387,7 +389,7 @@ async fn upstream_login_and_connector_data(s: &dyn Storage) {
     assert_eq!(got.upstream, Some(upstream));
 
     let mut t = refresh("cd1", "famcd", UnixTime::MAX);
-    t.identity.connector_data = Some(crate::connector::ConnectorData::new("upstream-rt-1"));
+    t.identity.connector_data = Some(crate::identity::ConnectorData::new("upstream-rt-1"));
     s.create_refresh_token(&t).await.unwrap();
     match s
         .use_refresh_token("cd1", "hash-cd1", "c", &ROTATE, NOW)

@@ -1,9 +1,15 @@
 //! SQL storage through sqlx's `Any` driver: SQLite and PostgreSQL run the same statements (the
 //! subset both share); only opening the pool and locking migrations differ per backend.
-//! How records map to rows is in `sql_rows.rs`.
+//! How records map to rows is in `rows.rs`.
 //!
 //! Longer than most modules on purpose: it is the one SQL implementation of [`Storage`], and
 //! each method's statements and lock order are best read next to their siblings'.
+
+mod directory;
+mod migrations;
+mod postgres;
+mod rows;
+mod throttle;
 
 use std::path::Path;
 use std::sync::Once;
@@ -14,11 +20,10 @@ use sqlx::AnyPool;
 use sqlx::{Any, Row, Transaction};
 use subtle::ConstantTimeEq;
 
+use migrations::MIGRATIONS;
+use rows::{from_row, insert, insert_error, is_unique_violation, take_record, to_json, Taken};
+
 use super::memory::SPENT_MEMORY_SECS;
-use super::migrations::MIGRATIONS;
-use super::sql_rows::{
-    from_row, insert, insert_error, is_unique_violation, take_record, to_json, Taken,
-};
 use super::*;
 
 static INSTALL_DRIVERS: Once = Once::new();
