@@ -9,8 +9,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sqlx::Row;
 
+use super::refresh::delete_family;
 use super::rows::{from_row, insert_error, to_json};
-use super::{delete_family, SqlStorage};
+use super::SqlStorage;
 use crate::storage::{
     Change, ClientRecord, Directory, PasswordRecord, RefreshToken, Result, UserRef,
 };
