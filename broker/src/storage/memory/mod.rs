@@ -1,5 +1,7 @@
 //! In-process storage for tests and throwaway demos; everything is lost on exit.
 
+mod directory;
+
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
@@ -28,8 +30,8 @@ pub(super) struct State {
     login_throttle: HashMap<String, throttle::ThrottleRow>,
     /// key → (end of the current window, events counted in it).
     rate_windows: HashMap<String, (UnixTime, i64)>,
-    /// Users and clients created at run time (see `memory_directory.rs`).
-    pub(super) directory: super::memory_directory::DirectoryState,
+    /// Users and clients created at run time (see `directory.rs`).
+    directory: directory::DirectoryState,
 }
 
 #[derive(Default)]
