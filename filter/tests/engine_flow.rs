@@ -1,8 +1,6 @@
 //! The relying-party engine driven through whole flows, with tokens signed by a real RSA key.
 //! Runs natively and, through the wasi runner, as wasm.
 
-use base64::Engine as _;
-use gatehouse_filter::config::Settings;
 use gatehouse_filter::engine::{Engine, Event, Outcome, Pending, Reply, Request};
 use gatehouse_filter::pages::LocalResponse;
 use gatehouse_filter::provider::{parse_discovery, KeySet, Provider};
@@ -10,38 +8,9 @@ use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::{json, Value};
 
 const PEM: &str = include_str!("fixtures/test_rsa.pem");
-const JWKS: &str = include_str!("fixtures/test_jwks.json");
-const ISSUER: &str = "http://127.0.0.1:5556/dex";
-const NOW: u64 = 1_800_000_000;
 
-fn settings(extra: Value) -> Settings {
-    let mut cfg = json!({
-        "issuer": ISSUER,
-        "broker_upstream": "broker",
-        "client_id": "gatehouse",
-        "client_secret": "gatehouse-secret",
-        "cookie_secret": base64::engine::general_purpose::STANDARD.encode([9u8; 32]),
-        "cookie_secure": false,
-    });
-    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
-        cfg[k] = v;
-    }
-    Settings::from_json(cfg.to_string().as_bytes()).expect("valid config")
-}
-
-fn provider() -> Provider {
-    let doc = json!({
-        "issuer": ISSUER,
-        "authorization_endpoint": format!("{ISSUER}/auth"),
-        "token_endpoint": format!("{ISSUER}/token"),
-        "jwks_uri": format!("{ISSUER}/keys"),
-    });
-    Provider::new(
-        parse_discovery(doc.to_string().as_bytes(), ISSUER).unwrap(),
-        KeySet::parse(JWKS.as_bytes()).unwrap(),
-        NOW,
-    )
-}
+mod support;
+use support::{provider, settings, ISSUER, JWKS, NOW};
 
 fn sign(claims: &Value, kid: &str) -> String {
     let mut h = Header::new(jsonwebtoken::Algorithm::RS256);

@@ -2,47 +2,21 @@
 //! applied per request), is never served past the session's expiry, and a tampered cookie
 //! never finds an entry. Runs natively and, through the wasi runner, as wasm.
 
-use base64::Engine as _;
 use gatehouse_filter::config::Settings;
 use gatehouse_filter::cookie::codec::CookieCodec;
 use gatehouse_filter::engine::{Engine, Outcome, Request};
-use gatehouse_filter::provider::{parse_discovery, KeySet, Provider};
 use gatehouse_filter::session;
 use gatehouse_filter::session::Session;
-use serde_json::{json, Value};
+use serde_json::json;
 
-const JWKS: &str = include_str!("fixtures/test_jwks.json");
-const ISSUER: &str = "http://127.0.0.1:5556/dex";
-const NOW: u64 = 1_800_000_000;
 const COOKIE: &str = "_gatehouse";
 
-fn settings(extra: Value) -> Settings {
-    let mut cfg = json!({
-        "issuer": ISSUER,
-        "broker_upstream": "broker",
-        "client_id": "gatehouse",
-        "client_secret": "gatehouse-secret",
-        "cookie_secret": base64::engine::general_purpose::STANDARD.encode([9u8; 32]),
-        "routes": [{"path_prefix": "/admin", "allowed_groups": ["admins"]}],
-    });
-    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
-        cfg[k] = v;
-    }
-    Settings::from_json(cfg.to_string().as_bytes()).expect("valid config")
-}
+mod support;
+use support::{provider, NOW};
 
-fn provider() -> Provider {
-    let doc = json!({
-        "issuer": ISSUER,
-        "authorization_endpoint": format!("{ISSUER}/auth"),
-        "token_endpoint": format!("{ISSUER}/token"),
-        "jwks_uri": format!("{ISSUER}/keys"),
-    });
-    Provider::new(
-        parse_discovery(doc.to_string().as_bytes(), ISSUER).unwrap(),
-        KeySet::parse(JWKS.as_bytes()).unwrap(),
-        NOW,
-    )
+/// The base settings with a group rule on /admin.
+fn settings() -> Settings {
+    support::settings(json!({"routes": [{"path_prefix": "/admin", "allowed_groups": ["admins"]}]}))
 }
 
 fn session(groups: &[&str]) -> Session {
@@ -100,13 +74,13 @@ fn a_hit_decides_exactly_as_a_miss() {
     let many: Vec<String> = (0..150).map(|i| format!("team-{i:03}")).collect();
     let many: Vec<&str> = many.iter().map(String::as_str).collect();
     for groups in [vec!["admins"], vec!["devs"], many] {
-        let s = settings(json!({}));
+        let s = settings();
         let cookie = cookie_header(&s, &session(&groups));
         let cached = Engine::new(s).unwrap();
         for path in ["/app", "/admin/x", "/oauth2/userinfo"] {
             for now in [NOW, NOW + 1, NOW + 599] {
                 // A fresh engine opens the cookie every time: the reference decision.
-                let fresh = Engine::new(settings(json!({}))).unwrap();
+                let fresh = Engine::new(settings()).unwrap();
                 let want = decision(&fresh, path, &cookie, now);
                 assert_eq!(
                     decision(&cached, path, &cookie, now),
@@ -118,7 +92,7 @@ fn a_hit_decides_exactly_as_a_miss() {
         assert_eq!(cached.cached_sessions(), 1);
     }
     // The rule still applies on a hit: the same cached session is denied /admin.
-    let s = settings(json!({}));
+    let s = settings();
     let cookie = cookie_header(&s, &session(&["devs"]));
     let engine = Engine::new(s).unwrap();
     assert!(decision(&engine, "/app", &cookie, NOW).starts_with("forward"));
@@ -130,22 +104,22 @@ fn a_hit_decides_exactly_as_a_miss() {
 
 #[test]
 fn never_served_past_the_identity_expiry() {
-    let s = settings(json!({}));
+    let s = settings();
     let cookie = cookie_header(&s, &session(&["admins"]));
     let engine = Engine::new(s).unwrap();
     assert!(decision(&engine, "/app", &cookie, NOW).starts_with("forward"));
     assert_eq!(engine.cached_sessions(), 1);
     // At the identity's expiry the refresh is due, cached or not.
-    let fresh = Engine::new(settings(json!({}))).unwrap();
+    let fresh = Engine::new(settings()).unwrap();
     let want = decision(&fresh, "/app", &cookie, NOW + 600);
     assert!(want.starts_with("call POST"), "{want}");
     assert_eq!(decision(&engine, "/app", &cookie, NOW + 600), want);
     // Past the session's end: a new login, as without the cache.
     let mut ended = session(&["admins"]);
     ended.expires_at = NOW + 7200;
-    let cookie = cookie_header(&settings(json!({})), &ended);
+    let cookie = cookie_header(&settings(), &ended);
     assert!(decision(&engine, "/app", &cookie, NOW).starts_with("forward"));
-    let fresh = Engine::new(settings(json!({}))).unwrap();
+    let fresh = Engine::new(settings()).unwrap();
     assert_eq!(
         decision(&engine, "/app", &cookie, NOW + 3600),
         decision(&fresh, "/app", &cookie, NOW + 3600)
@@ -156,7 +130,7 @@ fn never_served_past_the_identity_expiry() {
 
 #[test]
 fn a_tampered_cookie_never_hits_a_cached_entry() {
-    let s = settings(json!({}));
+    let s = settings();
     let cookie = cookie_header(&s, &session(&["admins"]));
     let engine = Engine::new(s).unwrap();
     assert!(decision(&engine, "/admin", &cookie, NOW).starts_with("forward"));
@@ -184,9 +158,9 @@ fn a_tampered_cookie_never_hits_a_cached_entry() {
 
 #[test]
 fn the_cache_stays_bounded() {
-    let s = settings(json!({}));
+    let s = settings();
     let engine = Engine::new(s).unwrap();
-    let cfg = settings(json!({}));
+    let cfg = settings();
     for i in 0..gatehouse_filter::engine::SESSION_CACHE_ENTRIES + 20 {
         let mut one = session(&["admins"]);
         one.sub = format!("user-{i}");
