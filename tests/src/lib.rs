@@ -38,6 +38,7 @@ pub mod silent_listener;
 pub mod slapd;
 pub mod stack;
 pub mod stdin_run;
+pub mod test_ca;
 
 pub use broker::{Broker, BrokerConfig, TestUser, ADMIN, BOB};
 pub use browser::{Browser, Page, Wire};
