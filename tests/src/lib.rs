@@ -14,6 +14,7 @@ pub mod envoy;
 pub mod envoy_restart;
 pub mod fake_entra;
 pub mod filter_counters;
+pub mod header_pairs;
 pub mod host_model;
 pub mod html_form;
 pub mod k8s_check;

@@ -9,6 +9,9 @@
 //! part alone, written to bench/results/broker-latest.*), GATEHOUSE_BENCH_BASELINE_BROKER=PATH
 //! (another broker binary under the same RS256 load, for before/after), GATEHOUSE_BENCH_PERF=1
 //! (perf record of Envoy per listener into target/bench-run/perf-*.data).
+//!
+//! Long on purpose: `run` is the bench's script, its steps in the order they run (each step's
+//! work is in the modules below); the report's parts are built there from its locals.
 
 mod broker_bench;
 mod broker_variants;
