@@ -15,9 +15,13 @@ use super::proto::*;
 use super::subject::decode_subject;
 use super::API_VERSION;
 use crate::clients::{is_static_client, lookup_client};
+use crate::config::LOCAL_CONNECTOR_ID;
+use crate::oidc::sessions;
 use crate::oidc::{discovery_document, AppState};
 use crate::random::random_token;
-use crate::storage::{ClientRecord, PasswordRecord, StorageError, UserRef};
+use crate::storage::{
+    ClientRecord, EndCause, PasswordRecord, SessionSelector, StorageError, UserRef,
+};
 
 pub struct DexApi {
     app: Arc<AppState>,
@@ -333,12 +337,28 @@ impl DexApi {
         if self.static_password(&r.email).is_some() {
             return Err(read_only(&format!("user {:?}", r.email)));
         }
+        let user = self
+            .app
+            .storage
+            .get_password(&r.email)
+            .await
+            .map_err(storage_status)?;
         let found = self
             .app
             .storage
             .delete_password(&r.email)
             .await
             .map_err(storage_status)?;
+        // A deleted user is signed out everywhere (issue 17).
+        if let (true, Some(user)) = (found, user) {
+            let which = SessionSelector::User {
+                user_id: &user.user_id,
+                connector_id: LOCAL_CONNECTOR_ID,
+            };
+            sessions::end(&self.app, which, EndCause::UserDeleted)
+                .await
+                .map_err(storage_status)?;
+        }
         Ok(DeletePasswordResp { not_found: !found })
     }
 

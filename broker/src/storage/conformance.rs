@@ -58,6 +58,7 @@ pub(super) fn refresh(id: &str, family: &str, expires_at: UnixTime) -> RefreshTo
         id: id.into(),
         secret_hash: format!("hash-{id}"),
         family: family.into(),
+        sid: None,
         client_id: "c".into(),
         scopes: vec!["openid".into(), "offline_access".into()],
         nonce: None,
@@ -115,6 +116,7 @@ pub async fn run_all(storage: Arc<dyn Storage>) {
     window_counts(s).await;
     concurrent_login_attempts(storage.clone()).await;
     super::conformance_directory::run_all(storage.clone()).await;
+    super::conformance_sessions::run_all(storage.clone()).await;
 }
 
 /// Runs `n` copies of `op` at once (on separate tasks, so SQL backends use separate connections).

@@ -30,6 +30,8 @@ pub(super) struct State {
     rate_windows: HashMap<String, (UnixTime, i64)>,
     /// Users and clients created at run time (see `memory_directory.rs`).
     pub(super) directory: super::memory_directory::DirectoryState,
+    /// Sign-in sessions and the revocation feed (see `memory_sessions.rs`).
+    pub(super) sessions: super::memory_sessions::SessionState,
 }
 
 #[derive(Default)]

@@ -10,12 +10,15 @@ mod directory;
 mod gc;
 mod memory;
 mod memory_directory;
+mod memory_sessions;
 mod migrations;
 mod postgres;
 mod records;
+mod sessions;
 mod sql;
 mod sql_directory;
 mod sql_rows;
+mod sql_sessions;
 mod sql_throttle;
 mod throttle;
 
@@ -23,6 +26,8 @@ mod throttle;
 mod conformance;
 #[cfg(test)]
 mod conformance_directory;
+#[cfg(test)]
+mod conformance_sessions;
 
 use async_trait::async_trait;
 
@@ -30,6 +35,7 @@ pub use directory::{Change, ClientRecord, Directory, PasswordRecord, UserRef};
 pub use gc::spawn_garbage_collector;
 pub use memory::MemoryStorage;
 pub use records::*;
+pub use sessions::{EndCause, Ended, FeedPage, SessionRecord, SessionSelector, Sessions};
 pub use sql::SqlStorage;
 pub use throttle::{AttemptOutcome, Backoff, LoginGate, ThrottleKey};
 
@@ -101,9 +107,10 @@ pub struct GcStats {
     pub throttle_rows: u64,
 }
 
-/// Users and clients managed at run time are the [`Directory`] part (issue 13).
+/// Users and clients managed at run time are the [`Directory`] part (issue 13); sign-in
+/// sessions and the revocation feed the [`Sessions`] part (issue 17).
 #[async_trait]
-pub trait Storage: Directory + Send + Sync + 'static {
+pub trait Storage: Directory + Sessions + Send + Sync + 'static {
     /// Cheap round-trip, for health checks.
     async fn ping(&self) -> Result<()>;
 

@@ -64,6 +64,7 @@ mod tests {
             identity: &identity,
             scopes: &scopes,
             nonce: None,
+            sid: None,
         };
         minter.issue(&grant, now()).unwrap()
     }
