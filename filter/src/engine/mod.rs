@@ -12,6 +12,7 @@ mod callback;
 mod login;
 mod probe;
 mod refresh;
+mod revoked;
 mod session_check;
 mod sign_out;
 mod tokens;
@@ -28,6 +29,7 @@ use crate::config::Settings;
 use crate::cookie::codec::{CodecError, CookieCodec};
 use crate::pages::LocalResponse;
 use crate::provider::Provider;
+use crate::revocation::held::HeldFeed;
 use crate::rules;
 use crate::token::bearer_cache::BearerCache;
 use crate::token::exchange::BrokerCall;
@@ -120,9 +122,13 @@ pub enum Event {
     Refreshed,
     RefreshFailed(String),
     SignedOut,
+    /// Signed out here, but the broker did not confirm it revoked the session.
+    SignOutIncomplete(String),
     /// Refused with 400 before any decision: an ambiguous path or a forged header.
     Refused(String),
     NoProvider,
+    /// Refused with 503: the revocation feed is too old to tell (and the config refuses then).
+    FeedStale,
     BearerRejected(String),
     KeysRefetched,
 }
@@ -131,6 +137,8 @@ pub struct Engine {
     pub settings: Settings,
     codec: CookieCodec,
     bearer_cache: RefCell<BearerCache>,
+    /// The broker's revocation feed as this worker holds it (set by the root context).
+    feed: RefCell<Option<HeldFeed>>,
 }
 
 impl Engine {
@@ -141,6 +149,7 @@ impl Engine {
             settings,
             codec,
             bearer_cache,
+            feed: RefCell::new(None),
         })
     }
 
@@ -161,10 +170,17 @@ impl Engine {
             }
         }
         match pending {
-            Pending::SignOut(wait) => (
-                Reply::Respond(self.end_broker_session(wait, status, body, provider)),
-                Event::None,
-            ),
+            Pending::SignOut(wait) => {
+                let event = if Self::revocation_failed(&wait, status) {
+                    Event::SignOutIncomplete(format!("the broker answered {status:?}"))
+                } else {
+                    Event::None
+                };
+                (
+                    Reply::Respond(self.end_broker_session(wait, status, body, provider)),
+                    event,
+                )
+            }
             Pending::Keys(wait) => self.keys_fetched(wait, status, body, provider, now),
             Pending::Probe(wait) => self.probed(wait, status, provider, now),
             Pending::Login(wait) => self.login_finished(wait, status, body, provider, now),

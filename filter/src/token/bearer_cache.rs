@@ -78,6 +78,7 @@ mod tests {
             ends_at: exp,
             refresh_token: None,
             access_token: None,
+            sid: String::new(),
         }
     }
 

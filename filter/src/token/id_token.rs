@@ -66,6 +66,9 @@ pub struct IdClaims {
     pub preferred_username: Option<String>,
     #[serde(default)]
     pub groups: Vec<String>,
+    /// The broker's sign-in session, checked against its revocation feed (issue 17).
+    #[serde(default)]
+    pub sid: Option<String>,
 }
 
 /// What the token must match.
@@ -80,33 +83,7 @@ pub struct Expect<'a> {
 
 /// Verifies the signature and every claim check.
 pub fn validate(token: &str, keys: &KeySet, expect: &Expect<'_>) -> Result<IdClaims, TokenError> {
-    let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
-    if !ALGORITHMS.contains(&header.alg) {
-        return Err(TokenError::Algorithm);
-    }
-    let (alg, key) = keys
-        .find(header.kid.as_deref())
-        .ok_or_else(|| TokenError::UnknownKey(header.kid.clone()))?;
-    // The key decides the algorithm, not the token (RFC 8725 §3.1).
-    if header.alg != alg {
-        return Err(TokenError::Algorithm);
-    }
-    // Time, issuer and audience are checked below against the injected clock, with
-    // precise errors; the library only checks the signature here.
-    let mut v = Validation::new(alg);
-    v.algorithms = vec![alg];
-    v.validate_exp = false;
-    v.validate_nbf = false;
-    v.validate_aud = false;
-    v.required_spec_claims.clear();
-    let claims = decode::<IdClaims>(token, key, &v)
-        .map_err(|e| match e.kind() {
-            jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenError::Signature,
-            jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => TokenError::Algorithm,
-            _ => TokenError::Malformed,
-        })?
-        .claims;
-
+    let (_, claims) = verify_signature::<IdClaims>(token, keys)?;
     if claims.iss != expect.issuer {
         return Err(TokenError::Issuer);
     }
@@ -139,4 +116,39 @@ pub fn validate(token: &str, keys: &KeySet, expect: &Expect<'_>) -> Result<IdCla
         return Err(TokenError::Subject);
     }
     Ok(claims)
+}
+
+/// The signature check every broker JWT passes (ID tokens, the revocation feed): the key by
+/// `kid`, and the algorithm that key's type allows, whatever the header says (RFC 8725 §3.1).
+/// Returns the header and the claims; no claim is checked here.
+pub fn verify_signature<T: serde::de::DeserializeOwned>(
+    token: &str,
+    keys: &KeySet,
+) -> Result<(jsonwebtoken::Header, T), TokenError> {
+    let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
+    if !ALGORITHMS.contains(&header.alg) {
+        return Err(TokenError::Algorithm);
+    }
+    let (alg, key) = keys
+        .find(header.kid.as_deref())
+        .ok_or_else(|| TokenError::UnknownKey(header.kid.clone()))?;
+    if header.alg != alg {
+        return Err(TokenError::Algorithm);
+    }
+    // Time, issuer and audience are the caller's, against its injected clock, with precise
+    // errors; the library only checks the signature.
+    let mut v = Validation::new(alg);
+    v.algorithms = vec![alg];
+    v.validate_exp = false;
+    v.validate_nbf = false;
+    v.validate_aud = false;
+    v.required_spec_claims.clear();
+    let claims = decode::<T>(token, key, &v)
+        .map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenError::Signature,
+            jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => TokenError::Algorithm,
+            _ => TokenError::Malformed,
+        })?
+        .claims;
+    Ok((header, claims))
 }
