@@ -23,7 +23,7 @@ pub use probe::{ProbeWait, CONTACT_FRESH_S};
 pub use refresh::RefreshWait;
 pub use sign_out::SignOutWait;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use crate::config::Settings;
 use crate::cookie::codec::{CodecError, CookieCodec};
@@ -139,6 +139,8 @@ pub struct Engine {
     bearer_cache: RefCell<BearerCache>,
     /// The broker's revocation feed as this worker holds it (set by the root context).
     feed: RefCell<Option<HeldFeed>>,
+    /// Set by the root context once it has a clock (see `revoked.rs`).
+    started: Cell<u64>,
 }
 
 impl Engine {
@@ -150,6 +152,7 @@ impl Engine {
             codec,
             bearer_cache,
             feed: RefCell::new(None),
+            started: Cell::new(0),
         })
     }
 

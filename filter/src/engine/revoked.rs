@@ -29,10 +29,24 @@ impl Engine {
             return Ok(Some(Ok(sess)));
         }
         let held = self.feed.borrow();
-        match check(held.as_ref(), &sess.sid, now, &self.settings.revocation) {
+        let started = self.started.get();
+        match check(
+            held.as_ref(),
+            &sess.sid,
+            now,
+            started,
+            &self.settings.revocation,
+        ) {
             Check::Admit => Ok(Some(Ok(sess))),
             Check::Revoked => Ok(Some(Err(SessionError::Ended))),
             Check::Stale => Err(Stale),
+        }
+    }
+
+    /// When the filter started (the root context's first tick), for [`check`].
+    pub fn set_started(&self, now: u64) {
+        if self.started.get() == 0 {
+            self.started.set(now);
         }
     }
 

@@ -238,6 +238,7 @@ impl RootContext for Root {
             return;
         };
         let now = now_s(self);
+        engine.set_started(now);
         let provider = self.provider.borrow().clone();
         if let Some(p) = &provider {
             // A token named an unknown key where no call could go out: refetch (rate-limited).

@@ -21,11 +21,21 @@ pub enum Check {
 
 /// The session `sid` against the feed held, at `now`. Only called when the broker offers a
 /// feed; an empty sid cannot be checked and counts as ended (the broker always sends one).
-pub fn check(held: Option<&HeldFeed>, sid: &str, now: u64, s: &RevocationSettings) -> Check {
+/// Until a first feed arrives, the filter's start (`started`) counts as its issue time: a
+/// gateway that just started knows as little as one whose feed is that old, and the same
+/// `max_stale_s` bounds both.
+pub fn check(
+    held: Option<&HeldFeed>,
+    sid: &str,
+    now: u64,
+    started: u64,
+    s: &RevocationSettings,
+) -> Check {
     if sid.is_empty() || held.is_some_and(|h| h.contains(sid)) {
         return Check::Revoked;
     }
-    let fresh = held.is_some_and(|h| now <= h.iat.saturating_add(s.max_stale_s));
+    let as_of = held.map_or(started, |h| h.iat);
+    let fresh = now <= as_of.saturating_add(s.max_stale_s);
     if fresh || s.admit_when_stale {
         Check::Admit
     } else {

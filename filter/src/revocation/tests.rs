@@ -96,20 +96,26 @@ fn shared_records_round_trip_and_bad_ones_are_dropped() {
 #[test]
 fn sessions_are_checked_and_staleness_fails_closed_unless_configured() {
     let held = HeldFeed::apply(None, doc(100, 7, 1, 1, 1, &["ended"])).unwrap();
-    assert_eq!(check(Some(&held), "live", 150, &SETTINGS), Check::Admit);
-    assert_eq!(check(Some(&held), "ended", 150, &SETTINGS), Check::Revoked);
-    assert_eq!(check(Some(&held), "", 150, &SETTINGS), Check::Revoked);
-    // Past max_stale_s, or before any feed: refused by default, admitted when configured.
-    assert_eq!(check(Some(&held), "live", 161, &SETTINGS), Check::Stale);
-    assert_eq!(check(None, "live", 0, &SETTINGS), Check::Stale);
+    assert_eq!(check(Some(&held), "live", 150, 0, &SETTINGS), Check::Admit);
+    assert_eq!(
+        check(Some(&held), "ended", 150, 0, &SETTINGS),
+        Check::Revoked
+    );
+    assert_eq!(check(Some(&held), "", 150, 0, &SETTINGS), Check::Revoked);
+    // Past max_stale_s, or that long after the start without any feed: refused by default,
+    // admitted when configured.
+    assert_eq!(check(Some(&held), "live", 161, 0, &SETTINGS), Check::Stale);
+    assert_eq!(check(None, "live", 1060, 1000, &SETTINGS), Check::Admit);
+    assert_eq!(check(None, "live", 1061, 1000, &SETTINGS), Check::Stale);
+    assert_eq!(check(None, "", 1000, 1000, &SETTINGS), Check::Revoked);
     let admit = RevocationSettings {
         admit_when_stale: true,
         ..SETTINGS
     };
-    assert_eq!(check(Some(&held), "live", 161, &admit), Check::Admit);
-    assert_eq!(check(None, "live", 0, &admit), Check::Admit);
+    assert_eq!(check(Some(&held), "live", 161, 0, &admit), Check::Admit);
+    assert_eq!(check(None, "live", 5000, 0, &admit), Check::Admit);
     // An ended session stays refused, stale or not.
-    assert_eq!(check(Some(&held), "ended", 1000, &admit), Check::Revoked);
+    assert_eq!(check(Some(&held), "ended", 1000, 0, &admit), Check::Revoked);
     assert_eq!(age(Some(&held), 130), Some(30));
     assert_eq!(age(None, 130), None);
 }
