@@ -12,7 +12,7 @@ mod sessions;
 pub mod sessions_client;
 mod subject;
 
-pub use server::spawn_api;
+pub use server::{spawn_api, StartError};
 
 /// The generated messages, server and client.
 pub mod proto {

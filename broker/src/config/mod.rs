@@ -8,6 +8,7 @@ mod duration;
 mod env_expand;
 mod error;
 mod grpc;
+mod listen_addr;
 mod password_hash;
 mod raw;
 pub(crate) mod schema;
@@ -17,6 +18,7 @@ mod storage;
 mod tls_files;
 mod validate;
 mod web;
+mod web_url;
 
 use std::time::Duration;
 
@@ -33,6 +35,7 @@ pub use signer::Signer;
 pub use storage::{PostgresConfig, StorageConfig};
 pub use tls_files::{load_certified_key, TlsFileError, TlsVersions};
 pub use web::{canonical_header, Cors, HttpsConfig, Web, ALWAYS_ALLOWED_HEADERS};
+pub use web_url::web_url;
 
 use crate::secret::Secret;
 
@@ -51,7 +54,7 @@ pub struct Config {
     pub client_remote_ip: ClientRemoteIp,
     pub expiry: Expiry,
     /// `signer:`: the algorithm new signing keys get (their rotation period is in `expiry`).
-    pub signing_algorithm: crate::keys::SigningAlgorithm,
+    pub signing_algorithm: crate::signing_algorithm::SigningAlgorithm,
     pub logger: Logger,
     pub oauth2: OAuth2,
     pub clients: Vec<Client>,

@@ -9,25 +9,13 @@
 mod directory;
 mod gc;
 mod memory;
-mod memory_directory;
-mod memory_sessions;
-mod migrations;
-mod postgres;
 mod records;
 mod sessions;
 mod sql;
-mod sql_directory;
-mod sql_rows;
-mod sql_sessions;
-mod sql_throttle;
 mod throttle;
 
 #[cfg(test)]
 mod conformance;
-#[cfg(test)]
-mod conformance_directory;
-#[cfg(test)]
-mod conformance_sessions;
 
 use async_trait::async_trait;
 
@@ -206,7 +194,7 @@ pub trait Storage: Directory + Sessions + Send + Sync + 'static {
     async fn delete_expired(&self, now: UnixTime) -> Result<GcStats>;
 }
 
-pub use crate::connector::Identity;
+pub use crate::identity::Identity;
 
 /// Opens the configured backend and migrates its schema (creating a SQLite file as needed).
 pub async fn open(config: &crate::config::StorageConfig) -> Result<std::sync::Arc<dyn Storage>> {

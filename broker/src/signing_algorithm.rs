@@ -1,4 +1,5 @@
-//! Which JWS algorithm the broker signs with: Dex's `signer.config.algorithm`.
+//! Which JWS algorithm the broker signs with: Dex's `signer.config.algorithm` (a leaf: the config
+//! names it, the keys use it).
 
 use jsonwebtoken::Algorithm;
 

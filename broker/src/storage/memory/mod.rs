@@ -1,5 +1,8 @@
 //! In-process storage for tests and throwaway demos; everything is lost on exit.
 
+mod directory;
+mod sessions;
+
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
@@ -28,10 +31,10 @@ pub(super) struct State {
     login_throttle: HashMap<String, throttle::ThrottleRow>,
     /// key → (end of the current window, events counted in it).
     rate_windows: HashMap<String, (UnixTime, i64)>,
-    /// Users and clients created at run time (see `memory_directory.rs`).
-    pub(super) directory: super::memory_directory::DirectoryState,
-    /// Sign-in sessions and the revocation feed (see `memory_sessions.rs`).
-    pub(super) sessions: super::memory_sessions::SessionState,
+    /// Users and clients created at run time (see `directory.rs`).
+    directory: directory::DirectoryState,
+    /// Sign-in sessions and the revocation feed (see `sessions.rs`).
+    pub(super) sessions: sessions::SessionState,
 }
 
 #[derive(Default)]

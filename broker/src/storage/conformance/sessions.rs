@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use super::conformance::{race, refresh, NOW, ROTATE};
-use super::*;
+use super::{race, refresh, NOW, ROTATE};
+use crate::storage::*;
 
 fn session(sid: &str, user: &str, connector: &str) -> SessionRecord {
     SessionRecord {

@@ -8,10 +8,12 @@ use async_trait::async_trait;
 use rand::Rng;
 use sqlx::{Any, Row, Transaction};
 
-use super::sessions::{EndCause, Ended, FeedPage, SessionRecord, SessionSelector, Sessions};
-use super::sql::{delete_family, SqlStorage};
-use super::sql_rows::{from_row, insert_error, to_json};
-use super::{Result, UnixTime};
+use super::refresh::delete_family;
+use super::rows::{from_row, insert_error, to_json};
+use super::SqlStorage;
+use crate::storage::{
+    EndCause, Ended, FeedPage, Result, SessionRecord, SessionSelector, Sessions, UnixTime,
+};
 
 /// Schema (migration 5; see `migrations.rs`).
 pub const MIGRATION: &[&str] = &[

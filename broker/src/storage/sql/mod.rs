@@ -1,24 +1,27 @@
 //! SQL storage through sqlx's `Any` driver: SQLite and PostgreSQL run the same statements (the
 //! subset both share); only opening the pool and locking migrations differ per backend.
-//! How records map to rows is in `sql_rows.rs`.
-//!
-//! Longer than most modules on purpose: it is the one SQL implementation of [`Storage`], and
-//! each method's statements and lock order are best read next to their siblings'.
+//! Here: the [`Storage`] methods for auth requests, codes, keys and SAML; beside it, opening
+//! (`sqlite.rs`, `postgres.rs`), the schema (`migrations.rs`), refresh tokens, throttling, the
+//! API's users and clients (`directory.rs`), and how records map to rows (`rows.rs`).
 
-use std::path::Path;
+mod directory;
+mod migrations;
+mod postgres;
+mod refresh;
+mod rows;
+mod sessions;
+mod sqlite;
+mod throttle;
+
 use std::sync::Once;
 
 use async_trait::async_trait;
-use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
-use sqlx::{Any, Row, Transaction};
-use subtle::ConstantTimeEq;
+use sqlx::Row;
+
+use rows::{from_row, insert, is_unique_violation, take_record, to_json, Taken};
 
 use super::memory::SPENT_MEMORY_SECS;
-use super::migrations::MIGRATIONS;
-use super::sql_rows::{
-    from_row, insert, insert_error, is_unique_violation, take_record, to_json, Taken,
-};
 use super::*;
 
 static INSTALL_DRIVERS: Once = Once::new();
@@ -36,78 +39,8 @@ pub struct SqlStorage {
 }
 
 impl SqlStorage {
-    /// Opens (creating if needed) a SQLite database file, switches it to WAL and migrates it.
-    pub async fn open_sqlite(file: &Path) -> Result<Self> {
-        let path = file.to_str().ok_or_else(|| {
-            StorageError::Migration(format!("database path {} is not UTF-8", file.display()))
-        })?;
-        if path.contains(['?', '#']) {
-            return Err(StorageError::Migration(format!(
-                "database path {path:?} must not contain '?' or '#'"
-            )));
-        }
-        let url = format!("sqlite://{path}?mode=rwc");
-        INSTALL_DRIVERS.call_once(sqlx::any::install_default_drivers);
-        let pool = AnyPoolOptions::new()
-            .max_connections(4)
-            .connect(&url)
-            .await?;
-        let storage = SqlStorage {
-            pool,
-            backend: Backend::Sqlite,
-        };
-        // WAL lets readers proceed during a write; it is a property of the file, so once is enough.
-        sqlx::query("PRAGMA journal_mode=WAL")
-            .execute(&storage.pool)
-            .await?;
-        storage.migrate().await?;
-        Ok(storage)
-    }
-
     pub(super) fn install_drivers() {
         INSTALL_DRIVERS.call_once(sqlx::any::install_default_drivers);
-    }
-
-    pub(super) async fn migrate(&self) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        if self.backend == Backend::Postgres {
-            // Replicas starting together would race on CREATE TABLE; the first one migrates
-            // while the others wait here, then find nothing left to do.
-            sqlx::query("SELECT pg_advisory_xact_lock(7226115059)")
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (
-                version BIGINT PRIMARY KEY,
-                applied_at BIGINT NOT NULL)",
-        )
-        .execute(&mut *tx)
-        .await?;
-        for (version, statements) in MIGRATIONS {
-            let applied = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
-                .bind(*version)
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_some();
-            if applied {
-                continue;
-            }
-            for statement in *statements {
-                sqlx::query(statement)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| StorageError::Migration(format!("version {version}: {e}")))?;
-            }
-            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
-                .bind(*version)
-                .bind(now())
-                .execute(&mut *tx)
-                .await?;
-            tracing::info!(version, "applied storage migration");
-        }
-        tx.commit().await?;
-        Ok(())
     }
 
     /// Changes an auth request's data in one transaction: the write comes first, so it takes
@@ -143,14 +76,6 @@ impl SqlStorage {
         tx.commit().await?;
         Ok(true)
     }
-}
-
-pub(super) async fn delete_family(tx: &mut Transaction<'_, Any>, family: &str) -> Result<u64> {
-    Ok(sqlx::query("DELETE FROM refresh_tokens WHERE family = $1")
-        .bind(family)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected())
 }
 
 #[async_trait]
@@ -248,20 +173,7 @@ impl Storage for SqlStorage {
     }
 
     async fn create_refresh_token(&self, token: &RefreshToken) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO refresh_tokens (id, family, client_id, secret_hash, spent, expires_at, data)
-             VALUES ($1, $2, $3, $4, 0, $5, $6)",
-        )
-        .bind(&token.id)
-        .bind(&token.family)
-        .bind(&token.client_id)
-        .bind(&token.secret_hash)
-        .bind(token.expires_at)
-        .bind(to_json(token)?)
-        .execute(&self.pool)
-        .await
-        .map_err(insert_error)?;
-        Ok(())
+        self.sql_create_refresh_token(token).await
     }
 
     async fn use_refresh_token(
@@ -272,78 +184,12 @@ impl Storage for SqlStorage {
         policy: &RefreshPolicy,
         now: UnixTime,
     ) -> Result<RefreshUse> {
-        let mut tx = self.pool.begin().await?;
-        // Write first, so two concurrent uses of one token serialise here instead of both passing.
-        let locked = sqlx::query("UPDATE refresh_tokens SET spent = spent WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if locked == 0 {
-            return Ok(RefreshUse::Invalid);
-        }
-        let row = sqlx::query(
-            "SELECT secret_hash, client_id, spent, expires_at, family, data
-             FROM refresh_tokens WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
-        let stored_hash: String = row.try_get("secret_hash")?;
-        let stored_client: String = row.try_get("client_id")?;
-        let spent: i64 = row.try_get("spent")?;
-        let expires_at: i64 = row.try_get("expires_at")?;
-        let family: String = row.try_get("family")?;
-        let secret_ok: bool = stored_hash.as_bytes().ct_eq(secret_hash.as_bytes()).into();
-        if !secret_ok || stored_client != client_id {
-            return Ok(RefreshUse::Invalid);
-        }
-        if spent != 0 {
-            // `spent` holds when the token was rotated (older rows: 1, long ago).
-            if now < spent.saturating_add(policy.reuse_interval_secs) {
-                return Ok(RefreshUse::RecentlyRotated(Box::new(from_row(&row)?)));
-            }
-            delete_family(&mut tx, &family).await?;
-            tx.commit().await?;
-            return Ok(RefreshUse::Reused);
-        }
-        if expires_at <= now {
-            sqlx::query("DELETE FROM refresh_tokens WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            return Ok(RefreshUse::Expired);
-        }
-        let mut token: RefreshToken = from_row(&row)?;
-        if policy.rotate {
-            sqlx::query("UPDATE refresh_tokens SET spent = $1, expires_at = $2 WHERE id = $3")
-                .bind(now.max(1))
-                .bind(expires_at.min(now + SPENT_MEMORY_SECS))
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        } else {
-            let found = token.clone();
-            token.last_used = now;
-            token.expires_at = policy.expires_at(token.created_at, now);
-            sqlx::query("UPDATE refresh_tokens SET expires_at = $1, data = $2 WHERE id = $3")
-                .bind(token.expires_at)
-                .bind(to_json(&token)?)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            token = found;
-        }
-        tx.commit().await?;
-        Ok(RefreshUse::Valid(Box::new(token)))
+        self.sql_use_refresh_token(id, secret_hash, client_id, policy, now)
+            .await
     }
 
     async fn revoke_refresh_family(&self, family: &str) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
-        let n = delete_family(&mut tx, family).await?;
-        tx.commit().await?;
-        Ok(n)
+        self.sql_revoke_refresh_family(family).await
     }
 
     async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
@@ -481,39 +327,5 @@ impl Storage for SqlStorage {
         stats.saml_assertions = run("DELETE FROM saml_assertions WHERE expires_at <= $1").await?;
         stats.throttle_rows = self.sql_delete_expired_throttle(now).await?;
         Ok(stats)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn conformance() {
-        let dir = tempfile::tempdir().unwrap();
-        let storage = SqlStorage::open_sqlite(&dir.path().join("gatehouse.db"))
-            .await
-            .unwrap();
-        conformance::run_all(std::sync::Arc::new(storage)).await;
-    }
-
-    #[tokio::test]
-    async fn reopening_keeps_data_and_migrations_are_idempotent() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("gatehouse.db");
-        let key = conformance::signing_key("k1", 100);
-        {
-            let s = SqlStorage::open_sqlite(&path).await.unwrap();
-            s.insert_signing_key(&key).await.unwrap();
-        }
-        let s = SqlStorage::open_sqlite(&path).await.unwrap();
-        assert_eq!(s.list_signing_keys().await.unwrap(), vec![key]);
-        let mode: String = sqlx::query("PRAGMA journal_mode")
-            .fetch_one(&s.pool)
-            .await
-            .unwrap()
-            .try_get(0)
-            .unwrap();
-        assert_eq!(mode.to_lowercase(), "wal");
     }
 }

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use super::conformance::{race, refresh, NOW, ROTATE};
-use super::*;
+use super::{race, refresh, NOW, ROTATE};
+use crate::storage::*;
 
 fn user(email: &str, user_id: &str) -> PasswordRecord {
     PasswordRecord {

@@ -4,9 +4,9 @@
 
 use sqlx::{Any, Row, Transaction};
 
-use super::sql::SqlStorage;
-use super::throttle::{self, ThrottleRow};
-use super::{AttemptOutcome, LoginGate, Result, ThrottleKey, UnixTime};
+use super::SqlStorage;
+use crate::storage::throttle::{self, ThrottleRow};
+use crate::storage::{AttemptOutcome, LoginGate, Result, ThrottleKey, UnixTime};
 
 async fn lock_row(tx: &mut Transaction<'_, Any>, id: &str) -> Result<ThrottleRow> {
     sqlx::query(

@@ -1,6 +1,9 @@
 //! Schema, applied in order at start. Portable SQL: TEXT and BIGINT only, so the same
 //! statements run on SQLite and PostgreSQL.
 
+use super::{Backend, SqlStorage};
+use crate::storage::{now, Result, StorageError};
+
 /// (version, statements). Never edit a released entry: add a new version.
 pub const MIGRATIONS: &[(i64, &[&str])] = &[
     (
@@ -76,8 +79,64 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[
         ],
     ),
     // Sign-in sessions and the revocation feed (issue 17).
-    (5, super::sql_sessions::MIGRATION),
+    (5, super::sessions::MIGRATION),
     // Users and clients managed through the gRPC API (issue 13; numbered after the issue so
     // that migrations added meanwhile on other branches keep their numbers).
-    (13, super::sql_directory::MIGRATION),
+    // (tables of `directory.rs`)
+    (
+        13,
+        &[
+            "CREATE TABLE IF NOT EXISTS passwords (
+        email_key TEXT PRIMARY KEY,
+        data TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS clients (
+        id TEXT PRIMARY KEY,
+        data TEXT NOT NULL)",
+        ],
+    ),
 ];
+
+impl SqlStorage {
+    /// Applies every migration not applied yet, in one transaction.
+    pub(super) async fn migrate(&self) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            // Replicas starting together would race on CREATE TABLE; the first one migrates
+            // while the others wait here, then find nothing left to do.
+            sqlx::query("SELECT pg_advisory_xact_lock(7226115059)")
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                version BIGINT PRIMARY KEY,
+                applied_at BIGINT NOT NULL)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        for (version, statements) in MIGRATIONS {
+            let applied = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(*version)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+            if applied {
+                continue;
+            }
+            for statement in *statements {
+                sqlx::query(statement)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| StorageError::Migration(format!("version {version}: {e}")))?;
+            }
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+                .bind(*version)
+                .bind(now())
+                .execute(&mut *tx)
+                .await?;
+            tracing::info!(version, "applied storage migration");
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -5,9 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 
-use super::directory::{Change, ClientRecord, Directory, PasswordRecord, UserRef};
-use super::memory::MemoryStorage;
-use super::{RefreshToken, Result, StorageError};
+use super::MemoryStorage;
+use crate::storage::{
+    Change, ClientRecord, Directory, PasswordRecord, RefreshToken, Result, StorageError, UserRef,
+};
 
 #[derive(Default)]
 pub(super) struct DirectoryState {

@@ -9,20 +9,12 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sqlx::Row;
 
-use super::directory::{Change, ClientRecord, Directory, PasswordRecord, UserRef};
-use super::sql::{delete_family, SqlStorage};
-use super::sql_rows::{from_row, insert_error, to_json};
-use super::{RefreshToken, Result};
-
-/// Schema of the tables below (a migration entry; see `migrations.rs`).
-pub const MIGRATION: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS passwords (
-        email_key TEXT PRIMARY KEY,
-        data TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS clients (
-        id TEXT PRIMARY KEY,
-        data TEXT NOT NULL)",
-];
+use super::refresh::delete_family;
+use super::rows::{from_row, insert_error, to_json};
+use super::SqlStorage;
+use crate::storage::{
+    Change, ClientRecord, Directory, PasswordRecord, RefreshToken, Result, UserRef,
+};
 
 /// A table of `(key, data)` rows; names are constants, never input.
 struct Table {

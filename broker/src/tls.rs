@@ -1,4 +1,4 @@
-//! The HTTPS listener (`web.https`): rustls with the ring provider, Dex's TLS versions, and a
+//! The TLS listeners (`web.https`, and `grpc:` when it has certificates): rustls with the ring provider, Dex's TLS versions, and a
 //! certificate that follows its files. Dex reloads on a file event; we poll the two files every
 //! [`RELOAD_POLL`] and swap in a new pair once both parse and match, so a renewal (cert-manager,
 //! certbot, `mv` or rewrite in place) is served without a restart and a half-written pair never is.

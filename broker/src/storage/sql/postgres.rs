@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use sqlx::any::AnyPoolOptions;
 
-use super::sql::{Backend, SqlStorage};
-use super::Result;
+use super::{Backend, SqlStorage};
 use crate::config::PostgresConfig;
+use crate::storage::Result;
 
 /// How long an idle connection is kept when `maxIdleConns` is 0 (Go closes them at once).
 const SHORT_IDLE: Duration = Duration::from_secs(1);

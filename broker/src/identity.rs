@@ -1,3 +1,6 @@
+//! Who signed in: the one currency between connectors, storage and tokens (a leaf: imports
+//! nothing of the crate).
+
 use serde::{Deserialize, Serialize};
 
 /// The one currency between connectors and the provider: who signed in, as the upstream says.

@@ -5,11 +5,13 @@ use std::collections::{BTreeMap, HashMap};
 use async_trait::async_trait;
 use rand::Rng;
 
-use super::memory::MemoryStorage;
-use super::sessions::{EndCause, Ended, FeedPage, SessionRecord, SessionSelector, Sessions};
-use super::{Result, StorageError, UnixTime};
+use super::MemoryStorage;
+use crate::storage::{
+    EndCause, Ended, FeedPage, Result, SessionRecord, SessionSelector, Sessions, StorageError,
+    UnixTime,
+};
 
-pub(super) struct SessionState {
+pub(in crate::storage) struct SessionState {
     sessions: HashMap<String, SessionRecord>,
     /// Feed number → sid of the ended sessions still remembered.
     feed: BTreeMap<i64, String>,
