@@ -292,6 +292,10 @@ fn sessions_ended_at_the_broker_end_at_every_gateway() {
         assert_eq!(api.status, 401, "{api:?}");
     }
 
+    // The gateway reports the age of the feed it holds (an Envoy gauge).
+    let age = g.b.stat("wasmcustom.gatehouse_revocation_feed_age_s").unwrap();
+    assert!(age.is_some_and(|a| a <= POLL_S + 2), "{age:?}");
+
     // 2. An administrator ends a user's sessions (CLI → gRPC `Sessions.EndSessions`): the
     //    gateway session ends at both, and a direct client's refresh token is refused.
     let (_bob_browser, bob_cookie) = sign_in(&g, BOB.email, BOB.password);

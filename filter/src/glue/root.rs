@@ -16,6 +16,7 @@ use crate::engine::{Engine, KEY_REFETCH_S};
 use crate::provider::fetch::{Answered, Due, ProviderFetch};
 use crate::provider::share::{ProviderShare, SharedDocs};
 use crate::provider::{parse_discovery, Provider};
+use crate::revocation;
 use crate::token::exchange::BrokerCall;
 
 #[derive(Default)]
@@ -251,6 +252,10 @@ impl RootContext for Root {
             if let Some(mut feed) = self.feed.take() {
                 feed.tick(self, &engine, p, now);
                 self.feed = Some(feed);
+            }
+            let held = engine.feed();
+            if let (Some(m), Some(age)) = (&self.metrics, revocation::age(held.as_ref(), now)) {
+                m.feed(age, held.as_ref().map_or(0, |h| h.len()));
             }
         }
         let due = match &mut self.fetch {
