@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use gatehouse_e2e::broker::CLIENT_ID;
-use gatehouse_e2e::oidc_client::{jwt_claims, OidcClient, Outcome};
+use gatehouse_e2e::oidc_client::{jwt_claims, OidcClient};
 use gatehouse_e2e::paths::{broker_binary, filter_wasm, repo_root};
 use gatehouse_e2e::ports::free_port;
 use gatehouse_e2e::raw_http::raw_get;
@@ -184,34 +184,9 @@ fn cli(args: &[&str], stdin: &str) -> String {
 /// A direct client of the broker (no gateway): its tokens, signed in as `email`.
 fn client_tokens(g: &Gateways, email: &str, password: &str) -> (OidcClient, serde_json::Value) {
     let client = OidcClient::new(g.stack.issuer(), &g.a("/oauth2/callback")).unwrap();
-    let mut browser = Browser::new().unwrap();
-    let page = match client
-        .authorize(&mut browser, Some("local"), "openid email offline_access")
-        .unwrap()
-    {
-        Outcome::Page(p) => p,
-        Outcome::Code(_) => panic!("signed in without a password"),
-    };
-    let form = page.login_form().unwrap();
-    let posted = browser
-        .post_form(form.action.as_str(), &form.fields(email, password))
+    let tokens = client
+        .password_sign_in("local", "openid email offline_access", email, password)
         .unwrap();
-    let back = client.redirect_uri.clone();
-    let landed = browser
-        .follow_until(posted, |p| {
-            p.location().is_some_and(|l| l.as_str().starts_with(&back))
-        })
-        .unwrap();
-    let code = landed
-        .location()
-        .and_then(|l| {
-            l.query_pairs()
-                .find(|(k, _)| k == "code")
-                .map(|(_, v)| v.into_owned())
-        })
-        .expect("no code");
-    let (s, tokens) = client.redeem(&code).unwrap();
-    assert_eq!(s, 200, "{tokens}");
     (client, tokens)
 }
 
@@ -293,7 +268,9 @@ fn sessions_ended_at_the_broker_end_at_every_gateway() {
     }
 
     // The gateway reports the age of the feed it holds (an Envoy gauge).
-    let age = g.b.stat("wasmcustom.gatehouse_revocation_feed_age_s").unwrap();
+    let age =
+        g.b.stat("wasmcustom.gatehouse_revocation_feed_age_s")
+            .unwrap();
     assert!(age.is_some_and(|a| a <= POLL_S + 2), "{age:?}");
 
     // 2. An administrator ends a user's sessions (CLI → gRPC `Sessions.EndSessions`): the
