@@ -3,6 +3,8 @@
 //! looks at it; with no feed fresh enough to tell, the request gets a 503 unless the
 //! configuration admits then. Only when the broker's discovery offers a feed.
 
+use std::rc::Rc;
+
 use crate::provider::Provider;
 use crate::revocation::held::HeldFeed;
 use crate::revocation::{check, Check};
@@ -18,10 +20,10 @@ impl Engine {
     /// [`SessionError::Ended`].
     pub(super) fn screen_revoked(
         &self,
-        opened: Option<Result<Session, SessionError>>,
+        opened: Option<Result<Rc<Session>, SessionError>>,
         provider: &Provider,
         now: u64,
-    ) -> Result<Option<Result<Session, SessionError>>, Stale> {
+    ) -> Result<Option<Result<Rc<Session>, SessionError>>, Stale> {
         let Some(Ok(sess)) = opened else {
             return Ok(opened);
         };

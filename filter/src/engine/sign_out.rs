@@ -3,8 +3,6 @@
 //! there is a place to land and the broker offers it, else by revoking the refresh token
 //! (RFC 7009), which ends its sign-in at Gatehouse's broker.
 
-use url::form_urlencoded;
-
 use crate::cookie;
 use crate::pages::LocalResponse;
 use crate::path::return_url;

@@ -6,7 +6,11 @@
 use serde::Deserialize;
 
 use crate::provider::KeySet;
-use crate::token::id_token::{verify_signature, TokenError, SKEW_S};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+use crate::token::id_token::{TokenError, SKEW_S};
+use crate::token::jws;
 
 pub const FEED_TYP: &str = "revocations+jwt";
 
@@ -43,11 +47,24 @@ pub fn verify(body: &[u8], keys: &KeySet, issuer: &str, now: u64) -> Result<Feed
     let token = std::str::from_utf8(body)
         .map_err(|_| FeedError::Token(TokenError::Malformed))?
         .trim();
-    let (header, doc) = verify_signature::<FeedDoc>(token, keys)?;
-    // Explicit typing (RFC 8725 §3.11): no ID token or logout token passes for a feed.
-    if header.typ.as_deref() != Some(FEED_TYP) {
+    let payload = jws::verify(token, keys).map_err(TokenError::from)?;
+    // Explicit typing (RFC 8725 §3.11): no ID token or logout token passes for a feed. The
+    // header is part of what the signature covers, so it is read once that verified.
+    #[derive(Deserialize)]
+    struct Typed {
+        #[serde(default)]
+        typ: Option<String>,
+    }
+    let typed: Option<Typed> = token
+        .split('.')
+        .next()
+        .and_then(|h| URL_SAFE_NO_PAD.decode(h).ok())
+        .and_then(|h| serde_json::from_slice(&h).ok());
+    if typed.and_then(|t| t.typ).as_deref() != Some(FEED_TYP) {
         return Err(FeedError::Type);
     }
+    let doc: FeedDoc =
+        serde_json::from_slice(&payload).map_err(|_| FeedError::Token(TokenError::Malformed))?;
     if doc.iss != issuer {
         return Err(FeedError::Issuer);
     }

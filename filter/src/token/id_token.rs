@@ -1,11 +1,11 @@
 //! ID-token validation (OIDC Core §3.1.3.7): signature by `kid`, issuer, audience, expiry,
 //! issue time and nonce. The clock is passed in so the checks are testable and host-neutral.
 
-use jsonwebtoken::{decode, decode_header, Validation};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use crate::provider::{KeySet, ALGORITHMS};
+use super::jws::{self, JwsError};
+use crate::provider::KeySet;
 
 /// Allowed clock difference between broker and gateway.
 pub const SKEW_S: u64 = 60;
@@ -32,6 +32,17 @@ pub enum TokenError {
     Nonce,
     #[error("token has no subject")]
     Subject,
+}
+
+impl From<JwsError> for TokenError {
+    fn from(e: JwsError) -> TokenError {
+        match e {
+            JwsError::Malformed => TokenError::Malformed,
+            JwsError::Algorithm => TokenError::Algorithm,
+            JwsError::UnknownKey(kid) => TokenError::UnknownKey(kid),
+            JwsError::Signature => TokenError::Signature,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -83,7 +94,10 @@ pub struct Expect<'a> {
 
 /// Verifies the signature and every claim check.
 pub fn validate(token: &str, keys: &KeySet, expect: &Expect<'_>) -> Result<IdClaims, TokenError> {
-    let (_, claims) = verify_signature::<IdClaims>(token, keys)?;
+    // Time, issuer and audience are checked below against the injected clock.
+    let payload = jws::verify(token, keys)?;
+    let claims: IdClaims = serde_json::from_slice(&payload).map_err(|_| TokenError::Malformed)?;
+
     if claims.iss != expect.issuer {
         return Err(TokenError::Issuer);
     }
@@ -116,39 +130,4 @@ pub fn validate(token: &str, keys: &KeySet, expect: &Expect<'_>) -> Result<IdCla
         return Err(TokenError::Subject);
     }
     Ok(claims)
-}
-
-/// The signature check every broker JWT passes (ID tokens, the revocation feed): the key by
-/// `kid`, and the algorithm that key's type allows, whatever the header says (RFC 8725 §3.1).
-/// Returns the header and the claims; no claim is checked here.
-pub fn verify_signature<T: serde::de::DeserializeOwned>(
-    token: &str,
-    keys: &KeySet,
-) -> Result<(jsonwebtoken::Header, T), TokenError> {
-    let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
-    if !ALGORITHMS.contains(&header.alg) {
-        return Err(TokenError::Algorithm);
-    }
-    let (alg, key) = keys
-        .find(header.kid.as_deref())
-        .ok_or_else(|| TokenError::UnknownKey(header.kid.clone()))?;
-    if header.alg != alg {
-        return Err(TokenError::Algorithm);
-    }
-    // Time, issuer and audience are the caller's, against its injected clock, with precise
-    // errors; the library only checks the signature.
-    let mut v = Validation::new(alg);
-    v.algorithms = vec![alg];
-    v.validate_exp = false;
-    v.validate_nbf = false;
-    v.validate_aud = false;
-    v.required_spec_claims.clear();
-    let claims = decode::<T>(token, key, &v)
-        .map_err(|e| match e.kind() {
-            jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenError::Signature,
-            jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => TokenError::Algorithm,
-            _ => TokenError::Malformed,
-        })?
-        .claims;
-    Ok((header, claims))
 }
