@@ -35,6 +35,7 @@ pub fn client_of_record(r: ClientRecord) -> Client {
         id: r.id,
         redirect_uris: r.redirect_uris,
         post_logout_redirect_uris: Vec::new(),
+        backchannel_logout_uri: None,
         public: r.public,
         trusted_peers: r.trusted_peers,
         // The API stores what it is given; only an http(s) URL is ever shown.

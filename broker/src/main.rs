@@ -1,4 +1,5 @@
-//! `gatehouse-broker`: serve, check a config, hash a password, manage users and clients.
+//! `gatehouse-broker`: serve, check a config, hash a password, manage users, clients and
+//! sessions.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -8,6 +9,7 @@ use clap::{Parser, Subcommand};
 use gatehouse_broker::api::client::{
     read_password_stdin, run_clients, run_users, ApiArgs, ClientsCommand, UsersCommand,
 };
+use gatehouse_broker::api::sessions_client::{run_sessions, SessionsCommand};
 use gatehouse_broker::config::{Config, LogFormat};
 use gatehouse_broker::connector::{configure, ConfiguredConnector};
 
@@ -41,6 +43,13 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Sign-in sessions (end them), through a running broker's gRPC API.
+    Sessions {
+        #[command(flatten)]
+        api: ApiArgs,
+        #[command(subcommand)]
+        command: SessionsCommand,
+    },
     /// OAuth2 clients, through a running broker's gRPC API.
     Clients {
         #[command(flatten)]
@@ -58,6 +67,7 @@ fn main() -> ExitCode {
         Command::HashPassword { cost } => hash_password(cost),
         Command::Users { api, command } => admin(run_users(&api, command)),
         Command::Clients { api, command } => admin(run_clients(&api, command)),
+        Command::Sessions { api, command } => admin(run_sessions(&api, command)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

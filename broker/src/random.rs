@@ -12,6 +12,14 @@ pub fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// 12 random bytes, base64url (16 characters, 96 bits): a session id, short because every
+/// gateway holds every ended one in its revocation feed.
+pub fn random_session_id() -> String {
+    let mut bytes = [0u8; 12];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
 /// SHA-256, base64url: how codes and refresh-token secrets are stored, never in the clear.
 pub fn hash_secret(secret: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(secret.as_bytes()))

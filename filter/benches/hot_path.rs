@@ -65,6 +65,7 @@ fn session(groups: usize) -> Session {
         ends_at: NOW + 86_400,
         refresh_token: Some("r".repeat(43)),
         access_token: None,
+        sid: String::new(),
     }
 }
 

@@ -20,6 +20,7 @@ pub mod pages;
 pub mod path;
 pub mod provider;
 pub mod random;
+pub mod revocation;
 pub mod rules;
 pub mod session;
 pub mod token;

@@ -31,6 +31,7 @@ fn session(groups: &[&str]) -> Session {
         ends_at: NOW + 3600,
         refresh_token: Some("rt".into()),
         access_token: None,
+        sid: String::new(),
     }
 }
 

@@ -106,6 +106,41 @@ impl OidcClient {
         }
     }
 
+    /// Signs in at the broker's password form of `connector` and redeems the code: the token
+    /// answer.
+    pub fn password_sign_in(
+        &self,
+        connector: &str,
+        scope: &str,
+        email: &str,
+        password: &str,
+    ) -> Result<Value> {
+        let mut browser = Browser::new()?;
+        let page = match self.authorize(&mut browser, Some(connector), scope)? {
+            Outcome::Page(p) => p,
+            Outcome::Code(_) => bail!("signed in without a password"),
+        };
+        let form = page.login_form()?;
+        let posted = browser.post_form(form.action.as_str(), &form.fields(email, password))?;
+        let back = self.redirect_uri.clone();
+        let landed = browser.follow_until(posted, |p| {
+            p.location().is_some_and(|l| l.as_str().starts_with(&back))
+        })?;
+        let code = landed
+            .location()
+            .and_then(|l| {
+                l.query_pairs()
+                    .find(|(k, _)| k == "code")
+                    .map(|(_, v)| v.into_owned())
+            })
+            .context("no code came back")?;
+        let (status, tokens) = self.redeem(&code)?;
+        if status != 200 {
+            bail!("the code was refused: {status} {tokens}");
+        }
+        Ok(tokens)
+    }
+
     /// Signs in through `connector` and expects to be stopped on a page (no code issued).
     pub fn refused(&self, connector: &str, scope: &str) -> Page {
         let mut browser = Browser::new().unwrap();

@@ -121,6 +121,11 @@ fn hash_password(password: &str, cost: u32) -> anyhow::Result<Vec<u8>> {
 
 /// Connects to the API.
 pub async fn connect(args: &ApiArgs) -> anyhow::Result<DexClient<Channel>> {
+    Ok(DexClient::new(channel(args).await?))
+}
+
+/// A channel to the API, for any of its services.
+pub async fn channel(args: &ApiArgs) -> anyhow::Result<Channel> {
     let scheme = if args.ca_cert.is_some() {
         "https"
     } else {
@@ -146,7 +151,7 @@ pub async fn connect(args: &ApiArgs) -> anyhow::Result<DexClient<Channel>> {
         .connect()
         .await
         .with_context(|| format!("cannot reach the gRPC API at {}", args.api))?;
-    Ok(DexClient::new(channel))
+    Ok(channel)
 }
 
 fn status(e: tonic::Status) -> anyhow::Error {

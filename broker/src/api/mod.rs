@@ -8,6 +8,8 @@ mod bcrypt_hash;
 pub mod client;
 mod server;
 mod service;
+mod sessions;
+pub mod sessions_client;
 mod subject;
 
 pub use server::{spawn_api, StartError};
@@ -17,7 +19,13 @@ pub mod proto {
     #![allow(clippy::all, missing_docs)]
     tonic::include_proto!("api");
 
-    /// The compiled proto, for server reflection.
+    /// Gatehouse's session service (`proto/gatehouse_sessions.proto`).
+    pub mod sessions {
+        #![allow(clippy::all, missing_docs)]
+        tonic::include_proto!("gatehouse.sessions.v1");
+    }
+
+    /// The compiled protos, for server reflection.
     pub const FILE_DESCRIPTOR_SET: &[u8] =
         tonic::include_file_descriptor_set!("dex_api_descriptor");
 }

@@ -9,7 +9,9 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
 
 use super::proto::dex_server::DexServer;
+use super::proto::sessions::sessions_server::SessionsServer;
 use super::service::DexApi;
+use super::sessions::SessionsApi;
 use super::MAX_REQUEST_BYTES;
 use crate::config::GrpcConfig;
 use crate::oidc::AppState;
@@ -35,12 +37,16 @@ pub async fn spawn_api(
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<tokio::task::JoinHandle<()>, StartError> {
     let builder = Server::builder();
-    let service = DexServer::new(DexApi::new(app)).max_decoding_message_size(MAX_REQUEST_BYTES);
+    let service =
+        DexServer::new(DexApi::new(app.clone())).max_decoding_message_size(MAX_REQUEST_BYTES);
+    let sessions =
+        SessionsServer::new(SessionsApi::new(app)).max_decoding_message_size(MAX_REQUEST_BYTES);
     let mut router = builder
         .layer(tower::util::MapResponseLayer::new(
             too_large_is_resource_exhausted::<tonic::body::Body>,
         ))
-        .add_service(service);
+        .add_service(service)
+        .add_service(sessions);
     if config.reflection {
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(super::proto::FILE_DESCRIPTOR_SET)

@@ -116,7 +116,18 @@ pub(super) fn clients(
                 )
             })?),
         };
+        let backchannel_logout_uri = match c.backchannel_logout_uri.filter(|u| !u.trim().is_empty())
+        {
+            None => None,
+            Some(u) => Some(super::web_url(&u).ok_or_else(|| {
+                ConfigError::key(
+                    at("backchannelLogoutURI"),
+                    format!("{u:?} is not an absolute http(s) URL"),
+                )
+            })?),
+        };
         out.push(Client {
+            backchannel_logout_uri,
             name: c
                 .name
                 .filter(|n| !n.is_empty())

@@ -182,6 +182,9 @@ pub struct Client {
     pub trusted_peers: Vec<String>,
     /// `logoURL`: shown on the approval page; only http(s) URLs are kept.
     pub logo_url: Option<String>,
+    /// `backchannelLogoutURI` (Gatehouse extension): where a logout token is POSTed when one
+    /// of this client's sessions ends (OpenID Connect Back-Channel Logout 1.0).
+    pub backchannel_logout_uri: Option<String>,
 }
 
 #[derive(Debug, Clone)]

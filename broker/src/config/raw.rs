@@ -168,6 +168,8 @@ pub struct RawStaticClient {
     pub trusted_peers: Option<Vec<String>>,
     #[serde(rename = "logoURL")]
     pub logo_url: Option<String>,
+    #[serde(rename = "backchannelLogoutURI")]
+    pub backchannel_logout_uri: Option<String>,
 }
 
 impl std::fmt::Debug for RawStaticClient {

@@ -122,6 +122,8 @@ const STATIC_CLIENT: Shape = Shape::Object(&[
     ("public", Shape::Scalar),
     ("trustedPeers", Shape::List(&Shape::Scalar)),
     ("logoURL", Shape::Scalar),
+    // Gatehouse extension: Back-Channel Logout 1.0's `backchannel_logout_uri`.
+    ("backchannelLogoutURI", Shape::Scalar),
 ]);
 
 const STATIC_PASSWORD: Shape = Shape::Object(&[

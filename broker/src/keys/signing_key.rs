@@ -151,8 +151,20 @@ impl SigningKey {
     /// The JWS compact serialisation (RFC 7515 §7.1) of `payload` (the claims' JSON) signed
     /// with this key: `header.payload.signature`, each part base64url.
     pub fn sign_compact(&self, payload: &[u8]) -> Result<String, KeyError> {
-        let mut token = String::with_capacity(self.header_b64.len() + payload.len() * 4 / 3 + 360);
-        token.push_str(&self.header_b64);
+        self.sign_with_header(&self.header_b64, payload)
+    }
+
+    /// As [`sign_compact`](Self::sign_compact) with another `typ` in the header (explicit
+    /// typing, RFC 8725 §3.11: a logout token or a revocation feed is never taken for an ID
+    /// token, nor the other way round).
+    pub fn sign_typed(&self, typ: &str, payload: &[u8]) -> Result<String, KeyError> {
+        let header = serde_json::json!({"alg": self.alg.name(), "kid": self.jwk.kid, "typ": typ});
+        self.sign_with_header(&URL_SAFE_NO_PAD.encode(header.to_string()), payload)
+    }
+
+    fn sign_with_header(&self, header_b64: &str, payload: &[u8]) -> Result<String, KeyError> {
+        let mut token = String::with_capacity(header_b64.len() + payload.len() * 4 / 3 + 360);
+        token.push_str(header_b64);
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(payload, &mut token);
         let signature = self.signer.sign(token.as_bytes())?;

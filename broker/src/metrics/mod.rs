@@ -4,6 +4,7 @@
 //! grant types), never from raw request input, so a client cannot blow up the series count.
 
 mod in_flight;
+mod sessions;
 
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 use prometheus_client::metrics::counter::Counter;
@@ -12,6 +13,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 pub use in_flight::InFlight;
+pub use sessions::SessionMetrics;
 
 /// OpenMetrics text, what `render` produces.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -57,6 +59,8 @@ pub struct Metrics {
     refresh_token_reuse: Counter,
     sign_outs: Family<SignOutLabels, Counter>,
     bcrypt_in_flight: Gauge,
+    /// Sessions ended and the revocation feed (issue 17).
+    pub sessions: SessionMetrics,
 }
 
 impl Default for Metrics {
@@ -104,7 +108,9 @@ impl Metrics {
             "Password hash checks running now",
             bcrypt_in_flight.clone(),
         );
+        let sessions = SessionMetrics::register(&mut registry);
         Metrics {
+            sessions,
             registry,
             http_requests,
             logins,

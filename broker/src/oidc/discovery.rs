@@ -35,6 +35,11 @@ pub fn document(app: &AppState) -> Value {
         "jwks_uri": issuer.endpoint("/keys"),
         "userinfo_endpoint": issuer.endpoint("/userinfo"),
         "end_session_endpoint": issuer.endpoint("/logout"),
+        // Back-Channel Logout 1.0, for clients with a backchannelLogoutURI.
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
+        // Gatehouse's signed feed of ended sessions (issue 17; see README).
+        "revocation_feed_endpoint": issuer.endpoint("/revocations"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "subject_types_supported": ["public"],
@@ -48,7 +53,7 @@ pub fn document(app: &AppState) -> Value {
         "code_challenge_methods_supported": methods,
         "claims_supported": [
             "iss", "sub", "aud", "iat", "exp", "nonce", "at_hash", "email", "email_verified",
-            "name", "preferred_username", "groups", "federated_claims"
+            "name", "preferred_username", "groups", "federated_claims", "sid"
         ],
     })
 }

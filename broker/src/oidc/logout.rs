@@ -4,6 +4,8 @@
 //! `client_id` (must equal the hint's `aud` when both are sent), `post_logout_redirect_uri`
 //! (followed only with a verified hint, and only when [`allowed_target`] says the client may
 //! go there), `state` (echoed on that redirect). Otherwise the browser gets a signed-out page.
+//! A verified hint's `sid` session ends, at the broker and (through the revocation feed) at
+//! every gateway.
 
 use std::sync::Arc;
 
@@ -15,7 +17,9 @@ use axum::response::Response;
 use super::params::Params;
 use super::post_logout_redirect::allowed_target;
 use super::redirect::{found, to_client};
+use super::sessions;
 use super::AppState;
+use crate::storage::{EndCause, SessionSelector};
 use crate::token::{verify_id_token_hint, Claims};
 use crate::web::{error_page, signed_out_page, storage_error_page};
 
@@ -102,6 +106,13 @@ async fn end_session(app: &AppState, headers: &HeaderMap, input: &[u8]) -> Respo
         "signed out"
     );
     app.metrics.sign_out(target.is_some());
+    // A verified hint names the session to end (issue 17): every gateway drops it. Without
+    // one nothing confirms who asks, so nothing ends.
+    if let Some(sid) = hint.as_ref().and_then(|c| c.sid.as_deref()) {
+        if let Err(e) = sessions::end(app, SessionSelector::Sid(sid), EndCause::SignOut).await {
+            return storage_error_page(&e, "ending the session");
+        }
+    }
     end_login_session(app, headers, response)
 }
 

@@ -22,6 +22,7 @@ mod redirect;
 mod revoke;
 mod saml;
 mod scopes;
+pub mod sessions;
 mod state;
 mod token;
 mod upstream;
@@ -60,6 +61,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/auth/{connector}", get(login::show).post(login::submit))
         .route("/approval", get(approval::show).post(approval::submit))
         .route("/logout", get(logout::get).post(logout::post))
+        .route("/revocations", get(sessions::feed::revocations))
         // One redirect URI for every connector: OIDC/Microsoft come back with a GET, SAML with
         // an HTTP-POST binding form (whose body may exceed the server-wide limit).
         .route(

@@ -70,6 +70,7 @@ mod tests {
             public: true,
             trusted_peers: Vec::new(),
             logo_url: None,
+            backchannel_logout_uri: None,
         }
     }
 

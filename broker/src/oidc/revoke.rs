@@ -3,6 +3,7 @@
 //! as at `/token`. Unknown, expired, already revoked or other clients' tokens get the same empty
 //! 200 (§2.2), so the endpoint tells nobody which tokens exist. Access tokens are signed JWTs
 //! that cannot be recalled: presenting one is a no-op with that 200 too, and they expire.
+//! Revoking a refresh token ends its sign-in session too (issue 17): gateways drop it.
 
 use std::sync::Arc;
 
@@ -13,10 +14,11 @@ use axum::response::{IntoResponse, Response};
 
 use super::client_auth::authenticate;
 use super::oauth_error::OAuthError;
+use super::sessions;
 use super::token::{form_body, refresh_policy, storage_error};
 use super::AppState;
 use crate::random::hash_secret;
-use crate::storage::{now, RefreshUse};
+use crate::storage::{now, EndCause, RefreshUse, SessionSelector};
 
 pub async fn revoke(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
     match handle(&app, &headers, &body).await {
@@ -68,11 +70,15 @@ async fn handle(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), 
         // Reuse already revoked the family in storage; the rest name no live token.
         RefreshUse::Reused | RefreshUse::Invalid | RefreshUse::Expired => return Ok(()),
     };
+    // The family is the sign-in: its session ends with it, at every gateway (issue 17).
+    let ended = sessions::end(app, SessionSelector::Family(&family), EndCause::Revoked)
+        .await
+        .map_err(storage_error)?;
     let revoked = app
         .storage
         .revoke_refresh_family(&family)
         .await
         .map_err(storage_error)?;
-    tracing::info!(client = %client.id, revoked, "refresh token revoked by its client");
+    tracing::info!(client = %client.id, revoked, sessions = ended.len(), "refresh token revoked by its client");
     Ok(())
 }

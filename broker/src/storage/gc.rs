@@ -23,6 +23,10 @@ pub fn spawn_garbage_collector(
                 Ok(stats) => tracing::debug!(?stats, "garbage-collected expired rows"),
                 Err(e) => tracing::warn!(error = %e, "garbage collection failed"),
             }
+            match storage.delete_expired_sessions(now()).await {
+                Ok(n) => tracing::debug!(sessions = n, "garbage-collected sessions"),
+                Err(e) => tracing::warn!(error = %e, "session garbage collection failed"),
+            }
         }
     })
 }

@@ -10,6 +10,7 @@ mod directory;
 mod gc;
 mod memory;
 mod records;
+mod sessions;
 mod sql;
 mod throttle;
 
@@ -22,6 +23,7 @@ pub use directory::{Change, ClientRecord, Directory, PasswordRecord, UserRef};
 pub use gc::spawn_garbage_collector;
 pub use memory::MemoryStorage;
 pub use records::*;
+pub use sessions::{EndCause, Ended, FeedPage, SessionRecord, SessionSelector, Sessions};
 pub use sql::SqlStorage;
 pub use throttle::{AttemptOutcome, Backoff, LoginGate, ThrottleKey};
 
@@ -93,9 +95,10 @@ pub struct GcStats {
     pub throttle_rows: u64,
 }
 
-/// Users and clients managed at run time are the [`Directory`] part (issue 13).
+/// Users and clients managed at run time are the [`Directory`] part (issue 13); sign-in
+/// sessions and the revocation feed the [`Sessions`] part (issue 17).
 #[async_trait]
-pub trait Storage: Directory + Send + Sync + 'static {
+pub trait Storage: Directory + Sessions + Send + Sync + 'static {
     /// Cheap round-trip, for health checks.
     async fn ping(&self) -> Result<()>;
 

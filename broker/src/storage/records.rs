@@ -64,6 +64,9 @@ pub struct RefreshToken {
     pub secret_hash: String,
     /// Every token rotated from one authorization code shares this (the code's hash).
     pub family: String,
+    /// The sign-in session the family belongs to (absent in rows from before sessions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
     pub client_id: String,
     pub scopes: Vec<String>,
     pub nonce: Option<String>,

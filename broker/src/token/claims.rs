@@ -41,6 +41,9 @@ pub struct Claims {
     pub nonce: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at_hash: Option<String>,
+    /// The sign-in session (OIDC Front-/Back-Channel Logout's `sid`); ID tokens only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
     #[serde(flatten)]
     pub user: UserInfo,
 }
@@ -66,6 +69,7 @@ impl Claims {
             iat,
             nonce: None,
             at_hash: None,
+            sid: None,
             user: UserInfo {
                 sub: encode_subject(&identity.user_id, connector_id),
                 email: has("email").then(|| identity.email.clone()),

@@ -48,6 +48,8 @@ pub struct Grant<'a> {
     pub identity: &'a Identity,
     pub scopes: &'a [String],
     pub nonce: Option<&'a str>,
+    /// The sign-in session, carried in the ID token.
+    pub sid: Option<&'a str>,
 }
 
 impl TokenMinter {
@@ -77,6 +79,7 @@ impl TokenMinter {
         let id_claims = Claims {
             nonce: grant.nonce.map(str::to_string),
             at_hash: Some(at_hash(key.alg, &access_token)),
+            sid: grant.sid.map(str::to_string),
             ..base
         };
         let id_token = sign(key, &id_claims)?;
@@ -163,6 +166,7 @@ mod tests {
             identity: &id,
             scopes: &scopes,
             nonce: Some("n1"),
+            sid: None,
         };
         let t = m.issue(&grant, crate::storage::now()).unwrap();
         let claims = m.verify_access_token(&t.access_token).unwrap();
@@ -189,6 +193,7 @@ mod tests {
             identity: &id,
             scopes: &scopes,
             nonce: None,
+            sid: None,
         };
         let t = m.issue(&grant, crate::storage::now() - 3600).unwrap();
         assert!(m.verify_access_token(&t.access_token).is_err());

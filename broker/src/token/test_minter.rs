@@ -41,6 +41,7 @@ pub fn issue(minter: &TokenMinter, now: i64) -> IssuedTokens {
         identity: &identity,
         scopes: &scopes,
         nonce: None,
+        sid: None,
     };
     minter.issue(&grant, now).unwrap()
 }

@@ -74,6 +74,15 @@ pub struct Settings {
     pub login_timeout_s: u64,
     pub broker_timeout_ms: u64,
     pub jwks_refresh_s: u64,
+    pub revocation: RevocationSettings,
+}
+
+/// The revocation feed (issue 17): used when the broker's discovery offers one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevocationSettings {
+    pub poll_s: u64,
+    pub max_stale_s: u64,
+    pub admit_when_stale: bool,
 }
 
 impl fmt::Debug for Settings {
@@ -201,6 +210,26 @@ impl Settings {
             ));
         }
 
+        let poll_s = raw.revocation_poll_s.unwrap_or(5);
+        if !(1..=300).contains(&poll_s) {
+            return Err(invalid(
+                "revocation_poll_s",
+                "must be between 1 and 300 seconds",
+            ));
+        }
+        let max_stale_s = raw.revocation_max_stale_s.unwrap_or(60);
+        if !(5..=86_400).contains(&max_stale_s) || max_stale_s < poll_s {
+            return Err(invalid(
+                "revocation_max_stale_s",
+                "must be between 5 and 86400 seconds, and at least revocation_poll_s",
+            ));
+        }
+        let revocation = RevocationSettings {
+            poll_s,
+            max_stale_s,
+            admit_when_stale: raw.revocation_admit_when_stale,
+        };
+
         let jwt_bearer_audiences = match raw.jwt_bearer_audiences {
             None => vec![client_id.clone()],
             Some(list) if list.is_empty() || list.iter().any(|a| a.is_empty()) => {
@@ -243,6 +272,7 @@ impl Settings {
             login_timeout_s,
             broker_timeout_ms,
             jwks_refresh_s,
+            revocation,
         })
     }
 }

@@ -61,6 +61,13 @@ pub struct FilterConfig {
     pub login_timeout_s: Option<u64>,
     pub broker_timeout_ms: Option<u64>,
     pub jwks_refresh_s: Option<u64>,
+    /// How often the broker's revocation feed is fetched (issue 17).
+    pub revocation_poll_s: Option<u64>,
+    /// How old the last good feed may get before sessions are refused (or admitted, below).
+    pub revocation_max_stale_s: Option<u64>,
+    /// Past `revocation_max_stale_s`, admit sessions anyway (default: refuse, fail closed).
+    #[serde(default)]
+    pub revocation_admit_when_stale: bool,
 }
 
 /// One entry of `routes`.

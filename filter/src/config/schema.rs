@@ -55,6 +55,7 @@ const TYPE_ONLY_KEYS: &[&str] = &[
     "skip_jwt_bearer_tokens",
     "insecure_oidc_allow_unverified_email",
     "cookie_secure",
+    "revocation_admit_when_stale",
 ];
 const TYPE_ONLY_ROUTE_KEYS: &[&str] = &["allowed_groups", "allowed_emails", "public", "api"];
 
@@ -177,6 +178,11 @@ fn add_top_level_rules(root: &mut Value) -> Result<(), SchemaError> {
             json!({"minimum": 100, "maximum": 60_000}),
         ),
         ("jwks_refresh_s", json!({"minimum": 5, "maximum": 86_400})),
+        ("revocation_poll_s", json!({"minimum": 1, "maximum": 300})),
+        (
+            "revocation_max_stale_s",
+            json!({"minimum": 5, "maximum": 86_400}),
+        ),
         ("routes", json!({})),
     ];
     let required = ["issuer", "broker_upstream", "client_id", "client_secret"];

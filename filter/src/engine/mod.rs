@@ -12,6 +12,7 @@ mod callback;
 mod login;
 mod probe;
 mod refresh;
+mod revoked;
 mod session_check;
 mod session_open;
 mod sign_out;
@@ -23,12 +24,13 @@ pub use probe::{ProbeWait, CONTACT_FRESH_S};
 pub use refresh::RefreshWait;
 pub use sign_out::SignOutWait;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use crate::config::Settings;
 use crate::cookie::codec::{CodecError, CookieCodec};
 use crate::pages::LocalResponse;
 use crate::provider::Provider;
+use crate::revocation::held::HeldFeed;
 use crate::rules;
 use crate::session::cache::SessionCache;
 use crate::token::exchange::BrokerCall;
@@ -121,9 +123,13 @@ pub enum Event {
     Refreshed,
     RefreshFailed(String),
     SignedOut,
+    /// Signed out here, but the broker did not confirm it revoked the session.
+    SignOutIncomplete(String),
     /// Refused with 400 before any decision: an ambiguous path or a forged header.
     Refused(String),
     NoProvider,
+    /// Refused with 503: the revocation feed is too old to tell (and the config refuses then).
+    FeedStale,
     BearerRejected(String),
     KeysRefetched,
 }
@@ -134,6 +140,10 @@ pub struct Engine {
     bearer_cache: RefCell<SessionCache>,
     /// Opened session cookies (the same cache type, keyed by the sealed value).
     session_cache: RefCell<SessionCache>,
+    /// The broker's revocation feed as this worker holds it (set by the root context).
+    feed: RefCell<Option<HeldFeed>>,
+    /// Set by the root context once it has a clock (see `revoked.rs`).
+    started: Cell<u64>,
 }
 
 /// Opened sessions kept per worker VM; at most a few MiB with 150-group sessions.
@@ -148,6 +158,8 @@ impl Engine {
             codec,
             bearer_cache,
             session_cache: RefCell::new(SessionCache::new(SESSION_CACHE_ENTRIES)),
+            feed: RefCell::new(None),
+            started: Cell::new(0),
         })
     }
 
@@ -168,10 +180,17 @@ impl Engine {
             }
         }
         match pending {
-            Pending::SignOut(wait) => (
-                Reply::Respond(self.end_broker_session(wait, status, body, provider)),
-                Event::None,
-            ),
+            Pending::SignOut(wait) => {
+                let event = if Self::revocation_failed(&wait, status) {
+                    Event::SignOutIncomplete(format!("the broker answered {status:?}"))
+                } else {
+                    Event::None
+                };
+                (
+                    Reply::Respond(self.end_broker_session(wait, status, body, provider)),
+                    event,
+                )
+            }
             Pending::Keys(wait) => self.keys_fetched(wait, status, body, provider, now),
             Pending::Probe(wait) => self.probed(wait, status, provider, now),
             Pending::Login(wait) => self.login_finished(wait, status, body, provider, now),

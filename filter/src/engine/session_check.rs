@@ -106,7 +106,14 @@ impl Engine {
             .and_then(|c| session::cookies::read(c, session_cookie));
         let mut event = Event::None;
         let mut clear_invalid = Vec::new();
-        let session = match raw.map(|v| self.open_session(session_cookie, &v, now)) {
+        let opened = raw.map(|v| self.open_session(session_cookie, &v, now));
+        let Ok(opened) = self.screen_revoked(opened, provider, now) else {
+            return (
+                Outcome::Respond(Problem::Unavailable.response(api, self.realm())),
+                Event::FeedStale,
+            );
+        };
+        let session = match opened {
             Some(Ok(sess)) => match sess.freshness(now) {
                 Freshness::Valid => Some(sess),
                 Freshness::NeedsRefresh => {

@@ -1,5 +1,7 @@
-//! Sign-out flow: every cookie of the filter is cleared; with a place to land, a broker that
-//! offers RP-initiated logout and a refresh token, the broker session ends too.
+//! Sign-out flow: every cookie of the filter is cleared, and with a refresh token the broker
+//! session ends too, so every gateway drops it (issue 17): through RP-initiated logout when
+//! there is a place to land and the broker offers it, else by revoking the refresh token
+//! (RFC 7009), which ends its sign-in at Gatehouse's broker.
 
 use crate::cookie;
 use crate::pages::LocalResponse;
@@ -11,7 +13,7 @@ use crate::token::exchange;
 
 use super::{Engine, Outcome, Pending, Request};
 
-/// A sign-out waiting for an ID token to end the broker session with.
+/// A sign-out waiting for an ID token to end the broker session with, or for the revocation.
 pub struct SignOutWait {
     /// Same-origin path to land on.
     rd: String,
@@ -19,6 +21,8 @@ pub struct SignOutWait {
     back: String,
     /// `Set-Cookie` values that clear the filter's cookies.
     clear: Vec<String>,
+    /// The call was the revocation, not the refresh for a logout hint.
+    revoked: bool,
 }
 
 impl Engine {
@@ -49,25 +53,43 @@ impl Engine {
                     .map(|n| cookie::header::clear(&self.settings.cookie, n)),
             );
         }
-        let Some(rd) = asked else {
-            return Outcome::Respond(LocalResponse::redirect("/".to_string(), clear));
-        };
         let refresh_token = req
             .cookie
             .and_then(|c| session::cookies::read(c, name))
             .and_then(|v| Session::open(&self.codec, name, &v).ok())
             .and_then(|s| s.refresh_token);
-        match (provider, refresh_token) {
-            (Some(p), Some(rt)) if p.endpoints.end_session.is_some() => Outcome::Call {
-                call: exchange::refresh(&self.settings, &p.endpoints.token_path, &rt),
-                pending: Box::new(Pending::SignOut(SignOutWait {
-                    back: format!("{}://{}{rd}", req.scheme, req.authority),
-                    rd,
+        let (Some(p), Some(rt)) = (provider, refresh_token) else {
+            return Outcome::Respond(LocalResponse::redirect(asked.unwrap_or("/".into()), clear));
+        };
+        let logout = asked.as_ref().filter(|_| p.endpoints.end_session.is_some());
+        let (call, revoked) = match (logout, &p.endpoints.revocation_path) {
+            (Some(_), _) => (
+                exchange::refresh(&self.settings, &p.endpoints.token_path, &rt),
+                false,
+            ),
+            (None, Some(path)) => (exchange::revoke(&self.settings, path, &rt), true),
+            (None, None) => {
+                return Outcome::Respond(LocalResponse::redirect(
+                    asked.unwrap_or("/".into()),
                     clear,
-                })),
-            },
-            _ => Outcome::Respond(LocalResponse::redirect(rd, clear)),
+                ))
+            }
+        };
+        let rd = asked.unwrap_or("/".into());
+        Outcome::Call {
+            call,
+            pending: Box::new(Pending::SignOut(SignOutWait {
+                back: format!("{}://{}{rd}", req.scheme, req.authority),
+                rd,
+                clear,
+                revoked,
+            })),
         }
+    }
+
+    /// Whether this sign-out's revocation failed (the broker session may outlive it).
+    pub(super) fn revocation_failed(wait: &SignOutWait, status: Option<u32>) -> bool {
+        wait.revoked && status != Some(200)
     }
 
     /// Where the browser goes once the hint for the broker's logout arrived (or did not).
@@ -78,6 +100,10 @@ impl Engine {
         body: &[u8],
         provider: Option<&Provider>,
     ) -> LocalResponse {
+        if wait.revoked {
+            // The local session is gone either way (the caller reports a failed revocation).
+            return LocalResponse::redirect(wait.rd, wait.clear);
+        }
         let end = provider.and_then(|p| p.endpoints.end_session.as_deref());
         let hint = exchange::parse_response(status, body)
             .ok()

@@ -30,6 +30,7 @@ pub(super) fn identity_from_claims(
         ends_at: ends_at.unwrap_or(claims.exp),
         refresh_token: None,
         access_token,
+        sid: claims.sid.unwrap_or_default(),
     }
 }
 
@@ -57,13 +58,21 @@ impl Engine {
             nonce,
             now,
         };
-        let claims: IdClaims =
-            id_token::validate(&tokens.id_token, &provider.keys.borrow(), &expect)
-                .map_err(|e: TokenError| format!("ID token refused: {e}"))?;
+        let validated = id_token::validate(&tokens.id_token, &provider.keys.borrow(), &expect);
+        let claims: IdClaims = validated.map_err(|e: TokenError| {
+            // A key rotated in since the last JWKS fetch: ask the root context for it.
+            if matches!(e, TokenError::UnknownKey(_)) {
+                provider.wants_keys.set(true);
+            }
+            format!("ID token refused: {e}")
+        })?;
         if let Some(prev) = previous {
-            // A refresh must not switch users.
+            // A refresh must not switch users, nor sessions.
             if prev.sub != claims.sub {
                 return Err("refreshed ID token names another subject".into());
+            }
+            if !prev.sid.is_empty() && claims.sid.as_deref().is_some_and(|s| s != prev.sid) {
+                return Err("refreshed ID token names another session".into());
             }
         }
         let ends_at = previous.map_or(now.saturating_add(self.settings.cookie.expire_s), |p| {

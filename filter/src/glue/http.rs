@@ -88,10 +88,16 @@ impl Http {
             }
             Event::Denied => log::info!("gatehouse: access denied by rule"),
             Event::NoProvider => log::warn!("gatehouse: refused: broker keys not loaded yet"),
+            Event::FeedStale => {
+                log::warn!("gatehouse: refused: the broker's revocation feed is too old")
+            }
             Event::Refused(why) => log::info!("gatehouse: bad request refused: {why}"),
             Event::InvalidCookie(why) => log::warn!("gatehouse: invalid session cookie: {why}"),
             Event::LoginFailed(why) => log::warn!("gatehouse: login failed: {why}"),
             Event::RefreshFailed(why) => log::warn!("gatehouse: refresh failed: {why}"),
+            Event::SignOutIncomplete(why) => {
+                log::warn!("gatehouse: sign-out: session not revoked at the broker: {why}")
+            }
             Event::BearerRejected(why) => log::info!("gatehouse: bearer token refused: {why}"),
             Event::KeysRefetched => log::info!("gatehouse: JWKS refetched for an unknown key id"),
         }

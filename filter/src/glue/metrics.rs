@@ -2,7 +2,7 @@
 //! `wasmcustom.gatehouse_*`). Defining a metric can fail on a host without metrics; the
 //! filter then simply does not count.
 
-use proxy_wasm::hostcalls::{define_metric, increment_metric};
+use proxy_wasm::hostcalls::{define_metric, increment_metric, record_metric};
 use proxy_wasm::types::MetricType;
 
 use crate::engine::Event;
@@ -42,6 +42,9 @@ const NAMES: [&str; 13] = [
 
 pub struct Metrics {
     ids: [Option<u32>; NAMES.len()],
+    /// Gauges of the revocation feed held (issue 17): its age in seconds, its entries.
+    feed_age: Option<u32>,
+    feed_entries: Option<u32>,
 }
 
 impl Metrics {
@@ -50,7 +53,22 @@ impl Metrics {
         for (id, name) in ids.iter_mut().zip(NAMES) {
             *id = define_metric(MetricType::Counter, name).ok();
         }
-        Metrics { ids }
+        let gauge = |name| define_metric(MetricType::Gauge, name).ok();
+        Metrics {
+            ids,
+            feed_age: gauge("gatehouse_revocation_feed_age_s"),
+            feed_entries: gauge("gatehouse_revocation_feed_entries"),
+        }
+    }
+
+    /// The feed this worker holds: seconds since the broker issued it, and its entries.
+    pub fn feed(&self, age_s: u64, entries: usize) {
+        if let Some(id) = self.feed_age {
+            let _ = record_metric(id, age_s);
+        }
+        if let Some(id) = self.feed_entries {
+            let _ = record_metric(id, entries as u64);
+        }
     }
 
     pub fn inc(&self, m: Metric) {
@@ -70,8 +88,9 @@ impl Metrics {
             Event::Denied => Metric::Denied,
             Event::Refreshed => Metric::Refreshes,
             Event::RefreshFailed(_) => Metric::RefreshFailures,
+            Event::SignOutIncomplete(_) => Metric::BrokerCallFailures,
             Event::SignedOut => Metric::SignOuts,
-            Event::NoProvider => Metric::Unavailable,
+            Event::NoProvider | Event::FeedStale => Metric::Unavailable,
             Event::BearerRejected(_) => Metric::BearerRejected,
             Event::KeysRefetched => Metric::KeysRefetched,
             Event::Refused(_) => Metric::Refused,

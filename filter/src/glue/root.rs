@@ -7,14 +7,16 @@ use std::rc::Rc;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::ContextType;
 
+use super::feed::FeedPoll;
 use super::http::Http;
 use super::metrics::{Metric, Metrics};
 use super::{call_status, dispatch, now_s, SharedPathSource, SharedProvider, TICK};
 use crate::config::Settings;
-use crate::engine::Engine;
+use crate::engine::{Engine, KEY_REFETCH_S};
 use crate::provider::fetch::{Answered, Due, ProviderFetch};
 use crate::provider::share::{ProviderShare, SharedDocs};
 use crate::provider::{parse_discovery, Provider};
+use crate::revocation;
 use crate::token::exchange::BrokerCall;
 
 #[derive(Default)]
@@ -29,6 +31,8 @@ pub(super) struct Root {
     fetched_at: u64,
     tick_set: bool,
     path_source: SharedPathSource,
+    /// The revocation feed's poll (issue 17).
+    feed: Option<FeedPoll>,
 }
 
 impl Root {
@@ -143,6 +147,20 @@ impl Context for Root {
         let body = self
             .get_http_call_response_body(0, body_size)
             .unwrap_or_default();
+        if let Some(mut feed) = self.feed.take() {
+            let provider = self.provider.borrow().clone();
+            let ours = feed.answer(
+                self,
+                &engine,
+                provider.as_deref(),
+                (token_id, status, &body),
+                now,
+            );
+            self.feed = Some(feed);
+            if ours {
+                return;
+            }
+        }
         let Some(fetch) = &mut self.fetch else {
             return;
         };
@@ -202,6 +220,7 @@ impl RootContext for Root {
             engine.settings.broker_timeout_ms,
         ));
         self.fetched_at = 0;
+        self.feed = Some(FeedPoll::new(&engine));
         self.engine = Some(Rc::new(engine));
         if self.metrics.is_none() {
             self.metrics = Some(Rc::new(Metrics::define()));
@@ -220,6 +239,25 @@ impl RootContext for Root {
             return;
         };
         let now = now_s(self);
+        engine.set_started(now);
+        let provider = self.provider.borrow().clone();
+        if let Some(p) = &provider {
+            // A token named an unknown key where no call could go out: refetch (rate-limited).
+            if p.wants_keys.replace(false) && now >= p.last_key_fetch.get() + KEY_REFETCH_S {
+                p.last_key_fetch.set(now);
+                if let Some(f) = &mut self.fetch {
+                    f.refetch_now(now);
+                }
+            }
+            if let Some(mut feed) = self.feed.take() {
+                feed.tick(self, &engine, p, now);
+                self.feed = Some(feed);
+            }
+            let held = engine.feed();
+            if let (Some(m), Some(age)) = (&self.metrics, revocation::age(held.as_ref(), now)) {
+                m.feed(age, held.as_ref().map_or(0, |h| h.len()));
+            }
+        }
         let due = match &mut self.fetch {
             Some(f) => f.due(now),
             None => return,

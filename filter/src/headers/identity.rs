@@ -111,6 +111,7 @@ mod tests {
             ends_at: 2,
             refresh_token: None,
             access_token: Some("tok".into()),
+            sid: String::new(),
         };
         let h = headers(&s, true);
         assert!(h.iter().all(|(_, v)| !v.contains(['\r', '\n'])));

@@ -120,6 +120,13 @@ impl ProviderFetch {
         };
     }
 
+    /// A token named a key the JWKS lacks: start over now, unless a fetch is under way.
+    pub fn refetch_now(&mut self, now: u64) {
+        if let State::Idle { .. } = self.state {
+            self.state = State::Idle { at: now };
+        }
+    }
+
     /// A call's answer. `status` is `None` when the call itself failed. `jwks_path` turns a
     /// discovery body into the path of the JWKS call (it checks the issuer).
     pub fn answer(

@@ -33,6 +33,10 @@ pub struct Endpoints {
     pub token_path: String,
     pub jwks_path: String,
     pub end_session: Option<String>,
+    /// RFC 7009's endpoint (call path): the sign-out revokes the session's refresh token.
+    pub revocation_path: Option<String>,
+    /// Gatehouse's revocation feed (call path); when offered, sessions are checked against it.
+    pub revocation_feed: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -43,6 +47,10 @@ struct DiscoveryDoc {
     jwks_uri: String,
     #[serde(default)]
     end_session_endpoint: Option<String>,
+    #[serde(default)]
+    revocation_endpoint: Option<String>,
+    #[serde(default)]
+    revocation_feed_endpoint: Option<String>,
 }
 
 /// Path and query of an absolute URL: the filter's calls go to a gateway upstream, not to the
@@ -74,6 +82,14 @@ pub fn parse_discovery(body: &[u8], issuer: &str) -> Result<Endpoints, ProviderE
         token_path: call_path(&doc.token_endpoint, "token_endpoint")?,
         jwks_path: call_path(&doc.jwks_uri, "jwks_uri")?,
         end_session: doc.end_session_endpoint,
+        revocation_path: doc
+            .revocation_endpoint
+            .map(|u| call_path(&u, "revocation_endpoint"))
+            .transpose()?,
+        revocation_feed: doc
+            .revocation_feed_endpoint
+            .map(|u| call_path(&u, "revocation_feed_endpoint"))
+            .transpose()?,
     })
 }
 
@@ -87,6 +103,9 @@ pub struct Provider {
     /// Last time (unix seconds) the broker answered a call; a login is only sent to a
     /// broker heard from recently, else it is probed first.
     pub last_contact: Cell<u64>,
+    /// Set when a token named a key id the JWKS lacks, where no call can go out (a token
+    /// response's callback): the root context refetches on its next tick (rate-limited).
+    pub wants_keys: Cell<bool>,
 }
 
 impl Provider {
@@ -96,6 +115,7 @@ impl Provider {
             keys: RefCell::new(keys),
             last_key_fetch: Cell::new(0),
             last_contact: Cell::new(now),
+            wants_keys: Cell::new(false),
         }
     }
 

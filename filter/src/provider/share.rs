@@ -44,6 +44,15 @@ pub struct ProviderShare {
 
 impl ProviderShare {
     pub fn new(secrets: &[Vec<u8>], issuer: &str) -> Result<ProviderShare, ShareError> {
+        Self::for_kind(secrets, issuer, "provider.v2")
+    }
+
+    /// A record of another kind (`revocations.v1`): its own key name, so records never mix.
+    pub fn for_kind(
+        secrets: &[Vec<u8>],
+        issuer: &str,
+        kind: &str,
+    ) -> Result<ProviderShare, ShareError> {
         let keys = secrets
             .iter()
             .map(|s| key_derivation::derive(s, HKDF_INFO).ok_or(ShareError::Key))
@@ -55,7 +64,7 @@ impl ProviderShare {
         let tag: String = tag[..6].iter().map(|b| format!("{b:02x}")).collect();
         // `gatehouse/` is an ngx_wasm_module namespace: on Kong the key lives in the store
         // named `gatehouse` (see kong/README.md).
-        let name = format!("gatehouse/provider.v2:{issuer}#{tag}");
+        let name = format!("gatehouse/{kind}:{issuer}#{tag}");
         Ok(ProviderShare { keys, name })
     }
 
@@ -66,15 +75,24 @@ impl ProviderShare {
 
     /// `base64url(mac) "." json`.
     pub fn seal(&self, docs: &SharedDocs) -> Option<Vec<u8>> {
-        let json = serde_json::to_vec(docs).ok()?;
-        let tag = mac(self.keys.first()?, self.name.as_bytes(), &json)?;
-        let mut out = URL_SAFE_NO_PAD.encode(tag).into_bytes();
-        out.push(b'.');
-        out.extend_from_slice(&json);
-        Some(out)
+        self.seal_bytes(&serde_json::to_vec(docs).ok()?)
     }
 
     pub fn open(&self, record: &[u8]) -> Result<SharedDocs, ShareError> {
+        serde_json::from_slice(self.open_bytes(record)?).map_err(|_| ShareError::Format)
+    }
+
+    /// `base64url(mac) "." json`, for any JSON.
+    pub fn seal_bytes(&self, json: &[u8]) -> Option<Vec<u8>> {
+        let tag = mac(self.keys.first()?, self.name.as_bytes(), json)?;
+        let mut out = URL_SAFE_NO_PAD.encode(tag).into_bytes();
+        out.push(b'.');
+        out.extend_from_slice(json);
+        Some(out)
+    }
+
+    /// The JSON of an authentic record.
+    pub fn open_bytes<'r>(&self, record: &'r [u8]) -> Result<&'r [u8], ShareError> {
         let dot = record
             .iter()
             .position(|b| *b == b'.')
@@ -96,7 +114,7 @@ impl ProviderShare {
         if !genuine {
             return Err(ShareError::Authentication);
         }
-        serde_json::from_slice(json).map_err(|_| ShareError::Format)
+        Ok(json)
     }
 }
 

@@ -95,6 +95,7 @@ mod tests {
             ends_at: end,
             refresh_token: None,
             access_token: None,
+            sid: String::new(),
         })
     }
 

@@ -34,6 +34,9 @@ pub struct Session {
     pub refresh_token: Option<String>,
     #[serde(rename = "a", default, skip_serializing_if = "Option::is_none")]
     pub access_token: Option<String>,
+    /// The broker's session id (the ID token's `sid`), checked against its revocation feed.
+    #[serde(rename = "d", default, skip_serializing_if = "String::is_empty")]
+    pub sid: String,
 }
 
 impl std::fmt::Debug for Session {
@@ -115,6 +118,7 @@ mod tests {
             ends_at: 5000,
             refresh_token: Some("rt-secret".into()),
             access_token: None,
+            sid: "c2lkLTEyMzQ1Njc4".into(),
         }
     }
 

@@ -83,6 +83,18 @@ pub fn refresh(settings: &Settings, token_path: &str, refresh_token: &str) -> Br
     )
 }
 
+/// RFC 7009: ends the refresh token (and at Gatehouse's broker, its whole sign-in session).
+pub fn revoke(settings: &Settings, revocation_path: &str, refresh_token: &str) -> BrokerCall {
+    post(
+        settings,
+        revocation_path,
+        &[
+            ("token", refresh_token),
+            ("token_type_hint", "refresh_token"),
+        ],
+    )
+}
+
 #[derive(Deserialize)]
 pub struct TokenResponse {
     pub id_token: String,

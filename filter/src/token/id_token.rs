@@ -77,6 +77,9 @@ pub struct IdClaims {
     pub preferred_username: Option<String>,
     #[serde(default)]
     pub groups: Vec<String>,
+    /// The broker's sign-in session, checked against its revocation feed (issue 17).
+    #[serde(default)]
+    pub sid: Option<String>,
 }
 
 /// What the token must match.

@@ -6,7 +6,9 @@ use tonic::Status;
 use super::{invalid, read_only, storage_status, DexApi};
 use crate::api::bcrypt_hash::checked_hash;
 use crate::api::proto::*;
-use crate::storage::{PasswordRecord, StorageError};
+use crate::config::LOCAL_CONNECTOR_ID;
+use crate::oidc::sessions;
+use crate::storage::{EndCause, PasswordRecord, SessionSelector, StorageError};
 
 impl DexApi {
     fn static_password(&self, email: &str) -> Option<&crate::config::StaticPassword> {
@@ -99,12 +101,28 @@ impl DexApi {
         if self.static_password(&r.email).is_some() {
             return Err(read_only(&format!("user {:?}", r.email)));
         }
+        let user = self
+            .app
+            .storage
+            .get_password(&r.email)
+            .await
+            .map_err(storage_status)?;
         let found = self
             .app
             .storage
             .delete_password(&r.email)
             .await
             .map_err(storage_status)?;
+        // A deleted user is signed out everywhere (issue 17).
+        if let (true, Some(user)) = (found, user) {
+            let which = SessionSelector::User {
+                user_id: &user.user_id,
+                connector_id: LOCAL_CONNECTOR_ID,
+            };
+            sessions::end(&self.app, which, EndCause::UserDeleted)
+                .await
+                .map_err(storage_status)?;
+        }
         Ok(DeletePasswordResp { not_found: !found })
     }
 

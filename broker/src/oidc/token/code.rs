@@ -5,6 +5,7 @@ use super::{issue, storage_error, Issuance, RefreshOrigin, TokenResponse};
 use crate::config::Client;
 use crate::oidc::oauth_error::OAuthError;
 use crate::oidc::params::Params;
+use crate::oidc::sessions::{self, SignIn};
 use crate::oidc::{pkce, AppState};
 use crate::random::hash_secret;
 use crate::storage::{now, CodeRedemption};
@@ -65,7 +66,17 @@ pub(super) async fn authorization_code(
         }
         (None, None) => {}
     }
+    let sign_in = SignIn {
+        client_id: &client.id,
+        connector_id: &code.connector_id,
+        identity: &code.identity,
+        family: &code_hash,
+    };
+    let sid = sessions::start(app, &sign_in, t)
+        .await
+        .map_err(storage_error)?;
     let what = Issuance {
+        sid: Some(&sid),
         scopes: &code.scopes,
         refresh_scopes: &code.scopes,
         nonce: code.nonce.as_deref(),

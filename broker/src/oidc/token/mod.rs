@@ -132,6 +132,8 @@ struct Issuance<'a> {
     connector_id: &'a str,
     identity: &'a Identity,
     origin: RefreshOrigin,
+    /// The sign-in session (`None` only for refresh tokens from before sessions existed).
+    sid: Option<&'a str>,
 }
 
 async fn issue(
@@ -146,6 +148,7 @@ async fn issue(
         identity: what.identity,
         scopes: what.scopes,
         nonce: what.nonce,
+        sid: what.sid,
     };
     let tokens = app.minter.issue(&grant, t).map_err(|e| {
         tracing::error!(error = %e, "signing tokens failed");
@@ -163,6 +166,7 @@ async fn issue(
                 id: id.clone(),
                 secret_hash: hash_secret(&secret),
                 family,
+                sid: what.sid.map(str::to_string),
                 client_id: client.id.clone(),
                 scopes: what.refresh_scopes.to_vec(),
                 nonce: what.nonce.map(str::to_string),
@@ -176,6 +180,12 @@ async fn issue(
                 .create_refresh_token(&record)
                 .await
                 .map_err(storage_error)?;
+            if let Some(sid) = what.sid {
+                app.storage
+                    .extend_session(sid, record.expires_at)
+                    .await
+                    .map_err(storage_error)?;
+            }
             Some(format!("{id}.{secret}"))
         }
     };

@@ -9,6 +9,7 @@ use crate::oidc::login_throttle::{self, Refusal};
 use crate::oidc::oauth_error::OAuthError;
 use crate::oidc::params::Params;
 use crate::oidc::scopes::parse_scopes;
+use crate::oidc::sessions::{self, SignIn};
 use crate::oidc::AppState;
 use crate::random::random_token;
 use crate::storage::now;
@@ -72,14 +73,25 @@ pub(super) async fn password(
     let identity =
         identity.ok_or_else(|| OAuthError::invalid_grant("invalid username or password"))?;
     let t = now();
+    let family = random_token();
+    let sign_in = SignIn {
+        client_id: &client.id,
+        connector_id: &connector_id,
+        identity: &identity,
+        family: &family,
+    };
+    let sid = sessions::start(app, &sign_in, t)
+        .await
+        .map_err(storage_error)?;
     let what = Issuance {
+        sid: Some(&sid),
         scopes: &scopes,
         refresh_scopes: &scopes,
         nonce: None,
         connector_id: &connector_id,
         identity: &identity,
         origin: RefreshOrigin::New {
-            family: random_token(),
+            family,
             created_at: t,
         },
     };

@@ -7,6 +7,7 @@ use crate::connector::ConnectorError;
 use crate::oidc::oauth_error::OAuthError;
 use crate::oidc::params::Params;
 use crate::oidc::scopes::parse_scopes;
+use crate::oidc::sessions;
 use crate::oidc::AppState;
 use crate::random::hash_secret;
 use crate::storage::{now, RefreshUse};
@@ -51,6 +52,13 @@ pub(super) async fn refresh_token(
             token
         }
     };
+    // An ended session's family is revoked already; this closes the gap of a refresh that
+    // passed storage just before the session ended.
+    if let Some(sid) = &old.sid {
+        if !sessions::is_live(app, sid).await.map_err(storage_error)? {
+            return Err(OAuthError::invalid_grant("the session has ended"));
+        }
+    }
     let scopes = match form.get("scope") {
         None => old.scopes.clone(),
         Some(text) => {
@@ -91,6 +99,7 @@ pub(super) async fn refresh_token(
         connector_id: &old.connector_id,
         identity: &identity,
         origin,
+        sid: old.sid.as_deref(),
     };
     issue(app, client, what, t).await
 }

@@ -7,6 +7,7 @@ mod keys;
 mod logins;
 mod refresh;
 mod saml;
+mod sessions;
 mod throttle;
 
 use std::sync::Arc;
@@ -66,6 +67,7 @@ pub(super) fn refresh(id: &str, family: &str, expires_at: UnixTime) -> RefreshTo
         id: id.into(),
         secret_hash: format!("hash-{id}"),
         family: family.into(),
+        sid: None,
         client_id: "c".into(),
         scopes: vec!["openid".into(), "offline_access".into()],
         nonce: None,
@@ -133,6 +135,7 @@ pub async fn run_all(storage: Arc<dyn Storage>) {
     throttle::window_counts(s).await;
     throttle::concurrent_login_attempts(storage.clone()).await;
     directory::run_all(storage.clone()).await;
+    sessions::run_all(storage.clone()).await;
 }
 
 /// Runs `n` copies of `op` at once (on separate tasks, so SQL backends use separate connections).

@@ -1,6 +1,7 @@
 //! In-process storage for tests and throwaway demos; everything is lost on exit.
 
 mod directory;
+mod sessions;
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
@@ -32,6 +33,8 @@ pub(super) struct State {
     rate_windows: HashMap<String, (UnixTime, i64)>,
     /// Users and clients created at run time (see `directory.rs`).
     directory: directory::DirectoryState,
+    /// Sign-in sessions and the revocation feed (see `sessions.rs`).
+    pub(super) sessions: sessions::SessionState,
 }
 
 #[derive(Default)]

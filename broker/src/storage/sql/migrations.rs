@@ -78,6 +78,8 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[
                 count BIGINT NOT NULL)",
         ],
     ),
+    // Sign-in sessions and the revocation feed (issue 17).
+    (5, super::sessions::MIGRATION),
     // Users and clients managed through the gRPC API (issue 13; numbered after the issue so
     // that migrations added meanwhile on other branches keep their numbers).
     // (tables of `directory.rs`)

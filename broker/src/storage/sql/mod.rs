@@ -9,6 +9,7 @@ mod migrations;
 mod postgres;
 mod refresh;
 mod rows;
+mod sessions;
 mod sqlite;
 mod throttle;
 
