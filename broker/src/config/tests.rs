@@ -686,3 +686,34 @@ fn grpc_block_is_read() {
     let open = format!("{}grpc:\n  addr: 0.0.0.0:5557\n", base());
     assert!(err(&open).starts_with("grpc.tlsClientCA"), "{}", err(&open));
 }
+
+#[test]
+fn grant_types_and_device_request_expiry() {
+    let yaml = format!(
+        "{}oauth2:\n  grantTypes: [refresh_token, authorization_code]\nexpiry:\n  deviceRequests: 10m\n",
+        base()
+    );
+    let c = Config::from_yaml(&yaml).unwrap();
+    assert_eq!(
+        c.oauth2.grant_types.names(),
+        vec!["authorization_code", "refresh_token"]
+    );
+    assert_eq!(c.expiry.device_requests, std::time::Duration::from_secs(600));
+    assert_eq!(
+        Config::from_yaml(&base()).unwrap().expiry.device_requests,
+        std::time::Duration::from_secs(300)
+    );
+    let yaml = format!(
+        "{}oauth2:\n  grantTypes: [authorization_code, authorisation_code]\n",
+        base()
+    );
+    assert!(
+        err(&yaml).starts_with("oauth2.grantTypes[1]: \"authorisation_code\" is not a grant type"),
+        "{}",
+        err(&yaml)
+    );
+    let yaml = format!("{}oauth2:\n  grantTypes: authorization_code\n", base());
+    assert!(err(&yaml).starts_with("oauth2.grantTypes"), "{}", err(&yaml));
+    let yaml = format!("{}expiry:\n  deviceRequests: soon\n", base());
+    assert!(err(&yaml).starts_with("expiry.deviceRequests"), "{}", err(&yaml));
+}

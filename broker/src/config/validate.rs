@@ -150,6 +150,7 @@ fn expiry(raw: Option<RawExpiry>) -> Result<Expiry, ConfigError> {
         id_tokens: None,
         auth_requests: None,
         signing_keys: None,
+        device_requests: None,
         refresh_tokens: None,
     });
     let refresh = match raw.refresh_tokens {
@@ -189,6 +190,11 @@ fn expiry(raw: Option<RawExpiry>) -> Result<Expiry, ConfigError> {
             "expiry.signingKeys",
             raw.signing_keys,
             Duration::from_secs(6 * 3600),
+        )?,
+        device_requests: duration(
+            "expiry.deviceRequests",
+            raw.device_requests,
+            Duration::from_secs(5 * 60),
         )?,
         refresh_tokens: refresh,
     })
@@ -233,6 +239,7 @@ fn oauth2(
             password_connector: None,
             pkce_enforce: false,
             pkce_methods: vec![PkceMethod::S256],
+            grant_types: super::grant_types::grant_types(None, false, warnings)?,
         });
     };
     for (i, t) in raw.response_types.iter().flatten().enumerate() {
@@ -291,7 +298,13 @@ fn oauth2(
             out
         }
     };
+    let grant_types = super::grant_types::grant_types(
+        raw.grant_types,
+        raw.password_connector.is_some(),
+        warnings,
+    )?;
     Ok(OAuth2 {
+        grant_types,
         skip_approval_screen: raw.skip_approval_screen.unwrap_or(false),
         always_show_login_screen: raw.always_show_login_screen.unwrap_or(false),
         password_connector: raw.password_connector,

@@ -15,7 +15,7 @@ use super::params::Params;
 use super::redirect::{error_to_client, found};
 use super::scopes::parse_scopes;
 use super::{pkce, AppState};
-use crate::config::PkceMethod;
+use crate::config::{GrantType, PkceMethod};
 use crate::random::{hash_secret, random_token};
 use crate::storage::{now, AuthRequest, PkceChallenge};
 use crate::web::{chooser_page, error_page, storage_error_page, throttled_page, ConnectorLink};
@@ -67,6 +67,17 @@ pub async fn authorize(
     let back =
         |error: &str, description: &str| error_to_client(redirect_uri, error, description, state);
 
+    if !app
+        .config
+        .oauth2
+        .grant_types
+        .enabled(GrantType::AuthorizationCode)
+    {
+        return back(
+            "unauthorized_client",
+            "the authorization code grant is not enabled (oauth2.grantTypes)",
+        );
+    }
     if state.is_some_and(|s| s.len() > MAX_PARAM_LEN)
         || params.get("nonce").is_some_and(|n| n.len() > MAX_PARAM_LEN)
     {

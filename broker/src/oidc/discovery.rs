@@ -17,10 +17,7 @@ pub async fn discovery(State(app): State<Arc<AppState>>) -> Json<Value> {
 /// The discovery document (also answered by the gRPC API's `GetDiscovery`).
 pub fn document(app: &AppState) -> Value {
     let issuer = &app.config.issuer;
-    let mut grants = vec!["authorization_code", "refresh_token"];
-    if app.config.oauth2.password_connector.is_some() {
-        grants.push("password");
-    }
+    let grants = app.config.oauth2.grant_types.names();
     let methods: Vec<&str> = app
         .config
         .oauth2
