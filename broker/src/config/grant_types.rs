@@ -59,7 +59,6 @@ pub fn grant_types(
         let all = ORDER
             .into_iter()
             .filter(|g| *g != GrantType::Password || password_connector)
-            .filter(|g| *g != GrantType::DeviceCode)
             .collect();
         return Ok(GrantTypes(all));
     };
@@ -79,12 +78,7 @@ pub fn grant_types(
                 }
                 GrantType::Password
             }
-            DEVICE_CODE => {
-                return Err(ConfigError::key(
-                    path,
-                    "the device flow is not supported yet; remove it",
-                ))
-            }
+            DEVICE_CODE => GrantType::DeviceCode,
             // As with responseTypes [token]: accepted so the file loads, never served.
             "implicit" => {
                 warnings.push(format!(
@@ -143,7 +137,7 @@ mod tests {
         let g = grant_types(None, false, &mut w).unwrap();
         assert_eq!(
             g.names(),
-            vec!["authorization_code", "refresh_token"]
+            vec!["authorization_code", "refresh_token", DEVICE_CODE]
         );
         let g = grant_types(None, true, &mut w).unwrap();
         assert!(g.enabled(GrantType::Password));
@@ -153,9 +147,15 @@ mod tests {
     #[test]
     fn a_list_narrows_and_keeps_order() {
         let mut w = Vec::new();
-        let g = grant_types(list(&["refresh_token", "authorization_code"]), false, &mut w).unwrap();
+        let g = grant_types(
+            list(&["refresh_token", "authorization_code"]),
+            false,
+            &mut w,
+        )
+        .unwrap();
         assert_eq!(g.names(), vec!["authorization_code", "refresh_token"]);
-        let g = grant_types(list(&["authorization_code"]), false, &mut w).unwrap();
+        let g = grant_types(list(&[DEVICE_CODE, "authorization_code"]), false, &mut w).unwrap();
+        assert_eq!(g.names(), vec!["authorization_code", DEVICE_CODE]);
         assert!(!g.enabled(GrantType::RefreshToken));
     }
 

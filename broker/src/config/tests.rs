@@ -698,7 +698,10 @@ fn grant_types_and_device_request_expiry() {
         c.oauth2.grant_types.names(),
         vec!["authorization_code", "refresh_token"]
     );
-    assert_eq!(c.expiry.device_requests, std::time::Duration::from_secs(600));
+    assert_eq!(
+        c.expiry.device_requests,
+        std::time::Duration::from_secs(600)
+    );
     assert_eq!(
         Config::from_yaml(&base()).unwrap().expiry.device_requests,
         std::time::Duration::from_secs(300)
@@ -713,7 +716,33 @@ fn grant_types_and_device_request_expiry() {
         err(&yaml)
     );
     let yaml = format!("{}oauth2:\n  grantTypes: authorization_code\n", base());
-    assert!(err(&yaml).starts_with("oauth2.grantTypes"), "{}", err(&yaml));
+    assert!(
+        err(&yaml).starts_with("oauth2.grantTypes"),
+        "{}",
+        err(&yaml)
+    );
     let yaml = format!("{}expiry:\n  deviceRequests: soon\n", base());
-    assert!(err(&yaml).starts_with("expiry.deviceRequests"), "{}", err(&yaml));
+    assert!(
+        err(&yaml).starts_with("expiry.deviceRequests"),
+        "{}",
+        err(&yaml)
+    );
+}
+
+#[test]
+fn dex_device_callback_marker_is_accepted_and_dropped() {
+    let yaml = base().replace(
+        "redirectURIs: [\"http://127.0.0.1:8080/oauth2/callback\"]",
+        "redirectURIs: [\"/device/callback\", \"http://127.0.0.1:8080/oauth2/callback\"]",
+    );
+    let c = Config::from_yaml(&yaml).unwrap();
+    assert_eq!(
+        c.client("gatehouse").unwrap().redirect_uris,
+        vec!["http://127.0.0.1:8080/oauth2/callback"]
+    );
+    let yaml = base().replace(
+        "redirectURIs: [\"http://127.0.0.1:8080/oauth2/callback\"]",
+        "redirectURIs: [\"/device/other\"]",
+    );
+    assert!(err(&yaml).starts_with("staticClients[0].redirectURIs[0]"));
 }

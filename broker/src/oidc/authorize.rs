@@ -171,6 +171,7 @@ pub async fn authorize(
         identity: None,
         upstream: None,
         browser_binding: None,
+        device: None,
         expires_at: now().saturating_add(app.config.expiry.auth_requests.as_secs() as i64),
     };
     // Each /auth stores a row before anyone signed in: bounded per client address.
@@ -196,18 +197,24 @@ pub async fn authorize(
         return storage_error_page(&e, "storing auth request");
     }
 
-    let connectors = app.connectors.all();
+    let chosen = params.get("connector_id");
+    if chosen.is_some_and(|c| app.connectors.get(c).is_none()) {
+        return back("invalid_request", "unknown connector_id");
+    }
+    to_connectors(&app, &request.id, chosen)
+}
+
+/// Sends the browser on with a stored request: to the connector asked for, to the only one,
+/// or to the chooser.
+pub(super) fn to_connectors(app: &AppState, request_id: &str, chosen: Option<&str>) -> Response {
     let login_url = |connector_id: &str| {
-        let req: String = form_urlencoded::byte_serialize(request.id.as_bytes()).collect();
+        let req: String = form_urlencoded::byte_serialize(request_id.as_bytes()).collect();
         app.path(&format!("/auth/{connector_id}?req={req}"))
     };
-    if let Some(chosen) = params.get("connector_id") {
-        return match app.connectors.get(chosen) {
-            Some(c) => found(&login_url(c.id())),
-            None => back("invalid_request", "unknown connector_id"),
-        };
+    if let Some(c) = chosen.and_then(|id| app.connectors.get(id)) {
+        return found(&login_url(c.id()));
     }
-    match connectors {
+    match app.connectors.all() {
         [only] if !app.config.oauth2.always_show_login_screen => found(&login_url(only.id())),
         list => chooser_page(
             &list

@@ -25,7 +25,7 @@ pub fn document(app: &AppState) -> Value {
         .iter()
         .map(|m| m.as_str())
         .collect();
-    json!({
+    let mut doc = json!({
         "issuer": issuer.url,
         "authorization_endpoint": issuer.endpoint("/auth"),
         "token_endpoint": issuer.endpoint("/token"),
@@ -41,13 +41,25 @@ pub fn document(app: &AppState) -> Value {
         // RFC 7009 (beyond Dex): a client ends its refresh token's sign-in.
         "revocation_endpoint": issuer.endpoint("/token/revoke"),
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        // RFC 7662, for resource servers (confidential clients).
+        "introspection_endpoint": issuer.endpoint("/token/introspect"),
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "grant_types_supported": grants,
         "code_challenge_methods_supported": methods,
         "claims_supported": [
             "iss", "sub", "aud", "iat", "exp", "nonce", "at_hash", "email", "email_verified",
             "name", "preferred_username", "groups", "federated_claims"
         ],
-    })
+    });
+    if app
+        .config
+        .oauth2
+        .grant_types
+        .enabled(crate::config::GrantType::DeviceCode)
+    {
+        doc["device_authorization_endpoint"] = json!(issuer.endpoint("/device/code"));
+    }
+    doc
 }
 
 /// The algorithms of the keys we publish, the signing key's first: what a relying party may

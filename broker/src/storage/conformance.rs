@@ -7,7 +7,7 @@ use super::*;
 
 pub(super) const NOW: UnixTime = 1_700_000_000;
 
-fn identity() -> Identity {
+pub(super) fn identity() -> Identity {
     Identity {
         user_id: "u1".into(),
         username: "admin".into(),
@@ -35,6 +35,7 @@ fn auth_request(id: &str, expires_at: UnixTime) -> AuthRequest {
         identity: None,
         upstream: None,
         browser_binding: None,
+        device: None,
         expires_at,
     }
 }
@@ -100,6 +101,7 @@ pub async fn run_all(storage: Arc<dyn Storage>) {
     refresh_reuse_interval(s).await;
     refresh_without_rotation(s).await;
     refresh_family_revocation(s).await;
+    live_refresh_tokens_are_read_without_use(s).await;
     upstream_login_and_connector_data(s).await;
     signing_keys(s).await;
     signing_key_rotation_is_compare_and_swap(s).await;
@@ -115,6 +117,7 @@ pub async fn run_all(storage: Arc<dyn Storage>) {
     window_counts(s).await;
     concurrent_login_attempts(storage.clone()).await;
     super::conformance_directory::run_all(storage.clone()).await;
+    super::conformance_device::run_all(storage.clone()).await;
 }
 
 /// Runs `n` copies of `op` at once (on separate tasks, so SQL backends use separate connections).
@@ -433,6 +436,57 @@ async fn expired_codes_refused(s: &dyn Storage) {
         s.redeem_auth_code("old", NOW).await.unwrap(),
         CodeRedemption::Unknown
     ));
+}
+
+async fn live_refresh_tokens_are_read_without_use(s: &dyn Storage) {
+    let t = refresh("live1", "famlive", NOW + 100);
+    s.create_refresh_token(&t).await.unwrap();
+    for _ in 0..2 {
+        assert_eq!(
+            s.live_refresh_token("live1", "hash-live1", "c", NOW)
+                .await
+                .unwrap(),
+            Some(t.clone())
+        );
+    }
+    assert_eq!(
+        s.live_refresh_token("live1", "wrong", "c", NOW)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.live_refresh_token("live1", "hash-live1", "d", NOW)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.live_refresh_token("nope", "hash-nope", "c", NOW)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.live_refresh_token("live1", "hash-live1", "c", NOW + 100)
+            .await
+            .unwrap(),
+        None,
+        "expired"
+    );
+    // Still usable after being read; spent by the use, it is no longer live.
+    assert!(matches!(
+        s.use_refresh_token("live1", "hash-live1", "c", &ROTATE, NOW)
+            .await
+            .unwrap(),
+        RefreshUse::Valid(_)
+    ));
+    assert_eq!(
+        s.live_refresh_token("live1", "hash-live1", "c", NOW)
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 async fn refresh_rotation_and_reuse(s: &dyn Storage) {

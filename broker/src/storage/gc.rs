@@ -23,6 +23,9 @@ pub fn spawn_garbage_collector(
                 Ok(stats) => tracing::debug!(?stats, "garbage-collected expired rows"),
                 Err(e) => tracing::warn!(error = %e, "garbage collection failed"),
             }
+            if let Err(e) = storage.delete_expired_device_requests(now()).await {
+                tracing::warn!(error = %e, "garbage collection of device requests failed");
+            }
         }
     })
 }

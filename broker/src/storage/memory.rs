@@ -28,6 +28,8 @@ pub(super) struct State {
     login_throttle: HashMap<String, throttle::ThrottleRow>,
     /// key → (end of the current window, events counted in it).
     rate_windows: HashMap<String, (UnixTime, i64)>,
+    /// Device authorizations by device-code hash (see `memory_device.rs`).
+    pub(super) device_requests: HashMap<String, DeviceRequest>,
     /// Users and clients created at run time (see `memory_directory.rs`).
     pub(super) directory: super::memory_directory::DirectoryState,
 }
@@ -188,6 +190,27 @@ impl Storage for MemoryStorage {
             token.expires_at = policy.expires_at(token.created_at, now);
         }
         Ok(RefreshUse::Valid(Box::new(found)))
+    }
+
+    async fn live_refresh_token(
+        &self,
+        id: &str,
+        secret_hash: &str,
+        client_id: &str,
+        now: UnixTime,
+    ) -> Result<Option<RefreshToken>> {
+        let s = self.lock();
+        let Some((token, spent)) = s.refresh_tokens.get(id) else {
+            return Ok(None);
+        };
+        let secret_ok: bool = token
+            .secret_hash
+            .as_bytes()
+            .ct_eq(secret_hash.as_bytes())
+            .into();
+        let live =
+            secret_ok && token.client_id == client_id && spent.is_none() && token.expires_at > now;
+        Ok(live.then(|| token.clone()))
     }
 
     async fn revoke_refresh_family(&self, family: &str) -> Result<u64> {

@@ -75,6 +75,8 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[
                 count BIGINT NOT NULL)",
         ],
     ),
+    // Device authorization requests (RFC 8628, issue 18).
+    (6, super::sql_device::MIGRATION),
     // Users and clients managed through the gRPC API (issue 13; numbered after the issue so
     // that migrations added meanwhile on other branches keep their numbers).
     (13, super::sql_directory::MIGRATION),

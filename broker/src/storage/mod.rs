@@ -6,14 +6,17 @@
 //! columns queries filter on. Every read-modify-write takes its row lock first (an UPDATE),
 //! so replicas on one PostgreSQL serialise on the row instead of both passing a check.
 
+mod device;
 mod directory;
 mod gc;
 mod memory;
+mod memory_device;
 mod memory_directory;
 mod migrations;
 mod postgres;
 mod records;
 mod sql;
+mod sql_device;
 mod sql_directory;
 mod sql_rows;
 mod sql_throttle;
@@ -22,10 +25,13 @@ mod throttle;
 #[cfg(test)]
 mod conformance;
 #[cfg(test)]
+mod conformance_device;
+#[cfg(test)]
 mod conformance_directory;
 
 use async_trait::async_trait;
 
+pub use device::{DeviceDecision, DevicePoll, DeviceRequest, DeviceRequests, SLOW_DOWN_STEP_SECS};
 pub use directory::{Change, ClientRecord, Directory, PasswordRecord, UserRef};
 pub use gc::spawn_garbage_collector;
 pub use memory::MemoryStorage;
@@ -103,7 +109,7 @@ pub struct GcStats {
 
 /// Users and clients managed at run time are the [`Directory`] part (issue 13).
 #[async_trait]
-pub trait Storage: Directory + Send + Sync + 'static {
+pub trait Storage: Directory + DeviceRequests + Send + Sync + 'static {
     /// Cheap round-trip, for health checks.
     async fn ping(&self) -> Result<()>;
 
@@ -143,6 +149,15 @@ pub trait Storage: Directory + Send + Sync + 'static {
         policy: &RefreshPolicy,
         now: UnixTime,
     ) -> Result<RefreshUse>;
+    /// The token, when it is live (not spent, not expired) and `client_id`'s, secret checked in
+    /// constant time; changes nothing (introspection reads, it does not use).
+    async fn live_refresh_token(
+        &self,
+        id: &str,
+        secret_hash: &str,
+        client_id: &str,
+        now: UnixTime,
+    ) -> Result<Option<RefreshToken>>;
     /// Revokes every refresh token descended from one authorization code; returns how many.
     async fn revoke_refresh_family(&self, family: &str) -> Result<u64>;
 

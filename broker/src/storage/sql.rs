@@ -339,6 +339,31 @@ impl Storage for SqlStorage {
         Ok(RefreshUse::Valid(Box::new(token)))
     }
 
+    async fn live_refresh_token(
+        &self,
+        id: &str,
+        secret_hash: &str,
+        client_id: &str,
+        now: UnixTime,
+    ) -> Result<Option<RefreshToken>> {
+        let row = sqlx::query(
+            "SELECT secret_hash, client_id, data FROM refresh_tokens
+             WHERE id = $1 AND spent = 0 AND expires_at > $2",
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let stored_hash: String = row.try_get("secret_hash")?;
+        let stored_client: String = row.try_get("client_id")?;
+        let secret_ok: bool = stored_hash.as_bytes().ct_eq(secret_hash.as_bytes()).into();
+        if !secret_ok || stored_client != client_id {
+            return Ok(None);
+        }
+        Ok(Some(from_row(&row)?))
+    }
+
     async fn revoke_refresh_family(&self, family: &str) -> Result<u64> {
         let mut tx = self.pool.begin().await?;
         let n = delete_family(&mut tx, family).await?;

@@ -24,10 +24,12 @@ use crate::storage::{RefreshPolicy, RefreshToken, UnixTime};
 use crate::token::Grant;
 
 mod code;
+mod device;
 mod password;
 mod refresh;
 
 use code::authorization_code;
+use device::device_code;
 use password::password;
 use refresh::refresh_token;
 
@@ -48,7 +50,21 @@ pub async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match handle(&app, client, &headers, &body).await {
+    respond(handle(&app, client, &headers, &body, None).await)
+}
+
+/// `POST /device/token`: older Dex's polling endpoint, the token endpoint for the device grant only.
+pub async fn device_token(
+    State(app): State<Arc<AppState>>,
+    client: ClientAddress,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    respond(handle(&app, client, &headers, &body, Some(GrantType::DeviceCode)).await)
+}
+
+fn respond(result: Result<TokenResponse, OAuthError>) -> Response {
+    match result {
         Ok(r) => {
             let mut response = Json(r).into_response();
             let h = response.headers_mut();
@@ -86,26 +102,25 @@ async fn handle(
     address: ClientAddress,
     headers: &HeaderMap,
     body: &[u8],
+    only: Option<GrantType>,
 ) -> Result<TokenResponse, OAuthError> {
     let form = form_body(headers, body)?;
     let client = authenticate(app, headers, &form).await?;
     let client = &client;
     let grants = &app.config.oauth2.grant_types;
     let requested = match form.get("grant_type") {
-        Some(name) => grant_named(name).filter(|g| grants.enabled(*g)).ok_or_else(|| {
-            OAuthError::unsupported_grant_type(format!("grant_type {name:?} is not supported"))
-        })?,
+        Some(name) => grant_named(name)
+            .filter(|g| grants.enabled(*g) && only.is_none_or(|o| o == *g))
+            .ok_or_else(|| {
+                OAuthError::unsupported_grant_type(format!("grant_type {name:?} is not supported"))
+            })?,
         None => return Err(OAuthError::invalid_request("grant_type is missing")),
     };
     let issued = match requested {
         GrantType::AuthorizationCode => authorization_code(app, client, &form).await,
         GrantType::RefreshToken => refresh_token(app, client, &form).await,
         GrantType::Password => password(app, client, address, &form).await,
-        GrantType::DeviceCode => {
-            return Err(OAuthError::unsupported_grant_type(
-                "the device flow is not served yet",
-            ))
-        }
+        GrantType::DeviceCode => device_code(app, client, &form).await,
     };
     let grant_type = requested.as_str();
     if issued.is_ok() {
