@@ -9,6 +9,7 @@ mod env_expand;
 mod error;
 mod grant_types;
 mod grpc;
+mod mysql;
 mod password_hash;
 mod raw;
 pub(crate) mod schema;

@@ -10,8 +10,12 @@ use crate::secret::Secret;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StorageConfig {
     Memory,
-    Sqlite { file: PathBuf },
+    Sqlite {
+        file: PathBuf,
+    },
     Postgres(PostgresConfig),
+    /// MySQL / MariaDB: the same pool settings, a `mysql://` URL.
+    Mysql(PostgresConfig),
 }
 
 /// How to reach PostgreSQL and size the connection pool.
@@ -90,13 +94,35 @@ pub fn storage(raw: Option<RawStorage>) -> Result<StorageConfig, ConfigError> {
             refuse_keys(&config, "postgres", &["file"])?;
             postgres(config).map(StorageConfig::Postgres)
         }
+        "mysql" => {
+            let config = config.ok_or_else(|| {
+                ConfigError::key(
+                    "storage.config",
+                    "missing: host, port, database, user, password and ssl",
+                )
+            })?;
+            refuse_keys(&config, "mysql", &["file", "url"])?;
+            let pool = pool(&config)?;
+            let (url, display) = super::mysql::url(&config)?;
+            Ok(StorageConfig::Mysql(pool.with_url(url, display)))
+        }
+        "etcd" => Err(ConfigError::key(
+            "storage.type",
+            "etcd is not supported (its key-value model does not fit this broker's transactional \
+             storage); use postgres for several replicas, or sqlite3 for one",
+        )),
+        "kubernetes" => Err(ConfigError::key(
+            "storage.type",
+            "kubernetes (CRD) storage is not supported; use postgres for several replicas, or \
+             sqlite3 for one",
+        )),
         "" => Err(ConfigError::key(
             "storage.type",
-            "missing: use sqlite3, postgres or memory",
+            "missing: use sqlite3, postgres, mysql or memory",
         )),
         other => Err(ConfigError::key(
             "storage.type",
-            format!("{other:?} is not supported; use sqlite3, postgres or memory"),
+            format!("{other:?} is not supported; use sqlite3, postgres, mysql or memory"),
         )),
     }
 }
@@ -129,7 +155,28 @@ fn refuse_keys(c: &RawStorageConfig, kind: &str, keys: &[&str]) -> Result<(), Co
     Ok(())
 }
 
-fn postgres(c: RawStorageConfig) -> Result<PostgresConfig, ConfigError> {
+/// Dex's pool keys, shared by the network databases.
+pub(super) struct Pool {
+    connection_timeout: Duration,
+    max_open_conns: u32,
+    max_idle_conns: Option<u32>,
+    conn_max_lifetime: Option<Duration>,
+}
+
+impl Pool {
+    pub(super) fn with_url(self, url: String, display: String) -> PostgresConfig {
+        PostgresConfig {
+            url: Secret::new(url),
+            display,
+            connection_timeout: self.connection_timeout,
+            max_open_conns: self.max_open_conns,
+            max_idle_conns: self.max_idle_conns,
+            conn_max_lifetime: self.conn_max_lifetime,
+        }
+    }
+}
+
+fn pool(c: &RawStorageConfig) -> Result<Pool, ConfigError> {
     let connection_timeout = match int("connectionTimeout", &c.connection_timeout, 0, 86_400)? {
         None | Some(0) => DEFAULT_CONNECTION_TIMEOUT,
         Some(secs) => Duration::from_secs(secs),
@@ -144,6 +191,16 @@ fn postgres(c: RawStorageConfig) -> Result<PostgresConfig, ConfigError> {
         None | Some(0) => None,
         Some(secs) => Some(Duration::from_secs(secs)),
     };
+    Ok(Pool {
+        connection_timeout,
+        max_open_conns,
+        max_idle_conns,
+        conn_max_lifetime,
+    })
+}
+
+fn postgres(c: RawStorageConfig) -> Result<PostgresConfig, ConfigError> {
+    let pool = pool(&c)?;
     let (url, display) = match c.url {
         Some(url) => {
             for key in ["host", "port", "database", "user", "password", "ssl"] {
@@ -166,17 +223,10 @@ fn postgres(c: RawStorageConfig) -> Result<PostgresConfig, ConfigError> {
         }
         None => from_keys(&c)?,
     };
-    Ok(PostgresConfig {
-        url: Secret::new(url),
-        display,
-        connection_timeout,
-        max_open_conns,
-        max_idle_conns,
-        conn_max_lifetime,
-    })
+    Ok(pool.with_url(url, display))
 }
 
-fn int(
+pub(super) fn int(
     key: &str,
     raw: &Option<IntOrString>,
     min: i64,
@@ -294,7 +344,7 @@ fn from_keys(c: &RawStorageConfig) -> Result<(String, String), ConfigError> {
     Ok((url.to_string(), format!("{host}:{port}/{database}")))
 }
 
-fn split_host_port(text: &str) -> Option<(&str, u16)> {
+pub(super) fn split_host_port(text: &str) -> Option<(&str, u16)> {
     if text.starts_with('/') {
         return None;
     }

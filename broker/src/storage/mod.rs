@@ -13,10 +13,12 @@ mod memory;
 mod memory_device;
 mod memory_directory;
 mod migrations;
+mod mysql;
 mod postgres;
 mod records;
 mod sql;
 mod sql_device;
+mod sql_dialect;
 mod sql_directory;
 mod sql_rows;
 mod sql_throttle;
@@ -225,6 +227,9 @@ pub async fn open(config: &crate::config::StorageConfig) -> Result<std::sync::Ar
         }
         crate::config::StorageConfig::Postgres(pg) => {
             std::sync::Arc::new(SqlStorage::open_postgres(pg).await?)
+        }
+        crate::config::StorageConfig::Mysql(my) => {
+            std::sync::Arc::new(SqlStorage::open_mysql(my).await?)
         }
     })
 }

@@ -23,12 +23,7 @@ use super::*;
 
 static INSTALL_DRIVERS: Once = Once::new();
 
-/// Which database is behind the pool, for the few places that differ.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Backend {
-    Sqlite,
-    Postgres,
-}
+pub(super) use super::sql_dialect::Backend;
 
 pub struct SqlStorage {
     pub(super) pool: AnyPool,
@@ -70,41 +65,63 @@ impl SqlStorage {
 
     pub(super) async fn migrate(&self) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        if self.backend == Backend::Postgres {
-            // Replicas starting together would race on CREATE TABLE; the first one migrates
-            // while the others wait here, then find nothing left to do.
-            sqlx::query("SELECT pg_advisory_xact_lock(7226115059)")
-                .execute(&mut *tx)
-                .await?;
+        // Replicas starting together would race on CREATE TABLE; the first one migrates
+        // while the others wait here, then find nothing left to do.
+        match self.backend {
+            Backend::Postgres => {
+                sqlx::query("SELECT pg_advisory_xact_lock(7226115059)")
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            // A session lock (MySQL's DDL commits implicitly, so no transaction holds one).
+            Backend::Mysql => {
+                sqlx::query("SELECT GET_LOCK('gatehouse_migrations', 60)")
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Backend::Sqlite => {}
         }
-        sqlx::query(
+        sqlx::query(&self.backend.sql(
             "CREATE TABLE IF NOT EXISTS schema_migrations (
                 version BIGINT PRIMARY KEY,
                 applied_at BIGINT NOT NULL)",
-        )
+        ))
         .execute(&mut *tx)
         .await?;
         for (version, statements) in MIGRATIONS {
-            let applied = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
-                .bind(*version)
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_some();
+            let applied = sqlx::query(
+                &self
+                    .backend
+                    .sql("SELECT version FROM schema_migrations WHERE version = $1"),
+            )
+            .bind(*version)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
             if applied {
                 continue;
             }
             for statement in *statements {
-                sqlx::query(statement)
+                sqlx::query(&self.backend.ddl(statement))
                     .execute(&mut *tx)
                     .await
                     .map_err(|e| StorageError::Migration(format!("version {version}: {e}")))?;
             }
-            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
-                .bind(*version)
-                .bind(now())
+            sqlx::query(
+                &self
+                    .backend
+                    .sql("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)"),
+            )
+            .bind(*version)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+            tracing::info!(version, "applied storage migration");
+        }
+        if self.backend == Backend::Mysql {
+            sqlx::query("SELECT RELEASE_LOCK('gatehouse_migrations')")
                 .execute(&mut *tx)
                 .await?;
-            tracing::info!(version, "applied storage migration");
         }
         tx.commit().await?;
         Ok(())
@@ -119,57 +136,81 @@ impl SqlStorage {
         change: impl FnOnce(&mut AuthRequest) -> bool + Send,
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
-        let locked = sqlx::query("UPDATE auth_requests SET expires_at = expires_at WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let locked = sqlx::query(
+            &self
+                .backend
+                .sql("UPDATE auth_requests SET expires_at = expires_at WHERE id = $1"),
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         if locked == 0 {
             return Ok(false);
         }
-        let row = sqlx::query("SELECT data FROM auth_requests WHERE id = $1")
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
+        let row = sqlx::query(
+            &self
+                .backend
+                .sql("SELECT data FROM auth_requests WHERE id = $1"),
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
         let mut request: AuthRequest = from_row(&row)?;
         if !change(&mut request) {
             return Ok(false);
         }
-        sqlx::query("UPDATE auth_requests SET data = $1 WHERE id = $2")
-            .bind(to_json(&request)?)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            &self
+                .backend
+                .sql("UPDATE auth_requests SET data = $1 WHERE id = $2"),
+        )
+        .bind(to_json(&request)?)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(true)
     }
 }
 
-pub(super) async fn delete_family(tx: &mut Transaction<'_, Any>, family: &str) -> Result<u64> {
-    Ok(sqlx::query("DELETE FROM refresh_tokens WHERE family = $1")
-        .bind(family)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected())
+pub(super) async fn delete_family(
+    backend: Backend,
+    tx: &mut Transaction<'_, Any>,
+    family: &str,
+) -> Result<u64> {
+    Ok(
+        sqlx::query(&backend.sql("DELETE FROM refresh_tokens WHERE family = $1"))
+            .bind(family)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected(),
+    )
 }
 
 #[async_trait]
 impl Storage for SqlStorage {
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query(&self.backend.sql("SELECT 1"))
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     async fn create_auth_request(&self, request: &AuthRequest) -> Result<()> {
-        insert(&self.pool, request).await
+        insert(self.backend, &self.pool, request).await
     }
 
     async fn get_auth_request(&self, id: &str, now: UnixTime) -> Result<Option<AuthRequest>> {
-        let row = sqlx::query("SELECT data FROM auth_requests WHERE id = $1 AND expires_at > $2")
-            .bind(id)
-            .bind(now)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            &self
+                .backend
+                .sql("SELECT data FROM auth_requests WHERE id = $1 AND expires_at > $2"),
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(from_row).transpose()
     }
 
@@ -205,40 +246,50 @@ impl Storage for SqlStorage {
 
     async fn take_auth_request(&self, id: &str, now: UnixTime) -> Result<Option<AuthRequest>> {
         let delete = "DELETE FROM auth_requests WHERE id = $1 RETURNING expires_at, data";
-        Ok(match take_record(&self.pool, delete, id, now).await? {
-            Taken::Live(request) => Some(request),
-            Taken::Unknown | Taken::Expired => None,
-        })
+        Ok(
+            match take_record(self.backend, &self.pool, delete, id, now).await? {
+                Taken::Live(request) => Some(request),
+                Taken::Unknown | Taken::Expired => None,
+            },
+        )
     }
 
     async fn create_auth_code(&self, code: &AuthCode) -> Result<()> {
-        insert(&self.pool, code).await
+        insert(self.backend, &self.pool, code).await
     }
 
     async fn redeem_auth_code(&self, code_hash: &str, now: UnixTime) -> Result<CodeRedemption> {
         let mut tx = self.pool.begin().await?;
         let delete = "DELETE FROM auth_codes WHERE id = $1 RETURNING expires_at, data";
-        match take_record::<_, AuthCode>(&mut *tx, delete, code_hash, now).await? {
+        match take_record::<_, AuthCode>(self.backend, &mut *tx, delete, code_hash, now).await? {
             Taken::Expired => {
                 tx.commit().await?;
                 return Ok(CodeRedemption::Expired);
             }
             Taken::Live(code) => {
-                sqlx::query("INSERT INTO redeemed_codes (id, expires_at) VALUES ($1, $2)")
-                    .bind(code_hash)
-                    .bind(now + SPENT_MEMORY_SECS)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    &self
+                        .backend
+                        .sql("INSERT INTO redeemed_codes (id, expires_at) VALUES ($1, $2)"),
+                )
+                .bind(code_hash)
+                .bind(now + SPENT_MEMORY_SECS)
+                .execute(&mut *tx)
+                .await?;
                 tx.commit().await?;
                 return Ok(CodeRedemption::Redeemed(Box::new(code)));
             }
             Taken::Unknown => {}
         }
-        let replayed = sqlx::query("SELECT id FROM redeemed_codes WHERE id = $1")
-            .bind(code_hash)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some();
+        let replayed = sqlx::query(
+            &self
+                .backend
+                .sql("SELECT id FROM redeemed_codes WHERE id = $1"),
+        )
+        .bind(code_hash)
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some();
         tx.commit().await?;
         Ok(if replayed {
             CodeRedemption::Replayed
@@ -248,10 +299,8 @@ impl Storage for SqlStorage {
     }
 
     async fn create_refresh_token(&self, token: &RefreshToken) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO refresh_tokens (id, family, client_id, secret_hash, spent, expires_at, data)
-             VALUES ($1, $2, $3, $4, 0, $5, $6)",
-        )
+        sqlx::query(&self.backend.sql("INSERT INTO refresh_tokens (id, family, client_id, secret_hash, spent, expires_at, data)
+             VALUES ($1, $2, $3, $4, 0, $5, $6)"))
         .bind(&token.id)
         .bind(&token.family)
         .bind(&token.client_id)
@@ -274,18 +323,22 @@ impl Storage for SqlStorage {
     ) -> Result<RefreshUse> {
         let mut tx = self.pool.begin().await?;
         // Write first, so two concurrent uses of one token serialise here instead of both passing.
-        let locked = sqlx::query("UPDATE refresh_tokens SET spent = spent WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let locked = sqlx::query(
+            &self
+                .backend
+                .sql("UPDATE refresh_tokens SET spent = spent WHERE id = $1"),
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         if locked == 0 {
             return Ok(RefreshUse::Invalid);
         }
-        let row = sqlx::query(
+        let row = sqlx::query(&self.backend.sql(
             "SELECT secret_hash, client_id, spent, expires_at, family, data
              FROM refresh_tokens WHERE id = $1",
-        )
+        ))
         .bind(id)
         .fetch_one(&mut *tx)
         .await?;
@@ -303,12 +356,12 @@ impl Storage for SqlStorage {
             if now < spent.saturating_add(policy.reuse_interval_secs) {
                 return Ok(RefreshUse::RecentlyRotated(Box::new(from_row(&row)?)));
             }
-            delete_family(&mut tx, &family).await?;
+            delete_family(self.backend, &mut tx, &family).await?;
             tx.commit().await?;
             return Ok(RefreshUse::Reused);
         }
         if expires_at <= now {
-            sqlx::query("DELETE FROM refresh_tokens WHERE id = $1")
+            sqlx::query(&self.backend.sql("DELETE FROM refresh_tokens WHERE id = $1"))
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
@@ -317,22 +370,30 @@ impl Storage for SqlStorage {
         }
         let mut token: RefreshToken = from_row(&row)?;
         if policy.rotate {
-            sqlx::query("UPDATE refresh_tokens SET spent = $1, expires_at = $2 WHERE id = $3")
-                .bind(now.max(1))
-                .bind(expires_at.min(now + SPENT_MEMORY_SECS))
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                &self
+                    .backend
+                    .sql("UPDATE refresh_tokens SET spent = $1, expires_at = $2 WHERE id = $3"),
+            )
+            .bind(now.max(1))
+            .bind(expires_at.min(now + SPENT_MEMORY_SECS))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         } else {
             let found = token.clone();
             token.last_used = now;
             token.expires_at = policy.expires_at(token.created_at, now);
-            sqlx::query("UPDATE refresh_tokens SET expires_at = $1, data = $2 WHERE id = $3")
-                .bind(token.expires_at)
-                .bind(to_json(&token)?)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                &self
+                    .backend
+                    .sql("UPDATE refresh_tokens SET expires_at = $1, data = $2 WHERE id = $3"),
+            )
+            .bind(token.expires_at)
+            .bind(to_json(&token)?)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
             token = found;
         }
         tx.commit().await?;
@@ -346,10 +407,10 @@ impl Storage for SqlStorage {
         client_id: &str,
         now: UnixTime,
     ) -> Result<Option<RefreshToken>> {
-        let row = sqlx::query(
+        let row = sqlx::query(&self.backend.sql(
             "SELECT secret_hash, client_id, data FROM refresh_tokens
              WHERE id = $1 AND spent = 0 AND expires_at > $2",
-        )
+        ))
         .bind(id)
         .bind(now)
         .fetch_optional(&self.pool)
@@ -366,26 +427,34 @@ impl Storage for SqlStorage {
 
     async fn revoke_refresh_family(&self, family: &str) -> Result<u64> {
         let mut tx = self.pool.begin().await?;
-        let n = delete_family(&mut tx, family).await?;
+        let n = delete_family(self.backend, &mut tx, family).await?;
         tx.commit().await?;
         Ok(n)
     }
 
     async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
-        let rows = sqlx::query("SELECT data FROM signing_keys ORDER BY kid")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            &self
+                .backend
+                .sql("SELECT data FROM signing_keys ORDER BY kid"),
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(from_row).collect()
     }
 
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<()> {
-        insert(&self.pool, key).await
+        insert(self.backend, &self.pool, key).await
     }
 
     async fn signing_key_generation(&self) -> Result<i64> {
-        let row = sqlx::query("SELECT generation FROM signing_key_state WHERE id = 1")
-            .fetch_one(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            &self
+                .backend
+                .sql("SELECT generation FROM signing_key_state WHERE id = 1"),
+        )
+        .fetch_one(&self.pool)
+        .await?;
         Ok(row.try_get("generation")?)
     }
 
@@ -393,10 +462,10 @@ impl Storage for SqlStorage {
         let mut tx = self.pool.begin().await?;
         // The compare-and-swap: a concurrent rotation holds this row until it commits, after
         // which our WHERE no longer matches.
-        let swapped = sqlx::query(
+        let swapped = sqlx::query(&self.backend.sql(
             "UPDATE signing_key_state SET generation = generation + 1
              WHERE id = 1 AND generation = $1",
-        )
+        ))
         .bind(seen)
         .execute(&mut *tx)
         .await?
@@ -404,18 +473,20 @@ impl Storage for SqlStorage {
         if swapped == 0 {
             return Ok(false);
         }
-        insert(&mut *tx, key).await?;
+        insert(self.backend, &mut *tx, key).await?;
         tx.commit().await?;
         Ok(true)
     }
 
     async fn create_saml_request(&self, request: &SamlRequest) -> Result<()> {
-        insert(&self.pool, request).await
+        insert(self.backend, &self.pool, request).await
     }
 
     async fn get_saml_request(&self, id: &str, now: UnixTime) -> Result<Option<SamlRequest>> {
         let row = sqlx::query(
-            "SELECT answered, data FROM saml_requests WHERE id = $1 AND expires_at > $2",
+            &self
+                .backend
+                .sql("SELECT answered, data FROM saml_requests WHERE id = $1 AND expires_at > $2"),
         )
         .bind(id)
         .bind(now)
@@ -430,9 +501,7 @@ impl Storage for SqlStorage {
 
     async fn answer_saml_request(&self, id: &str, now: UnixTime) -> Result<bool> {
         // One conditional UPDATE: of two concurrent answers exactly one changes the row.
-        let changed = sqlx::query(
-            "UPDATE saml_requests SET answered = 1 WHERE id = $1 AND answered = 0 AND expires_at > $2",
-        )
+        let changed = sqlx::query(&self.backend.sql("UPDATE saml_requests SET answered = 1 WHERE id = $1 AND answered = 0 AND expires_at > $2"))
         .bind(id)
         .bind(now)
         .execute(&self.pool)
@@ -443,11 +512,15 @@ impl Storage for SqlStorage {
 
     async fn remember_saml_assertion(&self, id: &str, expires_at: UnixTime) -> Result<bool> {
         // The primary key makes the check and the insert one atomic step across replicas.
-        match sqlx::query("INSERT INTO saml_assertions (id, expires_at) VALUES ($1, $2)")
-            .bind(id)
-            .bind(expires_at)
-            .execute(&self.pool)
-            .await
+        match sqlx::query(
+            &self
+                .backend
+                .sql("INSERT INTO saml_assertions (id, expires_at) VALUES ($1, $2)"),
+        )
+        .bind(id)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await
         {
             Ok(_) => Ok(true),
             Err(e) if is_unique_violation(&e) => Ok(false),
@@ -489,7 +562,7 @@ impl Storage for SqlStorage {
             let pool = self.pool.clone();
             async move {
                 Ok::<u64, StorageError>(
-                    sqlx::query(sql)
+                    sqlx::query(&self.backend.sql(&sql))
                         .bind(now)
                         .execute(&pool)
                         .await?

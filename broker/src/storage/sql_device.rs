@@ -10,6 +10,7 @@ use super::device::{
     poll_step, DeviceDecision, DevicePoll, DeviceRequest, DeviceRequests, PollChange,
 };
 use super::sql::SqlStorage;
+use super::sql_dialect::Backend;
 use super::sql_rows::{from_row, insert_error, to_json};
 use super::{Result, UnixTime};
 
@@ -23,19 +24,21 @@ pub const MIGRATION: &[&str] = &["CREATE TABLE IF NOT EXISTS device_requests (
 impl SqlStorage {
     /// Locks and reads one request inside `tx`; None when unknown.
     async fn lock_device_request(
+        backend: Backend,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         device_code_hash: &str,
     ) -> Result<Option<DeviceRequest>> {
-        let locked =
-            sqlx::query("UPDATE device_requests SET expires_at = expires_at WHERE id = $1")
-                .bind(device_code_hash)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected();
+        let locked = sqlx::query(
+            &backend.sql("UPDATE device_requests SET expires_at = expires_at WHERE id = $1"),
+        )
+        .bind(device_code_hash)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
         if locked == 0 {
             return Ok(None);
         }
-        let row = sqlx::query("SELECT data FROM device_requests WHERE id = $1")
+        let row = sqlx::query(&backend.sql("SELECT data FROM device_requests WHERE id = $1"))
             .bind(device_code_hash)
             .fetch_one(&mut **tx)
             .await?;
@@ -43,10 +46,11 @@ impl SqlStorage {
     }
 
     async fn store_device_request(
+        backend: Backend,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         request: &DeviceRequest,
     ) -> Result<()> {
-        sqlx::query("UPDATE device_requests SET data = $1 WHERE id = $2")
+        sqlx::query(&backend.sql("UPDATE device_requests SET data = $1 WHERE id = $2"))
             .bind(to_json(request)?)
             .bind(&request.device_code_hash)
             .execute(&mut **tx)
@@ -58,9 +62,9 @@ impl SqlStorage {
 #[async_trait]
 impl DeviceRequests for SqlStorage {
     async fn create_device_request(&self, request: &DeviceRequest) -> Result<()> {
-        sqlx::query(
+        sqlx::query(&self.backend.sql(
             "INSERT INTO device_requests (id, user_code, expires_at, data) VALUES ($1, $2, $3, $4)",
-        )
+        ))
         .bind(&request.device_code_hash)
         .bind(&request.user_code_hash)
         .bind(request.expires_at)
@@ -76,9 +80,9 @@ impl DeviceRequests for SqlStorage {
         user_code_hash: &str,
         now: UnixTime,
     ) -> Result<Option<DeviceRequest>> {
-        let row = sqlx::query(
+        let row = sqlx::query(&self.backend.sql(
             "SELECT user_code, data FROM device_requests WHERE user_code = $1 AND expires_at > $2",
-        )
+        ))
         .bind(user_code_hash)
         .bind(now)
         .fetch_optional(&self.pool)
@@ -100,14 +104,16 @@ impl DeviceRequests for SqlStorage {
         now: UnixTime,
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
-        let Some(mut request) = Self::lock_device_request(&mut tx, device_code_hash).await? else {
+        let Some(mut request) =
+            Self::lock_device_request(self.backend, &mut tx, device_code_hash).await?
+        else {
             return Ok(false);
         };
         if request.expires_at <= now || request.decision != DeviceDecision::Pending {
             return Ok(false);
         }
         request.decision = decision.clone();
-        Self::store_device_request(&mut tx, &request).await?;
+        Self::store_device_request(self.backend, &mut tx, &request).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -119,7 +125,9 @@ impl DeviceRequests for SqlStorage {
         now_ms: i64,
     ) -> Result<DevicePoll> {
         let mut tx = self.pool.begin().await?;
-        let Some(mut request) = Self::lock_device_request(&mut tx, device_code_hash).await? else {
+        let Some(mut request) =
+            Self::lock_device_request(self.backend, &mut tx, device_code_hash).await?
+        else {
             return Ok(DevicePoll::Unknown);
         };
         let (poll, change) = poll_step(&request, client_id, now_ms);
@@ -128,13 +136,17 @@ impl DeviceRequests for SqlStorage {
             PollChange::Touch(at, interval) => {
                 request.last_poll_ms = at;
                 request.interval_secs = interval;
-                Self::store_device_request(&mut tx, &request).await?;
+                Self::store_device_request(self.backend, &mut tx, &request).await?;
             }
             PollChange::Delete => {
-                sqlx::query("DELETE FROM device_requests WHERE id = $1")
-                    .bind(device_code_hash)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    &self
+                        .backend
+                        .sql("DELETE FROM device_requests WHERE id = $1"),
+                )
+                .bind(device_code_hash)
+                .execute(&mut *tx)
+                .await?;
             }
         }
         tx.commit().await?;
@@ -142,12 +154,14 @@ impl DeviceRequests for SqlStorage {
     }
 
     async fn delete_expired_device_requests(&self, now: UnixTime) -> Result<u64> {
-        Ok(
-            sqlx::query("DELETE FROM device_requests WHERE expires_at <= $1")
-                .bind(now)
-                .execute(&self.pool)
-                .await?
-                .rows_affected(),
+        Ok(sqlx::query(
+            &self
+                .backend
+                .sql("DELETE FROM device_requests WHERE expires_at <= $1"),
         )
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
     }
 }

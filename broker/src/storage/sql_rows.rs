@@ -7,6 +7,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row};
 
+use super::sql_dialect::Backend;
 use super::*;
 
 pub(super) fn to_json<T: Serialize>(value: &T) -> Result<String> {
@@ -14,8 +15,20 @@ pub(super) fn to_json<T: Serialize>(value: &T) -> Result<String> {
 }
 
 pub(super) fn from_row<T: DeserializeOwned>(row: &AnyRow) -> Result<T> {
-    let data: String = row.try_get("data")?;
+    let data = text_column(row, "data")?;
     serde_json::from_str(&data).map_err(|e| StorageError::Corrupt(e.to_string()))
+}
+
+/// A text column's value. MySQL's LONGTEXT reaches the `Any` driver as a blob, so bytes are
+/// accepted too (and must be UTF-8).
+pub(super) fn text_column(row: &AnyRow, name: &str) -> Result<String> {
+    match row.try_get::<String, _>(name) {
+        Ok(text) => Ok(text),
+        Err(_) => {
+            let bytes: Vec<u8> = row.try_get(name)?;
+            String::from_utf8(bytes).map_err(|e| StorageError::Corrupt(e.to_string()))
+        }
+    }
 }
 
 pub(super) fn is_unique_violation(e: &sqlx::Error) -> bool {
@@ -84,12 +97,12 @@ impl Record for SamlRequest {
 }
 
 /// Inserts a record; a taken key is [`StorageError::AlreadyExists`].
-pub(super) async fn insert<'e, E, R>(executor: E, record: &R) -> Result<()>
+pub(super) async fn insert<'e, E, R>(backend: Backend, executor: E, record: &R) -> Result<()>
 where
     E: sqlx::Executor<'e, Database = Any>,
     R: Record,
 {
-    sqlx::query(R::INSERT)
+    sqlx::query(&backend.sql(R::INSERT))
         .bind(record.key())
         .bind(record.expires_at())
         .bind(to_json(record)?)
@@ -109,8 +122,9 @@ pub(super) enum Taken<T> {
 /// Deletes a one-time record and returns it, atomically (`delete` ends in
 /// `RETURNING expires_at, data`); its JSON is read only when it is still live.
 pub(super) async fn take_record<'e, E, T>(
+    backend: Backend,
     executor: E,
-    delete: &'static str,
+    delete: &str,
     key: &str,
     now: UnixTime,
 ) -> Result<Taken<T>>
@@ -118,7 +132,7 @@ where
     E: sqlx::Executor<'e, Database = Any>,
     T: DeserializeOwned,
 {
-    let row = sqlx::query(delete)
+    let row = sqlx::query(&backend.sql(delete))
         .bind(key)
         .fetch_optional(executor)
         .await?;
