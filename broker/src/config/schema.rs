@@ -176,6 +176,10 @@ const CONNECTOR: Shape = Shape::Object(&[
     ("id", Shape::Scalar),
     ("name", Shape::Scalar),
     ("config", Shape::Opaque),
+    (
+        "grantTypes",
+        Shape::Unsupported("per-connector grant types are not supported: every connector serves every enabled grant"),
+    ),
 ]);
 
 /// The whole config file.
