@@ -245,9 +245,9 @@ impl Storage for SqlStorage {
     }
 
     async fn take_auth_request(&self, id: &str, now: UnixTime) -> Result<Option<AuthRequest>> {
-        let delete = "DELETE FROM auth_requests WHERE id = $1 RETURNING expires_at, data";
+        let mut conn = self.pool.acquire().await?;
         Ok(
-            match take_record(self.backend, &self.pool, delete, id, now).await? {
+            match take_record(self.backend, &mut conn, "auth_requests", id, now).await? {
                 Taken::Live(request) => Some(request),
                 Taken::Unknown | Taken::Expired => None,
             },
@@ -260,8 +260,7 @@ impl Storage for SqlStorage {
 
     async fn redeem_auth_code(&self, code_hash: &str, now: UnixTime) -> Result<CodeRedemption> {
         let mut tx = self.pool.begin().await?;
-        let delete = "DELETE FROM auth_codes WHERE id = $1 RETURNING expires_at, data";
-        match take_record::<_, AuthCode>(self.backend, &mut *tx, delete, code_hash, now).await? {
+        match take_record::<AuthCode>(self.backend, &mut tx, "auth_codes", code_hash, now).await? {
             Taken::Expired => {
                 tx.commit().await?;
                 return Ok(CodeRedemption::Expired);

@@ -1,7 +1,9 @@
 //! The few spellings MySQL/MariaDB needs that SQLite and PostgreSQL share: statements are
 //! written once, in the PostgreSQL/SQLite form, and rewritten here for MySQL when they run.
 //! Parameters: `$1, $2, …` become `?` (MySQL binds by position, so every statement uses each
-//! number once, in order). `INSERT … ON CONFLICT (…) DO NOTHING` becomes `INSERT IGNORE …`.
+//! number once, in order). `INSERT … ON CONFLICT (id) DO NOTHING` becomes `… ON DUPLICATE KEY
+//! UPDATE id = id`, which takes the row's exclusive lock at once (`INSERT IGNORE` would take a
+//! shared one, and two such transactions upgrading it deadlock).
 //! Schema: keys cannot be unbounded TEXT in MySQL, so TEXT columns become VARCHAR(255), and the
 //! JSON `data` column LONGTEXT.
 
@@ -47,20 +49,26 @@ fn mysql_statement(statement: &str) -> String {
         }
     }
     const NOTHING: &str = " DO NOTHING";
-    if let (Some(conflict), true) = (out.find(" ON CONFLICT"), out.trim_end().ends_with(NOTHING)) {
+    if let (Some(conflict), true) = (
+        out.find(" ON CONFLICT (id)"),
+        out.trim_end().ends_with(NOTHING),
+    ) {
         out.truncate(conflict);
-        out = out
-            .trim_end()
-            .replacen("INSERT INTO", "INSERT IGNORE INTO", 1);
+        out = format!("{} ON DUPLICATE KEY UPDATE id = id", out.trim_end());
     }
     out
 }
 
+/// Binary collation: keys compare exactly, as in SQLite and PostgreSQL (MySQL's default
+/// ignores case, so client ids `app` and `APP` would collide).
+const EXACT: &str = "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin";
+
 fn mysql_ddl(statement: &str) -> String {
     // `data` holds whole records; every other TEXT column is a key or an id.
     statement
-        .replace("data TEXT", "data LONGTEXT")
-        .replace(" TEXT", " VARCHAR(255)")
+        .replace("data TEXT", "data LONGTEXT_")
+        .replace(" TEXT", &format!(" VARCHAR(255) {EXACT}"))
+        .replace("LONGTEXT_", &format!("LONGTEXT {EXACT}"))
 }
 
 #[cfg(test)]
@@ -80,7 +88,7 @@ mod tests {
                 "INSERT INTO rate_windows (id, window_end, count) VALUES ($1, 0, 0)
              ON CONFLICT (id) DO NOTHING"
             ),
-            "INSERT IGNORE INTO rate_windows (id, window_end, count) VALUES (?, 0, 0)"
+            "INSERT INTO rate_windows (id, window_end, count) VALUES (?, 0, 0) ON DUPLICATE KEY UPDATE id = id"
         );
         // A dollar that is not a parameter stays.
         assert_eq!(Backend::Mysql.sql("SELECT '$x'"), "SELECT '$x'");
@@ -94,12 +102,18 @@ mod tests {
             expires_at BIGINT NOT NULL,
             data TEXT NOT NULL)";
         let out = Backend::Mysql.ddl(ddl);
-        assert!(out.contains("id VARCHAR(255) PRIMARY KEY"), "{out}");
         assert!(
-            out.contains("user_code VARCHAR(255) NOT NULL UNIQUE"),
+            out.contains(&format!("id VARCHAR(255) {EXACT} PRIMARY KEY")),
             "{out}"
         );
-        assert!(out.contains("data LONGTEXT NOT NULL"), "{out}");
+        assert!(
+            out.contains(&format!("user_code VARCHAR(255) {EXACT} NOT NULL UNIQUE")),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!("data LONGTEXT {EXACT} NOT NULL")),
+            "{out}"
+        );
         assert!(out.contains("expires_at BIGINT"), "{out}");
         assert_eq!(Backend::Sqlite.ddl(ddl), ddl);
     }

@@ -119,29 +119,67 @@ pub(super) enum Taken<T> {
     Live(T),
 }
 
-/// Deletes a one-time record and returns it, atomically (`delete` ends in
-/// `RETURNING expires_at, data`); its JSON is read only when it is still live.
-pub(super) async fn take_record<'e, E, T>(
+/// Deletes a one-time record of `table` (keyed by `id`) and returns it, atomically; its JSON
+/// is read only when it is still live.
+pub(super) async fn take_record<T: DeserializeOwned>(
     backend: Backend,
-    executor: E,
-    delete: &str,
+    conn: &mut sqlx::AnyConnection,
+    table: &str,
     key: &str,
     now: UnixTime,
-) -> Result<Taken<T>>
-where
-    E: sqlx::Executor<'e, Database = Any>,
-    T: DeserializeOwned,
-{
-    let row = sqlx::query(&backend.sql(delete))
-        .bind(key)
-        .fetch_optional(executor)
-        .await?;
-    let Some(row) = row else {
+) -> Result<Taken<T>> {
+    let row = if backend == Backend::Mysql {
+        take_row_mysql(conn, table, key).await?
+    } else {
+        let delete = format!("DELETE FROM {table} WHERE id = $1 RETURNING expires_at, data");
+        sqlx::query(&delete)
+            .bind(key)
+            .fetch_optional(&mut *conn)
+            .await?
+            .map(|row| {
+                Ok::<_, StorageError>((row.try_get("expires_at")?, text_column(&row, "data")?))
+            })
+            .transpose()?
+    };
+    let Some((expires_at, data)) = row else {
         return Ok(Taken::Unknown);
     };
-    let expires_at: i64 = row.try_get("expires_at")?;
     if expires_at <= now {
         return Ok(Taken::Expired);
     }
-    from_row(&row).map(Taken::Live)
+    serde_json::from_str(&data)
+        .map(Taken::Live)
+        .map_err(|e| StorageError::Corrupt(e.to_string()))
+}
+
+/// MariaDB answers `DELETE … RETURNING` without column names through the binary protocol, so
+/// MySQL reads the row and deletes it only if it is still exactly that row: of two takers,
+/// one deletes it, the other finds it gone (or changed, and reads again).
+async fn take_row_mysql(
+    conn: &mut sqlx::AnyConnection,
+    table: &str,
+    key: &str,
+) -> Result<Option<(i64, String)>> {
+    let select = format!("SELECT expires_at, data FROM {table} WHERE id = ?");
+    let delete = format!("DELETE FROM {table} WHERE id = ? AND data = ?");
+    loop {
+        let Some(row) = sqlx::query(&select)
+            .bind(key)
+            .fetch_optional(&mut *conn)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let expires_at: i64 = row.try_get("expires_at")?;
+        let data = text_column(&row, "data")?;
+        let deleted = sqlx::query(&delete)
+            .bind(key)
+            .bind(&data)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+        if deleted == 1 {
+            return Ok(Some((expires_at, data)));
+        }
+    }
 }
