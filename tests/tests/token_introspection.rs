@@ -29,7 +29,7 @@ fn tokens(issuer: &str, scope: &str) -> Value {
         .send()
         .unwrap();
     assert_eq!(r.status(), 200);
-    r.json().unwrap()
+    serde_json::from_str(&r.text().unwrap()).unwrap()
 }
 
 /// The resource server's answers, as `client_id` with `secret`, about `tokens`.
