@@ -2,8 +2,7 @@
 //! Dex), then the clients created through the gRPC API. Stored clients are read from storage on
 //! every lookup (no cache), so a deleted client stops working on every replica at once.
 
-use crate::config::{Client, Config};
-use crate::oidc::AppState;
+use crate::config::{web_url, Client, Config};
 use crate::secret::Secret;
 use crate::storage::{ClientRecord, Storage, StorageError};
 
@@ -43,13 +42,6 @@ pub fn client_of_record(r: ClientRecord) -> Client {
     }
 }
 
-/// `text` when it is an absolute http(s) URL with a host (a logo a page may show), else None:
-/// `javascript:`, `data:` and relative URLs are never put into a page.
-pub fn web_url(text: &str) -> Option<String> {
-    let url = url::Url::parse(text.trim()).ok()?;
-    (matches!(url.scheme(), "http" | "https") && url.host_str().is_some()).then(|| url.to_string())
-}
-
 /// Dex's cross-client rule: `client_id` may ask for `peer_id` in `aud` when they are the same
 /// client or when the peer lists `client_id` in its `trustedPeers`. An unknown peer is refused.
 pub async fn trusts_peer(
@@ -64,40 +56,4 @@ pub async fn trusts_peer(
     Ok(lookup_client(config, storage, peer_id)
         .await?
         .is_some_and(|peer| peer.trusted_peers.iter().any(|p| p == client_id)))
-}
-
-impl AppState {
-    /// See [`lookup_client`].
-    pub async fn client(&self, id: &str) -> Result<Option<Client>, StorageError> {
-        lookup_client(&self.config, &*self.storage, id).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::web_url;
-
-    #[test]
-    fn only_absolute_http_urls_are_shown() {
-        assert_eq!(
-            web_url(" https://cdn.example/l.png ").as_deref(),
-            Some("https://cdn.example/l.png")
-        );
-        assert!(web_url("http://127.0.0.1:8080/logo.svg").is_some());
-        for bad in [
-            "",
-            "javascript:alert(1)",
-            "JAVASCRIPT:alert(1)",
-            "data:image/svg+xml,<svg onload=alert(1)>",
-            "//cdn.example/l.png",
-            "/l.png",
-            "file:///etc/passwd",
-            "https://",
-        ] {
-            assert_eq!(web_url(bad), None, "{bad}");
-        }
-        // What is kept is the parsed form: quotes and angle brackets come out percent-encoded.
-        let kept = web_url("https://cdn.example/l.png?x=\"><script>").unwrap();
-        assert!(!kept.contains('"') && !kept.contains('<'), "{kept}");
-    }
 }

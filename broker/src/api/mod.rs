@@ -10,7 +10,7 @@ mod server;
 mod service;
 mod subject;
 
-pub use server::spawn_api;
+pub use server::{spawn_api, StartError};
 
 /// The generated messages, server and client.
 pub mod proto {

@@ -13,14 +13,27 @@ use super::service::DexApi;
 use super::MAX_REQUEST_BYTES;
 use crate::config::GrpcConfig;
 use crate::oidc::AppState;
-use crate::server::ServeError;
+
+/// Why the API did not start (the server wraps it, printing the same words).
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("gRPC API: {message}")]
+    Api { message: String },
+    #[error("server failed: {0}")]
+    Io(#[from] std::io::Error),
+}
 
 /// Binds `grpc.addr` (a failure stops start-up) and serves the API until `stop` changes.
 pub async fn spawn_api(
     config: &GrpcConfig,
     app: Arc<AppState>,
     stop: tokio::sync::watch::Receiver<bool>,
-) -> Result<tokio::task::JoinHandle<()>, ServeError> {
+) -> Result<tokio::task::JoinHandle<()>, StartError> {
     let builder = Server::builder();
     let service = DexServer::new(DexApi::new(app)).max_decoding_message_size(MAX_REQUEST_BYTES);
     let mut router = builder
@@ -32,14 +45,14 @@ pub async fn spawn_api(
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(super::proto::FILE_DESCRIPTOR_SET)
             .build_v1()
-            .map_err(|e| ServeError::Api {
+            .map_err(|e| StartError::Api {
                 message: format!("grpc.reflection: {e}"),
             })?;
         router = router.add_service(reflection);
     }
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
-        .map_err(|source| ServeError::Bind {
+        .map_err(|source| StartError::Bind {
             addr: config.addr.to_string(),
             source,
         })?;
@@ -66,8 +79,8 @@ pub async fn spawn_api(
     };
     // TLS is ours rather than tonic's, for Dex's tlsMinVersion/tlsMaxVersion and a certificate
     // reloaded from its files without a restart (as web.https).
-    let api_error = |message: String| ServeError::Api { message };
-    let cert = crate::server::tls::ReloadingCert::load(&tls.cert_path, &tls.key_path)
+    let api_error = |message: String| StartError::Api { message };
+    let cert = crate::tls::ReloadingCert::load(&tls.cert_path, &tls.key_path)
         .map_err(|e| api_error(format!("grpc.tlsCert/tlsKey: {e}")))?;
     let reload = cert.spawn_reload("grpc", stop.clone());
     let client_auth = tls
@@ -76,9 +89,9 @@ pub async fn spawn_api(
         .map(client_verifier)
         .transpose()
         .map_err(|e| api_error(format!("grpc.tlsClientCA: {e}")))?;
-    let tls_config = crate::server::tls::server_config(cert, tls.versions, &[b"h2"], client_auth)
+    let tls_config = crate::tls::server_config(cert, tls.versions, &[b"h2"], client_auth)
         .map_err(|e| api_error(format!("grpc TLS: {e}")))?;
-    let incoming = crate::server::tls::spawn_acceptor(listener, tls_config, "grpc", stop);
+    let incoming = crate::tls::spawn_acceptor(listener, tls_config, "grpc", stop);
     let incoming = tokio_stream::wrappers::ReceiverStream::new(incoming)
         .map(|(tls, _peer)| Ok::<_, std::io::Error>(tls));
     Ok(tokio::spawn(async move {

@@ -118,7 +118,7 @@ pub(super) fn clients(
         }
         let logo_url = match c.logo_url.filter(|u| !u.trim().is_empty()) {
             None => None,
-            Some(u) => Some(crate::clients::web_url(&u).ok_or_else(|| {
+            Some(u) => Some(super::web_url(&u).ok_or_else(|| {
                 ConfigError::key(
                     at("logoURL"),
                     format!("{u:?} is not an absolute http(s) URL"),

@@ -9,6 +9,7 @@ mod env_expand;
 mod error;
 mod grant_types;
 mod grpc;
+mod listen_addr;
 mod mysql;
 mod password_hash;
 mod raw;
@@ -19,6 +20,7 @@ mod storage;
 mod tls_files;
 mod validate;
 mod web;
+mod web_url;
 
 use std::time::Duration;
 
@@ -36,6 +38,7 @@ pub use signer::Signer;
 pub use storage::{PostgresConfig, StorageConfig};
 pub use tls_files::{load_certified_key, TlsFileError, TlsVersions};
 pub use web::{canonical_header, Cors, HttpsConfig, Web, ALWAYS_ALLOWED_HEADERS};
+pub use web_url::web_url;
 
 use crate::secret::Secret;
 
@@ -54,7 +57,7 @@ pub struct Config {
     pub client_remote_ip: ClientRemoteIp,
     pub expiry: Expiry,
     /// `signer:`: the algorithm new signing keys get (their rotation period is in `expiry`).
-    pub signing_algorithm: crate::keys::SigningAlgorithm,
+    pub signing_algorithm: crate::signing_algorithm::SigningAlgorithm,
     pub logger: Logger,
     pub oauth2: OAuth2,
     pub clients: Vec<Client>,

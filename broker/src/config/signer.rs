@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::duration::parse_go_duration;
 use super::error::ConfigError;
-use crate::keys::SigningAlgorithm;
+use crate::signing_algorithm::SigningAlgorithm;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -96,7 +96,7 @@ mod tests {
     use std::time::Duration;
 
     use super::super::Config;
-    use crate::keys::SigningAlgorithm;
+    use crate::signing_algorithm::SigningAlgorithm;
 
     fn load(extra: &str) -> Result<Config, String> {
         Config::from_yaml(&format!(

@@ -100,7 +100,7 @@ fn telemetry_addr(raw: Option<RawTelemetry>, web: &Web) -> Result<Option<String>
     let Some(text) = raw.and_then(|t| t.http).filter(|s| !s.trim().is_empty()) else {
         return Ok(None);
     };
-    let addr = listen_addr("telemetry.http", text)?;
+    let addr = super::listen_addr::listen_addr("telemetry.http", text)?;
     if Some(&addr) == web.http.as_ref() || Some(&addr) == web.https.as_ref().map(|h| &h.addr) {
         return Err(ConfigError::key(
             "telemetry.http",
@@ -108,23 +108,6 @@ fn telemetry_addr(raw: Option<RawTelemetry>, web: &Web) -> Result<Option<String>
         ));
     }
     Ok(Some(addr))
-}
-
-/// A `host:port` to listen on; Go's ":5556" (every interface) becomes "0.0.0.0:5556".
-pub(super) fn listen_addr(key: &str, addr: String) -> Result<String, ConfigError> {
-    let addr = if addr.starts_with(':') {
-        format!("0.0.0.0{addr}")
-    } else {
-        addr
-    };
-    let port_ok = addr
-        .rsplit_once(':')
-        .map(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
-        .unwrap_or(false);
-    if !port_ok {
-        return Err(ConfigError::key(key, format!("{addr:?} is not host:port")));
-    }
-    Ok(addr)
 }
 
 fn duration(path: &str, raw: Option<String>, default: Duration) -> Result<Duration, ConfigError> {

@@ -47,7 +47,7 @@ pub struct RawHeaders {
     pub strict_transport_security: Option<String>,
 }
 
-/// `web.https`: a TLS listener. The files are re-read while serving (see `server::tls`).
+/// `web.https`: a TLS listener. The files are re-read while serving (see `crate::tls`).
 #[derive(Debug, Clone)]
 pub struct HttpsConfig {
     pub addr: String,
@@ -88,7 +88,7 @@ pub fn web(raw: Option<RawWeb>) -> Result<Web, ConfigError> {
     let http = raw
         .http
         .filter(|s| !s.trim().is_empty())
-        .map(|a| super::validate::listen_addr("web.http", a))
+        .map(|a| super::listen_addr::listen_addr("web.http", a))
         .transpose()?;
     let https = https(
         raw.https,
@@ -140,7 +140,7 @@ fn https(
         }
         return Ok(None);
     };
-    let addr = super::validate::listen_addr("web.https", addr)?;
+    let addr = super::listen_addr::listen_addr("web.https", addr)?;
     let cert_path = cert.filter(|s| !s.is_empty()).ok_or_else(|| {
         ConfigError::key(
             "web.tlsCert",

@@ -5,7 +5,6 @@
 mod allow_list;
 mod catalog;
 pub mod graph;
-mod identity;
 pub mod ldap;
 pub mod local;
 pub mod microsoft;
@@ -18,8 +17,8 @@ pub mod upstream_oauth2;
 
 use async_trait::async_trait;
 
+pub use crate::identity::{ConnectorData, Identity};
 pub use catalog::{configure, configure_with, warnings, ConfiguredConnector};
-pub use identity::{ConnectorData, Identity};
 pub use local::LocalConnector;
 pub use registry::Connectors;
 pub use saml::SamlConnector;

@@ -2,12 +2,11 @@
 //! storage so restarts keep tokens valid, published as JWKS. Each key has a signing window and a
 //! longer verification window, so rotation only has to add a key and let the old one age out.
 
-mod algorithm;
 mod jwk;
 mod manager;
 mod signing_key;
 
-pub use algorithm::SigningAlgorithm;
+pub use crate::signing_algorithm::SigningAlgorithm;
 pub use jwk::{Jwk, JwkSet};
 pub use manager::{rotation_lead, KeyManager, KeySet};
 pub use signing_key::{generate_record, SigningKey};

@@ -9,7 +9,7 @@ use super::browser_binding::Binding;
 use super::redirect::{found, to_client};
 use super::AppState;
 use crate::config::AUTH_CODE_LIFETIME;
-use crate::connector::Identity;
+use crate::identity::Identity;
 use crate::random::{hash_secret, random_token};
 use crate::storage::{now, AuthCode, AuthRequest, UnixTime};
 use crate::web::{error_page, storage_error_page};

@@ -1,10 +1,11 @@
 use std::sync::Arc;
 
-use crate::config::Config;
+use crate::clients::lookup_client;
+use crate::config::{Client, Config};
 use crate::connector::Connectors;
 use crate::keys::KeyManager;
 use crate::metrics::Metrics;
-use crate::storage::Storage;
+use crate::storage::{Storage, StorageError};
 use crate::token::TokenMinter;
 
 /// What every handler shares.
@@ -21,5 +22,10 @@ impl AppState {
     /// A path under the issuer, for Location headers and form actions (`/dex/auth/local`).
     pub fn path(&self, suffix: &str) -> String {
         format!("{}{}", self.config.issuer.path, suffix)
+    }
+
+    /// See [`lookup_client`].
+    pub async fn client(&self, id: &str) -> Result<Option<Client>, StorageError> {
+        lookup_client(&self.config, &*self.storage, id).await
     }
 }

@@ -4,7 +4,6 @@ mod access_log;
 mod request_metrics;
 mod shutdown;
 mod telemetry;
-pub mod tls;
 mod web_headers;
 
 use std::sync::Arc;
@@ -18,6 +17,7 @@ use crate::keys::{KeyError, KeyManager};
 use crate::metrics::Metrics;
 use crate::oidc::{self, AppState};
 use crate::storage::{self, StorageError};
+use crate::tls;
 use crate::token::TokenMinter;
 
 const GC_INTERVAL: Duration = Duration::from_secs(5 * 60);
@@ -43,8 +43,8 @@ pub enum ServeError {
     Connector { id: String, message: String },
     #[error("web.https: {message}")]
     Tls { message: String },
-    #[error("gRPC API: {message}")]
-    Api { message: String },
+    #[error(transparent)]
+    Api(#[from] crate::api::StartError),
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
 }

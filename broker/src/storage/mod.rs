@@ -1,7 +1,7 @@
 //! Everything the provider remembers between requests, behind one trait.
 //!
 //! Endpoints only see [`Storage`]; `memory` serves tests and single-process demos, `sql` serves
-//! SQLite and PostgreSQL with one set of statements (sqlx `Any`, `$n` parameters, TEXT/BIGINT
+//! SQLite, PostgreSQL and MySQL with one set of statements (rewritten for MySQL in `sql/dialect.rs`) (sqlx `Any`, `$n` parameters, TEXT/BIGINT
 //! columns, `DELETE … RETURNING`). Records are stored as JSON in a `data` column beside the
 //! columns queries filter on. Every read-modify-write takes its row lock first (an UPDATE),
 //! so replicas on one PostgreSQL serialise on the row instead of both passing a check.
@@ -10,26 +10,12 @@ mod device;
 mod directory;
 mod gc;
 mod memory;
-mod memory_device;
-mod memory_directory;
-mod migrations;
-mod mysql;
-mod postgres;
 mod records;
 mod sql;
-mod sql_device;
-mod sql_dialect;
-mod sql_directory;
-mod sql_rows;
-mod sql_throttle;
 mod throttle;
 
 #[cfg(test)]
 mod conformance;
-#[cfg(test)]
-mod conformance_device;
-#[cfg(test)]
-mod conformance_directory;
 
 use async_trait::async_trait;
 
@@ -216,7 +202,7 @@ pub trait Storage: Directory + DeviceRequests + Send + Sync + 'static {
     async fn delete_expired(&self, now: UnixTime) -> Result<GcStats>;
 }
 
-pub use crate::connector::Identity;
+pub use crate::identity::Identity;
 
 /// Opens the configured backend and migrates its schema (creating a SQLite file as needed).
 pub async fn open(config: &crate::config::StorageConfig) -> Result<std::sync::Arc<dyn Storage>> {

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::UnixTime;
-use crate::connector::Identity;
+use crate::identity::Identity;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PkceChallenge {
@@ -44,7 +44,7 @@ pub struct AuthRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpstreamLogin {
     pub connector_id: String,
-    pub data: crate::connector::ConnectorData,
+    pub data: crate::identity::ConnectorData,
 }
 
 /// An issued authorization code, keyed by the SHA-256 of the code (the code itself is never stored).

@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{encode_subject, Audience};
-use crate::connector::Identity;
+use crate::identity::Identity;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FederatedClaims {

@@ -33,46 +33,13 @@ pub fn verify_id_token_hint(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::connector::Identity;
     use crate::keys::{KeyManager, SigningAlgorithm};
-    use crate::storage::{MemoryStorage, Storage};
-    use crate::token::{Grant, TokenMinter};
+    use crate::token::test_minter::{issue, keys_and_minter, ISSUER};
+    use crate::token::TokenMinter;
 
-    const ISSUER: &str = "http://127.0.0.1/dex";
-
-    async fn setup() -> (Arc<KeyManager>, TokenMinter) {
-        let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
-        let keys = Arc::new(
-            KeyManager::start(storage, SigningAlgorithm::Rs256, 3600, 3600)
-                .await
-                .unwrap(),
-        );
-        let minter = TokenMinter::new(ISSUER.into(), keys.clone(), 60);
-        (keys, minter)
-    }
-
-    fn issue(minter: &TokenMinter, now: i64) -> crate::token::IssuedTokens {
-        let identity = Identity {
-            user_id: "u".into(),
-            username: "admin".into(),
-            preferred_username: "admin".into(),
-            email: "a@b.c".into(),
-            email_verified: true,
-            groups: vec![],
-            connector_data: None,
-        };
-        let scopes = vec!["openid".to_string()];
-        let grant = Grant {
-            client_id: "c",
-            connector_id: "local",
-            identity: &identity,
-            scopes: &scopes,
-            nonce: None,
-        };
-        minter.issue(&grant, now).unwrap()
+    async fn setup() -> (std::sync::Arc<KeyManager>, TokenMinter) {
+        keys_and_minter(SigningAlgorithm::Rs256, 60).await
     }
 
     #[tokio::test]

@@ -8,7 +8,7 @@ use jsonwebtoken::Validation;
 use sha2::{Digest, Sha256, Sha512};
 
 use super::Claims;
-use crate::connector::Identity;
+use crate::identity::Identity;
 use crate::keys::{KeyManager, SigningAlgorithm, SigningKey};
 
 /// Clock skew tolerated when checking `exp` of access tokens.
@@ -133,7 +133,6 @@ pub fn at_hash(alg: SigningAlgorithm, access_token: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::{MemoryStorage, Storage};
 
     fn identity() -> Identity {
         Identity {
@@ -148,13 +147,9 @@ mod tests {
     }
 
     async fn minter(lifetime: i64) -> TokenMinter {
-        minter_with(SigningAlgorithm::Rs256, lifetime).await
-    }
-
-    async fn minter_with(alg: SigningAlgorithm, lifetime: i64) -> TokenMinter {
-        let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
-        let keys = Arc::new(KeyManager::start(storage, alg, 3600, 3600).await.unwrap());
-        TokenMinter::new("http://127.0.0.1/dex".into(), keys, lifetime)
+        crate::token::test_minter::keys_and_minter(SigningAlgorithm::Rs256, lifetime)
+            .await
+            .1
     }
 
     #[tokio::test]

@@ -6,6 +6,8 @@ mod claims;
 mod id_token_hint;
 mod minter;
 mod subject;
+#[cfg(test)]
+mod test_minter;
 mod verifying_key;
 
 pub use audience::{cross_client_peer, Audience, CROSS_CLIENT_PREFIX};

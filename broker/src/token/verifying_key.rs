@@ -27,46 +27,15 @@ pub fn verifying_key<'a>(keys: &'a KeySet, token: &str) -> Result<&'a SigningKey
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
     use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
     use serde_json::json;
 
-    use crate::connector::Identity;
-    use crate::keys::{KeyManager, SigningAlgorithm};
-    use crate::storage::{now, MemoryStorage, Storage};
-    use crate::token::{verify_id_token_hint, Grant, TokenMinter};
-
-    const ISSUER: &str = "http://127.0.0.1/dex";
-
-    async fn setup(alg: SigningAlgorithm) -> (Arc<KeyManager>, TokenMinter) {
-        let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
-        let keys = Arc::new(KeyManager::start(storage, alg, 3600, 3600).await.unwrap());
-        (keys.clone(), TokenMinter::new(ISSUER.into(), keys, 60))
-    }
-
-    fn grant_tokens(minter: &TokenMinter) -> crate::token::IssuedTokens {
-        let identity = Identity {
-            user_id: "u".into(),
-            username: "admin".into(),
-            preferred_username: "admin".into(),
-            email: "a@b.c".into(),
-            email_verified: true,
-            groups: vec![],
-            connector_data: None,
-        };
-        let scopes = vec!["openid".to_string()];
-        let grant = Grant {
-            client_id: "c",
-            connector_id: "local",
-            identity: &identity,
-            scopes: &scopes,
-            nonce: None,
-        };
-        minter.issue(&grant, now()).unwrap()
-    }
+    use crate::keys::SigningAlgorithm;
+    use crate::storage::now;
+    use crate::token::test_minter::{issue, keys_and_minter, ISSUER};
+    use crate::token::verify_id_token_hint;
 
     /// The payload of `token` under another header, with `signature` (base64url).
     fn reheader(token: &str, header: serde_json::Value, signature: &str) -> String {
@@ -78,8 +47,8 @@ mod tests {
     #[tokio::test]
     async fn each_algorithm_verifies_its_own_tokens() {
         for alg in SigningAlgorithm::ALL {
-            let (keys, minter) = setup(alg).await;
-            let t = grant_tokens(&minter);
+            let (keys, minter) = keys_and_minter(alg, 60).await;
+            let t = issue(&minter, now());
             let header = jsonwebtoken::decode_header(&t.access_token).unwrap();
             assert_eq!(header.alg, alg.jwt());
             assert!(minter.verify_access_token(&t.access_token).is_ok(), "{alg}");
@@ -90,8 +59,8 @@ mod tests {
     #[tokio::test]
     async fn other_algorithms_than_the_keys_are_refused() {
         for alg in SigningAlgorithm::ALL {
-            let (keys, minter) = setup(alg).await;
-            let t = grant_tokens(&minter);
+            let (keys, minter) = keys_and_minter(alg, 60).await;
+            let t = issue(&minter, now());
             let set = keys.current();
             let kid = set.signing.jwk.kid.clone();
             let jwk = serde_json::to_string(&set.signing.jwk).unwrap();

@@ -4,7 +4,7 @@ use axum::response::Response;
 use super::{escape, html_response};
 
 /// "<client> wants to …" with approve and deny buttons, and the client's logo when it has one
-/// (`logo`: an absolute http(s) URL, see `crate::clients::web_url`).
+/// (`logo`: an absolute http(s) URL, see `crate::config::web_url`).
 pub fn approval_page(
     action: &str,
     request_id: &str,

@@ -5,7 +5,8 @@ use ldap3::SearchEntry;
 use super::config::{LdapConfig, UserSearch};
 use super::directory::{unavailable, Session};
 use super::filter;
-use crate::connector::{ConnectorError, Identity};
+use crate::connector::ConnectorError;
+use crate::identity::Identity;
 
 /// A value of `name` in `entry` (matched case-insensitively, as directories treat names);
 /// `DN` is the entry's DN unless the entry has an attribute called so (Dex's rule).

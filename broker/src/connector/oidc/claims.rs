@@ -4,7 +4,8 @@
 use serde_json::{Map, Value};
 
 use super::config::OidcConfig;
-use crate::connector::{ConnectorError, Identity};
+use crate::connector::ConnectorError;
+use crate::identity::Identity;
 
 fn missing(claim: &str) -> ConnectorError {
     ConnectorError::Upstream(format!("the provider sent no {claim:?} claim"))

@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use crate::connector::Identity;
+use crate::identity::Identity;
 use crate::oidc::AppState;
 use crate::storage::{now, AuthRequest, DeviceDecision};
 use crate::web::{device_approved_page, device_denied_page, error_page, storage_error_page};

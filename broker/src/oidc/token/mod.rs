@@ -18,7 +18,7 @@ use super::oauth_error::OAuthError;
 use super::params::Params;
 use super::AppState;
 use crate::config::{Client, GrantType};
-use crate::connector::Identity;
+use crate::identity::Identity;
 use crate::random::{hash_secret, random_token};
 use crate::storage::{RefreshPolicy, RefreshToken, UnixTime};
 use crate::token::Grant;

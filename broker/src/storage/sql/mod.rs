@@ -1,0 +1,378 @@
+//! SQL storage through sqlx's `Any` driver: SQLite and PostgreSQL run the same statements (the
+//! subset both share); only opening the pool and locking migrations differ per backend.
+//! Here: the [`Storage`] methods for auth requests, codes, keys and SAML; beside it, opening
+//! (`sqlite.rs`, `postgres.rs`), the schema (`migrations.rs`), refresh tokens, throttling, the
+//! API's users and clients (`directory.rs`), and how records map to rows (`rows.rs`).
+
+mod device;
+mod dialect;
+mod directory;
+mod migrations;
+mod mysql;
+mod postgres;
+mod refresh;
+mod rows;
+mod sqlite;
+mod throttle;
+
+use std::sync::Once;
+
+use async_trait::async_trait;
+use sqlx::AnyPool;
+use sqlx::Row;
+
+use rows::{from_row, insert, is_unique_violation, take_record, to_json, Taken};
+
+use super::memory::SPENT_MEMORY_SECS;
+use super::*;
+
+static INSTALL_DRIVERS: Once = Once::new();
+
+pub(super) use dialect::Backend;
+
+pub struct SqlStorage {
+    pub(super) pool: AnyPool,
+    pub(super) backend: Backend,
+}
+
+impl SqlStorage {
+    pub(super) fn install_drivers() {
+        INSTALL_DRIVERS.call_once(sqlx::any::install_default_drivers);
+    }
+
+    /// Changes an auth request's data in one transaction: the write comes first, so it takes
+    /// the write lock (SQLite) / row lock (PostgreSQL) before the read. False when unknown or
+    /// when `change` refuses (returns false).
+    async fn modify_auth_request(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut AuthRequest) -> bool + Send,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let locked = sqlx::query(
+            &self
+                .backend
+                .sql("UPDATE auth_requests SET expires_at = expires_at WHERE id = $1"),
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if locked == 0 {
+            return Ok(false);
+        }
+        let row = sqlx::query(
+            &self
+                .backend
+                .sql("SELECT data FROM auth_requests WHERE id = $1"),
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let mut request: AuthRequest = from_row(&row)?;
+        if !change(&mut request) {
+            return Ok(false);
+        }
+        sqlx::query(
+            &self
+                .backend
+                .sql("UPDATE auth_requests SET data = $1 WHERE id = $2"),
+        )
+        .bind(to_json(&request)?)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl Storage for SqlStorage {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query(&self.backend.sql("SELECT 1"))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn create_auth_request(&self, request: &AuthRequest) -> Result<()> {
+        insert(self.backend, &self.pool, request).await
+    }
+
+    async fn get_auth_request(&self, id: &str, now: UnixTime) -> Result<Option<AuthRequest>> {
+        let row = sqlx::query(
+            &self
+                .backend
+                .sql("SELECT data FROM auth_requests WHERE id = $1 AND expires_at > $2"),
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    async fn set_auth_request_identity(
+        &self,
+        id: &str,
+        connector_id: &str,
+        identity: &Identity,
+        browser_binding: &str,
+    ) -> Result<bool> {
+        self.modify_auth_request(id, |request| {
+            if request.identity.is_some() {
+                return false;
+            }
+            request.connector_id = Some(connector_id.to_string());
+            request.identity = Some(identity.clone());
+            request.browser_binding = Some(browser_binding.to_string());
+            true
+        })
+        .await
+    }
+
+    async fn set_auth_request_upstream(&self, id: &str, upstream: &UpstreamLogin) -> Result<bool> {
+        self.modify_auth_request(id, |request| {
+            let pending = request.identity.is_none();
+            if pending {
+                request.upstream = Some(upstream.clone());
+            }
+            pending
+        })
+        .await
+    }
+
+    async fn take_auth_request(&self, id: &str, now: UnixTime) -> Result<Option<AuthRequest>> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(
+            match take_record(self.backend, &mut conn, "auth_requests", id, now).await? {
+                Taken::Live(request) => Some(request),
+                Taken::Unknown | Taken::Expired => None,
+            },
+        )
+    }
+
+    async fn create_auth_code(&self, code: &AuthCode) -> Result<()> {
+        insert(self.backend, &self.pool, code).await
+    }
+
+    async fn redeem_auth_code(&self, code_hash: &str, now: UnixTime) -> Result<CodeRedemption> {
+        let mut tx = self.pool.begin().await?;
+        match take_record::<AuthCode>(self.backend, &mut tx, "auth_codes", code_hash, now).await? {
+            Taken::Expired => {
+                tx.commit().await?;
+                return Ok(CodeRedemption::Expired);
+            }
+            Taken::Live(code) => {
+                sqlx::query(
+                    &self
+                        .backend
+                        .sql("INSERT INTO redeemed_codes (id, expires_at) VALUES ($1, $2)"),
+                )
+                .bind(code_hash)
+                .bind(now + SPENT_MEMORY_SECS)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                return Ok(CodeRedemption::Redeemed(Box::new(code)));
+            }
+            Taken::Unknown => {}
+        }
+        let replayed = sqlx::query(
+            &self
+                .backend
+                .sql("SELECT id FROM redeemed_codes WHERE id = $1"),
+        )
+        .bind(code_hash)
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some();
+        tx.commit().await?;
+        Ok(if replayed {
+            CodeRedemption::Replayed
+        } else {
+            CodeRedemption::Unknown
+        })
+    }
+
+    async fn create_refresh_token(&self, token: &RefreshToken) -> Result<()> {
+        self.sql_create_refresh_token(token).await
+    }
+
+    async fn use_refresh_token(
+        &self,
+        id: &str,
+        secret_hash: &str,
+        client_id: &str,
+        policy: &RefreshPolicy,
+        now: UnixTime,
+    ) -> Result<RefreshUse> {
+        self.sql_use_refresh_token(id, secret_hash, client_id, policy, now)
+            .await
+    }
+
+    async fn live_refresh_token(
+        &self,
+        id: &str,
+        secret_hash: &str,
+        client_id: &str,
+        now: UnixTime,
+    ) -> Result<Option<RefreshToken>> {
+        self.sql_live_refresh_token(id, secret_hash, client_id, now)
+            .await
+    }
+
+    async fn revoke_refresh_family(&self, family: &str) -> Result<u64> {
+        self.sql_revoke_refresh_family(family).await
+    }
+
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
+        let rows = sqlx::query(
+            &self
+                .backend
+                .sql("SELECT data FROM signing_keys ORDER BY kid"),
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<()> {
+        insert(self.backend, &self.pool, key).await
+    }
+
+    async fn signing_key_generation(&self) -> Result<i64> {
+        let row = sqlx::query(
+            &self
+                .backend
+                .sql("SELECT generation FROM signing_key_state WHERE id = 1"),
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("generation")?)
+    }
+
+    async fn rotate_signing_key(&self, seen: i64, key: &SigningKeyRecord) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        // The compare-and-swap: a concurrent rotation holds this row until it commits, after
+        // which our WHERE no longer matches.
+        let swapped = sqlx::query(&self.backend.sql(
+            "UPDATE signing_key_state SET generation = generation + 1
+             WHERE id = 1 AND generation = $1",
+        ))
+        .bind(seen)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if swapped == 0 {
+            return Ok(false);
+        }
+        insert(self.backend, &mut *tx, key).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn create_saml_request(&self, request: &SamlRequest) -> Result<()> {
+        insert(self.backend, &self.pool, request).await
+    }
+
+    async fn get_saml_request(&self, id: &str, now: UnixTime) -> Result<Option<SamlRequest>> {
+        let row = sqlx::query(
+            &self
+                .backend
+                .sql("SELECT answered, data FROM saml_requests WHERE id = $1 AND expires_at > $2"),
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let answered: i64 = row.try_get("answered")?;
+        let mut request: SamlRequest = from_row(&row)?;
+        request.answered = answered != 0;
+        Ok(Some(request))
+    }
+
+    async fn answer_saml_request(&self, id: &str, now: UnixTime) -> Result<bool> {
+        // One conditional UPDATE: of two concurrent answers exactly one changes the row.
+        let changed = sqlx::query(&self.backend.sql("UPDATE saml_requests SET answered = 1 WHERE id = $1 AND answered = 0 AND expires_at > $2"))
+        .bind(id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(changed == 1)
+    }
+
+    async fn remember_saml_assertion(&self, id: &str, expires_at: UnixTime) -> Result<bool> {
+        // The primary key makes the check and the insert one atomic step across replicas.
+        match sqlx::query(
+            &self
+                .backend
+                .sql("INSERT INTO saml_assertions (id, expires_at) VALUES ($1, $2)"),
+        )
+        .bind(id)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if is_unique_violation(&e) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn begin_login_attempt(
+        &self,
+        keys: &[ThrottleKey],
+        now: UnixTime,
+        lease_until: UnixTime,
+    ) -> Result<LoginGate> {
+        self.sql_begin_login_attempt(keys, now, lease_until).await
+    }
+
+    async fn end_login_attempt(
+        &self,
+        keys: &[ThrottleKey],
+        outcome: AttemptOutcome,
+        now: UnixTime,
+    ) -> Result<()> {
+        self.sql_end_login_attempt(keys, outcome, now).await
+    }
+
+    async fn count_in_window(
+        &self,
+        key: &str,
+        limit: i64,
+        window_secs: i64,
+        now: UnixTime,
+    ) -> Result<bool> {
+        self.sql_count_in_window(key, limit, window_secs, now).await
+    }
+
+    async fn delete_expired(&self, now: UnixTime) -> Result<GcStats> {
+        let mut stats = GcStats::default();
+        let run = |sql: &'static str| {
+            let pool = self.pool.clone();
+            async move {
+                Ok::<u64, StorageError>(
+                    sqlx::query(&self.backend.sql(&sql))
+                        .bind(now)
+                        .execute(&pool)
+                        .await?
+                        .rows_affected(),
+                )
+            }
+        };
+        stats.auth_requests = run("DELETE FROM auth_requests WHERE expires_at <= $1").await?;
+        stats.auth_codes = run("DELETE FROM auth_codes WHERE expires_at <= $1").await?;
+        run("DELETE FROM redeemed_codes WHERE expires_at <= $1").await?;
+        stats.refresh_tokens = run("DELETE FROM refresh_tokens WHERE expires_at <= $1").await?;
+        stats.signing_keys = run("DELETE FROM signing_keys WHERE verify_until <= $1").await?;
+        stats.saml_requests = run("DELETE FROM saml_requests WHERE expires_at <= $1").await?;
+        stats.saml_assertions = run("DELETE FROM saml_assertions WHERE expires_at <= $1").await?;
+        stats.throttle_rows = self.sql_delete_expired_throttle(now).await?;
+        Ok(stats)
+    }
+}

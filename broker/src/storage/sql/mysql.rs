@@ -1,0 +1,90 @@
+//! Opening MySQL / MariaDB: a pool sized and timed from Dex's keys as for PostgreSQL, every
+//! connection in READ COMMITTED (the isolation the shared statements are written for: each
+//! read-modify-write locks its row first), then the schema migrated one replica at a time.
+
+use std::time::Duration;
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::Executor;
+
+use super::{Backend, SqlStorage};
+use crate::config::PostgresConfig;
+use crate::storage::Result;
+
+/// How long an idle connection is kept when `maxIdleConns` is 0 (Go closes them at once).
+const SHORT_IDLE: Duration = Duration::from_secs(1);
+
+impl SqlStorage {
+    pub async fn open_mysql(config: &PostgresConfig) -> Result<Self> {
+        SqlStorage::install_drivers();
+        let mut options = AnyPoolOptions::new()
+            .max_connections(config.max_open_conns)
+            .acquire_timeout(config.connection_timeout)
+            .test_before_acquire(true)
+            .max_lifetime(config.conn_max_lifetime)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                        .await?;
+                    Ok(())
+                })
+            });
+        if config.max_idle_conns == Some(0) {
+            options = options.idle_timeout(SHORT_IDLE);
+        }
+        let pool = options.connect(config.url.expose()).await?;
+        let storage = SqlStorage {
+            pool,
+            backend: Backend::Mysql,
+        };
+        storage.migrate().await?;
+        tracing::info!(database = %config.display, "opened MySQL storage");
+        Ok(storage)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::secret::Secret;
+    use crate::storage::{conformance, Storage};
+    use gatehouse_e2e::mysql::TestDatabase;
+
+    fn config(db: &TestDatabase) -> PostgresConfig {
+        PostgresConfig {
+            url: Secret::new(db.url().to_string()),
+            display: db.name().to_string(),
+            connection_timeout: Duration::from_secs(5),
+            max_open_conns: 10,
+            max_idle_conns: None,
+            conn_max_lifetime: None,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn conformance() {
+        let db = TestDatabase::create().unwrap();
+        let storage = SqlStorage::open_mysql(&config(&db)).await.unwrap();
+        conformance::run_all(std::sync::Arc::new(storage)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn replicas_migrating_together_agree_and_reopening_keeps_data() {
+        let db = TestDatabase::create().unwrap();
+        let cfg = config(&db);
+        let (a, b, c) = tokio::join!(
+            SqlStorage::open_mysql(&cfg),
+            SqlStorage::open_mysql(&cfg),
+            SqlStorage::open_mysql(&cfg)
+        );
+        let (a, _b, _c) = (a.unwrap(), b.unwrap(), c.unwrap());
+        let key = conformance::signing_key("my-k", 100);
+        a.insert_signing_key(&key).await.unwrap();
+        drop(a);
+        let again = SqlStorage::open_mysql(&cfg).await.unwrap();
+        assert_eq!(again.list_signing_keys().await.unwrap(), vec![key]);
+        assert_eq!(again.signing_key_generation().await.unwrap(), 0);
+    }
+}
