@@ -4,6 +4,7 @@ mod block;
 mod client_remote_ip;
 mod clients;
 mod connectors;
+mod db_keys;
 mod duration;
 mod env_expand;
 mod error;

@@ -2,9 +2,9 @@
 //! socket path), port, database, user, password, ssl. As with PostgreSQL, TLS to the database
 //! is not supported yet, so `ssl.mode: "false"` must be written (Dex's default is TLS).
 
+use super::db_keys::{int, refuse_tls_files, split_host_port};
 use super::error::ConfigError;
 use super::raw::RawStorageConfig;
-use super::storage::{int, split_host_port};
 
 const NO_TLS: &str = "TLS connections to MySQL are not supported yet; use ssl.mode: \"false\" on a trusted network (or a local socket)";
 
@@ -96,20 +96,5 @@ fn ssl(c: &RawStorageConfig) -> Result<(), ConfigError> {
             ))
         }
     }
-    if let Some(s) = raw {
-        for (k, value) in [
-            ("caFile", &s.ca_file),
-            ("keyFile", &s.key_file),
-            ("certFile", &s.cert_file),
-            ("serverName", &s.server_name),
-        ] {
-            if value.as_deref().is_some_and(|v| !v.is_empty()) {
-                return Err(ConfigError::key(
-                    format!("storage.config.ssl.{k}"),
-                    format!("{NO_TLS}; remove it"),
-                ));
-            }
-        }
-    }
-    Ok(())
+    refuse_tls_files(raw, &format!("{NO_TLS}; remove it"))
 }

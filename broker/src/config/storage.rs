@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::db_keys::{int, refuse_tls_files, split_host_port};
 use super::error::ConfigError;
-use super::raw::{IntOrString, RawPostgresSsl, RawStorage, RawStorageConfig};
+use super::raw::{RawPostgresSsl, RawStorage, RawStorageConfig};
 use crate::secret::Secret;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,30 +227,6 @@ fn postgres(c: RawStorageConfig) -> Result<PostgresConfig, ConfigError> {
     Ok(pool.with_url(url, display))
 }
 
-pub(super) fn int(
-    key: &str,
-    raw: &Option<IntOrString>,
-    min: i64,
-    max: i64,
-) -> Result<Option<u64>, ConfigError> {
-    let path = format!("storage.config.{key}");
-    let n = match raw {
-        None => return Ok(None),
-        Some(IntOrString::Int(n)) => *n,
-        Some(IntOrString::Text(t)) => t
-            .trim()
-            .parse::<i64>()
-            .map_err(|_| ConfigError::key(&path, format!("{t:?} is not a whole number")))?,
-    };
-    if n < min || n > max {
-        return Err(ConfigError::key(
-            path,
-            format!("{n} is out of range ({min}–{max})"),
-        ));
-    }
-    Ok(Some(n as u64))
-}
-
 fn from_url(text: &str) -> Result<(String, String), ConfigError> {
     let path = "storage.config.url";
     let url =
@@ -344,23 +321,6 @@ fn from_keys(c: &RawStorageConfig) -> Result<(String, String), ConfigError> {
     Ok((url.to_string(), format!("{host}:{port}/{database}")))
 }
 
-pub(super) fn split_host_port(text: &str) -> Option<(&str, u16)> {
-    if text.starts_with('/') {
-        return None;
-    }
-    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
-        let (h, after) = rest.split_once(']')?;
-        (h, after.strip_prefix(':')?)
-    } else {
-        let (h, p) = text.rsplit_once(':')?;
-        if h.contains(':') {
-            return None; // a bare IPv6 address
-        }
-        (h, p)
-    };
-    port.parse().ok().map(|p| (host, p))
-}
-
 fn ssl(raw: Option<&RawPostgresSsl>) -> Result<(), ConfigError> {
     let mode = raw.and_then(|s| s.mode.clone()).unwrap_or_default();
     match mode.as_str() {
@@ -384,20 +344,5 @@ fn ssl(raw: Option<&RawPostgresSsl>) -> Result<(), ConfigError> {
             ))
         }
     }
-    if let Some(s) = raw {
-        for (key, value) in [
-            ("caFile", &s.ca_file),
-            ("keyFile", &s.key_file),
-            ("certFile", &s.cert_file),
-            ("serverName", &s.server_name),
-        ] {
-            if value.as_deref().is_some_and(|v| !v.is_empty()) {
-                return Err(ConfigError::key(
-                    format!("storage.config.ssl.{key}"),
-                    "not used with ssl.mode: disable; remove it",
-                ));
-            }
-        }
-    }
-    Ok(())
+    refuse_tls_files(raw, "not used with ssl.mode: disable; remove it")
 }

@@ -357,7 +357,7 @@ impl Storage for SqlStorage {
             let pool = self.pool.clone();
             async move {
                 Ok::<u64, StorageError>(
-                    sqlx::query(&self.backend.sql(&sql))
+                    sqlx::query(&self.backend.sql(sql))
                         .bind(now)
                         .execute(&pool)
                         .await?

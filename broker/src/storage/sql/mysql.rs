@@ -2,36 +2,23 @@
 //! connection in READ COMMITTED (the isolation the shared statements are written for: each
 //! read-modify-write locks its row first), then the schema migrated one replica at a time.
 
-use std::time::Duration;
-
-use sqlx::any::AnyPoolOptions;
 use sqlx::Executor;
 
+use super::postgres::pool_options;
 use super::{Backend, SqlStorage};
 use crate::config::PostgresConfig;
 use crate::storage::Result;
 
-/// How long an idle connection is kept when `maxIdleConns` is 0 (Go closes them at once).
-const SHORT_IDLE: Duration = Duration::from_secs(1);
-
 impl SqlStorage {
     pub async fn open_mysql(config: &PostgresConfig) -> Result<Self> {
         SqlStorage::install_drivers();
-        let mut options = AnyPoolOptions::new()
-            .max_connections(config.max_open_conns)
-            .acquire_timeout(config.connection_timeout)
-            .test_before_acquire(true)
-            .max_lifetime(config.conn_max_lifetime)
-            .after_connect(|conn, _| {
-                Box::pin(async move {
-                    conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
-                        .await?;
-                    Ok(())
-                })
-            });
-        if config.max_idle_conns == Some(0) {
-            options = options.idle_timeout(SHORT_IDLE);
-        }
+        let options = pool_options(config).after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                    .await?;
+                Ok(())
+            })
+        });
         let pool = options.connect(config.url.expose()).await?;
         let storage = SqlStorage {
             pool,
