@@ -9,9 +9,17 @@ SHELL := bash
 PYTHON      ?= python3
 VENV        := .venv
 WASM_TARGET := wasm32-wasip1
+TARGET_DIR  := $(or $(CARGO_TARGET_DIR),target)
+# The .wasm the gateways, the e2e tests and the image load: cargo's wasm-release build, then
+# wasm-opt -Oz (the features rustc's wasm32 target emits are enabled for binaryen).
+FILTER_WASM := $(TARGET_DIR)/filter/gatehouse_filter.wasm
+WASM_OPT_FLAGS := -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-sign-ext \
+  --enable-nontrapping-float-to-int --enable-mutable-globals --enable-multivalue --enable-reference-types
 CARGO       ?= cargo
 # Debian packages the build or the tests need (none yet); installed only when missing.
 APT_PACKAGES ?=
+# binaryen's wasm-opt shrinks the filter's .wasm after cargo (issue 15).
+APT_PACKAGES += binaryen
 # Headless Chromium for the connector chooser test (issue 5), driven by npm playwright-core.
 APT_PACKAGES += chromium
 # PostgreSQL server binaries: the tests' private cluster when no server is reachable (issue 6).
@@ -67,7 +75,9 @@ tests/peers/%/node_modules/.gatehouse-npm-ci: tests/peers/%/package-lock.json
 # compile took 8.7 of a cold `make test`'s minutes).
 build: setup
 	$(CARGO) build --release --workspace --all-targets
-	$(CARGO) build --release --target $(WASM_TARGET) -p gatehouse-filter
+	$(CARGO) build --profile wasm-release --target $(WASM_TARGET) -p gatehouse-filter
+	mkdir -p $(dir $(FILTER_WASM))
+	wasm-opt $(WASM_OPT_FLAGS) $(TARGET_DIR)/$(WASM_TARGET)/wasm-release/gatehouse_filter.wasm -o $(FILTER_WASM)
 	@# The host model's probe filters (its own tests), kept out of the workspace.
 	$(CARGO) build --release --target $(WASM_TARGET) \
 	  --manifest-path host-model/probe-filter/Cargo.toml --target-dir $(or $(CARGO_TARGET_DIR),target)

@@ -9,95 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use gatehouse_e2e::test_ca::TestCa;
 use support::*;
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl runs");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A self-signed CA `name.pem` / `name.key` in `dir`.
-fn make_ca(dir: &Path, name: &str) -> PathBuf {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.pem"),
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN={name}"),
-        ],
-    );
-    dir.join(format!("{name}.pem"))
-}
-
-/// A server certificate for 127.0.0.1 signed by `ca`: (`leaf.pem`, `leaf.key`).
-fn make_leaf(dir: &Path, ca: &str, leaf: &str) -> (PathBuf, PathBuf) {
-    std::fs::write(
-        dir.join("leaf.ext"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &format!("{leaf}.key"),
-            "-out",
-            &format!("{leaf}.csr"),
-            "-subj",
-            "/CN=127.0.0.1",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &format!("{leaf}.csr"),
-            "-CA",
-            &format!("{ca}.pem"),
-            "-CAkey",
-            &format!("{ca}.key"),
-            "-CAcreateserial",
-            "-out",
-            &format!("{leaf}.pem"),
-            "-days",
-            "2",
-            "-extfile",
-            "leaf.ext",
-        ],
-    );
-    (
-        dir.join(format!("{leaf}.pem")),
-        dir.join(format!("{leaf}.key")),
-    )
-}
 
 fn trusting(ca: &Path) -> reqwest::blocking::ClientBuilder {
     let pem = std::fs::read(ca).unwrap();
@@ -117,15 +30,15 @@ struct Tls {
 /// CA `ca1` with a leaf, and CA `ca2` (with its own leaf `leaf2`) that the server does not use yet.
 fn test_pki() -> Tls {
     let dir = tempfile::tempdir().unwrap();
-    make_ca(dir.path(), "ca1");
-    make_ca(dir.path(), "ca2");
-    let (cert, key) = make_leaf(dir.path(), "ca1", "leaf1");
-    make_leaf(dir.path(), "ca2", "leaf2");
+    let ca1 = TestCa::create(dir.path(), "ca1").unwrap();
+    let ca2 = TestCa::create(dir.path(), "ca2").unwrap();
+    let leaf1 = ca1.server("leaf1").unwrap();
+    ca2.server("leaf2").unwrap();
     // The served files, replaced later.
     let served_cert = dir.path().join("tls.crt");
     let served_key = dir.path().join("tls.key");
-    std::fs::copy(cert, &served_cert).unwrap();
-    std::fs::copy(key, &served_key).unwrap();
+    std::fs::copy(leaf1.cert, &served_cert).unwrap();
+    std::fs::copy(leaf1.key, &served_key).unwrap();
     Tls {
         dir,
         cert: served_cert,

@@ -1,8 +1,6 @@
 //! The relying-party engine driven through whole flows, with tokens signed by a real RSA key.
 //! Runs natively and, through the wasi runner, as wasm.
 
-use base64::Engine as _;
-use gatehouse_filter::config::Settings;
 use gatehouse_filter::engine::{Engine, Event, Outcome, Pending, Reply, Request};
 use gatehouse_filter::pages::LocalResponse;
 use gatehouse_filter::provider::{parse_discovery, KeySet, Provider};
@@ -10,38 +8,9 @@ use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::{json, Value};
 
 const PEM: &str = include_str!("fixtures/test_rsa.pem");
-const JWKS: &str = include_str!("fixtures/test_jwks.json");
-const ISSUER: &str = "http://127.0.0.1:5556/dex";
-const NOW: u64 = 1_800_000_000;
 
-fn settings(extra: Value) -> Settings {
-    let mut cfg = json!({
-        "issuer": ISSUER,
-        "broker_upstream": "broker",
-        "client_id": "gatehouse",
-        "client_secret": "gatehouse-secret",
-        "cookie_secret": base64::engine::general_purpose::STANDARD.encode([9u8; 32]),
-        "cookie_secure": false,
-    });
-    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
-        cfg[k] = v;
-    }
-    Settings::from_json(cfg.to_string().as_bytes()).expect("valid config")
-}
-
-fn provider() -> Provider {
-    let doc = json!({
-        "issuer": ISSUER,
-        "authorization_endpoint": format!("{ISSUER}/auth"),
-        "token_endpoint": format!("{ISSUER}/token"),
-        "jwks_uri": format!("{ISSUER}/keys"),
-    });
-    Provider::new(
-        parse_discovery(doc.to_string().as_bytes(), ISSUER).unwrap(),
-        KeySet::parse(JWKS.as_bytes()).unwrap(),
-        NOW,
-    )
-}
+mod support;
+use support::{provider, settings, ISSUER, JWKS, NOW};
 
 fn sign(claims: &Value, kid: &str) -> String {
     let mut h = Header::new(jsonwebtoken::Algorithm::RS256);
@@ -100,7 +69,7 @@ fn set_cookies(r: &LocalResponse) -> Vec<String> {
 
 fn query_param(url: &str, key: &str) -> String {
     let q = url.split_once('?').unwrap().1;
-    url::form_urlencoded::parse(q.as_bytes())
+    form_urlencoded::parse(q.as_bytes())
         .find(|(k, _)| k == key)
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default()
@@ -147,7 +116,7 @@ fn callback(engine: &Engine, p: &Provider, login: &Login) -> Box<Pending> {
     };
     assert_eq!(call.path, "/dex/token");
     let body = String::from_utf8(call.body.clone()).unwrap();
-    let verifier = url::form_urlencoded::parse(body.as_bytes())
+    let verifier = form_urlencoded::parse(body.as_bytes())
         .find(|(k, _)| k == "code_verifier")
         .unwrap()
         .1
@@ -440,7 +409,7 @@ fn sign_out_clears_cookies_and_validates_rd() {
     ] {
         let path = format!(
             "/oauth2/sign_out?rd={}",
-            url::form_urlencoded::byte_serialize(rd.as_bytes()).collect::<String>()
+            form_urlencoded::byte_serialize(rd.as_bytes()).collect::<String>()
         );
         let (out, ev) = engine.on_request(&get(&path, Some(&session)), Some(&p), NOW);
         assert_eq!(ev, Event::SignedOut);
@@ -570,8 +539,7 @@ fn bearer_tokens_are_verified_once_then_cached() {
         .identity
         .contains(&("x-auth-request-email", "admin@example.com".into())));
     // Cached: still accepted with the keys gone (no verification happens).
-    *p.keys.borrow_mut() =
-        KeySet::parse(br#"{"keys":[{"kty":"RSA","kid":"x","n":"AQAB","e":"AQAB"}]}"#).unwrap();
+    *p.keys.borrow_mut() = KeySet::parse(JWKS.replace("test-key-1", "x").as_bytes()).unwrap();
     let (out, _) = engine.on_request(&bearer_req("/api/x", &auth), Some(&p), NOW + 1);
     assert!(
         matches!(out, Outcome::Forward(_)),
@@ -630,8 +598,7 @@ fn unknown_kid_refetches_keys_once_then_refuses() {
     let engine = Engine::new(settings(json!({"skip_jwt_bearer_tokens": true}))).unwrap();
     // The filter still holds an old key set without our key.
     let p = provider();
-    *p.keys.borrow_mut() =
-        KeySet::parse(br#"{"keys":[{"kty":"RSA","kid":"old","n":"AQAB","e":"AQAB"}]}"#).unwrap();
+    *p.keys.borrow_mut() = KeySet::parse(JWKS.replace("test-key-1", "old").as_bytes()).unwrap();
     let auth = format!("Bearer {}", sign(&access_claims(), "test-key-1"));
     let (out, _) = engine.on_request(&bearer_req("/api/x", &auth), Some(&p), NOW);
     let Outcome::Call { call, pending } = out else {

@@ -1,6 +1,7 @@
 //! Each host behaviour a filter can observe, pinned with a probe filter
 //! (`host-model/probe-filter`). Test names say the behaviour; comments name the ngx_wasm_module
 //! source (Kong/ngx_wasm_module at Kong 3.9's pin 9136e463) or the real-host finding behind it.
+//! Long on purpose: one small test per behaviour, each readable alone (set-up is in support/).
 
 mod support;
 

@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use crate::logs::LogDir;
 use crate::paths::broker_binary;
 use crate::process::Process;
+use yaml_quoted as q;
 
 /// bcrypt (cost 10) of `password`, the test users' password.
 pub const PASSWORD_HASH: &str = "$2b$10$2JCEFfcwTOlPbS5onIAjpOKuP6vATCqL8bQaYyJAntSOQBidqxYfC";
@@ -99,14 +100,7 @@ impl BrokerConfig {
         yaml.push_str(&format!("  redirectURIs: [{}]\n", q(&redirect)));
         yaml.push_str("enablePasswordDB: true\n");
         yaml.push_str("staticPasswords:\n");
-        for user in [ADMIN, BOB] {
-            yaml.push_str(&format!("- email: {}\n", q(user.email)));
-            yaml.push_str(&format!("  hash: {}\n", q(PASSWORD_HASH)));
-            yaml.push_str(&format!("  username: {}\n", q(user.username)));
-            yaml.push_str(&format!("  userID: {}\n", q(user.user_id)));
-            let groups: Vec<String> = user.groups.iter().map(|g| q(g)).collect();
-            yaml.push_str(&format!("  groups: [{}]\n", groups.join(", ")));
-        }
+        append_users(&mut yaml, &[ADMIN, BOB]);
         Self { port, issuer, yaml }
     }
 }
@@ -117,7 +111,7 @@ pub fn issuer_for(port: u16) -> String {
 }
 
 /// A YAML double-quoted scalar (JSON string syntax is valid YAML).
-fn q(value: &str) -> String {
+pub fn yaml_quoted(value: &str) -> String {
     serde_json::Value::String(value.to_string()).to_string()
 }
 
@@ -184,5 +178,17 @@ impl Broker {
 
     pub fn process(&mut self) -> &mut Process {
         &mut self.process
+    }
+}
+
+/// Appends `users` to `staticPasswords` (the standard YAML ends with that list).
+pub fn append_users(yaml: &mut String, users: &[TestUser]) {
+    for user in users {
+        yaml.push_str(&format!("- email: {}\n", q(user.email)));
+        yaml.push_str(&format!("  hash: {}\n", q(PASSWORD_HASH)));
+        yaml.push_str(&format!("  username: {}\n", q(user.username)));
+        yaml.push_str(&format!("  userID: {}\n", q(user.user_id)));
+        let groups: Vec<String> = user.groups.iter().map(|g| q(g)).collect();
+        yaml.push_str(&format!("  groups: [{}]\n", groups.join(", ")));
     }
 }

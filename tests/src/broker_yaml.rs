@@ -2,7 +2,7 @@
 //! more users, a second client or the password grant. They only append or insert, so the
 //! standard users and client stay as they are.
 
-use crate::broker::{TestUser, PASSWORD_HASH};
+use crate::broker::{yaml_quoted as q, TestUser};
 
 /// A user whose address has two `@`: a naive "domain = after the last `@`" check would
 /// read it as `example.com`.
@@ -27,17 +27,7 @@ pub const CAROL: TestUser = TestUser {
 pub const OTHER_CLIENT_ID: &str = "reports-cli";
 pub const OTHER_CLIENT_SECRET: &str = "reports-secret";
 
-/// Appends `users` to `staticPasswords` (the standard YAML ends with that list).
-pub fn append_users(yaml: &mut String, users: &[TestUser]) {
-    for user in users {
-        yaml.push_str(&format!("- email: {}\n", q(user.email)));
-        yaml.push_str(&format!("  hash: {}\n", q(PASSWORD_HASH)));
-        yaml.push_str(&format!("  username: {}\n", q(user.username)));
-        yaml.push_str(&format!("  userID: {}\n", q(user.user_id)));
-        let groups: Vec<String> = user.groups.iter().map(|g| q(g)).collect();
-        yaml.push_str(&format!("  groups: [{}]\n", groups.join(", ")));
-    }
-}
+pub use crate::broker::append_users;
 
 /// Turns on the resource-owner password grant through the local connector, so tests can
 /// get tokens from the broker without a browser.
@@ -57,11 +47,6 @@ pub fn add_other_client(yaml: &mut String) {
         &format!("{client}enablePasswordDB:"),
         1,
     );
-}
-
-/// A YAML double-quoted scalar (JSON string syntax is valid YAML).
-fn q(value: &str) -> String {
-    serde_json::Value::String(value.to_string()).to_string()
 }
 
 #[cfg(test)]

@@ -232,19 +232,7 @@ impl Browser {
     /// The whole login a person does: open `url`, follow redirects to the login page,
     /// submit the form, follow redirects to wherever that lands. Returns the last page.
     pub fn login(&mut self, url: &str, login: &str, password: &str) -> Result<Page> {
-        let first = self.get(url)?;
-        let login_page = self.follow_all(first)?;
-        let form = login_page
-            .login_form()
-            .with_context(|| format!("after {}", self.history_text()))?;
-        if form.method != "post" {
-            bail!(
-                "the login form at {} uses method {}",
-                login_page.url,
-                form.method
-            );
-        }
-        let posted = self.post_form(form.action.as_str(), &form.fields(login, password))?;
+        let posted = self.submit_login(url, login, password)?;
         self.follow_all(posted)
     }
 

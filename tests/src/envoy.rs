@@ -37,17 +37,7 @@ pub fn render(
         ("@WASM_PATH@", json_string(&wasm_path.to_string_lossy())),
         ("@FILTER_CONFIG@", json_string(&config_text)),
     ];
-    let mut out = template.to_string();
-    for (placeholder, value) in &replacements {
-        if !out.contains(placeholder) {
-            bail!("the Envoy template has no {placeholder}");
-        }
-        out = out.replace(placeholder, value);
-    }
-    if let Some(left) = leftover_placeholder(&out) {
-        bail!("the Envoy template has an unknown placeholder {left}");
-    }
-    Ok(out)
+    fill(template, &replacements)
 }
 
 /// Replaces each `(placeholder, value)` in `template`; every placeholder must occur and none may

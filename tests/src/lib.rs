@@ -14,6 +14,7 @@ pub mod envoy;
 pub mod envoy_restart;
 pub mod fake_entra;
 pub mod filter_counters;
+pub mod header_pairs;
 pub mod host_model;
 pub mod html_form;
 pub mod k8s_check;
@@ -39,6 +40,7 @@ pub mod silent_listener;
 pub mod slapd;
 pub mod stack;
 pub mod stdin_run;
+pub mod test_ca;
 
 pub use broker::{Broker, BrokerConfig, TestUser, ADMIN, BOB};
 pub use browser::{Browser, Page, Wire};

@@ -41,13 +41,11 @@ pub fn host_model_binary() -> Result<PathBuf> {
     )
 }
 
-/// `target/wasm32-wasip1/release/gatehouse_filter.wasm`, built by `make build`.
+/// `target/filter/gatehouse_filter.wasm`, the shipped filter: `make build` makes it with
+/// cargo's `wasm-release` profile and `wasm-opt -Oz`.
 pub fn filter_wasm() -> Result<PathBuf> {
     existing(
-        target_dir()
-            .join("wasm32-wasip1")
-            .join("release")
-            .join("gatehouse_filter.wasm"),
+        target_dir().join("filter").join("gatehouse_filter.wasm"),
         "the filter .wasm",
     )
 }

@@ -20,18 +20,12 @@ pub struct RawResponse {
 impl RawResponse {
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        crate::header_pairs::first(&self.headers, name)
     }
 
     /// Every value of header `name` (case-insensitive).
     pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.headers
-            .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        crate::header_pairs::all(&self.headers, name)
     }
 }
 

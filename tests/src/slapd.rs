@@ -17,6 +17,7 @@ use crate::logs::LogDir;
 use crate::paths::repo_root;
 use crate::ports::free_port;
 use crate::process::Process;
+use crate::test_ca::TestCa;
 
 /// The tree's suffix and its administrator (the root DN, only for changing the tree).
 pub const SUFFIX: &str = "dc=example,dc=org";
@@ -50,83 +51,6 @@ fn run(what: &str, cmd: &mut Command) -> Result<()> {
         );
     }
     Ok(())
-}
-
-fn openssl(dir: &Path, args: &[&str]) -> Result<()> {
-    run(
-        &format!("openssl {}", args.join(" ")),
-        Command::new("openssl").args(args).current_dir(dir),
-    )
-}
-
-/// `name.pem`/`name.key`: a self-signed CA.
-fn make_ca(dir: &Path, name: &str) -> Result<()> {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN=Gatehouse test {name}"),
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.pem"),
-        ],
-    )
-}
-
-/// `server.pem`/`server.key` for 127.0.0.1 and localhost, signed by CA `ca`.
-fn make_server_cert(dir: &Path, ca: &str) -> Result<()> {
-    std::fs::write(
-        dir.join("server.ext"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\nbasicConstraints=CA:FALSE\n",
-    )?;
-    openssl(
-        dir,
-        &[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-        ],
-    )?;
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            &format!("{ca}.pem"),
-            "-CAkey",
-            &format!("{ca}.key"),
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-            "-out",
-            "server.pem",
-        ],
-    )
 }
 
 fn slapd_conf(dir: &Path, schema: &Path) -> String {
@@ -163,15 +87,12 @@ impl Slapd {
     pub fn start(logs: &LogDir, dir: &Path, ldif: &str, cert: ServerCert) -> Result<Self> {
         let dir = dir.join("slapd");
         std::fs::create_dir_all(dir.join("db"))?;
-        make_ca(&dir, "ca")?;
-        make_ca(&dir, "other-ca")?;
-        make_server_cert(
-            &dir,
-            match cert {
-                ServerCert::Trusted => "ca",
-                ServerCert::Untrusted => "other-ca",
-            },
-        )?;
+        let trusted = TestCa::create(&dir, "ca")?;
+        let untrusted = TestCa::create(&dir, "other-ca")?;
+        match cert {
+            ServerCert::Trusted => trusted.server("server")?,
+            ServerCert::Untrusted => untrusted.server("server")?,
+        };
         let schema = repo_root().join("tests/fixtures/ldap/ad.schema");
         std::fs::write(dir.join("slapd.conf"), slapd_conf(&dir, &schema))?;
         std::fs::write(dir.join("tree.ldif"), ldif)?;

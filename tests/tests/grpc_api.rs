@@ -21,6 +21,7 @@ use gatehouse_e2e::ports::free_port;
 use gatehouse_e2e::postgres::TestDatabase;
 use gatehouse_e2e::replicas::postgres_storage_yaml;
 use gatehouse_e2e::stdin_run::run_with_stdin;
+use gatehouse_e2e::test_ca::TestCa;
 use gatehouse_e2e::{Broker, BrokerConfig, Browser, LogDir, Stack, StackOptions, ADMIN};
 use serde_json::Value;
 
@@ -479,72 +480,12 @@ fn user_deleted_on_one_replica_cannot_sign_in_or_refresh_on_the_other() {
     );
 }
 
-/// A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl.
+/// A CA (`ca.pem`), a server certificate for 127.0.0.1 (`server.pem`) and a client
+/// certificate for `CN=admin-tool` (`client.pem`).
 fn make_certificates(dir: &Path) {
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("running openssl (installed by make setup)");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    std::fs::write(
-        dir.join("server.ext"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
-    run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=gatehouse-test-ca",
-    ]);
-    for (name, cn) in [("server", "localhost"), ("client", "admin-tool")] {
-        run(&[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.csr"),
-            "-subj",
-            &format!("/CN={cn}"),
-        ]);
-        run(&[
-            "x509",
-            "-req",
-            "-in",
-            &format!("{name}.csr"),
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            &format!("{name}.pem"),
-            "-days",
-            "2",
-            "-extfile",
-            &format!("{name}.ext"),
-        ]);
-    }
+    let ca = TestCa::create(dir, "ca").unwrap();
+    ca.server("server").unwrap();
+    ca.client("client", "admin-tool").unwrap();
 }
 
 #[test]

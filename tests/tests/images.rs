@@ -157,7 +157,7 @@ fn filter_image_is_one_layer_holding_the_tested_wasm() {
     let dir = tempfile::tempdir().unwrap();
     image.unpack(dir.path()).unwrap();
     let in_image = std::fs::read(dir.path().join("plugin.wasm")).unwrap();
-    // The end-to-end tests load target/wasm32-wasip1/release/gatehouse_filter.wasm.
+    // The end-to-end tests load target/filter/gatehouse_filter.wasm.
     let tested = std::fs::read(filter_wasm().unwrap()).unwrap();
     assert_eq!(
         format!("{:x}", Sha256::digest(&in_image)),

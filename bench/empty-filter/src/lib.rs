@@ -2,7 +2,10 @@
 //! what Envoy pays for any Wasm filter (VM entry per callback, SDK dispatch), nothing more.
 //! With the configuration `read-headers` it also fetches the whole request header map on
 //! every request (one `proxy_get_header_map_pairs`), to price that host call alone; with
-//! `read-eight` it instead reads, one call each, the eight headers a relying party needs.
+//! `read-eight` it instead reads, one call each, the eight headers a relying party needs;
+//! with `gatehouse-calls` it makes exactly the host calls Gatehouse makes for an admitted
+//! session request (filter/src/glue/http.rs), with values of the demo user's size, so the
+//! host's price is told apart from the filter's own work.
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
@@ -19,7 +22,19 @@ enum Read {
     Nothing,
     AllHeaders,
     EightHeaders,
+    GatehouseCalls,
 }
+
+/// The identity headers Gatehouse sets for the demo user (ADMIN in tests/src/broker.rs).
+const IDENTITY: [(&str, &str); 4] = [
+    (
+        "x-auth-request-user",
+        "CiQwOGE4Njg0Yi1kYjg4LTRiNzMtOTBhOS0zY2QxNjYxZjU0NjYSBWxvY2Fs",
+    ),
+    ("x-auth-request-email", "admin@example.com"),
+    ("x-auth-request-groups", "admins,developers"),
+    ("x-auth-request-preferred-username", "admin"),
+];
 
 /// What a relying party looks at: the pseudo-headers, cookies, credentials, the answer type.
 const EIGHT: [&str; 8] = [
@@ -44,6 +59,7 @@ impl RootContext for EmptyRoot {
         self.read = match self.get_plugin_configuration().as_deref() {
             Some(b"read-headers") => Read::AllHeaders,
             Some(b"read-eight") => Read::EightHeaders,
+            Some(b"gatehouse-calls") => Read::GatehouseCalls,
             _ => Read::Nothing,
         };
         true
@@ -76,6 +92,16 @@ impl HttpContext for PassThrough {
                 for name in EIGHT {
                     std::hint::black_box(self.get_http_request_header(name));
                 }
+            }
+            Read::GatehouseCalls => {
+                // The header map, the clock, the identity headers, the Cookie rewrite (the
+                // request carried only the session cookie: nothing is left of it).
+                std::hint::black_box(self.get_http_request_headers());
+                std::hint::black_box(self.get_current_time());
+                for (name, value) in IDENTITY {
+                    self.set_http_request_header(name, Some(value));
+                }
+                self.set_http_request_header("cookie", Some(""));
             }
         }
         Action::Continue

@@ -1,7 +1,7 @@
 //! The broker keys of the configuration: the issuer, how the gateway reaches the broker, and
 //! the filter's client credentials there.
 
-use url::Url;
+use crate::path::absolute_url::{AbsoluteUrl, UrlError};
 
 use super::{invalid, ConfigError};
 
@@ -26,12 +26,12 @@ pub(super) fn broker(
         key: "issuer",
         hint: "set it to the broker's issuer URL, e.g. \"https://sso.example.com/dex\"",
     })?;
-    let issuer_url =
-        Url::parse(&issuer).map_err(|e| invalid("issuer", format!("not an absolute URL ({e})")))?;
-    if !matches!(issuer_url.scheme(), "http" | "https") || issuer_url.host_str().is_none() {
-        return Err(invalid("issuer", "must be an http(s) URL with a host"));
-    }
-    if issuer_url.query().is_some() || issuer_url.fragment().is_some() {
+    let issuer_url = AbsoluteUrl::parse(&issuer).map_err(|e| match e {
+        UrlError::NotAbsolute => invalid("issuer", e.to_string()),
+        UrlError::NotHttp => invalid("issuer", "must be an http(s) URL with a host"),
+        UrlError::Fragment => invalid("issuer", "must not have a query or fragment"),
+    })?;
+    if issuer_url.query().is_some() {
         return Err(invalid("issuer", "must not have a query or fragment"));
     }
     let issuer = issuer.trim_end_matches('/').to_string();
@@ -43,7 +43,7 @@ pub(super) fn broker(
             return Err(invalid("broker_authority", "must not be empty"))
         }
         Some(a) => a,
-        None => authority_of(&issuer_url),
+        None => issuer_url.authority(),
     };
     let client_id = non_empty(
         client_id,
@@ -73,13 +73,5 @@ fn non_empty(
         None => Err(ConfigError::Missing { key, hint }),
         Some(v) if v.trim().is_empty() => Err(invalid(key, "must not be empty")),
         Some(v) => Ok(v),
-    }
-}
-
-fn authority_of(url: &Url) -> String {
-    let host = url.host_str().unwrap_or_default();
-    match url.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_string(),
     }
 }

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use url::Url;
+use crate::path::absolute_url::AbsoluteUrl;
 
 use crate::rules::{RouteRule, Rule};
 
@@ -98,7 +98,7 @@ pub const DEFAULT_SCOPES: [&str; 5] = ["openid", "email", "profile", "groups", "
 impl Settings {
     /// Path of the issuer's discovery document, for calls through the gateway.
     pub fn discovery_path(&self) -> String {
-        let path = Url::parse(&self.issuer)
+        let path = AbsoluteUrl::parse(&self.issuer)
             .map(|u| u.path().trim_end_matches('/').to_string())
             .unwrap_or_default();
         format!("{path}/.well-known/openid-configuration")

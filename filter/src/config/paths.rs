@@ -1,7 +1,7 @@
 //! The filter's own paths: the callback, sign-out and userinfo endpoints it answers itself,
 //! the absolute callback URL, and where to land after sign-out.
 
-use url::Url;
+use crate::path::absolute_url::AbsoluteUrl;
 
 use super::{invalid, ConfigError};
 use crate::path::return_url;
@@ -45,8 +45,12 @@ pub(super) fn paths(
     let redirect_url = match redirect_url {
         None => None,
         Some(u) => {
-            let parsed = Url::parse(&u)
-                .map_err(|e| invalid("redirect_url", format!("not an absolute URL ({e})")))?;
+            let parsed = AbsoluteUrl::parse(&u).map_err(|e| {
+                invalid(
+                    "redirect_url",
+                    format!("must be an absolute http(s) URL ({e})"),
+                )
+            })?;
             if parsed.path() != redirect_path {
                 return Err(invalid(
                     "redirect_url",

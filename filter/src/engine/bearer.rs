@@ -2,10 +2,12 @@
 //! `skip_jwt_bearer_tokens`) is admitted on the token's identity instead of a session; an
 //! unknown `kid` refetches the JWKS once before the token is refused.
 
+use std::rc::Rc;
+
 use crate::pages::Problem;
 use crate::provider::{KeySet, Provider};
+use crate::session::cache;
 use crate::session::Session;
-use crate::token::bearer_cache;
 use crate::token::exchange::BrokerCall;
 use crate::token::id_token::{self, Expect, TokenError};
 
@@ -40,10 +42,10 @@ impl Engine {
         token: &str,
         provider: &Provider,
         now: u64,
-    ) -> Result<Session, TokenError> {
-        let key = bearer_cache::hash(token);
+    ) -> Result<Rc<Session>, TokenError> {
+        let key = cache::hash(token);
         if let Some(identity) = self.bearer_cache.borrow().get(&key, now) {
-            return Ok(identity.clone());
+            return Ok(identity);
         }
         let expect = Expect {
             issuer: &self.settings.issuer,
@@ -52,13 +54,13 @@ impl Engine {
             now,
         };
         let claims = id_token::validate(token, &provider.keys.borrow(), &expect)?;
-        let identity = identity_from_claims(
+        let identity = Rc::new(identity_from_claims(
             claims,
             now,
             None,
             None,
             self.settings.allow_unverified_email,
-        );
+        ));
         self.bearer_cache
             .borrow_mut()
             .insert(key, identity.clone(), now);
@@ -129,7 +131,7 @@ impl Engine {
         match self.verify_bearer(&wait.token, provider, now) {
             Ok(identity) => {
                 let rule = self.rule_by_ref(wait.rule);
-                self.admit(identity, rule, wait.api, wait.cookie, Vec::new())
+                self.admit(&identity, rule, wait.api, wait.cookie, Vec::new())
             }
             Err(e) => (
                 Reply::Respond(Problem::InvalidToken.response(true, self.realm())),

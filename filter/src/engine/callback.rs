@@ -2,8 +2,6 @@
 //! against the login's own cookie, the code is exchanged at the token endpoint, and the
 //! answer becomes the session cookie and a redirect to where the login started.
 
-use url::form_urlencoded;
-
 use crate::cookie;
 use crate::login::state::{LoginState, LoginStateError};
 use crate::pages::{LocalResponse, Problem};

@@ -1,8 +1,6 @@
 //! Login start: a 302 to the broker's authorization endpoint with state, nonce and PKCE; the
 //! login waits in a cookie of its own, and the oldest in-flight logins make room for it.
 
-use url::form_urlencoded;
-
 use crate::cookie;
 use crate::login::pkce;
 use crate::login::state::{LoginState, MAX_IN_FLIGHT};

@@ -13,6 +13,7 @@ mod login;
 mod probe;
 mod refresh;
 mod session_check;
+mod session_open;
 mod sign_out;
 mod tokens;
 
@@ -29,7 +30,7 @@ use crate::cookie::codec::{CodecError, CookieCodec};
 use crate::pages::LocalResponse;
 use crate::provider::Provider;
 use crate::rules;
-use crate::token::bearer_cache::BearerCache;
+use crate::session::cache::SessionCache;
 use crate::token::exchange::BrokerCall;
 
 /// The facts of one request the engine needs.
@@ -130,17 +131,23 @@ pub enum Event {
 pub struct Engine {
     pub settings: Settings,
     codec: CookieCodec,
-    bearer_cache: RefCell<BearerCache>,
+    bearer_cache: RefCell<SessionCache>,
+    /// Opened session cookies (the same cache type, keyed by the sealed value).
+    session_cache: RefCell<SessionCache>,
 }
+
+/// Opened sessions kept per worker VM; at most a few MiB with 150-group sessions.
+pub const SESSION_CACHE_ENTRIES: usize = 512;
 
 impl Engine {
     pub fn new(settings: Settings) -> Result<Engine, CodecError> {
         let codec = CookieCodec::new(&settings.cookie_secrets)?;
-        let bearer_cache = RefCell::new(BearerCache::new(settings.bearer_cache_size));
+        let bearer_cache = RefCell::new(SessionCache::new(settings.bearer_cache_size));
         Ok(Engine {
             settings,
             codec,
             bearer_cache,
+            session_cache: RefCell::new(SessionCache::new(SESSION_CACHE_ENTRIES)),
         })
     }
 

@@ -39,7 +39,7 @@ impl Engine {
             Ok((set, fresh)) => {
                 let rule = self.rule_by_ref(wait.rule);
                 let (outcome, ev) =
-                    self.admit(fresh, rule, wait.api, Some(wait.request_cookie), set);
+                    self.admit(&fresh, rule, wait.api, Some(wait.request_cookie), set);
                 let ev = if ev == Event::None {
                     Event::Refreshed
                 } else {

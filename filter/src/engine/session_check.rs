@@ -106,14 +106,14 @@ impl Engine {
             .and_then(|c| session::cookies::read(c, session_cookie));
         let mut event = Event::None;
         let mut clear_invalid = Vec::new();
-        let session = match raw.map(|v| Session::open(&self.codec, session_cookie, &v)) {
+        let session = match raw.map(|v| self.open_session(session_cookie, &v, now)) {
             Some(Ok(sess)) => match sess.freshness(now) {
                 Freshness::Valid => Some(sess),
                 Freshness::NeedsRefresh => {
                     if let Some(rt) = sess.refresh_token.clone() {
                         let call = exchange::refresh(s, &provider.endpoints.token_path, &rt);
                         let pending = Pending::Refresh(Box::new(RefreshWait {
-                            session: sess,
+                            session: Session::clone(&sess),
                             api,
                             return_to: return_url::sanitize(req.path),
                             request_cookie: cookie_rewrite.flatten(),
@@ -147,13 +147,13 @@ impl Engine {
         };
 
         if path == s.userinfo_path {
-            return (Outcome::Respond(self.userinfo(session.as_ref())), event);
+            return (Outcome::Respond(self.userinfo(session.as_deref())), event);
         }
 
         match session {
             Some(sess) => {
                 let (reply, event) =
-                    self.admit(sess, applied.rule, api, cookie_rewrite, Vec::new());
+                    self.admit(&sess, applied.rule, api, cookie_rewrite, Vec::new());
                 (reply.into(), event)
             }
             None if api => (
@@ -182,7 +182,7 @@ impl Engine {
     /// A valid session meets the rule: forward with identity, or deny.
     pub(super) fn admit(
         &self,
-        sess: Session,
+        sess: &Session,
         rule: &rules::Rule,
         api: bool,
         cookie: Option<Option<String>>,
@@ -204,7 +204,7 @@ impl Engine {
         }
         (
             Reply::Forward(Forward {
-                identity: identity::headers(&sess, self.settings.pass_access_token),
+                identity: identity::headers(sess, self.settings.pass_access_token),
                 cookie,
                 response_cookies,
             }),

@@ -1,8 +1,6 @@
 //! Sign-out flow: every cookie of the filter is cleared; with a place to land, a broker that
 //! offers RP-initiated logout and a refresh token, the broker session ends too.
 
-use url::form_urlencoded;
-
 use crate::cookie;
 use crate::pages::LocalResponse;
 use crate::path::return_url;

@@ -11,6 +11,7 @@
 //! filter runs; the refusal here holds on every host. Kong's `:path` is nginx's decoded,
 //! normalised URI, so there the glue decides on the raw target (crate::path::decision).
 
+pub mod absolute_url;
 pub mod decision;
 pub mod return_url;
 

@@ -2,16 +2,15 @@
 //! Fetched by the root context; parsed and checked here.
 
 pub mod fetch;
+pub mod keys;
 pub mod share;
+
+pub use keys::{Algorithm, KeySet, VerifyingKey};
 
 use std::cell::{Cell, RefCell};
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm};
-use jsonwebtoken::{Algorithm, DecodingKey};
+use crate::path::absolute_url::AbsoluteUrl;
 use serde::Deserialize;
-use url::Url;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ProviderError {
@@ -49,10 +48,7 @@ struct DiscoveryDoc {
 /// Path and query of an absolute URL: the filter's calls go to a gateway upstream, not to the
 /// URL's host, so only this part is used.
 fn call_path(url: &str, field: &'static str) -> Result<String, ProviderError> {
-    let u = Url::parse(url).map_err(|_| ProviderError::BadEndpoint(field))?;
-    if !matches!(u.scheme(), "http" | "https") {
-        return Err(ProviderError::BadEndpoint(field));
-    }
+    let u = AbsoluteUrl::parse(url).map_err(|_| ProviderError::BadEndpoint(field))?;
     Ok(match u.query() {
         Some(q) => format!("{}?{q}", u.path()),
         None => u.path().to_string(),
@@ -80,92 +76,6 @@ pub fn parse_discovery(body: &[u8], issuer: &str) -> Result<Endpoints, ProviderE
         end_session: doc.end_session_endpoint,
     })
 }
-
-/// Verification keys by `kid`, each bound to the one algorithm its key type allows.
-#[derive(Clone)]
-pub struct KeySet {
-    keys: Vec<(Option<String>, Algorithm, DecodingKey)>,
-}
-
-/// The algorithm a JWKS key verifies with: RS256 for RSA, ES256 for EC P-256, EdDSA for OKP
-/// Ed25519 (what the broker signs with), and only that one, whatever a token's header says.
-/// A key of any other kind, whose stated `alg` differs, or whose point has the wrong length
-/// (jsonwebtoken would index past a short Ed25519 key) is not used.
-fn key_algorithm(k: &Jwk) -> Option<Algorithm> {
-    let b64_len = |s: &str| URL_SAFE_NO_PAD.decode(s).ok().map(|b| b.len());
-    let alg = match &k.algorithm {
-        AlgorithmParameters::RSA(_) => Algorithm::RS256,
-        AlgorithmParameters::EllipticCurve(p)
-            if p.curve == EllipticCurve::P256
-                && b64_len(&p.x) == Some(32)
-                && b64_len(&p.y) == Some(32) =>
-        {
-            Algorithm::ES256
-        }
-        AlgorithmParameters::OctetKeyPair(p)
-            if p.curve == EllipticCurve::Ed25519 && b64_len(&p.x) == Some(32) =>
-        {
-            Algorithm::EdDSA
-        }
-        _ => return None,
-    };
-    let stated_ok = match &k.common.key_algorithm {
-        None => true,
-        Some(KeyAlgorithm::RS256) => alg == Algorithm::RS256,
-        Some(KeyAlgorithm::ES256) => alg == Algorithm::ES256,
-        Some(KeyAlgorithm::EdDSA) => alg == Algorithm::EdDSA,
-        Some(_) => false,
-    };
-    stated_ok.then_some(alg)
-}
-
-impl KeySet {
-    pub fn parse(body: &[u8]) -> Result<KeySet, ProviderError> {
-        let set: JwkSet =
-            serde_json::from_slice(body).map_err(|e| ProviderError::Jwks(e.to_string()))?;
-        let keys: Vec<_> = set
-            .keys
-            .iter()
-            .filter(|k| {
-                // Only signature keys: encryption keys must never verify a token.
-                k.common
-                    .public_key_use
-                    .as_ref()
-                    .is_none_or(|u| matches!(u, jsonwebtoken::jwk::PublicKeyUse::Signature))
-            })
-            .filter_map(|k| {
-                let alg = key_algorithm(k)?;
-                Some((k.common.key_id.clone(), alg, DecodingKey::from_jwk(k).ok()?))
-            })
-            .collect();
-        if keys.is_empty() {
-            return Err(ProviderError::NoKeys);
-        }
-        Ok(KeySet { keys })
-    }
-
-    /// The key for `kid` and its algorithm; a token without `kid` is accepted only when
-    /// there is one key.
-    pub fn find(&self, kid: Option<&str>) -> Option<(Algorithm, &DecodingKey)> {
-        let found = match kid {
-            Some(kid) => self.keys.iter().find(|(k, _, _)| k.as_deref() == Some(kid)),
-            None if self.keys.len() == 1 => self.keys.first(),
-            None => None,
-        };
-        found.map(|(_, alg, key)| (*alg, key))
-    }
-
-    pub fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-}
-
-/// Signing algorithms accepted from the broker (its `signer.config.algorithm` choices).
-pub const ALGORITHMS: [Algorithm; 3] = [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA];
 
 /// Everything needed to run logins and check tokens.
 pub struct Provider {
@@ -219,14 +129,5 @@ mod tests {
         ));
         assert!(parse_discovery(b"{}", "http://x/dex").is_err());
         assert!(parse_discovery(b"not json", "http://x/dex").is_err());
-    }
-
-    #[test]
-    fn jwks_without_rsa_keys_is_refused() {
-        assert_eq!(
-            KeySet::parse(br#"{"keys":[]}"#).err(),
-            Some(ProviderError::NoKeys)
-        );
-        assert!(KeySet::parse(b"[]").is_err());
     }
 }

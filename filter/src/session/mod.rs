@@ -1,6 +1,7 @@
 //! The signed-in session carried in the encrypted session cookie. Field names are short on
 //! purpose: every byte travels on every request.
 
+pub mod cache;
 pub mod cookies;
 
 use serde::{Deserialize, Serialize};

@@ -4,7 +4,6 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::Deserialize;
-use url::form_urlencoded;
 
 use crate::config::Settings;
 

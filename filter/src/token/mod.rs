@@ -1,6 +1,6 @@
-//! The broker's tokens: ID-token validation, the token-endpoint calls (code exchange,
-//! refresh) and the cache of verified bearer tokens.
+//! The broker's tokens: ID-token validation and the token-endpoint calls (code exchange,
+//! refresh).
 
-pub mod bearer_cache;
 pub mod exchange;
 pub mod id_token;
+pub mod jws;

@@ -3,7 +3,9 @@
 
 use std::rc::Rc;
 
-use super::{Next, Resume, SentHead, Worker};
+use tokio::sync::oneshot;
+
+use super::{Next, SentHead, Worker};
 use crate::headers::{Entry, HeaderList};
 use crate::state::{LocalResponse, Step, Stream, ROOT_ID};
 use crate::vm::Failure;

@@ -26,13 +26,7 @@ pub(super) async fn signing_key_rotation_is_compare_and_swap(s: &dyn Storage) {
     // A replica that read the old generation loses and adds nothing.
     let k2 = signing_key("rot2", NOW + 1000);
     assert!(!s.rotate_signing_key(g, &k2).await.unwrap());
-    let kids: Vec<String> = s
-        .list_signing_keys()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|k| k.kid)
-        .collect();
+    let kids = kids(s).await;
     assert!(kids.contains(&"rot1".to_string()) && !kids.contains(&"rot2".to_string()));
     assert!(s.rotate_signing_key(g + 1, &k2).await.unwrap());
 }

@@ -93,6 +93,16 @@ pub fn signing_key(kid: &str, verify_until: UnixTime) -> SigningKeyRecord {
     }
 }
 
+/// The ids of the stored signing keys.
+async fn kids(s: &dyn Storage) -> Vec<String> {
+    s.list_signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.kid)
+        .collect()
+}
+
 pub(super) const ROTATE: RefreshPolicy = RefreshPolicy {
     rotate: true,
     idle_secs: None,
@@ -178,13 +188,7 @@ async fn garbage_collection(s: &dyn Storage) {
         s.redeem_auth_code("gc-c", NOW).await.unwrap(),
         CodeRedemption::Unknown
     ));
-    let kids: Vec<String> = s
-        .list_signing_keys()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|k| k.kid)
-        .collect();
+    let kids = kids(s).await;
     assert!(!kids.contains(&"kb".to_string()), "{kids:?}");
     assert!(kids.contains(&"ka".to_string()), "{kids:?}");
     // Unexpired rows stay: the reuse-interval family was revoked, but others remain.

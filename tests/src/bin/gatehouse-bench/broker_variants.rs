@@ -134,7 +134,7 @@ pub fn run(
     let dir = run_dir.join(&name);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let port = free_port()?;
-    let mut config = crate::broker_yaml(port, envoy_port, &dir)?;
+    let mut config = crate::broker_yaml(port, envoy_port, None, &dir)?;
     if variant.binary.is_none() {
         config.yaml.push_str(&signer_yaml(alg));
     }

@@ -16,6 +16,10 @@ pub enum Filtering {
         path: String,
         config: String,
     },
+    /// Envoy's native `envoy.filters.http.oauth2` (its config from `oauth2_listener`).
+    OAuth2 {
+        filter: Value,
+    },
     /// Envoy's native `jwt_authn` with an inline JWKS; `cache` turns on its JWT cache.
     JwtAuthn {
         issuer: String,
@@ -33,7 +37,7 @@ pub struct Listener {
 }
 
 /// The whole config: admin on `admin_port`, the listeners, and the `broker` cluster the
-/// Gatehouse filter calls (discovery, JWKS).
+/// Gatehouse filter calls (discovery, JWKS), and the oauth2 filter's secrets.
 pub fn render(admin_port: u16, broker_port: u16, listeners: &[Listener]) -> Value {
     json!({
         "admin": {"address": socket(admin_port)},
@@ -47,7 +51,8 @@ pub fn render(admin_port: u16, broker_port: u16, listeners: &[Listener]) -> Valu
                     "cluster_name": "broker",
                     "endpoints": [{"lb_endpoints": [{"endpoint": {"address": socket(broker_port)}}]}]
                 }
-            }]
+            }],
+            "secrets": crate::oauth2_listener::secrets()
         }
     })
 }
@@ -70,6 +75,7 @@ fn listener(l: &Listener) -> Value {
             jwks,
             cache,
         } => vec![jwt_authn_filter(issuer, audience, jwks, *cache)],
+        Filtering::OAuth2 { filter } => vec![filter.clone()],
     };
     http_filters.push(json!({
         "name": "envoy.filters.http.router",

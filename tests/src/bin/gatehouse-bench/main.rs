@@ -9,12 +9,16 @@
 //! part alone, written to bench/results/broker-latest.*), GATEHOUSE_BENCH_BASELINE_BROKER=PATH
 //! (another broker binary under the same RS256 load, for before/after), GATEHOUSE_BENCH_PERF=1
 //! (perf record of Envoy per listener into target/bench-run/perf-*.data).
+//!
+//! Long on purpose: `run` is the bench's script, its steps in the order they run (each step's
+//! work is in the modules below); the report's parts are built there from its locals.
 
 mod broker_bench;
 mod broker_variants;
 mod envoy_config;
 mod gateway;
 mod micro;
+mod oauth2_listener;
 mod oidc_client;
 mod pinned;
 mod report;
@@ -37,9 +41,9 @@ use serde_json::json;
 use envoy_config::{Filtering, Listener};
 use gateway::{Case, Memory, MemoryCase};
 
-/// Groups of the user whose session needs chunked cookies (about 4.4 KB of session: the
-/// session keeps the ID token, which lists the groups too). The small session is ADMIN's.
-const MANY_GROUPS: usize = 42;
+/// Groups of the user whose session needs chunked cookies (about 4 KB of session in two
+/// cookies): the goal's "user with 150 groups". The small session is ADMIN's.
+const MANY_GROUPS: usize = 150;
 const MANY_USER: &str = "many@example.com";
 const SESSION_COOKIE: &str = "_gatehouse";
 
@@ -93,9 +97,18 @@ fn empty_filter_wasm() -> Result<PathBuf> {
     Ok(path)
 }
 
-/// The standard broker config plus a user with many groups and a cheap-bcrypt load user.
-fn broker_yaml(broker_port: u16, envoy_port: u16, dir: &Path) -> Result<BrokerConfig> {
+/// The standard broker config plus a user with many groups, a cheap-bcrypt load user and
+/// the Envoy oauth2 listener's client (when `oauth2_port` is given).
+fn broker_yaml(
+    broker_port: u16,
+    envoy_port: u16,
+    oauth2_port: Option<u16>,
+    dir: &Path,
+) -> Result<BrokerConfig> {
     let mut config = BrokerConfig::standard(broker_port, envoy_port, dir);
+    if let Some(port) = oauth2_port {
+        oauth2_listener::add_client(&mut config.yaml, port)?;
+    }
     let last_key = config
         .yaml
         .lines()
@@ -259,14 +272,24 @@ fn run() -> Result<()> {
             "jwt_authn_cached",
             "Envoy jwt_authn + jwt_cache, bearer JWT",
         ),
+        // The empty filter making exactly Gatehouse's host calls for an admitted request.
+        (
+            "empty_gatehouse_calls",
+            "empty filter + Gatehouse's host calls (7)",
+        ),
+        (
+            "envoy_oauth2",
+            "Envoy oauth2 filter (HMAC cookies), session",
+        ),
     ];
     let mut ports = Vec::new();
     for _ in &keys {
         ports.push(free_port()?);
     }
     let login_port = ports[5];
+    let oauth2_port = ports[11];
 
-    let broker_config = broker_yaml(broker_port, login_port, &run_dir)?;
+    let broker_config = broker_yaml(broker_port, login_port, Some(oauth2_port), &run_dir)?;
     let issuer = issuer_for(broker_port);
     eprintln!("starting the broker (core {}) ...", pinned::SERVER_CORE);
     let mut broker = start_broker(None, &logs, &run_dir, &broker_config, "broker")?;
@@ -329,6 +352,11 @@ fn run() -> Result<()> {
         path: envoy_config::path_text(&empty_wasm),
         config: "read-eight".to_string(),
     };
+    let empty_gatehouse_calls = Filtering::Wasm {
+        vm_id: "empty_gatehouse_calls",
+        path: envoy_config::path_text(&empty_wasm),
+        config: "gatehouse-calls".to_string(),
+    };
     let jwt_authn = |cache| Filtering::JwtAuthn {
         issuer: issuer.clone(),
         audience: CLIENT_ID.to_string(),
@@ -346,6 +374,10 @@ fn run() -> Result<()> {
         gatehouse.clone(),
         jwt_authn(false),
         jwt_authn(true),
+        empty_gatehouse_calls,
+        Filtering::OAuth2 {
+            filter: oauth2_listener::filter(&issuer, oauth2_port),
+        },
     ];
     let listeners: Vec<Listener> = keys
         .iter()
@@ -388,6 +420,21 @@ fn run() -> Result<()> {
         );
     }
     let large_cookie = gateway::session_cookie_header(&browser, SESSION_COOKIE)?;
+    // A session of Envoy's own oauth2 filter: the same user through the same broker.
+    let mut browser = Browser::new()?;
+    let page = browser.login(
+        &format!("http://127.0.0.1:{oauth2_port}/bench"),
+        ADMIN.email,
+        ADMIN.password,
+    )?;
+    if page.status != 200 {
+        bail!(
+            "the login through Envoy's oauth2 filter ended with {}: {}",
+            page.status,
+            browser.history_text()
+        );
+    }
+    let oauth2_cookie = oauth2_listener::cookie_header(&browser)?;
     let discovery: serde_json::Value = serde_json::from_str(&http_text(&format!(
         "{issuer}/.well-known/openid-configuration"
     ))?)?;
@@ -425,6 +472,13 @@ fn run() -> Result<()> {
         (7, keys[7].1.to_string(), auth.clone(), true),
         (8, keys[8].1.to_string(), auth.clone(), true),
         (9, keys[9].1.to_string(), auth.clone(), true),
+        (10, keys[10].1.to_string(), cookie(&small_cookie), false),
+        (
+            11,
+            format!("{} ({} B)", keys[11].1, oauth2_cookie.len()),
+            cookie(&oauth2_cookie),
+            true,
+        ),
     ]
     .into_iter()
     .map(|(i, label, headers, protected)| Case {
@@ -518,6 +572,7 @@ fn run() -> Result<()> {
             ("session cookie".into(), small_cookie.len()),
             ("chunked session cookies".into(), large_cookie.len()),
             ("bearer JWT".into(), tokens.access_token.len()),
+            ("Envoy oauth2 cookies".into(), oauth2_cookie.len()),
         ],
     };
     write_report(&report, "latest", &logs)

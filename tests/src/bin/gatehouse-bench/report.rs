@@ -98,6 +98,30 @@ fn gateway_markdown(out: &mut String, r: &Report) {
             c.extra_us_vs_empty
         );
     }
+    for (a, b, what) in [
+        (
+            "gatehouse_cookie_small",
+            "envoy_oauth2",
+            "Gatehouse session ÷ Envoy oauth2 session",
+        ),
+        (
+            "gatehouse_bearer",
+            "jwt_authn_cached",
+            "Gatehouse cached bearer ÷ jwt_authn + jwt_cache",
+        ),
+        (
+            "empty_gatehouse_calls",
+            "empty_filter",
+            "empty filter + Gatehouse's host calls ÷ empty filter",
+        ),
+    ] {
+        if let Some(ratio) = round_ratio(&r.gateway, a, b) {
+            let _ = writeln!(
+                out,
+                "\n{what} (median of same-round ratios): **{ratio:.2}**"
+            );
+        }
+    }
     if !r.credentials.is_empty() {
         let sizes: Vec<String> = r
             .credentials
@@ -106,6 +130,19 @@ fn gateway_markdown(out: &mut String, r: &Report) {
             .collect();
         let _ = writeln!(out, "\nCredential header sizes: {}.", sizes.join(", "));
     }
+}
+
+/// The median over rounds of case `a`'s rate over case `b`'s in the same round.
+fn round_ratio(cases: &[CaseResult], a: &str, b: &str) -> Option<f64> {
+    let find = |k: &str| cases.iter().find(|c| c.key == k);
+    let (a, b) = (find(a)?, find(b)?);
+    let ratios: Vec<f64> = a
+        .rounds
+        .iter()
+        .zip(&b.rounds)
+        .map(|(x, y)| x.requests_per_s / y.requests_per_s)
+        .collect();
+    (!ratios.is_empty()).then(|| crate::stats::median(&ratios))
 }
 
 fn memory_markdown(out: &mut String, mem: &Memory) {
@@ -121,6 +158,11 @@ fn memory_markdown(out: &mut String, mem: &Memory) {
         mib(mem.empty_filter_kib)
     );
     let _ = writeln!(out, "| Gatehouse filter | {} |", mib(mem.gatehouse_kib));
+    let _ = writeln!(
+        out,
+        "\nGatehouse − empty filter: {:+.1} MiB.",
+        (mem.gatehouse_kib as f64 - mem.empty_filter_kib as f64) / 1024.0
+    );
     let _ = writeln!(
         out,
         "\n`.wasm` sizes: gatehouse_filter.wasm {} bytes ({:.0} KiB), empty filter {} bytes.",
