@@ -7,6 +7,9 @@ use super::raw::RawStaticClient;
 use super::Client;
 use crate::secret::Secret;
 
+/// What Dex's documentation has device-flow clients list in `redirectURIs`.
+const DEX_DEVICE_CALLBACK: &str = "/device/callback";
+
 pub(super) fn clients(
     raw: Vec<RawStaticClient>,
     env: &dyn Fn(&str) -> Option<String>,
@@ -67,7 +70,7 @@ pub(super) fn clients(
                 ))
             }
         };
-        let redirect_uris = c.redirect_uris.unwrap_or_default();
+        let mut redirect_uris = c.redirect_uris.unwrap_or_default();
         if redirect_uris.is_empty() {
             return Err(ConfigError::key(
                 at("redirectURIs"),
@@ -75,6 +78,9 @@ pub(super) fn clients(
             ));
         }
         for (j, uri) in redirect_uris.iter().enumerate() {
+            if uri == DEX_DEVICE_CALLBACK {
+                continue;
+            }
             let parsed = url::Url::parse(uri).map_err(|e| {
                 ConfigError::key(
                     format!("staticClients[{i}].redirectURIs[{j}]"),
@@ -88,6 +94,9 @@ pub(super) fn clients(
                 ));
             }
         }
+        // Dex's device clients list its relative device callback; the device flow here needs
+        // no redirect URI, so the marker is accepted and leaves no URI /auth would take.
+        redirect_uris.retain(|uri| uri != DEX_DEVICE_CALLBACK);
         let post_logout_redirect_uris = c.post_logout_redirect_uris.unwrap_or_default();
         for (j, uri) in post_logout_redirect_uris.iter().enumerate() {
             let at = format!("staticClients[{i}].postLogoutRedirectURIs[{j}]");

@@ -4,11 +4,14 @@ mod block;
 mod client_remote_ip;
 mod clients;
 mod connectors;
+mod db_keys;
 mod duration;
 mod env_expand;
 mod error;
+mod grant_types;
 mod grpc;
 mod listen_addr;
+mod mysql;
 mod password_hash;
 mod raw;
 pub(crate) mod schema;
@@ -28,6 +31,7 @@ pub use connectors::{ConnectorEntry, LOCAL_CONNECTOR_ID};
 pub use duration::parse_go_duration;
 pub use env_expand::expand_value as expand_env_value;
 pub use error::ConfigError;
+pub use grant_types::{GrantType, GrantTypes, DEVICE_CODE};
 pub use grpc::{GrpcConfig, GrpcTls};
 pub use password_hash::{decode_bcrypt_hash, BcryptHash};
 pub use schema::Shape;
@@ -91,6 +95,8 @@ pub struct Expiry {
     pub id_tokens: Duration,
     pub auth_requests: Duration,
     pub signing_keys: Duration,
+    /// `deviceRequests`: how long a device code and its user code stay valid (Dex: 5m).
+    pub device_requests: Duration,
     pub refresh_tokens: RefreshExpiry,
 }
 
@@ -166,6 +172,8 @@ pub struct OAuth2 {
     /// Require PKCE from every client (public clients always need it).
     pub pkce_enforce: bool,
     pub pkce_methods: Vec<PkceMethod>,
+    /// `grantTypes`: the grants served and advertised.
+    pub grant_types: GrantTypes,
 }
 
 #[derive(Debug, Clone)]

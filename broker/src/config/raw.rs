@@ -103,6 +103,8 @@ pub struct RawExpiry {
     pub auth_requests: Option<String>,
     #[serde(rename = "signingKeys")]
     pub signing_keys: Option<String>,
+    #[serde(rename = "deviceRequests")]
+    pub device_requests: Option<String>,
     #[serde(rename = "refreshTokens")]
     pub refresh_tokens: Option<RawRefreshTokens>,
 }
@@ -139,6 +141,8 @@ pub struct RawOAuth2 {
     #[serde(rename = "passwordConnector")]
     pub password_connector: Option<String>,
     pub pkce: Option<RawPkce>,
+    #[serde(rename = "grantTypes")]
+    pub grant_types: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]

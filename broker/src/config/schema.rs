@@ -34,10 +34,7 @@ const EXPIRY: Shape = Shape::Object(&[
     ("idTokens", Shape::Scalar),
     ("authRequests", Shape::Scalar),
     ("signingKeys", Shape::Scalar),
-    (
-        "deviceRequests",
-        Shape::Unsupported("the device flow is not supported yet"),
-    ),
+    ("deviceRequests", Shape::Scalar),
     ("refreshTokens", REFRESH_TOKENS),
 ]);
 
@@ -107,7 +104,7 @@ const OAUTH2: Shape = Shape::Object(&[
     ("alwaysShowLoginScreen", Shape::Scalar),
     ("passwordConnector", Shape::Scalar),
     ("pkce", PKCE),
-    ("grantTypes", Shape::Unsupported("grantTypes is not supported yet: authorization_code and refresh_token are always enabled")),
+    ("grantTypes", Shape::List(&Shape::Scalar)),
 ]);
 
 const STATIC_CLIENT: Shape = Shape::Object(&[
@@ -181,6 +178,10 @@ const CONNECTOR: Shape = Shape::Object(&[
     ("id", Shape::Scalar),
     ("name", Shape::Scalar),
     ("config", Shape::Opaque),
+    (
+        "grantTypes",
+        Shape::Unsupported("per-connector grant types are not supported: every connector serves every enabled grant"),
+    ),
 ]);
 
 /// The whole config file.

@@ -3,15 +3,20 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::db_keys::{int, refuse_tls_files, split_host_port};
 use super::error::ConfigError;
-use super::raw::{IntOrString, RawPostgresSsl, RawStorage, RawStorageConfig};
+use super::raw::{RawPostgresSsl, RawStorage, RawStorageConfig};
 use crate::secret::Secret;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StorageConfig {
     Memory,
-    Sqlite { file: PathBuf },
+    Sqlite {
+        file: PathBuf,
+    },
     Postgres(PostgresConfig),
+    /// MySQL / MariaDB: the same pool settings, a `mysql://` URL.
+    Mysql(PostgresConfig),
 }
 
 /// How to reach PostgreSQL and size the connection pool.
@@ -90,13 +95,35 @@ pub fn storage(raw: Option<RawStorage>) -> Result<StorageConfig, ConfigError> {
             refuse_keys(&config, "postgres", &["file"])?;
             postgres(config).map(StorageConfig::Postgres)
         }
+        "mysql" => {
+            let config = config.ok_or_else(|| {
+                ConfigError::key(
+                    "storage.config",
+                    "missing: host, port, database, user, password and ssl",
+                )
+            })?;
+            refuse_keys(&config, "mysql", &["file", "url"])?;
+            let pool = pool(&config)?;
+            let (url, display) = super::mysql::url(&config)?;
+            Ok(StorageConfig::Mysql(pool.with_url(url, display)))
+        }
+        "etcd" => Err(ConfigError::key(
+            "storage.type",
+            "etcd is not supported (its key-value model does not fit this broker's transactional \
+             storage); use postgres for several replicas, or sqlite3 for one",
+        )),
+        "kubernetes" => Err(ConfigError::key(
+            "storage.type",
+            "kubernetes (CRD) storage is not supported; use postgres for several replicas, or \
+             sqlite3 for one",
+        )),
         "" => Err(ConfigError::key(
             "storage.type",
-            "missing: use sqlite3, postgres or memory",
+            "missing: use sqlite3, postgres, mysql or memory",
         )),
         other => Err(ConfigError::key(
             "storage.type",
-            format!("{other:?} is not supported; use sqlite3, postgres or memory"),
+            format!("{other:?} is not supported; use sqlite3, postgres, mysql or memory"),
         )),
     }
 }
@@ -129,7 +156,28 @@ fn refuse_keys(c: &RawStorageConfig, kind: &str, keys: &[&str]) -> Result<(), Co
     Ok(())
 }
 
-fn postgres(c: RawStorageConfig) -> Result<PostgresConfig, ConfigError> {
+/// Dex's pool keys, shared by the network databases.
+pub(super) struct Pool {
+    connection_timeout: Duration,
+    max_open_conns: u32,
+    max_idle_conns: Option<u32>,
+    conn_max_lifetime: Option<Duration>,
+}
+
+impl Pool {
+    pub(super) fn with_url(self, url: String, display: String) -> PostgresConfig {
+        PostgresConfig {
+            url: Secret::new(url),
+            display,
+            connection_timeout: self.connection_timeout,
+            max_open_conns: self.max_open_conns,
+            max_idle_conns: self.max_idle_conns,
+            conn_max_lifetime: self.conn_max_lifetime,
+        }
+    }
+}
+
+fn pool(c: &RawStorageConfig) -> Result<Pool, ConfigError> {
     let connection_timeout = match int("connectionTimeout", &c.connection_timeout, 0, 86_400)? {
         None | Some(0) => DEFAULT_CONNECTION_TIMEOUT,
         Some(secs) => Duration::from_secs(secs),
@@ -144,6 +192,16 @@ fn postgres(c: RawStorageConfig) -> Result<PostgresConfig, ConfigError> {
         None | Some(0) => None,
         Some(secs) => Some(Duration::from_secs(secs)),
     };
+    Ok(Pool {
+        connection_timeout,
+        max_open_conns,
+        max_idle_conns,
+        conn_max_lifetime,
+    })
+}
+
+fn postgres(c: RawStorageConfig) -> Result<PostgresConfig, ConfigError> {
+    let pool = pool(&c)?;
     let (url, display) = match c.url {
         Some(url) => {
             for key in ["host", "port", "database", "user", "password", "ssl"] {
@@ -166,38 +224,7 @@ fn postgres(c: RawStorageConfig) -> Result<PostgresConfig, ConfigError> {
         }
         None => from_keys(&c)?,
     };
-    Ok(PostgresConfig {
-        url: Secret::new(url),
-        display,
-        connection_timeout,
-        max_open_conns,
-        max_idle_conns,
-        conn_max_lifetime,
-    })
-}
-
-fn int(
-    key: &str,
-    raw: &Option<IntOrString>,
-    min: i64,
-    max: i64,
-) -> Result<Option<u64>, ConfigError> {
-    let path = format!("storage.config.{key}");
-    let n = match raw {
-        None => return Ok(None),
-        Some(IntOrString::Int(n)) => *n,
-        Some(IntOrString::Text(t)) => t
-            .trim()
-            .parse::<i64>()
-            .map_err(|_| ConfigError::key(&path, format!("{t:?} is not a whole number")))?,
-    };
-    if n < min || n > max {
-        return Err(ConfigError::key(
-            path,
-            format!("{n} is out of range ({min}–{max})"),
-        ));
-    }
-    Ok(Some(n as u64))
+    Ok(pool.with_url(url, display))
 }
 
 fn from_url(text: &str) -> Result<(String, String), ConfigError> {
@@ -294,23 +321,6 @@ fn from_keys(c: &RawStorageConfig) -> Result<(String, String), ConfigError> {
     Ok((url.to_string(), format!("{host}:{port}/{database}")))
 }
 
-fn split_host_port(text: &str) -> Option<(&str, u16)> {
-    if text.starts_with('/') {
-        return None;
-    }
-    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
-        let (h, after) = rest.split_once(']')?;
-        (h, after.strip_prefix(':')?)
-    } else {
-        let (h, p) = text.rsplit_once(':')?;
-        if h.contains(':') {
-            return None; // a bare IPv6 address
-        }
-        (h, p)
-    };
-    port.parse().ok().map(|p| (host, p))
-}
-
 fn ssl(raw: Option<&RawPostgresSsl>) -> Result<(), ConfigError> {
     let mode = raw.and_then(|s| s.mode.clone()).unwrap_or_default();
     match mode.as_str() {
@@ -334,20 +344,5 @@ fn ssl(raw: Option<&RawPostgresSsl>) -> Result<(), ConfigError> {
             ))
         }
     }
-    if let Some(s) = raw {
-        for (key, value) in [
-            ("caFile", &s.ca_file),
-            ("keyFile", &s.key_file),
-            ("certFile", &s.cert_file),
-            ("serverName", &s.server_name),
-        ] {
-            if value.as_deref().is_some_and(|v| !v.is_empty()) {
-                return Err(ConfigError::key(
-                    format!("storage.config.ssl.{key}"),
-                    "not used with ssl.mode: disable; remove it",
-                ));
-            }
-        }
-    }
-    Ok(())
+    refuse_tls_files(raw, "not used with ssl.mode: disable; remove it")
 }

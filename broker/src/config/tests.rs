@@ -686,3 +686,135 @@ fn grpc_block_is_read() {
     let open = format!("{}grpc:\n  addr: 0.0.0.0:5557\n", base());
     assert!(err(&open).starts_with("grpc.tlsClientCA"), "{}", err(&open));
 }
+
+#[test]
+fn grant_types_and_device_request_expiry() {
+    let yaml = format!(
+        "{}oauth2:\n  grantTypes: [refresh_token, authorization_code]\nexpiry:\n  deviceRequests: 10m\n",
+        base()
+    );
+    let c = Config::from_yaml(&yaml).unwrap();
+    assert_eq!(
+        c.oauth2.grant_types.names(),
+        vec!["authorization_code", "refresh_token"]
+    );
+    assert_eq!(
+        c.expiry.device_requests,
+        std::time::Duration::from_secs(600)
+    );
+    assert_eq!(
+        Config::from_yaml(&base()).unwrap().expiry.device_requests,
+        std::time::Duration::from_secs(300)
+    );
+    let yaml = format!(
+        "{}oauth2:\n  grantTypes: [authorization_code, authorisation_code]\n",
+        base()
+    );
+    assert!(
+        err(&yaml).starts_with("oauth2.grantTypes[1]: \"authorisation_code\" is not a grant type"),
+        "{}",
+        err(&yaml)
+    );
+    let yaml = format!("{}oauth2:\n  grantTypes: authorization_code\n", base());
+    assert!(
+        err(&yaml).starts_with("oauth2.grantTypes"),
+        "{}",
+        err(&yaml)
+    );
+    let yaml = format!("{}expiry:\n  deviceRequests: soon\n", base());
+    assert!(
+        err(&yaml).starts_with("expiry.deviceRequests"),
+        "{}",
+        err(&yaml)
+    );
+}
+
+#[test]
+fn dex_device_callback_marker_is_accepted_and_dropped() {
+    let yaml = base().replace(
+        "redirectURIs: [\"http://127.0.0.1:8080/oauth2/callback\"]",
+        "redirectURIs: [\"/device/callback\", \"http://127.0.0.1:8080/oauth2/callback\"]",
+    );
+    let c = Config::from_yaml(&yaml).unwrap();
+    assert_eq!(
+        c.client("gatehouse").unwrap().redirect_uris,
+        vec!["http://127.0.0.1:8080/oauth2/callback"]
+    );
+    let yaml = base().replace(
+        "redirectURIs: [\"http://127.0.0.1:8080/oauth2/callback\"]",
+        "redirectURIs: [\"/device/other\"]",
+    );
+    assert!(err(&yaml).starts_with("staticClients[0].redirectURIs[0]"));
+}
+
+#[test]
+fn mysql_storage_with_dex_keys() {
+    let with = |config: &str| {
+        base().replace(
+            "  type: sqlite3\n  config:\n    file: /tmp/x.db\n",
+            &format!("  type: mysql\n  config:\n{config}"),
+        )
+    };
+    let c = Config::from_yaml(&with(
+        "    host: 127.0.0.1\n    port: 3306\n    database: dex\n    user: root\n    ssl: {mode: \"false\"}\n    maxOpenConns: 4\n",
+    ))
+    .unwrap();
+    let StorageConfig::Mysql(m) = &c.storage else {
+        panic!("{:?}", c.storage)
+    };
+    assert_eq!(
+        m.url.expose(),
+        "mysql://root@127.0.0.1:3306/dex?ssl-mode=disabled"
+    );
+    assert_eq!(m.display, "127.0.0.1:3306/dex");
+    assert_eq!(m.max_open_conns, 4);
+    let c = Config::from_yaml(&with(
+        "    host: db:3307\n    database: dex\n    user: u\n    password: \"p@ss/word\"\n    ssl: {mode: \"false\"}\n",
+    ))
+    .unwrap();
+    let StorageConfig::Mysql(m) = &c.storage else {
+        panic!()
+    };
+    assert!(
+        m.url
+            .expose()
+            .starts_with("mysql://u:p%40ss%2Fword@db:3307/dex"),
+        "{}",
+        m.url.expose()
+    );
+    assert!(!format!("{m:?}").contains("p@ss"), "password in Debug");
+    for (config, expected) in [
+        (
+            "    database: dex\n    user: u\n",
+            "storage.config.ssl.mode",
+        ),
+        (
+            "    database: dex\n    user: u\n    ssl: {mode: \"true\"}\n",
+            "storage.config.ssl.mode",
+        ),
+        (
+            "    user: u\n    ssl: {mode: \"false\"}\n",
+            "storage.config.database",
+        ),
+        (
+            "    database: d\n    ssl: {mode: \"false\"}\n",
+            "storage.config.user",
+        ),
+        (
+            "    database: d\n    user: u\n    ssl: {mode: \"false\"}\n    file: x\n",
+            "storage.config.file",
+        ),
+        (
+            "    database: d\n    user: u\n    ssl: {mode: \"false\", caFile: /ca.pem}\n",
+            "storage.config.ssl.caFile",
+        ),
+    ] {
+        assert!(
+            err(&with(config)).starts_with(expected),
+            "{config}: {}",
+            err(&with(config))
+        );
+    }
+    let yaml = base().replace("type: sqlite3", "type: etcd");
+    assert!(err(&yaml).contains("postgres"), "{}", err(&yaml));
+}

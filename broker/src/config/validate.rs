@@ -133,6 +133,7 @@ fn expiry(raw: Option<RawExpiry>) -> Result<Expiry, ConfigError> {
         id_tokens: None,
         auth_requests: None,
         signing_keys: None,
+        device_requests: None,
         refresh_tokens: None,
     });
     let refresh = match raw.refresh_tokens {
@@ -172,6 +173,11 @@ fn expiry(raw: Option<RawExpiry>) -> Result<Expiry, ConfigError> {
             "expiry.signingKeys",
             raw.signing_keys,
             Duration::from_secs(6 * 3600),
+        )?,
+        device_requests: duration(
+            "expiry.deviceRequests",
+            raw.device_requests,
+            Duration::from_secs(5 * 60),
         )?,
         refresh_tokens: refresh,
     })
@@ -216,6 +222,7 @@ fn oauth2(
             password_connector: None,
             pkce_enforce: false,
             pkce_methods: vec![PkceMethod::S256],
+            grant_types: super::grant_types::grant_types(None, false, warnings)?,
         });
     };
     for (i, t) in raw.response_types.iter().flatten().enumerate() {
@@ -274,7 +281,13 @@ fn oauth2(
             out
         }
     };
+    let grant_types = super::grant_types::grant_types(
+        raw.grant_types,
+        raw.password_connector.is_some(),
+        warnings,
+    )?;
     Ok(OAuth2 {
+        grant_types,
         skip_approval_screen: raw.skip_approval_screen.unwrap_or(false),
         always_show_login_screen: raw.always_show_login_screen.unwrap_or(false),
         password_connector: raw.password_connector,

@@ -114,12 +114,15 @@ pub async fn submit(State(app): State<Arc<AppState>>, headers: HeaderMap, body: 
             return r;
         }
         (Some("approve"), _, _) => return expired(),
-        _ => error_to_client(
-            &request.redirect_uri,
-            "access_denied",
-            "the user refused access",
-            request.state.as_deref(),
-        ),
+        _ => match request.device.as_deref() {
+            Some(device) => super::device::denied(&app, &request, device).await,
+            None => error_to_client(
+                &request.redirect_uri,
+                "access_denied",
+                "the user refused access",
+                request.state.as_deref(),
+            ),
+        },
     };
     response
         .headers_mut()

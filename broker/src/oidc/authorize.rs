@@ -15,7 +15,7 @@ use super::params::Params;
 use super::redirect::{error_to_client, found};
 use super::scopes::parse_scopes;
 use super::{pkce, AppState};
-use crate::config::PkceMethod;
+use crate::config::{GrantType, PkceMethod};
 use crate::random::{hash_secret, random_token};
 use crate::storage::{now, AuthRequest, PkceChallenge};
 use crate::web::{chooser_page, error_page, storage_error_page, throttled_page, ConnectorLink};
@@ -67,6 +67,17 @@ pub async fn authorize(
     let back =
         |error: &str, description: &str| error_to_client(redirect_uri, error, description, state);
 
+    if !app
+        .config
+        .oauth2
+        .grant_types
+        .enabled(GrantType::AuthorizationCode)
+    {
+        return back(
+            "unauthorized_client",
+            "the authorization code grant is not enabled (oauth2.grantTypes)",
+        );
+    }
     if state.is_some_and(|s| s.len() > MAX_PARAM_LEN)
         || params.get("nonce").is_some_and(|n| n.len() > MAX_PARAM_LEN)
     {
@@ -160,6 +171,7 @@ pub async fn authorize(
         identity: None,
         upstream: None,
         browser_binding: None,
+        device: None,
         expires_at: now().saturating_add(app.config.expiry.auth_requests.as_secs() as i64),
     };
     // Each /auth stores a row before anyone signed in: bounded per client address.
@@ -185,18 +197,24 @@ pub async fn authorize(
         return storage_error_page(&e, "storing auth request");
     }
 
-    let connectors = app.connectors.all();
+    let chosen = params.get("connector_id");
+    if chosen.is_some_and(|c| app.connectors.get(c).is_none()) {
+        return back("invalid_request", "unknown connector_id");
+    }
+    to_connectors(&app, &request.id, chosen)
+}
+
+/// Sends the browser on with a stored request: to the connector asked for, to the only one,
+/// or to the chooser.
+pub(super) fn to_connectors(app: &AppState, request_id: &str, chosen: Option<&str>) -> Response {
     let login_url = |connector_id: &str| {
-        let req: String = form_urlencoded::byte_serialize(request.id.as_bytes()).collect();
+        let req: String = form_urlencoded::byte_serialize(request_id.as_bytes()).collect();
         app.path(&format!("/auth/{connector_id}?req={req}"))
     };
-    if let Some(chosen) = params.get("connector_id") {
-        return match app.connectors.get(chosen) {
-            Some(c) => found(&login_url(c.id())),
-            None => back("invalid_request", "unknown connector_id"),
-        };
+    if let Some(c) = chosen.and_then(|id| app.connectors.get(id)) {
+        return found(&login_url(c.id()));
     }
-    match connectors {
+    match app.connectors.all() {
         [only] if !app.config.oauth2.always_show_login_screen => found(&login_url(only.id())),
         list => chooser_page(
             &list

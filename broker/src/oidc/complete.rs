@@ -79,7 +79,8 @@ pub async fn finish_sign_in(app: &AppState, sign_in: SignIn<'_>) -> Response {
     response
 }
 
-/// Turns a finished (taken) request into a one-time code and redirects the browser with it.
+/// Turns a finished (taken) request into a one-time code and redirects the browser with it
+/// (or, for a device's request, approves the device).
 pub async fn issue_code(
     app: &AppState,
     request: AuthRequest,
@@ -87,6 +88,10 @@ pub async fn issue_code(
     identity: Identity,
     t: UnixTime,
 ) -> Response {
+    // A device's sign-in ends in its decision, not in a code for a redirect.
+    if let Some(device) = request.device.clone() {
+        return super::device::approved(app, &request, &device, connector_id, identity).await;
+    }
     let code = random_token();
     let record = AuthCode {
         code_hash: hash_secret(&code),

@@ -17,10 +17,7 @@ pub async fn discovery(State(app): State<Arc<AppState>>) -> Json<Value> {
 /// The discovery document (also answered by the gRPC API's `GetDiscovery`).
 pub fn document(app: &AppState) -> Value {
     let issuer = &app.config.issuer;
-    let mut grants = vec!["authorization_code", "refresh_token"];
-    if app.config.oauth2.password_connector.is_some() {
-        grants.push("password");
-    }
+    let grants = app.config.oauth2.grant_types.names();
     let methods: Vec<&str> = app
         .config
         .oauth2
@@ -28,7 +25,7 @@ pub fn document(app: &AppState) -> Value {
         .iter()
         .map(|m| m.as_str())
         .collect();
-    json!({
+    let mut doc = json!({
         "issuer": issuer.url,
         "authorization_endpoint": issuer.endpoint("/auth"),
         "token_endpoint": issuer.endpoint("/token"),
@@ -49,13 +46,25 @@ pub fn document(app: &AppState) -> Value {
         // RFC 7009 (beyond Dex): a client ends its refresh token's sign-in.
         "revocation_endpoint": issuer.endpoint("/token/revoke"),
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        // RFC 7662, for resource servers (confidential clients).
+        "introspection_endpoint": issuer.endpoint("/token/introspect"),
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "grant_types_supported": grants,
         "code_challenge_methods_supported": methods,
         "claims_supported": [
             "iss", "sub", "aud", "iat", "exp", "nonce", "at_hash", "email", "email_verified",
             "name", "preferred_username", "groups", "federated_claims", "sid"
         ],
-    })
+    });
+    if app
+        .config
+        .oauth2
+        .grant_types
+        .enabled(crate::config::GrantType::DeviceCode)
+    {
+        doc["device_authorization_endpoint"] = json!(issuer.endpoint("/device/code"));
+    }
+    doc
 }
 
 /// The algorithms of the keys we publish, the signing key's first: what a relying party may

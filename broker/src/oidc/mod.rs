@@ -8,8 +8,10 @@ pub mod client_address;
 pub mod client_auth;
 mod complete;
 mod cors;
+mod device;
 mod discovery;
 mod health;
+mod introspect;
 mod jwks;
 mod login;
 mod login_throttle;
@@ -48,6 +50,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/token", axum::routing::post(token::token))
         .route("/token/revoke", axum::routing::post(revoke::revoke))
         .route(
+            "/token/introspect",
+            axum::routing::post(introspect::introspect),
+        )
+        .route(
             "/userinfo",
             get(userinfo::userinfo).post(userinfo::userinfo),
         )
@@ -55,8 +61,26 @@ pub fn router(state: Arc<AppState>) -> Router {
             Arc::new(state.config.web.cors.clone()),
             cors::cors,
         ));
+    let device = if state
+        .config
+        .oauth2
+        .grant_types
+        .enabled(crate::config::GrantType::DeviceCode)
+    {
+        Router::new()
+            .route("/device/code", axum::routing::post(device::device_code))
+            .route("/device", get(device::page))
+            .route(
+                "/device/auth/verify_code",
+                axum::routing::post(device::verify),
+            )
+            .route("/device/token", axum::routing::post(token::device_token))
+    } else {
+        Router::new()
+    };
     let routes = Router::new()
         .merge(browser_facing)
+        .merge(device)
         .route("/auth", get(authorize::authorize))
         .route("/auth/{connector}", get(login::show).post(login::submit))
         .route("/approval", get(approval::show).post(approval::submit))

@@ -36,6 +36,17 @@ impl OAuthError {
             )
         }
     }
+    /// 429 with `Retry-After`: too many requests of this kind from one client address.
+    pub fn rate_limited(retry_after: i64) -> Self {
+        OAuthError {
+            retry_after: Some(retry_after.max(1)),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "temporarily_unavailable",
+                "too many requests from this address; retry later",
+            )
+        }
+    }
     pub fn invalid_request(d: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", d)
     }
@@ -54,6 +65,34 @@ impl OAuthError {
     }
     pub fn invalid_scope(d: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_scope", d)
+    }
+    /// RFC 8628 §3.5: the device polls on; these four end or pace its polling.
+    pub fn authorization_pending() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "authorization_pending",
+            "the user has not decided yet",
+        )
+    }
+    pub fn slow_down(interval_secs: i64) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "slow_down",
+            format!("polling too fast: wait {interval_secs} s between requests"),
+        )
+    }
+    pub fn expired_token() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "expired_token",
+            "the device code has expired; start again",
+        )
+    }
+    pub fn access_denied(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "access_denied", d)
+    }
+    pub fn unauthorized_client(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "unauthorized_client", d)
     }
     pub fn server_error() -> Self {
         Self::new(

@@ -27,6 +27,9 @@ pub fn spawn_garbage_collector(
                 Ok(n) => tracing::debug!(sessions = n, "garbage-collected sessions"),
                 Err(e) => tracing::warn!(error = %e, "session garbage collection failed"),
             }
+            if let Err(e) = storage.delete_expired_device_requests(now()).await {
+                tracing::warn!(error = %e, "garbage collection of device requests failed");
+            }
         }
     })
 }

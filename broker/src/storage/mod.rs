@@ -1,11 +1,12 @@
 //! Everything the provider remembers between requests, behind one trait.
 //!
 //! Endpoints only see [`Storage`]; `memory` serves tests and single-process demos, `sql` serves
-//! SQLite and PostgreSQL with one set of statements (sqlx `Any`, `$n` parameters, TEXT/BIGINT
+//! SQLite, PostgreSQL and MySQL with one set of statements (rewritten for MySQL in `sql/dialect.rs`) (sqlx `Any`, `$n` parameters, TEXT/BIGINT
 //! columns, `DELETE … RETURNING`). Records are stored as JSON in a `data` column beside the
 //! columns queries filter on. Every read-modify-write takes its row lock first (an UPDATE),
 //! so replicas on one PostgreSQL serialise on the row instead of both passing a check.
 
+mod device;
 mod directory;
 mod gc;
 mod memory;
@@ -19,6 +20,7 @@ mod conformance;
 
 use async_trait::async_trait;
 
+pub use device::{DeviceDecision, DevicePoll, DeviceRequest, DeviceRequests, SLOW_DOWN_STEP_SECS};
 pub use directory::{Change, ClientRecord, Directory, PasswordRecord, UserRef};
 pub use gc::spawn_garbage_collector;
 pub use memory::MemoryStorage;
@@ -98,7 +100,7 @@ pub struct GcStats {
 /// Users and clients managed at run time are the [`Directory`] part (issue 13); sign-in
 /// sessions and the revocation feed the [`Sessions`] part (issue 17).
 #[async_trait]
-pub trait Storage: Directory + Sessions + Send + Sync + 'static {
+pub trait Storage: Directory + Sessions + DeviceRequests + Send + Sync + 'static {
     /// Cheap round-trip, for health checks.
     async fn ping(&self) -> Result<()>;
 
@@ -138,6 +140,15 @@ pub trait Storage: Directory + Sessions + Send + Sync + 'static {
         policy: &RefreshPolicy,
         now: UnixTime,
     ) -> Result<RefreshUse>;
+    /// The token, when it is live (not spent, not expired) and `client_id`'s, secret checked in
+    /// constant time; changes nothing (introspection reads, it does not use).
+    async fn live_refresh_token(
+        &self,
+        id: &str,
+        secret_hash: &str,
+        client_id: &str,
+        now: UnixTime,
+    ) -> Result<Option<RefreshToken>>;
     /// Revokes every refresh token descended from one authorization code; returns how many.
     async fn revoke_refresh_family(&self, family: &str) -> Result<u64>;
 
@@ -205,6 +216,9 @@ pub async fn open(config: &crate::config::StorageConfig) -> Result<std::sync::Ar
         }
         crate::config::StorageConfig::Postgres(pg) => {
             std::sync::Arc::new(SqlStorage::open_postgres(pg).await?)
+        }
+        crate::config::StorageConfig::Mysql(my) => {
+            std::sync::Arc::new(SqlStorage::open_mysql(my).await?)
         }
     })
 }

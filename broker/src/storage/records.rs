@@ -33,6 +33,10 @@ pub struct AuthRequest {
     /// login (set with `identity`): only that browser may view, approve or deny the request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub browser_binding: Option<String>,
+    /// Set when the sign-in answers a device authorization (RFC 8628): the device request's
+    /// key. Such a request ends in the device's decision, never in a code or redirect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
     pub expires_at: UnixTime,
 }
 

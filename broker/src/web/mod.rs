@@ -3,6 +3,7 @@
 
 mod approval;
 mod chooser;
+mod device;
 mod error_page;
 mod escape;
 mod layout;
@@ -14,6 +15,7 @@ mod throttled;
 
 pub use approval::approval_page;
 pub use chooser::{chooser_page, ConnectorLink};
+pub use device::{device_approved_page, device_code_page, device_denied_page};
 pub use error_page::{error_page, storage_error_page};
 pub use escape::escape;
 pub use layout::html_response;

@@ -62,6 +62,9 @@ pub struct Options {
     /// YAML list entries added to `staticClients:` / `staticPasswords:`.
     pub clients_extra: String,
     pub passwords_extra: String,
+    /// YAML lines added under `oauth2:` / `expiry:` (each indented by two spaces).
+    pub oauth2_extra: String,
+    pub expiry_extra: String,
     /// Environment of the broker process (`idEnv`, `secretEnv`, `hashFromEnv`).
     pub env: Vec<(String, String)>,
 }
@@ -81,7 +84,7 @@ web:
 oauth2:
   skipApprovalScreen: {skip}
   alwaysShowLoginScreen: {always}
-{password_connector}enablePasswordDB: true
+{password_connector}{oauth2_extra}enablePasswordDB: true
 staticClients:
 - id: {CLIENT_ID}
   secret: {CLIENT_SECRET}
@@ -117,6 +120,7 @@ staticClients:
             .unwrap_or_default(),
         expiry = expiry_yaml(options),
         web_extra = options.web_extra,
+        oauth2_extra = options.oauth2_extra,
         clients_extra = options.clients_extra,
         passwords_extra = options.passwords_extra,
     )
@@ -131,6 +135,7 @@ fn expiry_yaml(options: &Options) -> String {
     if let Some(d) = options.reuse_interval {
         out.push_str(&format!("  refreshTokens:\n    reuseInterval: {d}\n"));
     }
+    out.push_str(&options.expiry_extra);
     if out.is_empty() {
         out
     } else {

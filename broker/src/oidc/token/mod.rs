@@ -1,5 +1,6 @@
 //! `POST /token`: authorization_code (with PKCE), refresh_token (rotating), and — when
-//! `oauth2.passwordConnector` is set — the resource-owner password grant.//! One file per grant (`code`, `refresh`, `password`); this one parses the request, picks the
+//! `oauth2.passwordConnector` is set — the resource-owner password grant, each only when
+//! `oauth2.grantTypes` enables it. One file per grant (`code`, `refresh`, `password`); this one parses the request, picks the
 //! grant and issues the response they all end in.
 
 use std::sync::Arc;
@@ -16,17 +17,19 @@ use super::client_auth::authenticate;
 use super::oauth_error::OAuthError;
 use super::params::Params;
 use super::AppState;
-use crate::config::Client;
+use crate::config::{Client, GrantType};
 use crate::identity::Identity;
 use crate::random::{hash_secret, random_token};
 use crate::storage::{RefreshPolicy, RefreshToken, UnixTime};
 use crate::token::Grant;
 
 mod code;
+mod device;
 mod password;
 mod refresh;
 
 use code::authorization_code;
+use device::device_code;
 use password::password;
 use refresh::refresh_token;
 
@@ -47,7 +50,21 @@ pub async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match handle(&app, client, &headers, &body).await {
+    respond(handle(&app, client, &headers, &body, None).await)
+}
+
+/// `POST /device/token`: older Dex's polling endpoint, the token endpoint for the device grant only.
+pub async fn device_token(
+    State(app): State<Arc<AppState>>,
+    client: ClientAddress,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    respond(handle(&app, client, &headers, &body, Some(GrantType::DeviceCode)).await)
+}
+
+fn respond(result: Result<TokenResponse, OAuthError>) -> Response {
+    match result {
         Ok(r) => {
             let mut response = Json(r).into_response();
             let h = response.headers_mut();
@@ -85,30 +102,42 @@ async fn handle(
     address: ClientAddress,
     headers: &HeaderMap,
     body: &[u8],
+    only: Option<GrantType>,
 ) -> Result<TokenResponse, OAuthError> {
     let form = form_body(headers, body)?;
     let client = authenticate(app, headers, &form).await?;
     let client = &client;
-    let (grant_type, issued) = match form.get("grant_type") {
-        Some("authorization_code") => (
-            "authorization_code",
-            authorization_code(app, client, &form).await,
-        ),
-        Some("refresh_token") => ("refresh_token", refresh_token(app, client, &form).await),
-        Some("password") if app.config.oauth2.password_connector.is_some() => {
-            ("password", password(app, client, address, &form).await)
-        }
-        Some(other) => {
-            return Err(OAuthError::unsupported_grant_type(format!(
-                "grant_type {other:?} is not supported"
-            )))
-        }
+    let grants = &app.config.oauth2.grant_types;
+    let requested = match form.get("grant_type") {
+        Some(name) => grant_named(name)
+            .filter(|g| grants.enabled(*g) && only.is_none_or(|o| o == *g))
+            .ok_or_else(|| {
+                OAuthError::unsupported_grant_type(format!("grant_type {name:?} is not supported"))
+            })?,
         None => return Err(OAuthError::invalid_request("grant_type is missing")),
     };
+    let issued = match requested {
+        GrantType::AuthorizationCode => authorization_code(app, client, &form).await,
+        GrantType::RefreshToken => refresh_token(app, client, &form).await,
+        GrantType::Password => password(app, client, address, &form).await,
+        GrantType::DeviceCode => device_code(app, client, &form).await,
+    };
+    let grant_type = requested.as_str();
     if issued.is_ok() {
         app.metrics.token_issued(grant_type);
     }
     issued
+}
+
+fn grant_named(name: &str) -> Option<GrantType> {
+    [
+        GrantType::AuthorizationCode,
+        GrantType::RefreshToken,
+        GrantType::Password,
+        GrantType::DeviceCode,
+    ]
+    .into_iter()
+    .find(|g| g.as_str() == name)
 }
 
 /// Where the refresh token of a response comes from.
@@ -154,7 +183,13 @@ async fn issue(
         tracing::error!(error = %e, "signing tokens failed");
         OAuthError::server_error()
     })?;
-    let wants_refresh = what.refresh_scopes.iter().any(|s| s == "offline_access");
+    // No refresh token the refresh grant could not take back.
+    let wants_refresh = what.refresh_scopes.iter().any(|s| s == "offline_access")
+        && app
+            .config
+            .oauth2
+            .grant_types
+            .enabled(GrantType::RefreshToken);
     let refresh_token = match (wants_refresh, what.origin) {
         (false, _) => None,
         (true, RefreshOrigin::Keep(token)) => Some(token),

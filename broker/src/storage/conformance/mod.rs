@@ -1,7 +1,9 @@
-//! One behaviour, every backend: these cases run against memory, SQLite and PostgreSQL alike.
+//! One behaviour, every backend: these cases run against memory, SQLite, PostgreSQL and MySQL
+//! alike.
 //! The suite of the [`Storage`] contract: the shared fixtures and the order the cases run in
 //! are here, the cases by topic in the files beside.
 
+mod device;
 mod directory;
 mod keys;
 mod logins;
@@ -16,7 +18,7 @@ use super::*;
 
 pub(super) const NOW: UnixTime = 1_700_000_000;
 
-fn identity() -> Identity {
+pub(super) fn identity() -> Identity {
     Identity {
         user_id: "u1".into(),
         username: "admin".into(),
@@ -44,6 +46,7 @@ fn auth_request(id: &str, expires_at: UnixTime) -> AuthRequest {
         identity: None,
         upstream: None,
         browser_binding: None,
+        device: None,
         expires_at,
     }
 }
@@ -120,6 +123,7 @@ pub async fn run_all(storage: Arc<dyn Storage>) {
     refresh::refresh_reuse_interval(s).await;
     refresh::refresh_without_rotation(s).await;
     refresh::refresh_family_revocation(s).await;
+    refresh::live_refresh_tokens_are_read_without_use(s).await;
     logins::upstream_login_and_connector_data(s).await;
     keys::signing_keys(s).await;
     keys::signing_key_rotation_is_compare_and_swap(s).await;
@@ -136,6 +140,7 @@ pub async fn run_all(storage: Arc<dyn Storage>) {
     throttle::concurrent_login_attempts(storage.clone()).await;
     directory::run_all(storage.clone()).await;
     sessions::run_all(storage.clone()).await;
+    device::run_all(storage.clone()).await;
 }
 
 /// Runs `n` copies of `op` at once (on separate tasks, so SQL backends use separate connections).

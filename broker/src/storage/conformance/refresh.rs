@@ -4,6 +4,57 @@ use std::sync::Arc;
 
 use super::*;
 
+pub(super) async fn live_refresh_tokens_are_read_without_use(s: &dyn Storage) {
+    let t = refresh("live1", "famlive", NOW + 100);
+    s.create_refresh_token(&t).await.unwrap();
+    for _ in 0..2 {
+        assert_eq!(
+            s.live_refresh_token("live1", "hash-live1", "c", NOW)
+                .await
+                .unwrap(),
+            Some(t.clone())
+        );
+    }
+    assert_eq!(
+        s.live_refresh_token("live1", "wrong", "c", NOW)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.live_refresh_token("live1", "hash-live1", "d", NOW)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.live_refresh_token("nope", "hash-nope", "c", NOW)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.live_refresh_token("live1", "hash-live1", "c", NOW + 100)
+            .await
+            .unwrap(),
+        None,
+        "expired"
+    );
+    // Still usable after being read; spent by the use, it is no longer live.
+    assert!(matches!(
+        s.use_refresh_token("live1", "hash-live1", "c", &ROTATE, NOW)
+            .await
+            .unwrap(),
+        RefreshUse::Valid(_)
+    ));
+    assert_eq!(
+        s.live_refresh_token("live1", "hash-live1", "c", NOW)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
 pub(super) async fn refresh_rotation_and_reuse(s: &dyn Storage) {
     let t = refresh("t1", "fam1", UnixTime::MAX);
     s.create_refresh_token(&t).await.unwrap();

@@ -1,5 +1,6 @@
 //! In-process storage for tests and throwaway demos; everything is lost on exit.
 
+mod device;
 mod directory;
 mod sessions;
 
@@ -35,6 +36,8 @@ pub(super) struct State {
     directory: directory::DirectoryState,
     /// Sign-in sessions and the revocation feed (see `sessions.rs`).
     pub(super) sessions: sessions::SessionState,
+    /// Device authorizations by device-code hash (see `device.rs`).
+    pub(super) device_requests: HashMap<String, DeviceRequest>,
 }
 
 #[derive(Default)]
@@ -193,6 +196,27 @@ impl Storage for MemoryStorage {
             token.expires_at = policy.expires_at(token.created_at, now);
         }
         Ok(RefreshUse::Valid(Box::new(found)))
+    }
+
+    async fn live_refresh_token(
+        &self,
+        id: &str,
+        secret_hash: &str,
+        client_id: &str,
+        now: UnixTime,
+    ) -> Result<Option<RefreshToken>> {
+        let s = self.lock();
+        let Some((token, spent)) = s.refresh_tokens.get(id) else {
+            return Ok(None);
+        };
+        let secret_ok: bool = token
+            .secret_hash
+            .as_bytes()
+            .ct_eq(secret_hash.as_bytes())
+            .into();
+        let live =
+            secret_ok && token.client_id == client_id && spent.is_none() && token.expires_at > now;
+        Ok(live.then(|| token.clone()))
     }
 
     async fn revoke_refresh_family(&self, family: &str) -> Result<u64> {

@@ -34,7 +34,7 @@ const CLIENTS: Table = Table {
 impl SqlStorage {
     async fn insert_row<T: Serialize + Sync>(&self, t: &Table, key: &str, value: &T) -> Result<()> {
         let sql = format!("INSERT INTO {} ({}, data) VALUES ($1, $2)", t.name, t.key);
-        sqlx::query(&sql)
+        sqlx::query(&self.backend.sql(&sql))
             .bind(key)
             .bind(to_json(value)?)
             .execute(&self.pool)
@@ -45,7 +45,7 @@ impl SqlStorage {
 
     async fn get_row<T: DeserializeOwned>(&self, t: &Table, key: &str) -> Result<Option<T>> {
         let sql = format!("SELECT data FROM {} WHERE {} = $1", t.name, t.key);
-        let row = sqlx::query(&sql)
+        let row = sqlx::query(&self.backend.sql(&sql))
             .bind(key)
             .fetch_optional(&self.pool)
             .await?;
@@ -54,13 +54,15 @@ impl SqlStorage {
 
     async fn list_rows<T: DeserializeOwned>(&self, t: &Table) -> Result<Vec<T>> {
         let sql = format!("SELECT data FROM {} ORDER BY {}", t.name, t.key);
-        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(&self.backend.sql(&sql))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(from_row).collect()
     }
 
     async fn delete_row(&self, t: &Table, key: &str) -> Result<bool> {
         let sql = format!("DELETE FROM {} WHERE {} = $1", t.name, t.key);
-        let n = sqlx::query(&sql)
+        let n = sqlx::query(&self.backend.sql(&sql))
             .bind(key)
             .execute(&self.pool)
             .await?
@@ -78,7 +80,7 @@ impl SqlStorage {
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         let lock = format!("UPDATE {} SET data = data WHERE {} = $1", t.name, t.key);
-        if sqlx::query(&lock)
+        if sqlx::query(&self.backend.sql(&lock))
             .bind(key)
             .execute(&mut *tx)
             .await?
@@ -88,11 +90,14 @@ impl SqlStorage {
             return Ok(false);
         }
         let read = format!("SELECT data FROM {} WHERE {} = $1", t.name, t.key);
-        let row = sqlx::query(&read).bind(key).fetch_one(&mut *tx).await?;
+        let row = sqlx::query(&self.backend.sql(&read))
+            .bind(key)
+            .fetch_one(&mut *tx)
+            .await?;
         let mut value: T = from_row(&row)?;
         change(&mut value);
         let write = format!("UPDATE {} SET data = $1 WHERE {} = $2", t.name, t.key);
-        sqlx::query(&write)
+        sqlx::query(&self.backend.sql(&write))
             .bind(to_json(&value)?)
             .bind(key)
             .execute(&mut *tx)
@@ -108,13 +113,17 @@ impl SqlStorage {
     ) -> Result<Vec<(RefreshToken, bool)>> {
         let rows = match client_id {
             Some(id) => {
-                sqlx::query("SELECT spent, data FROM refresh_tokens WHERE client_id = $1")
-                    .bind(id)
-                    .fetch_all(&self.pool)
-                    .await?
+                sqlx::query(
+                    &self
+                        .backend
+                        .sql("SELECT spent, data FROM refresh_tokens WHERE client_id = $1"),
+                )
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?
             }
             None => {
-                sqlx::query("SELECT spent, data FROM refresh_tokens")
+                sqlx::query(&self.backend.sql("SELECT spent, data FROM refresh_tokens"))
                     .fetch_all(&self.pool)
                     .await?
             }
@@ -211,7 +220,7 @@ impl Directory for SqlStorage {
         let families: BTreeSet<&str> = mine.iter().map(|(t, _)| t.family.as_str()).collect();
         let mut tx = self.pool.begin().await?;
         for family in families {
-            delete_family(&mut tx, family).await?;
+            delete_family(self.backend, &mut tx, family).await?;
         }
         tx.commit().await?;
         Ok(usable)

@@ -80,6 +80,8 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[
     ),
     // Sign-in sessions and the revocation feed (issue 17).
     (5, super::sessions::MIGRATION),
+    // Device authorization requests (RFC 8628, issue 18).
+    (6, super::device::MIGRATION),
     // Users and clients managed through the gRPC API (issue 13; numbered after the issue so
     // that migrations added meanwhile on other branches keep their numbers).
     // (tables of `directory.rs`)
@@ -100,41 +102,63 @@ impl SqlStorage {
     /// Applies every migration not applied yet, in one transaction.
     pub(super) async fn migrate(&self) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        if self.backend == Backend::Postgres {
-            // Replicas starting together would race on CREATE TABLE; the first one migrates
-            // while the others wait here, then find nothing left to do.
-            sqlx::query("SELECT pg_advisory_xact_lock(7226115059)")
-                .execute(&mut *tx)
-                .await?;
+        // Replicas starting together would race on CREATE TABLE; the first one migrates
+        // while the others wait here, then find nothing left to do.
+        match self.backend {
+            Backend::Postgres => {
+                sqlx::query("SELECT pg_advisory_xact_lock(7226115059)")
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            // A session lock (MySQL's DDL commits implicitly, so no transaction holds one).
+            Backend::Mysql => {
+                sqlx::query("SELECT GET_LOCK('gatehouse_migrations', 60)")
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Backend::Sqlite => {}
         }
-        sqlx::query(
+        sqlx::query(&self.backend.sql(
             "CREATE TABLE IF NOT EXISTS schema_migrations (
                 version BIGINT PRIMARY KEY,
                 applied_at BIGINT NOT NULL)",
-        )
+        ))
         .execute(&mut *tx)
         .await?;
         for (version, statements) in MIGRATIONS {
-            let applied = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
-                .bind(*version)
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_some();
+            let applied = sqlx::query(
+                &self
+                    .backend
+                    .sql("SELECT version FROM schema_migrations WHERE version = $1"),
+            )
+            .bind(*version)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
             if applied {
                 continue;
             }
             for statement in *statements {
-                sqlx::query(statement)
+                sqlx::query(&self.backend.ddl(statement))
                     .execute(&mut *tx)
                     .await
                     .map_err(|e| StorageError::Migration(format!("version {version}: {e}")))?;
             }
-            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
-                .bind(*version)
-                .bind(now())
+            sqlx::query(
+                &self
+                    .backend
+                    .sql("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)"),
+            )
+            .bind(*version)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+            tracing::info!(version, "applied storage migration");
+        }
+        if self.backend == Backend::Mysql {
+            sqlx::query("SELECT RELEASE_LOCK('gatehouse_migrations')")
                 .execute(&mut *tx)
                 .await?;
-            tracing::info!(version, "applied storage migration");
         }
         tx.commit().await?;
         Ok(())

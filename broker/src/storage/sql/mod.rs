@@ -4,8 +4,11 @@
 //! (`sqlite.rs`, `postgres.rs`), the schema (`migrations.rs`), refresh tokens, throttling, the
 //! API's users and clients (`directory.rs`), and how records map to rows (`rows.rs`).
 
+mod device;
+mod dialect;
 mod directory;
 mod migrations;
+mod mysql;
 mod postgres;
 mod refresh;
 mod rows;
@@ -26,12 +29,7 @@ use super::*;
 
 static INSTALL_DRIVERS: Once = Once::new();
 
-/// Which database is behind the pool, for the few places that differ.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Backend {
-    Sqlite,
-    Postgres,
-}
+pub(super) use dialect::Backend;
 
 pub struct SqlStorage {
     pub(super) pool: AnyPool,
@@ -52,27 +50,39 @@ impl SqlStorage {
         change: impl FnOnce(&mut AuthRequest) -> bool + Send,
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
-        let locked = sqlx::query("UPDATE auth_requests SET expires_at = expires_at WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let locked = sqlx::query(
+            &self
+                .backend
+                .sql("UPDATE auth_requests SET expires_at = expires_at WHERE id = $1"),
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         if locked == 0 {
             return Ok(false);
         }
-        let row = sqlx::query("SELECT data FROM auth_requests WHERE id = $1")
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
+        let row = sqlx::query(
+            &self
+                .backend
+                .sql("SELECT data FROM auth_requests WHERE id = $1"),
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
         let mut request: AuthRequest = from_row(&row)?;
         if !change(&mut request) {
             return Ok(false);
         }
-        sqlx::query("UPDATE auth_requests SET data = $1 WHERE id = $2")
-            .bind(to_json(&request)?)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            &self
+                .backend
+                .sql("UPDATE auth_requests SET data = $1 WHERE id = $2"),
+        )
+        .bind(to_json(&request)?)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -81,20 +91,26 @@ impl SqlStorage {
 #[async_trait]
 impl Storage for SqlStorage {
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query(&self.backend.sql("SELECT 1"))
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     async fn create_auth_request(&self, request: &AuthRequest) -> Result<()> {
-        insert(&self.pool, request).await
+        insert(self.backend, &self.pool, request).await
     }
 
     async fn get_auth_request(&self, id: &str, now: UnixTime) -> Result<Option<AuthRequest>> {
-        let row = sqlx::query("SELECT data FROM auth_requests WHERE id = $1 AND expires_at > $2")
-            .bind(id)
-            .bind(now)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            &self
+                .backend
+                .sql("SELECT data FROM auth_requests WHERE id = $1 AND expires_at > $2"),
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(from_row).transpose()
     }
 
@@ -129,41 +145,50 @@ impl Storage for SqlStorage {
     }
 
     async fn take_auth_request(&self, id: &str, now: UnixTime) -> Result<Option<AuthRequest>> {
-        let delete = "DELETE FROM auth_requests WHERE id = $1 RETURNING expires_at, data";
-        Ok(match take_record(&self.pool, delete, id, now).await? {
-            Taken::Live(request) => Some(request),
-            Taken::Unknown | Taken::Expired => None,
-        })
+        let mut conn = self.pool.acquire().await?;
+        Ok(
+            match take_record(self.backend, &mut conn, "auth_requests", id, now).await? {
+                Taken::Live(request) => Some(request),
+                Taken::Unknown | Taken::Expired => None,
+            },
+        )
     }
 
     async fn create_auth_code(&self, code: &AuthCode) -> Result<()> {
-        insert(&self.pool, code).await
+        insert(self.backend, &self.pool, code).await
     }
 
     async fn redeem_auth_code(&self, code_hash: &str, now: UnixTime) -> Result<CodeRedemption> {
         let mut tx = self.pool.begin().await?;
-        let delete = "DELETE FROM auth_codes WHERE id = $1 RETURNING expires_at, data";
-        match take_record::<_, AuthCode>(&mut *tx, delete, code_hash, now).await? {
+        match take_record::<AuthCode>(self.backend, &mut tx, "auth_codes", code_hash, now).await? {
             Taken::Expired => {
                 tx.commit().await?;
                 return Ok(CodeRedemption::Expired);
             }
             Taken::Live(code) => {
-                sqlx::query("INSERT INTO redeemed_codes (id, expires_at) VALUES ($1, $2)")
-                    .bind(code_hash)
-                    .bind(now + SPENT_MEMORY_SECS)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    &self
+                        .backend
+                        .sql("INSERT INTO redeemed_codes (id, expires_at) VALUES ($1, $2)"),
+                )
+                .bind(code_hash)
+                .bind(now + SPENT_MEMORY_SECS)
+                .execute(&mut *tx)
+                .await?;
                 tx.commit().await?;
                 return Ok(CodeRedemption::Redeemed(Box::new(code)));
             }
             Taken::Unknown => {}
         }
-        let replayed = sqlx::query("SELECT id FROM redeemed_codes WHERE id = $1")
-            .bind(code_hash)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some();
+        let replayed = sqlx::query(
+            &self
+                .backend
+                .sql("SELECT id FROM redeemed_codes WHERE id = $1"),
+        )
+        .bind(code_hash)
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some();
         tx.commit().await?;
         Ok(if replayed {
             CodeRedemption::Replayed
@@ -188,25 +213,44 @@ impl Storage for SqlStorage {
             .await
     }
 
+    async fn live_refresh_token(
+        &self,
+        id: &str,
+        secret_hash: &str,
+        client_id: &str,
+        now: UnixTime,
+    ) -> Result<Option<RefreshToken>> {
+        self.sql_live_refresh_token(id, secret_hash, client_id, now)
+            .await
+    }
+
     async fn revoke_refresh_family(&self, family: &str) -> Result<u64> {
         self.sql_revoke_refresh_family(family).await
     }
 
     async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
-        let rows = sqlx::query("SELECT data FROM signing_keys ORDER BY kid")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            &self
+                .backend
+                .sql("SELECT data FROM signing_keys ORDER BY kid"),
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(from_row).collect()
     }
 
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<()> {
-        insert(&self.pool, key).await
+        insert(self.backend, &self.pool, key).await
     }
 
     async fn signing_key_generation(&self) -> Result<i64> {
-        let row = sqlx::query("SELECT generation FROM signing_key_state WHERE id = 1")
-            .fetch_one(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            &self
+                .backend
+                .sql("SELECT generation FROM signing_key_state WHERE id = 1"),
+        )
+        .fetch_one(&self.pool)
+        .await?;
         Ok(row.try_get("generation")?)
     }
 
@@ -214,10 +258,10 @@ impl Storage for SqlStorage {
         let mut tx = self.pool.begin().await?;
         // The compare-and-swap: a concurrent rotation holds this row until it commits, after
         // which our WHERE no longer matches.
-        let swapped = sqlx::query(
+        let swapped = sqlx::query(&self.backend.sql(
             "UPDATE signing_key_state SET generation = generation + 1
              WHERE id = 1 AND generation = $1",
-        )
+        ))
         .bind(seen)
         .execute(&mut *tx)
         .await?
@@ -225,18 +269,20 @@ impl Storage for SqlStorage {
         if swapped == 0 {
             return Ok(false);
         }
-        insert(&mut *tx, key).await?;
+        insert(self.backend, &mut *tx, key).await?;
         tx.commit().await?;
         Ok(true)
     }
 
     async fn create_saml_request(&self, request: &SamlRequest) -> Result<()> {
-        insert(&self.pool, request).await
+        insert(self.backend, &self.pool, request).await
     }
 
     async fn get_saml_request(&self, id: &str, now: UnixTime) -> Result<Option<SamlRequest>> {
         let row = sqlx::query(
-            "SELECT answered, data FROM saml_requests WHERE id = $1 AND expires_at > $2",
+            &self
+                .backend
+                .sql("SELECT answered, data FROM saml_requests WHERE id = $1 AND expires_at > $2"),
         )
         .bind(id)
         .bind(now)
@@ -251,9 +297,7 @@ impl Storage for SqlStorage {
 
     async fn answer_saml_request(&self, id: &str, now: UnixTime) -> Result<bool> {
         // One conditional UPDATE: of two concurrent answers exactly one changes the row.
-        let changed = sqlx::query(
-            "UPDATE saml_requests SET answered = 1 WHERE id = $1 AND answered = 0 AND expires_at > $2",
-        )
+        let changed = sqlx::query(&self.backend.sql("UPDATE saml_requests SET answered = 1 WHERE id = $1 AND answered = 0 AND expires_at > $2"))
         .bind(id)
         .bind(now)
         .execute(&self.pool)
@@ -264,11 +308,15 @@ impl Storage for SqlStorage {
 
     async fn remember_saml_assertion(&self, id: &str, expires_at: UnixTime) -> Result<bool> {
         // The primary key makes the check and the insert one atomic step across replicas.
-        match sqlx::query("INSERT INTO saml_assertions (id, expires_at) VALUES ($1, $2)")
-            .bind(id)
-            .bind(expires_at)
-            .execute(&self.pool)
-            .await
+        match sqlx::query(
+            &self
+                .backend
+                .sql("INSERT INTO saml_assertions (id, expires_at) VALUES ($1, $2)"),
+        )
+        .bind(id)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await
         {
             Ok(_) => Ok(true),
             Err(e) if is_unique_violation(&e) => Ok(false),
@@ -310,7 +358,7 @@ impl Storage for SqlStorage {
             let pool = self.pool.clone();
             async move {
                 Ok::<u64, StorageError>(
-                    sqlx::query(sql)
+                    sqlx::query(&self.backend.sql(sql))
                         .bind(now)
                         .execute(&pool)
                         .await?

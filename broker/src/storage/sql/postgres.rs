@@ -13,20 +13,26 @@ use crate::storage::Result;
 /// How long an idle connection is kept when `maxIdleConns` is 0 (Go closes them at once).
 const SHORT_IDLE: Duration = Duration::from_secs(1);
 
+/// A pool sized and timed from Dex's keys (PostgreSQL and MySQL alike).
+pub(super) fn pool_options(config: &PostgresConfig) -> AnyPoolOptions {
+    let options = AnyPoolOptions::new()
+        .max_connections(config.max_open_conns)
+        .acquire_timeout(config.connection_timeout)
+        // A connection broken by a database restart is noticed here, not by a request.
+        .test_before_acquire(true)
+        .max_lifetime(config.conn_max_lifetime);
+    if config.max_idle_conns == Some(0) {
+        options.idle_timeout(SHORT_IDLE)
+    } else {
+        options
+    }
+}
+
 impl SqlStorage {
     /// Connects, then migrates the schema (one replica at a time).
     pub async fn open_postgres(config: &PostgresConfig) -> Result<Self> {
         SqlStorage::install_drivers();
-        let mut options = AnyPoolOptions::new()
-            .max_connections(config.max_open_conns)
-            .acquire_timeout(config.connection_timeout)
-            // A connection broken by a database restart is noticed here, not by a request.
-            .test_before_acquire(true)
-            .max_lifetime(config.conn_max_lifetime);
-        if config.max_idle_conns == Some(0) {
-            options = options.idle_timeout(SHORT_IDLE);
-        }
-        let pool = options.connect(config.url.expose()).await?;
+        let pool = pool_options(config).connect(config.url.expose()).await?;
         let storage = SqlStorage {
             pool,
             backend: Backend::Postgres,

@@ -7,6 +7,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row};
 
+use super::Backend;
 use crate::storage::*;
 
 pub(super) fn to_json<T: Serialize>(value: &T) -> Result<String> {
@@ -14,8 +15,20 @@ pub(super) fn to_json<T: Serialize>(value: &T) -> Result<String> {
 }
 
 pub(super) fn from_row<T: DeserializeOwned>(row: &AnyRow) -> Result<T> {
-    let data: String = row.try_get("data")?;
+    let data = text_column(row, "data")?;
     serde_json::from_str(&data).map_err(|e| StorageError::Corrupt(e.to_string()))
+}
+
+/// A text column's value. MySQL's LONGTEXT reaches the `Any` driver as a blob, so bytes are
+/// accepted too (and must be UTF-8).
+pub(super) fn text_column(row: &AnyRow, name: &str) -> Result<String> {
+    match row.try_get::<String, _>(name) {
+        Ok(text) => Ok(text),
+        Err(_) => {
+            let bytes: Vec<u8> = row.try_get(name)?;
+            String::from_utf8(bytes).map_err(|e| StorageError::Corrupt(e.to_string()))
+        }
+    }
 }
 
 pub(super) fn is_unique_violation(e: &sqlx::Error) -> bool {
@@ -84,12 +97,12 @@ impl Record for SamlRequest {
 }
 
 /// Inserts a record; a taken key is [`StorageError::AlreadyExists`].
-pub(super) async fn insert<'e, E, R>(executor: E, record: &R) -> Result<()>
+pub(super) async fn insert<'e, E, R>(backend: Backend, executor: E, record: &R) -> Result<()>
 where
     E: sqlx::Executor<'e, Database = Any>,
     R: Record,
 {
-    sqlx::query(R::INSERT)
+    sqlx::query(&backend.sql(R::INSERT))
         .bind(record.key())
         .bind(record.expires_at())
         .bind(to_json(record)?)
@@ -106,28 +119,67 @@ pub(super) enum Taken<T> {
     Live(T),
 }
 
-/// Deletes a one-time record and returns it, atomically (`delete` ends in
-/// `RETURNING expires_at, data`); its JSON is read only when it is still live.
-pub(super) async fn take_record<'e, E, T>(
-    executor: E,
-    delete: &'static str,
+/// Deletes a one-time record of `table` (keyed by `id`) and returns it, atomically; its JSON
+/// is read only when it is still live.
+pub(super) async fn take_record<T: DeserializeOwned>(
+    backend: Backend,
+    conn: &mut sqlx::AnyConnection,
+    table: &str,
     key: &str,
     now: UnixTime,
-) -> Result<Taken<T>>
-where
-    E: sqlx::Executor<'e, Database = Any>,
-    T: DeserializeOwned,
-{
-    let row = sqlx::query(delete)
-        .bind(key)
-        .fetch_optional(executor)
-        .await?;
-    let Some(row) = row else {
+) -> Result<Taken<T>> {
+    let row = if backend == Backend::Mysql {
+        take_row_mysql(conn, table, key).await?
+    } else {
+        let delete = format!("DELETE FROM {table} WHERE id = $1 RETURNING expires_at, data");
+        match sqlx::query(&delete)
+            .bind(key)
+            .fetch_optional(&mut *conn)
+            .await?
+        {
+            Some(row) => Some((row.try_get("expires_at")?, text_column(&row, "data")?)),
+            None => None,
+        }
+    };
+    let Some((expires_at, data)) = row else {
         return Ok(Taken::Unknown);
     };
-    let expires_at: i64 = row.try_get("expires_at")?;
     if expires_at <= now {
         return Ok(Taken::Expired);
     }
-    from_row(&row).map(Taken::Live)
+    serde_json::from_str(&data)
+        .map(Taken::Live)
+        .map_err(|e| StorageError::Corrupt(e.to_string()))
+}
+
+/// MariaDB answers `DELETE … RETURNING` without column names through the binary protocol, so
+/// MySQL reads the row and deletes it only if it is still exactly that row: of two takers,
+/// one deletes it, the other finds it gone (or changed, and reads again).
+async fn take_row_mysql(
+    conn: &mut sqlx::AnyConnection,
+    table: &str,
+    key: &str,
+) -> Result<Option<(i64, String)>> {
+    let select = format!("SELECT expires_at, data FROM {table} WHERE id = ?");
+    let delete = format!("DELETE FROM {table} WHERE id = ? AND data = ?");
+    loop {
+        let Some(row) = sqlx::query(&select)
+            .bind(key)
+            .fetch_optional(&mut *conn)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let expires_at: i64 = row.try_get("expires_at")?;
+        let data = text_column(&row, "data")?;
+        let deleted = sqlx::query(&delete)
+            .bind(key)
+            .bind(&data)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+        if deleted == 1 {
+            return Ok(Some((expires_at, data)));
+        }
+    }
 }

@@ -2,7 +2,8 @@
 //! beside the columns queries select on); `seq` is 0 while a session lives and its feed number
 //! once ended. Numbers come from the one `session_feed` row, locked first by every ending, so
 //! replicas hand them out in commit order and without gaps: a reader that saw number n has seen
-//! every number below it.
+//! every number below it. Every statement goes through [`Backend::sql`] (MySQL's `?`
+//! parameters are positional: each `$n` appears once, in order).
 
 use async_trait::async_trait;
 use rand::Rng;
@@ -10,7 +11,7 @@ use sqlx::{Any, Row, Transaction};
 
 use super::refresh::delete_family;
 use super::rows::{from_row, insert_error, to_json};
-use super::SqlStorage;
+use super::{Backend, SqlStorage};
 use crate::storage::{
     EndCause, Ended, FeedPage, Result, SessionRecord, SessionSelector, Sessions, UnixTime,
 };
@@ -39,11 +40,11 @@ pub const MIGRATION: &[&str] = &[
 ];
 
 /// Locks the feed row and returns `(epoch, seq)`, choosing the epoch on first use.
-async fn lock_feed(tx: &mut Transaction<'_, Any>) -> Result<(i64, i64)> {
+async fn lock_feed(backend: Backend, tx: &mut Transaction<'_, Any>) -> Result<(i64, i64)> {
     let epoch: i64 = rand::rngs::OsRng.gen_range(1..i64::MAX);
-    sqlx::query(
+    sqlx::query(&backend.sql(
         "UPDATE session_feed SET epoch = CASE WHEN epoch = 0 THEN $1 ELSE epoch END WHERE id = 1",
-    )
+    ))
     .bind(epoch)
     .execute(&mut **tx)
     .await?;
@@ -54,23 +55,29 @@ async fn lock_feed(tx: &mut Transaction<'_, Any>) -> Result<(i64, i64)> {
 }
 
 /// The lowest number still listed (`seq + 1` when none is).
-async fn floor(tx: &mut Transaction<'_, Any>, seq: i64, now: UnixTime) -> Result<i64> {
-    let row =
-        sqlx::query("SELECT MIN(seq) AS floor FROM sessions WHERE seq > 0 AND listed_until > $1")
-            .bind(now)
-            .fetch_one(&mut **tx)
-            .await?;
-    let floor: Option<i64> = row.try_get("floor")?;
+async fn floor(
+    backend: Backend,
+    tx: &mut Transaction<'_, Any>,
+    seq: i64,
+    now: UnixTime,
+) -> Result<i64> {
+    let row = sqlx::query(
+        &backend.sql("SELECT MIN(seq) AS lowest FROM sessions WHERE seq > 0 AND listed_until > $1"),
+    )
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    let floor: Option<i64> = row.try_get("lowest")?;
     Ok(floor.unwrap_or(seq + 1))
 }
 
 #[async_trait]
 impl Sessions for SqlStorage {
     async fn create_session(&self, s: &SessionRecord) -> Result<()> {
-        sqlx::query(
+        sqlx::query(&self.backend.sql(
             "INSERT INTO sessions (sid, family, user_id, connector_id, seq, listed_until, expires_at, data)
              VALUES ($1, $2, $3, $4, 0, 0, $5, $6)",
-        )
+        ))
         .bind(&s.sid)
         .bind(&s.family)
         .bind(&s.user_id)
@@ -84,7 +91,7 @@ impl Sessions for SqlStorage {
     }
 
     async fn get_session(&self, sid: &str) -> Result<Option<SessionRecord>> {
-        let row = sqlx::query("SELECT data FROM sessions WHERE sid = $1")
+        let row = sqlx::query(&self.backend.sql("SELECT data FROM sessions WHERE sid = $1"))
             .bind(sid)
             .fetch_optional(&self.pool)
             .await?;
@@ -93,11 +100,12 @@ impl Sessions for SqlStorage {
 
     async fn extend_session(&self, sid: &str, expires_at: UnixTime) -> Result<()> {
         // The JSON copy keeps the creation-time expiry; the column is what GC goes by.
-        sqlx::query(
-            "UPDATE sessions SET expires_at = $1 WHERE sid = $2 AND seq = 0 AND expires_at < $1",
-        )
+        sqlx::query(&self.backend.sql(
+            "UPDATE sessions SET expires_at = $1 WHERE sid = $2 AND seq = 0 AND expires_at < $3",
+        ))
         .bind(expires_at)
         .bind(sid)
+        .bind(expires_at)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -111,7 +119,7 @@ impl Sessions for SqlStorage {
         listed_until: UnixTime,
     ) -> Result<Vec<SessionRecord>> {
         let mut tx = self.pool.begin().await?;
-        let (_, mut seq) = lock_feed(&mut tx).await?;
+        let (_, mut seq) = lock_feed(self.backend, &mut tx).await?;
         let (clause, a, b) = match which {
             SessionSelector::Sid(sid) => ("sid = $1", sid, ""),
             SessionSelector::Family(f) => ("family = $1", f, ""),
@@ -122,6 +130,7 @@ impl Sessions for SqlStorage {
             SessionSelector::Connector(c) => ("connector_id = $1", c, ""),
         };
         let sql = format!("SELECT data FROM sessions WHERE seq = 0 AND {clause} ORDER BY sid");
+        let sql = self.backend.sql(&sql);
         let mut q = sqlx::query(&sql).bind(a);
         if !b.is_empty() {
             q = q.bind(b);
@@ -138,7 +147,9 @@ impl Sessions for SqlStorage {
                 listed_until,
             });
             sqlx::query(
-                "UPDATE sessions SET seq = $1, listed_until = $2, data = $3 WHERE sid = $4",
+                &self.backend.sql(
+                    "UPDATE sessions SET seq = $1, listed_until = $2, data = $3 WHERE sid = $4",
+                ),
             )
             .bind(seq)
             .bind(listed_until)
@@ -146,13 +157,17 @@ impl Sessions for SqlStorage {
             .bind(&s.sid)
             .execute(&mut *tx)
             .await?;
-            delete_family(&mut tx, &s.family).await?;
+            delete_family(self.backend, &mut tx, &s.family).await?;
             ended.push(s);
         }
-        sqlx::query("UPDATE session_feed SET seq = $1 WHERE id = 1")
-            .bind(seq)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            &self
+                .backend
+                .sql("UPDATE session_feed SET seq = $1 WHERE id = 1"),
+        )
+        .bind(seq)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(ended)
     }
@@ -161,21 +176,28 @@ impl Sessions for SqlStorage {
         // Read without locking (gateways poll often): the number first, then only rows up to
         // it, all committed with it (an ending commits its rows and the number together).
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query("SELECT epoch, seq FROM session_feed WHERE id = 1")
-            .fetch_one(&mut *tx)
-            .await?;
+        let row = sqlx::query(
+            &self
+                .backend
+                .sql("SELECT epoch, seq FROM session_feed WHERE id = 1"),
+        )
+        .fetch_one(&mut *tx)
+        .await?;
         let (mut epoch, mut seq): (i64, i64) = (row.try_get("epoch")?, row.try_get("seq")?);
         if epoch == 0 {
-            (epoch, seq) = lock_feed(&mut tx).await?;
+            (epoch, seq) = lock_feed(self.backend, &mut tx).await?;
         }
-        let floor = floor(&mut tx, seq, now).await?;
+        let floor = floor(self.backend, &mut tx, seq, now).await?;
         let from = FeedPage::first_sent(epoch, seq, floor, held);
-        let rows =
-            sqlx::query("SELECT sid FROM sessions WHERE seq >= $1 AND seq <= $2 ORDER BY seq")
-                .bind(from)
-                .bind(seq)
-                .fetch_all(&mut *tx)
-                .await?;
+        let rows = sqlx::query(
+            &self
+                .backend
+                .sql("SELECT sid FROM sessions WHERE seq >= $1 AND seq <= $2 ORDER BY seq"),
+        )
+        .bind(from)
+        .bind(seq)
+        .fetch_all(&mut *tx)
+        .await?;
         tx.commit().await?;
         let sids = rows
             .iter()
@@ -192,18 +214,26 @@ impl Sessions for SqlStorage {
 
     async fn delete_expired_sessions(&self, now: UnixTime) -> Result<u64> {
         let mut tx = self.pool.begin().await?;
-        let (_, seq) = lock_feed(&mut tx).await?;
-        let floor = floor(&mut tx, seq, now).await?;
-        let unlisted = sqlx::query("DELETE FROM sessions WHERE seq > 0 AND seq < $1")
-            .bind(floor)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        let expired = sqlx::query("DELETE FROM sessions WHERE seq = 0 AND expires_at <= $1")
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let (_, seq) = lock_feed(self.backend, &mut tx).await?;
+        let floor = floor(self.backend, &mut tx, seq, now).await?;
+        let unlisted = sqlx::query(
+            &self
+                .backend
+                .sql("DELETE FROM sessions WHERE seq > 0 AND seq < $1"),
+        )
+        .bind(floor)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let expired = sqlx::query(
+            &self
+                .backend
+                .sql("DELETE FROM sessions WHERE seq = 0 AND expires_at <= $1"),
+        )
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         tx.commit().await?;
         Ok(unlisted + expired)
     }

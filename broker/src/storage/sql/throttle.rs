@@ -4,25 +4,29 @@
 
 use sqlx::{Any, Row, Transaction};
 
-use super::SqlStorage;
+use super::{Backend, SqlStorage};
 use crate::storage::throttle::{self, ThrottleRow};
 use crate::storage::{AttemptOutcome, LoginGate, Result, ThrottleKey, UnixTime};
 
-async fn lock_row(tx: &mut Transaction<'_, Any>, id: &str) -> Result<ThrottleRow> {
-    sqlx::query(
+async fn lock_row(
+    backend: Backend,
+    tx: &mut Transaction<'_, Any>,
+    id: &str,
+) -> Result<ThrottleRow> {
+    sqlx::query(&backend.sql(
         "INSERT INTO login_throttle (id, failures, blocked_until, busy_until, expires_at)
          VALUES ($1, 0, 0, 0, 0) ON CONFLICT (id) DO NOTHING",
-    )
+    ))
     .bind(id)
     .execute(&mut **tx)
     .await?;
-    sqlx::query("UPDATE login_throttle SET failures = failures WHERE id = $1")
+    sqlx::query(&backend.sql("UPDATE login_throttle SET failures = failures WHERE id = $1"))
         .bind(id)
         .execute(&mut **tx)
         .await?;
-    let row = sqlx::query(
+    let row = sqlx::query(&backend.sql(
         "SELECT failures, blocked_until, busy_until, expires_at FROM login_throttle WHERE id = $1",
-    )
+    ))
     .bind(id)
     .fetch_one(&mut **tx)
     .await?;
@@ -34,11 +38,16 @@ async fn lock_row(tx: &mut Transaction<'_, Any>, id: &str) -> Result<ThrottleRow
     })
 }
 
-async fn write_row(tx: &mut Transaction<'_, Any>, id: &str, row: ThrottleRow) -> Result<()> {
-    sqlx::query(
+async fn write_row(
+    backend: Backend,
+    tx: &mut Transaction<'_, Any>,
+    id: &str,
+    row: ThrottleRow,
+) -> Result<()> {
+    sqlx::query(&backend.sql(
         "UPDATE login_throttle SET failures = $1, blocked_until = $2, busy_until = $3,
          expires_at = $4 WHERE id = $5",
-    )
+    ))
     .bind(row.failures)
     .bind(row.blocked_until)
     .bind(row.busy_until)
@@ -67,11 +76,11 @@ impl SqlStorage {
         let mut tx = self.pool.begin().await?;
         let mut rows = Vec::with_capacity(keys.len());
         for key in &keys {
-            rows.push(lock_row(&mut tx, &key.id).await?);
+            rows.push(lock_row(self.backend, &mut tx, &key.id).await?);
         }
         let (gate, writes) = throttle::begin(keys.iter().copied(), rows, now, lease_until);
         for (key, row) in writes {
-            write_row(&mut tx, &key.id, row).await?;
+            write_row(self.backend, &mut tx, &key.id, row).await?;
         }
         tx.commit().await?;
         Ok(gate)
@@ -86,8 +95,14 @@ impl SqlStorage {
         let keys = in_lock_order(keys);
         let mut tx = self.pool.begin().await?;
         for key in keys {
-            let row = lock_row(&mut tx, &key.id).await?;
-            write_row(&mut tx, &key.id, row.ended(&key.backoff, outcome, now)).await?;
+            let row = lock_row(self.backend, &mut tx, &key.id).await?;
+            write_row(
+                self.backend,
+                &mut tx,
+                &key.id,
+                row.ended(&key.backoff, outcome, now),
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -101,48 +116,68 @@ impl SqlStorage {
         now: UnixTime,
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
+        sqlx::query(&self.backend.sql(
             "INSERT INTO rate_windows (id, window_end, count) VALUES ($1, 0, 0)
              ON CONFLICT (id) DO NOTHING",
+        ))
+        .bind(key)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            &self
+                .backend
+                .sql("UPDATE rate_windows SET count = count WHERE id = $1"),
         )
         .bind(key)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE rate_windows SET count = count WHERE id = $1")
-            .bind(key)
-            .execute(&mut *tx)
-            .await?;
-        let row = sqlx::query("SELECT window_end, count FROM rate_windows WHERE id = $1")
-            .bind(key)
-            .fetch_one(&mut *tx)
-            .await?;
+        let row = sqlx::query(
+            &self
+                .backend
+                .sql("SELECT window_end, count FROM rate_windows WHERE id = $1"),
+        )
+        .bind(key)
+        .fetch_one(&mut *tx)
+        .await?;
         let end: i64 = row.try_get("window_end")?;
         let count: i64 = row.try_get("count")?;
         let Some((end, count)) = throttle::count_step((end, count), limit, window_secs, now) else {
             tx.commit().await?;
             return Ok(false);
         };
-        sqlx::query("UPDATE rate_windows SET window_end = $1, count = $2 WHERE id = $3")
-            .bind(end)
-            .bind(count)
-            .bind(key)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            &self
+                .backend
+                .sql("UPDATE rate_windows SET window_end = $1, count = $2 WHERE id = $3"),
+        )
+        .bind(end)
+        .bind(count)
+        .bind(key)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(true)
     }
 
     pub(super) async fn sql_delete_expired_throttle(&self, now: UnixTime) -> Result<u64> {
-        let a = sqlx::query("DELETE FROM login_throttle WHERE expires_at <= $1")
-            .bind(now)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        let b = sqlx::query("DELETE FROM rate_windows WHERE window_end <= $1")
-            .bind(now)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+        let a = sqlx::query(
+            &self
+                .backend
+                .sql("DELETE FROM login_throttle WHERE expires_at <= $1"),
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        let b = sqlx::query(
+            &self
+                .backend
+                .sql("DELETE FROM rate_windows WHERE window_end <= $1"),
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
         Ok(a + b)
     }
 }
