@@ -1,7 +1,9 @@
 //! The filter's per-request path, natively: open the session cookie (XChaCha20-Poly1305 +
 //! JSON), check the rule, build the identity headers — through `Engine::on_request`, the
 //! same entry point the proxy-wasm glue calls. Sessions of about 1 KB (one cookie) and
-//! 4 KB (chunked), and a cached bearer JWT. Run by `make bench`; see BENCHMARKS.md.
+//! 4 KB (chunked), and a cached bearer JWT; and the 1 KB session with the broker's revocation
+//! feed loaded with 10 000 ended sessions (issue 17), beside the same engine without a feed.
+//! Run by `make bench`; see BENCHMARKS.md.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -12,6 +14,7 @@ use gatehouse_filter::config::Settings;
 use gatehouse_filter::cookie::codec::CookieCodec;
 use gatehouse_filter::engine::{Engine, Outcome, Request};
 use gatehouse_filter::provider::{parse_discovery, KeySet, Provider};
+use gatehouse_filter::revocation::held::HeldFeed;
 use gatehouse_filter::session;
 use gatehouse_filter::session::Session;
 use jsonwebtoken::{encode, EncodingKey, Header};
@@ -37,12 +40,20 @@ fn settings() -> Settings {
 }
 
 fn provider() -> Provider {
-    let doc = json!({
+    provider_with(json!({}))
+}
+
+/// The provider with extra discovery fields (e.g. the revocation feed's endpoint).
+fn provider_with(extra: serde_json::Value) -> Provider {
+    let mut doc = json!({
         "issuer": ISSUER,
         "authorization_endpoint": format!("{ISSUER}/auth"),
         "token_endpoint": format!("{ISSUER}/token"),
         "jwks_uri": format!("{ISSUER}/keys"),
     });
+    if let (Some(d), Some(e)) = (doc.as_object_mut(), extra.as_object()) {
+        d.extend(e.clone());
+    }
     Provider::new(
         parse_discovery(doc.to_string().as_bytes(), ISSUER).expect("discovery"),
         KeySet::parse(JWKS.as_bytes()).expect("jwks"),
@@ -65,8 +76,16 @@ fn session(groups: usize) -> Session {
         ends_at: NOW + 86_400,
         refresh_token: Some("r".repeat(43)),
         access_token: None,
-        sid: String::new(),
+        sid: "live-session-0001".into(),
     }
+}
+
+/// A feed as the broker lists it: `n` ended sessions (16-character ids, as the broker's),
+/// numbered 1..=n, issued now.
+fn feed(n: usize) -> HeldFeed {
+    let sids: Vec<String> = (0..n).map(|i| format!("ended{i:011}")).collect();
+    let record = json!({"epoch": 7, "iat": NOW, "first": 1, "seq": n, "sids": sids});
+    HeldFeed::from_json(record.to_string().as_bytes()).expect("a consistent feed record")
 }
 
 /// The `Cookie` header a browser sends for `session` (chunked above the chunk size).
@@ -147,6 +166,29 @@ fn hot_path(c: &mut Criterion) {
     });
     g.bench_function("on_request_bearer_cached", |b| {
         b.iter(|| forwards(&engine, &p, black_box(&request(None, Some(&bearer)))))
+    });
+    // The same small session with the revocation feed loaded: 10 000 ended sessions, this
+    // session not among them (it is admitted after the set lookup).
+    let fed = Engine::new(self::settings()).expect("engine");
+    let fed_provider = provider_with(json!({
+        "revocation_feed_endpoint": format!("{ISSUER}/revocations"),
+    }));
+    fed.set_started(NOW);
+    fed.set_feed(feed(10_000));
+    assert!(
+        forwards(&fed, &fed_provider, &request(Some(&small), None)),
+        "a session the feed does not list must admit"
+    );
+    // And the feed is really consulted: a listed session is refused.
+    let mut listed = session(30);
+    listed.sid = "ended00000004242".into();
+    let listed_cookie = cookie_header(&fed.settings, &listed);
+    assert!(
+        !forwards(&fed, &fed_provider, &request(Some(&listed_cookie), None)),
+        "a session the feed lists must be refused"
+    );
+    g.bench_function("on_request_session_1k_feed_10k", |b| {
+        b.iter(|| forwards(&fed, &fed_provider, black_box(&request(Some(&small), None))))
     });
     g.finish();
 }

@@ -1,10 +1,11 @@
 //! The broker's form/query parser (every endpoint's input) and client authentication at /token
-//! on arbitrary bytes: a parse or a refusal, never a panic.
+//! (its input handling, against the static clients) on arbitrary bytes: a parse or a refusal,
+//! never a panic.
 #![no_main]
 
 use axum::http::{header, HeaderMap, HeaderValue};
 use gatehouse_broker::config::Config;
-use gatehouse_broker::oidc::client_auth::authenticate;
+use gatehouse_broker::oidc::client_auth::authenticate_static;
 use gatehouse_broker::oidc::params::Params;
 use libfuzzer_sys::fuzz_target;
 
@@ -39,6 +40,6 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(v) = HeaderValue::from_str(&basic) {
         headers.insert(header::AUTHORIZATION, v);
     }
-    let _ = authenticate(&config, &headers, &params);
-    let _ = authenticate(&config, &HeaderMap::new(), &params);
+    let _ = authenticate_static(&config, &headers, &params);
+    let _ = authenticate_static(&config, &HeaderMap::new(), &params);
 });

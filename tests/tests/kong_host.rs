@@ -523,3 +523,50 @@ fn paths_nginx_normalises_are_judged_as_the_upstream_gets_them() {
         .contains("nginx host: deciding on the raw request target"));
     no_worker_crash(&stack);
 }
+
+/// Issue 17 on Kong's host: the revocation feed is fetched from a tick (never from a call's
+/// answer, which crashes nginx workers), shared through `shm_kv`, and a session signed out at
+/// the broker is refused by both workers, its copied cookie included.
+#[test]
+fn a_signed_out_session_is_refused_by_both_workers_through_the_feed() {
+    let stack = kong(StackOptions::default().filter("revocation_poll_s", json!(1)));
+    let (mut b, _) = login(&stack, Wire::Http1TitleCase, "/", ADMIN);
+    let copied = b
+        .jar
+        .header_for(&url::Url::parse(&stack.url("/")).unwrap())
+        .unwrap();
+    let port = stack.envoy.ports().listen;
+    let status = |cookie: &str| {
+        raw_get(
+            port,
+            "/private",
+            &[("Accept", "text/html"), ("Cookie", cookie)],
+        )
+        .unwrap()
+        .status
+    };
+    // Both workers admit the copy while the session lives.
+    for _ in 0..4 {
+        assert_eq!(status(&copied), 200);
+    }
+    // The filter's sign-out without `rd` revokes the refresh token: the session ends at the broker.
+    let out = b.get(&stack.url("/oauth2/sign_out")).unwrap();
+    assert!(out.status < 500, "{} {}", out.status, out.body);
+    let started = Instant::now();
+    while status(&copied) == 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the copied cookie still passes {:?} after sign-out",
+            started.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!("refused {:?} after sign-out", started.elapsed());
+    // Every later request, whichever worker takes it, refuses it too.
+    stack.echo.clear();
+    for _ in 0..6 {
+        assert_eq!(status(&copied), 302);
+    }
+    assert!(stack.echo.requests().is_empty());
+    no_worker_crash(&stack);
+}

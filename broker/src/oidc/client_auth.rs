@@ -7,7 +7,7 @@ use base64::Engine;
 use super::oauth_error::OAuthError;
 use super::params::Params;
 use super::AppState;
-use crate::config::Client;
+use crate::config::{Client, Config};
 use crate::secret::Secret;
 
 /// Compared against when the client id is unknown, so unknown ids and wrong secrets take equal time.
@@ -29,6 +29,17 @@ pub async fn authenticate(
         }
     })?;
     verify(client, secret)
+}
+
+/// [`authenticate`] against the configuration's static clients only, without storage: the
+/// same input handling and checks, for the tests and the fuzz target (`fuzz/broker_params`).
+pub fn authenticate_static(
+    config: &Config,
+    headers: &HeaderMap,
+    form: &Params,
+) -> Result<Client, OAuthError> {
+    let (id, secret) = credentials(headers, form)?;
+    verify(config.client(&id).cloned(), secret)
 }
 
 /// The client id and secret the request presents (Basic, form, or id alone).
@@ -110,15 +121,9 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
 
 #[cfg(test)]
 mod tests {
+    use super::authenticate_static as authenticate;
     use super::*;
-    use crate::config::Config;
     use axum::http::HeaderValue;
-
-    /// The static-client path of [`authenticate`].
-    fn authenticate(c: &Config, headers: &HeaderMap, form: &Params) -> Result<Client, OAuthError> {
-        let (id, secret) = credentials(headers, form)?;
-        verify(c.client(&id).cloned(), secret)
-    }
 
     fn config() -> Config {
         Config::from_yaml(

@@ -15,6 +15,7 @@ mod cookie;
 mod list;
 mod paths;
 mod raw;
+mod revocation;
 mod routes;
 
 /// Kong's Draft-4 `config_schema`, derived from [`FilterConfig`] (host-side tooling only,
@@ -24,6 +25,7 @@ pub mod schema;
 
 pub use cookie::{CookieSettings, SameSite};
 pub use raw::{FilterConfig, RouteConfig};
+pub use revocation::RevocationSettings;
 
 /// A configuration problem, always naming the key and how to fix it.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -75,14 +77,6 @@ pub struct Settings {
     pub broker_timeout_ms: u64,
     pub jwks_refresh_s: u64,
     pub revocation: RevocationSettings,
-}
-
-/// The revocation feed (issue 17): used when the broker's discovery offers one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RevocationSettings {
-    pub poll_s: u64,
-    pub max_stale_s: u64,
-    pub admit_when_stale: bool,
 }
 
 impl fmt::Debug for Settings {
@@ -210,25 +204,11 @@ impl Settings {
             ));
         }
 
-        let poll_s = raw.revocation_poll_s.unwrap_or(5);
-        if !(1..=300).contains(&poll_s) {
-            return Err(invalid(
-                "revocation_poll_s",
-                "must be between 1 and 300 seconds",
-            ));
-        }
-        let max_stale_s = raw.revocation_max_stale_s.unwrap_or(60);
-        if !(5..=86_400).contains(&max_stale_s) || max_stale_s < poll_s {
-            return Err(invalid(
-                "revocation_max_stale_s",
-                "must be between 5 and 86400 seconds, and at least revocation_poll_s",
-            ));
-        }
-        let revocation = RevocationSettings {
-            poll_s,
-            max_stale_s,
-            admit_when_stale: raw.revocation_admit_when_stale,
-        };
+        let revocation = RevocationSettings::parse(
+            raw.revocation_poll_s,
+            raw.revocation_max_stale_s,
+            raw.revocation_admit_when_stale,
+        )?;
 
         let jwt_bearer_audiences = match raw.jwt_bearer_audiences {
             None => vec![client_id.clone()],
