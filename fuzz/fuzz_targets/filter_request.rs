@@ -3,7 +3,7 @@
 //! protected route.
 #![no_main]
 use gatehouse_filter::config::Settings;
-use gatehouse_filter::engine::{Engine, Outcome, Request};
+use gatehouse_filter::engine::{Engine, Outcome, Reply, Request};
 use gatehouse_filter::provider::{parse_discovery, KeySet, Provider};
 use libfuzzer_sys::fuzz_target;
 
@@ -53,7 +53,7 @@ fuzz_target!(|data: &[u8]| {
             // Whatever the broker answers, the outcome is a response or a forward
             // without an identity (no broker answer here carries a valid signed token).
             let (out, _) = engine.on_token_response(*pending, Some(200), body, Some(&provider), 1_800_000_000);
-            if let Outcome::Forward(f) = out {
+            if let Reply::Forward(f) = out {
                 assert!(f.identity.is_empty(), "a random token response admitted {path:?}");
             }
         }

@@ -269,11 +269,14 @@ fn an_unknown_kid_refetches_the_keys_at_most_once_per_30_s_and_verified_tokens_s
     assert_invalid_token("unknown kid within 30 s", &call(&stack, "/api/x", &c1));
     assert_eq!(refetched(&stack), 1, "refetched again within 30 s");
 
-    // After 30 s the same token triggers the next refetch and passes.
+    // After 30 s the token passes: the new key came either through the bearer path's refetch
+    // (counted) or through the root context's, which the revocation feed — signed by the new
+    // key — asks for on its next tick (issue 17; not counted as a bearer refetch).
     let wait = Duration::from_secs(31).saturating_sub(refetched_at.elapsed());
     std::thread::sleep(wait);
     assert_eq!(status(&stack, &c1), 200);
-    assert_eq!(refetched(&stack), 2);
+    let n = refetched(&stack);
+    assert!((1..=2).contains(&n), "bearer-path refetches: {n}");
 }
 
 #[test]

@@ -380,18 +380,6 @@ fn documented_gaps_are_real() {
             false,
             true,
         ),
-        (
-            "issuer with userinfo: the URL parser accepts, the schema is stricter",
-            json!({"issuer": "https://user@sso.example.com/dex"}),
-            false,
-            true,
-        ),
-        (
-            "issuer with surrounding spaces: the URL parser strips them, the schema refuses",
-            json!({"issuer": " https://sso.example.com/dex "}),
-            false,
-            true,
-        ),
     ];
     let configs: Vec<Value> = gaps
         .iter()

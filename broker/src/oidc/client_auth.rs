@@ -39,7 +39,7 @@ pub fn authenticate_static(
     form: &Params,
 ) -> Result<Client, OAuthError> {
     let (id, secret) = credentials(headers, form)?;
-    verify(config.client(&id).cloned(), secret)
+    verify(config.clients.iter().find(|c| c.id == id).cloned(), secret)
 }
 
 /// The client id and secret the request presents (Basic, form, or id alone).

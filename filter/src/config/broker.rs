@@ -30,6 +30,7 @@ pub(super) fn broker(
         UrlError::NotAbsolute => invalid("issuer", e.to_string()),
         UrlError::NotHttp => invalid("issuer", "must be an http(s) URL with a host"),
         UrlError::Fragment => invalid("issuer", "must not have a query or fragment"),
+        UrlError::Port => invalid("issuer", "must have a port from 0 to 65535, or none"),
     })?;
     if issuer_url.query().is_some() {
         return Err(invalid("issuer", "must not have a query or fragment"));

@@ -13,6 +13,8 @@ pub enum UrlError {
     NotHttp,
     #[error("has a fragment")]
     Fragment,
+    #[error("has a port outside 0-65535")]
+    Port,
 }
 
 pub struct AbsoluteUrl {
@@ -31,7 +33,13 @@ impl AbsoluteUrl {
             return Err(UrlError::NotHttp);
         }
         match uri.authority() {
-            Some(a) if !a.host().is_empty() && !a.as_str().contains('@') => {}
+            Some(a) if !a.host().is_empty() && !a.as_str().contains('@') => {
+                // `Uri` takes any run of digits as a port (its `port()` is then None).
+                let port = a.as_str().rsplit_once(':').map(|(_, p)| p);
+                if port.is_some_and(|p| !p.contains(']') && p.parse::<u16>().is_err()) {
+                    return Err(UrlError::Port);
+                }
+            }
             _ => return Err(UrlError::NotHttp),
         }
         Ok(AbsoluteUrl { uri })
@@ -73,6 +81,9 @@ mod tests {
         let u = AbsoluteUrl::parse("https://SSO.example.com:8443/dex/token?a=1").unwrap();
         assert_eq!(u.authority(), "sso.example.com:8443");
         assert_eq!((u.path(), u.query()), ("/dex/token", Some("a=1")));
+        let u = AbsoluteUrl::parse("http://[::1]:65535/").unwrap();
+        assert_eq!(u.port(), Some(65535));
+        assert!(AbsoluteUrl::parse("http://[::1]/").is_ok());
         let u = AbsoluteUrl::parse("http://x").unwrap();
         assert_eq!((u.authority().as_str(), u.path()), ("x", "/"));
     }
@@ -88,6 +99,9 @@ mod tests {
             ("ftp://x/dex", UrlError::NotHttp),
             ("http://user@x/dex", UrlError::NotHttp),
             ("https://x/dex#frag", UrlError::Fragment),
+            ("https://x:99999/dex", UrlError::Port),
+            ("https://x:65536/dex", UrlError::Port),
+            (" https://x/dex ", UrlError::NotAbsolute),
         ] {
             assert_eq!(AbsoluteUrl::parse(text).err(), Some(want), "{text:?}");
         }
