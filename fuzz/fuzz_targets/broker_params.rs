@@ -13,6 +13,7 @@ const CONFIG: &str = r#"
 issuer: http://127.0.0.1:5556/dex
 storage: {type: memory}
 web: {http: "127.0.0.1:5556"}
+enablePasswordDB: true
 staticClients:
 - {id: app, secret: right-secret, redirectURIs: ["http://a/cb"]}
 - {id: pub, public: true, redirectURIs: ["http://a/cb"]}
