@@ -111,7 +111,7 @@ lint: rust-targets
 clean-run:
 	rm -rf .run
 
-# Coverage-guided fuzzing of every parser (cargo-fuzz, nightly toolchain); each target runs
+# Coverage-guided fuzzing of every parser (cargo-fuzz, libFuzzer + ASan); each target runs
 # FUZZ_SECONDS. Not part of `make test`: it is long and its findings need a human.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= $(shell sed -n 's/^name = "\(.*\)"/\1/p' fuzz/Cargo.toml | grep -v '^gatehouse-fuzz$$')
