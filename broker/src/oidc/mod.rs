@@ -21,6 +21,7 @@ pub mod params;
 mod pkce;
 mod post_logout_redirect;
 mod redirect;
+mod refresh_policy;
 mod revoke;
 mod saml;
 mod scopes;

@@ -14,8 +14,9 @@ use axum::response::{IntoResponse, Response};
 
 use super::client_auth::authenticate;
 use super::oauth_error::OAuthError;
+use super::refresh_policy::refresh_policy;
 use super::sessions;
-use super::token::{form_body, refresh_policy, storage_error};
+use super::token::{form_body, storage_error};
 use super::AppState;
 use crate::random::hash_secret;
 use crate::storage::{now, EndCause, RefreshUse, SessionSelector};

@@ -29,7 +29,7 @@ pub struct SignIn<'a> {
 
 /// Records a new session; returns its sid.
 pub async fn start(app: &AppState, who: &SignIn<'_>, t: UnixTime) -> Result<String, StorageError> {
-    let policy = super::token::refresh_policy(app);
+    let policy = super::refresh_policy::refresh_policy(app);
     let sid = random_session_id();
     let record = SessionRecord {
         sid: sid.clone(),

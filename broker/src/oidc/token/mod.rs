@@ -16,11 +16,12 @@ use super::client_address::ClientAddress;
 use super::client_auth::authenticate;
 use super::oauth_error::OAuthError;
 use super::params::Params;
+use super::refresh_policy::refresh_policy;
 use super::AppState;
 use crate::config::{Client, GrantType};
 use crate::identity::Identity;
 use crate::random::{hash_secret, random_token};
-use crate::storage::{RefreshPolicy, RefreshToken, UnixTime};
+use crate::storage::{RefreshToken, UnixTime};
 use crate::token::Grant;
 
 mod code;
@@ -232,16 +233,6 @@ async fn issue(
         refresh_token,
         scope: what.scopes.join(" "),
     })
-}
-
-pub(super) fn refresh_policy(app: &AppState) -> RefreshPolicy {
-    let r = &app.config.expiry.refresh_tokens;
-    RefreshPolicy {
-        rotate: !r.disable_rotation,
-        idle_secs: r.valid_if_not_used_for.map(|d| d.as_secs() as i64),
-        absolute_secs: r.absolute_lifetime.map(|d| d.as_secs() as i64),
-        reuse_interval_secs: r.reuse_interval.as_secs() as i64,
-    }
 }
 
 pub(super) fn storage_error(e: crate::storage::StorageError) -> OAuthError {

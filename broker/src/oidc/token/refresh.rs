@@ -1,11 +1,12 @@
 //! The refresh_token grant: the presented token is checked and rotated (per the refresh
 //! policy), scopes may only narrow, and the connector may refuse a user it no longer allows.
 
-use super::{issue, refresh_policy, storage_error, Issuance, RefreshOrigin, TokenResponse};
+use super::{issue, storage_error, Issuance, RefreshOrigin, TokenResponse};
 use crate::config::Client;
 use crate::connector::ConnectorError;
 use crate::oidc::oauth_error::OAuthError;
 use crate::oidc::params::Params;
+use crate::oidc::refresh_policy::refresh_policy;
 use crate::oidc::scopes::parse_scopes;
 use crate::oidc::sessions;
 use crate::oidc::AppState;
