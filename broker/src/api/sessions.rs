@@ -85,3 +85,45 @@ impl Sessions for SessionsApi {
         call.finish(target, result)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::proto::sessions::SessionUser;
+    use super::*;
+
+    #[test]
+    fn a_request_naming_nothing_or_a_blank_id_is_refused() {
+        let user = |u: &str, c: &str| {
+            Some(Which::User(SessionUser {
+                user_id: u.into(),
+                connector_id: c.into(),
+            }))
+        };
+        for which in [
+            None,
+            Some(Which::SessionId(String::new())),
+            Some(Which::SessionId(" \t".into())),
+            Some(Which::ConnectorId(" ".into())),
+            user("", "local"),
+            user("alice", ""),
+            user(" ", " "),
+        ] {
+            let err = selector(&which).err().map(|s| s.code());
+            assert_eq!(err, Some(tonic::Code::InvalidArgument), "{which:?}");
+        }
+    }
+
+    #[test]
+    fn each_kind_of_id_selects_its_sessions() {
+        let sid = Some(Which::SessionId("s1".into()));
+        assert!(matches!(
+            selector(&sid).map(|x| x.0),
+            Ok(SessionSelector::Sid("s1"))
+        ));
+        let conn = Some(Which::ConnectorId("ldap".into()));
+        assert!(matches!(
+            selector(&conn).map(|x| x.0),
+            Ok(SessionSelector::Connector("ldap"))
+        ));
+    }
+}
