@@ -13,6 +13,7 @@ pub mod echo;
 pub mod envoy;
 pub mod envoy_restart;
 pub mod fake_entra;
+pub mod grant_client;
 pub mod filter_counters;
 pub mod header_pairs;
 pub mod host_model;

@@ -1,6 +1,7 @@
 //! `oauth2.grantTypes`: which grants the token endpoint serves and discovery advertises, in
 //! Dex's names. Absent, every grant this broker implements is on (as Dex enables all of its
-//! own), the password grant only with `oauth2.passwordConnector`.
+//! own), the password grant only with `oauth2.passwordConnector`; token exchange only when
+//! listed (it lets a client obtain tokens without the user at the broker's pages).
 
 use super::error::ConfigError;
 
@@ -11,6 +12,8 @@ pub enum GrantType {
     Password,
     /// RFC 8628.
     DeviceCode,
+    /// RFC 8693: an upstream connector's token for the broker's.
+    TokenExchange,
 }
 
 impl GrantType {
@@ -21,12 +24,13 @@ impl GrantType {
             GrantType::RefreshToken => "refresh_token",
             GrantType::Password => "password",
             GrantType::DeviceCode => DEVICE_CODE,
+            GrantType::TokenExchange => TOKEN_EXCHANGE,
         }
     }
 }
 
 pub const DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
-const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 
 /// The enabled grants, in a fixed order (discovery lists them so).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,12 +46,25 @@ impl GrantTypes {
     }
 }
 
-const ORDER: [GrantType; 4] = [
+const ORDER: [GrantType; 5] = [
     GrantType::AuthorizationCode,
     GrantType::RefreshToken,
     GrantType::Password,
     GrantType::DeviceCode,
+    GrantType::TokenExchange,
 ];
+
+/// Served when `grantTypes` is absent (token exchange is opted into).
+fn on_by_default(grant: GrantType) -> bool {
+    !matches!(grant, GrantType::TokenExchange)
+}
+
+impl GrantType {
+    /// The grant with this `grant_type` value, if this broker implements it.
+    pub fn named(name: &str) -> Option<GrantType> {
+        ORDER.into_iter().find(|g| g.as_str() == name)
+    }
+}
 
 /// Reads the list; `password_connector` says whether the password grant can be served.
 pub fn grant_types(
@@ -58,6 +75,7 @@ pub fn grant_types(
     let Some(list) = raw else {
         let all = ORDER
             .into_iter()
+            .filter(|g| on_by_default(*g))
             .filter(|g| *g != GrantType::Password || password_connector)
             .collect();
         return Ok(GrantTypes(all));
@@ -86,12 +104,7 @@ pub fn grant_types(
                 ));
                 continue;
             }
-            TOKEN_EXCHANGE => {
-                return Err(ConfigError::key(
-                    path,
-                    "token exchange (RFC 8693) is not supported yet; remove it",
-                ))
-            }
+            TOKEN_EXCHANGE => GrantType::TokenExchange,
             "client_credentials" => {
                 return Err(ConfigError::key(
                     path,
@@ -103,7 +116,7 @@ pub fn grant_types(
                     path,
                     format!(
                         "{other:?} is not a grant type; known: authorization_code, refresh_token, \
-                         password, {DEVICE_CODE}, implicit"
+                         password, {DEVICE_CODE}, {TOKEN_EXCHANGE}, implicit"
                     ),
                 ))
             }
@@ -166,15 +179,24 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("oauth2.grantTypes[1]: \"magic\""), "{e}");
-        let e = grant_types(list(&["client_credentials"]), false, &mut w)
+        let e = grant_types(list(&["token_exchange"]), false, &mut w)
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("oauth2.grantTypes[0]"), "{e}");
-        let e = grant_types(list(&[TOKEN_EXCHANGE]), false, &mut w)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("token exchange"), "{e}");
+        assert!(e.contains(TOKEN_EXCHANGE), "the known names are listed: {e}");
         assert!(grant_types(list(&[]), false, &mut w).is_err());
+    }
+
+    #[test]
+    fn token_exchange_and_client_credentials_only_when_listed() {
+        let mut w = Vec::new();
+        let g = grant_types(None, true, &mut w).unwrap();
+        assert!(!g.enabled(GrantType::TokenExchange));
+        let g = grant_types(list(&[TOKEN_EXCHANGE, "authorization_code"]), false, &mut w).unwrap();
+        assert_eq!(g.names(), vec!["authorization_code", TOKEN_EXCHANGE]);
+        assert_eq!(GrantType::named(TOKEN_EXCHANGE), Some(GrantType::TokenExchange));
+        assert_eq!(GrantType::named("implicit"), None);
+        assert!(w.is_empty(), "{w:?}");
     }
 
     #[test]

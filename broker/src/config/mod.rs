@@ -31,7 +31,7 @@ pub use connectors::{ConnectorEntry, LOCAL_CONNECTOR_ID};
 pub use duration::parse_go_duration;
 pub use env_expand::expand_value as expand_env_value;
 pub use error::ConfigError;
-pub use grant_types::{GrantType, GrantTypes, DEVICE_CODE};
+pub use grant_types::{GrantType, GrantTypes, DEVICE_CODE, TOKEN_EXCHANGE};
 pub use grpc::{GrpcConfig, GrpcTls};
 pub use password_hash::{decode_bcrypt_hash, BcryptHash};
 pub use schema::Shape;

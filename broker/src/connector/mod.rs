@@ -65,6 +65,31 @@ pub trait Connector: Send + Sync {
     fn refresh(&self) -> Option<&dyn RefreshConnector> {
         None
     }
+    /// Present when the connector can verify its upstream's tokens for token exchange
+    /// (RFC 8693; Dex's `TokenIdentityConnector`).
+    fn exchange(&self) -> Option<&dyn TokenIdentityConnector> {
+        None
+    }
+}
+
+/// The RFC 8693 `subject_token_type`s a connector may be asked to verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubjectTokenType {
+    /// `urn:ietf:params:oauth:token-type:id_token`
+    IdToken,
+    /// `urn:ietf:params:oauth:token-type:access_token`
+    AccessToken,
+}
+
+#[async_trait]
+pub trait TokenIdentityConnector: Send + Sync {
+    /// Who the upstream's token is about. Err when it is not acceptable: not the upstream's,
+    /// expired, issued to another client, or about a user the allow-lists refuse.
+    async fn token_identity(
+        &self,
+        kind: SubjectTokenType,
+        token: &str,
+    ) -> Result<Identity, ConnectorError>;
 }
 
 #[async_trait]
@@ -121,4 +146,8 @@ pub trait RedirectConnector: Send + Sync {
         data: &ConnectorData,
         code: &str,
     ) -> Result<Identity, ConnectorError>;
+    /// Present when the flow can also verify its upstream's tokens (token exchange).
+    fn exchange(&self) -> Option<&dyn TokenIdentityConnector> {
+        None
+    }
 }

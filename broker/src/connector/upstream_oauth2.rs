@@ -16,7 +16,7 @@ use super::types::BuiltConnector;
 use super::upstream_http::{Auth, Body, UpstreamClient};
 use super::{
     Connector, ConnectorData, ConnectorError, Identity, LoginRedirect, RedirectConnector,
-    RefreshConnector,
+    RefreshConnector, TokenIdentityConnector,
 };
 use crate::config::{check_url, required, ConfigError};
 use crate::random::random_token;
@@ -240,5 +240,9 @@ impl<F: RedirectConnector + RefreshConnector> Connector for RedirectingConnector
 
     fn refresh(&self) -> Option<&dyn RefreshConnector> {
         Some(&self.flow)
+    }
+
+    fn exchange(&self) -> Option<&dyn TokenIdentityConnector> {
+        self.flow.exchange()
     }
 }

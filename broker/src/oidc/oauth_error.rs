@@ -63,6 +63,10 @@ impl OAuthError {
     pub fn unsupported_token_type(d: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "unsupported_token_type", d)
     }
+    /// RFC 8693 §2.2.2: no token can be issued for the `audience` (or `resource`) asked for.
+    pub fn invalid_target(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_target", d)
+    }
     pub fn invalid_scope(d: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_scope", d)
     }
@@ -107,6 +111,13 @@ impl OAuthError {
             "temporarily_unavailable",
             d,
         )
+    }
+}
+
+/// `code: description`, for logs and tests.
+impl std::fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.description)
     }
 }
 

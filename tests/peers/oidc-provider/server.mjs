@@ -14,7 +14,9 @@
 //
 // "tamper" makes the provider misbehave in one way, honestly: the ID token of the token
 // response is re-signed with the provider's own key after one claim is changed (iss,
-// aud, nonce or exp), so only that check can catch it.
+// aud, nonce or exp), so only that check can catch it. A token request with the header
+// `X-Gatehouse-Tamper: <kind>` is tampered that way instead (the token-exchange tests, whose
+// test itself redeems the code, take several kinds of tokens from one provider).
 //
 // Prints `GATEHOUSE-OIDC-READY {"issuer": …}` once listening on 127.0.0.1:PORT.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -67,9 +69,10 @@ const provider = new Provider(issuer, {
 provider.proxy = false;
 
 // The misbehaving provider of a refusal test: one claim of the ID token changed, re-signed.
-const tamper = options.tamper ?? 'none';
+const defaultTamper = options.tamper ?? 'none';
 provider.use(async (ctx, next) => {
   await next();
+  const tamper = ctx.get('x-gatehouse-tamper') || defaultTamper;
   if (tamper === 'none' || ctx.method !== 'POST' || ctx.path !== '/token' || !ctx.body?.id_token) return;
   const claims = decodeJwt(ctx.body.id_token);
   const now = Math.floor(Date.now() / 1000);

@@ -4,6 +4,7 @@
 
 mod claims;
 pub mod config;
+mod exchange;
 mod id_token;
 mod provider;
 
@@ -23,7 +24,7 @@ use super::upstream_oauth2::{
 };
 use super::{
     allow_list, ConnectorData, ConnectorError, Identity, LoginRedirect, RedirectConnector,
-    RefreshConnector, Scopes,
+    RefreshConnector, Scopes, TokenIdentityConnector,
 };
 
 /// `type: oidc`.
@@ -114,28 +115,7 @@ impl OidcConnector {
         )
         .await?;
         if self.config.get_user_info {
-            let endpoints = self.provider.endpoints().await?;
-            let url = endpoints.userinfo.ok_or_else(|| {
-                ConnectorError::Upstream(
-                    "getUserInfo is set but the provider has no userinfo endpoint".into(),
-                )
-            })?;
-            let info = self
-                .provider
-                .http()
-                .call(
-                    "OIDC userinfo",
-                    Method::GET,
-                    &url,
-                    Auth::Bearer(&tokens.access_token),
-                    Body::Empty,
-                )
-                .await?;
-            let Value::Object(info) = info else {
-                return Err(ConnectorError::Upstream(
-                    "OIDC userinfo: not a JSON object".into(),
-                ));
-            };
+            let info = self.userinfo(&tokens.access_token).await?;
             // Core §5.3.2: userinfo about someone else must not be used.
             if info.get("sub") != claims.get("sub") {
                 return Err(ConnectorError::Upstream(
@@ -147,9 +127,38 @@ impl OidcConnector {
         Ok(claims)
     }
 
+    /// The provider's userinfo answer for this access token (which it thereby vouches for).
+    async fn userinfo(&self, access_token: &str) -> Result<Map<String, Value>, ConnectorError> {
+        let endpoints = self.provider.endpoints().await?;
+        let url = endpoints.userinfo.ok_or_else(|| {
+            ConnectorError::Upstream(
+                "getUserInfo is set but the provider has no userinfo endpoint".into(),
+            )
+        })?;
+        let info = self
+            .provider
+            .http()
+            .call(
+                "OIDC userinfo",
+                Method::GET,
+                &url,
+                Auth::Bearer(access_token),
+                Body::Empty,
+            )
+            .await?;
+        let Value::Object(info) = info else {
+            return Err(ConnectorError::Upstream(
+                "OIDC userinfo: not a JSON object".into(),
+            ));
+        };
+        Ok(info)
+    }
+
+    /// The identity the claims describe, groups checked against `allowedGroups`.
+    /// `access_token`: for Entra ID's group overage (None when only an ID token is at hand).
     async fn identity(
         &self,
-        tokens: &Tokens,
+        access_token: Option<&str>,
         claims: &Map<String, Value>,
     ) -> Result<Identity, ConnectorError> {
         let mut identity = claims::identity(&self.config, claims)?;
@@ -157,7 +166,12 @@ impl OidcConnector {
             let groups = match claims::groups(&self.config, claims) {
                 GroupsClaim::Listed(g) => g,
                 GroupsClaim::Overage(endpoint) => {
-                    self.overage_groups(&endpoint, &tokens.access_token).await?
+                    let token = access_token.ok_or_else(|| {
+                        ConnectorError::Upstream(
+                            "the groups are not in the ID token (group overage); exchange the access token instead".into(),
+                        )
+                    })?;
+                    self.overage_groups(&endpoint, token).await?
                 }
             };
             identity.groups = allow_list::enforce(groups, &self.config.allowed_groups, true)?;
@@ -218,6 +232,10 @@ impl RedirectConnector for OidcConnector {
         )
     }
 
+    fn exchange(&self) -> Option<&dyn TokenIdentityConnector> {
+        Some(self)
+    }
+
     async fn callback(
         &self,
         scopes: Scopes,
@@ -243,7 +261,7 @@ impl RedirectConnector for OidcConnector {
             .clone()
             .ok_or_else(|| ConnectorError::Upstream("OIDC token endpoint: no id_token".into()))?;
         let claims = self.claims(&tokens, &id_token, Some(nonce)).await?;
-        let mut identity = self.identity(&tokens, &claims).await?;
+        let mut identity = self.identity(Some(&tokens.access_token), &claims).await?;
         if scopes.offline_access {
             identity.connector_data = RefreshData::keep(tokens.refresh_token, false)?;
         }
@@ -264,7 +282,7 @@ impl RefreshConnector for OidcConnector {
         let mut fresh = match tokens.id_token.as_deref() {
             Some(id_token) => {
                 let claims = self.claims(&tokens, id_token, None).await?;
-                self.identity(&tokens, &claims).await?
+                self.identity(Some(&tokens.access_token), &claims).await?
             }
             // No new ID token: the provider vouches for the session by refreshing it.
             None => identity.clone(),

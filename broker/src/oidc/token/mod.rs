@@ -1,7 +1,7 @@
-//! `POST /token`: authorization_code (with PKCE), refresh_token (rotating), and — when
-//! `oauth2.passwordConnector` is set — the resource-owner password grant, each only when
-//! `oauth2.grantTypes` enables it. One file per grant (`code`, `refresh`, `password`); this one parses the request, picks the
-//! grant and issues the response they all end in.
+//! `POST /token`: authorization_code (with PKCE), refresh_token (rotating), the device grant,
+//! the resource-owner password grant (with `oauth2.passwordConnector`) and token exchange
+//! (RFC 8693), each only when `oauth2.grantTypes` enables it. One file
+//! per grant; this one parses the request, picks the grant and issues the response they end in.
 
 use std::sync::Arc;
 
@@ -26,20 +26,28 @@ use crate::token::Grant;
 
 mod code;
 mod device;
+mod exchange;
 mod password;
 mod refresh;
 
 use code::authorization_code;
 use device::device_code;
+use exchange::token_exchange;
 use password::password;
 use refresh::refresh_token;
 
 #[derive(Serialize)]
 struct TokenResponse {
+    /// For token exchange, the issued token whatever its type (RFC 8693 §2.2.1).
     access_token: String,
+    /// `Bearer`, or RFC 8693's `N_A` for an exchanged token that is not an access token.
     token_type: &'static str,
+    /// RFC 8693 only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issued_token_type: Option<&'static str>,
     expires_in: i64,
-    id_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<String>,
     scope: String,
@@ -110,7 +118,7 @@ async fn handle(
     let client = &client;
     let grants = &app.config.oauth2.grant_types;
     let requested = match form.get("grant_type") {
-        Some(name) => grant_named(name)
+        Some(name) => GrantType::named(name)
             .filter(|g| grants.enabled(*g) && only.is_none_or(|o| o == *g))
             .ok_or_else(|| {
                 OAuthError::unsupported_grant_type(format!("grant_type {name:?} is not supported"))
@@ -122,23 +130,13 @@ async fn handle(
         GrantType::RefreshToken => refresh_token(app, client, &form).await,
         GrantType::Password => password(app, client, address, &form).await,
         GrantType::DeviceCode => device_code(app, client, &form).await,
+        GrantType::TokenExchange => token_exchange(app, client, &form).await,
     };
     let grant_type = requested.as_str();
     if issued.is_ok() {
         app.metrics.token_issued(grant_type);
     }
     issued
-}
-
-fn grant_named(name: &str) -> Option<GrantType> {
-    [
-        GrantType::AuthorizationCode,
-        GrantType::RefreshToken,
-        GrantType::Password,
-        GrantType::DeviceCode,
-    ]
-    .into_iter()
-    .find(|g| g.as_str() == name)
 }
 
 /// Where the refresh token of a response comes from.
@@ -228,8 +226,9 @@ async fn issue(
     Ok(TokenResponse {
         access_token: tokens.access_token,
         token_type: "Bearer",
+        issued_token_type: None,
         expires_in: tokens.expires_in,
-        id_token: tokens.id_token,
+        id_token: Some(tokens.id_token),
         refresh_token,
         scope: what.scopes.join(" "),
     })
