@@ -36,6 +36,8 @@ pub fn client_of_record(r: ClientRecord) -> Client {
         redirect_uris: r.redirect_uris,
         post_logout_redirect_uris: Vec::new(),
         backchannel_logout_uri: None,
+        // The API has no such field: clients made there get no groups from client_credentials.
+        client_credentials_groups: Vec::new(),
         public: r.public,
         trusted_peers: r.trusted_peers,
         // The API stores what it is given; only an http(s) URL is ever shown.

@@ -135,8 +135,13 @@ pub(super) fn clients(
                 )
             })?),
         };
+        let client_credentials_groups = c
+            .client_credentials_claims
+            .and_then(|claims| claims.groups)
+            .unwrap_or_default();
         out.push(Client {
             backchannel_logout_uri,
+            client_credentials_groups,
             name: c
                 .name
                 .filter(|n| !n.is_empty())

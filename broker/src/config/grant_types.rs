@@ -1,7 +1,8 @@
 //! `oauth2.grantTypes`: which grants the token endpoint serves and discovery advertises, in
 //! Dex's names. Absent, every grant this broker implements is on (as Dex enables all of its
-//! own), the password grant only with `oauth2.passwordConnector`; token exchange only when
-//! listed (it lets a client obtain tokens without the user at the broker's pages).
+//! own), the password grant only with `oauth2.passwordConnector`; token exchange and
+//! client_credentials only when listed (each hands out tokens without anyone at the broker's
+//! pages, so each is opted into).
 
 use super::error::ConfigError;
 
@@ -14,6 +15,8 @@ pub enum GrantType {
     DeviceCode,
     /// RFC 8693: an upstream connector's token for the broker's.
     TokenExchange,
+    /// RFC 6749 §4.4: a confidential client's tokens about itself.
+    ClientCredentials,
 }
 
 impl GrantType {
@@ -25,6 +28,7 @@ impl GrantType {
             GrantType::Password => "password",
             GrantType::DeviceCode => DEVICE_CODE,
             GrantType::TokenExchange => TOKEN_EXCHANGE,
+            GrantType::ClientCredentials => "client_credentials",
         }
     }
 }
@@ -46,17 +50,22 @@ impl GrantTypes {
     }
 }
 
-const ORDER: [GrantType; 5] = [
+const ORDER: [GrantType; 6] = [
     GrantType::AuthorizationCode,
     GrantType::RefreshToken,
     GrantType::Password,
     GrantType::DeviceCode,
     GrantType::TokenExchange,
+    GrantType::ClientCredentials,
 ];
 
-/// Served when `grantTypes` is absent (token exchange is opted into).
+/// Served when `grantTypes` is absent (token exchange and client_credentials are opted into,
+/// as current Dex puts client_credentials behind a feature flag).
 fn on_by_default(grant: GrantType) -> bool {
-    !matches!(grant, GrantType::TokenExchange)
+    !matches!(
+        grant,
+        GrantType::TokenExchange | GrantType::ClientCredentials
+    )
 }
 
 impl GrantType {
@@ -105,18 +114,13 @@ pub fn grant_types(
                 continue;
             }
             TOKEN_EXCHANGE => GrantType::TokenExchange,
-            "client_credentials" => {
-                return Err(ConfigError::key(
-                    path,
-                    "the client_credentials grant is not supported; remove it",
-                ))
-            }
+            "client_credentials" => GrantType::ClientCredentials,
             other => {
                 return Err(ConfigError::key(
                     path,
                     format!(
                         "{other:?} is not a grant type; known: authorization_code, refresh_token, \
-                         password, {DEVICE_CODE}, {TOKEN_EXCHANGE}, implicit"
+                         password, {DEVICE_CODE}, {TOKEN_EXCHANGE}, client_credentials, implicit"
                     ),
                 ))
             }
@@ -192,6 +196,9 @@ mod tests {
         let mut w = Vec::new();
         let g = grant_types(None, true, &mut w).unwrap();
         assert!(!g.enabled(GrantType::TokenExchange));
+        assert!(!g.enabled(GrantType::ClientCredentials));
+        let g = grant_types(list(&["client_credentials"]), false, &mut w).unwrap();
+        assert_eq!(g.names(), vec!["client_credentials"]);
         let g = grant_types(list(&[TOKEN_EXCHANGE, "authorization_code"]), false, &mut w).unwrap();
         assert_eq!(g.names(), vec!["authorization_code", TOKEN_EXCHANGE]);
         assert_eq!(GrantType::named(TOKEN_EXCHANGE), Some(GrantType::TokenExchange));

@@ -193,6 +193,9 @@ pub struct Client {
     /// `backchannelLogoutURI` (Gatehouse extension): where a logout token is POSTed when one
     /// of this client's sessions ends (OpenID Connect Back-Channel Logout 1.0).
     pub backchannel_logout_uri: Option<String>,
+    /// `clientCredentialsClaims.groups` (Dex's): the groups of the client's own tokens from
+    /// the client_credentials grant.
+    pub client_credentials_groups: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

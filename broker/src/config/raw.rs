@@ -174,6 +174,15 @@ pub struct RawStaticClient {
     pub logo_url: Option<String>,
     #[serde(rename = "backchannelLogoutURI")]
     pub backchannel_logout_uri: Option<String>,
+    #[serde(rename = "clientCredentialsClaims")]
+    pub client_credentials_claims: Option<RawClientCredentialsClaims>,
+}
+
+/// Dex's `clientCredentialsClaims`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClientCredentialsClaims {
+    pub groups: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for RawStaticClient {

@@ -121,6 +121,10 @@ const STATIC_CLIENT: Shape = Shape::Object(&[
     ("logoURL", Shape::Scalar),
     // Gatehouse extension: Back-Channel Logout 1.0's `backchannel_logout_uri`.
     ("backchannelLogoutURI", Shape::Scalar),
+    (
+        "clientCredentialsClaims",
+        Shape::Object(&[("groups", Shape::List(&Shape::Scalar))]),
+    ),
 ]);
 
 const STATIC_PASSWORD: Shape = Shape::Object(&[

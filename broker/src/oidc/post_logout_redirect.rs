@@ -71,6 +71,7 @@ mod tests {
             trusted_peers: Vec::new(),
             logo_url: None,
             backchannel_logout_uri: None,
+            client_credentials_groups: Vec::new(),
         }
     }
 

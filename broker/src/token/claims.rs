@@ -72,7 +72,9 @@ impl Claims {
             sid: None,
             user: UserInfo {
                 sub: encode_subject(&identity.user_id, connector_id),
-                email: has("email").then(|| identity.email.clone()),
+                // As Dex (`omitempty`): no address, no `email` claim (client_credentials).
+                email: (has("email") && !identity.email.is_empty())
+                    .then(|| identity.email.clone()),
                 email_verified: has("email").then_some(identity.email_verified),
                 name: has("profile").then(|| identity.username.clone()),
                 preferred_username: has("profile").then(|| identity.preferred_username.clone()),

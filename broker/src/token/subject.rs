@@ -1,5 +1,6 @@
 //! Dex's `sub`: base64url (no padding) of the protobuf message
 //! `{ 1: user_id (string), 2: connector_id (string) }`, so users moving from Dex keep their subjects.
+//! As proto3 does, an empty field is left out (client_credentials' empty connector id).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -12,6 +13,9 @@ pub fn encode_subject(user_id: &str, connector_id: &str) -> String {
 }
 
 fn put_string_field(out: &mut Vec<u8>, field: u8, value: &str) {
+    if value.is_empty() {
+        return;
+    }
     out.push((field << 3) | 2); // wire type 2: length-delimited
     let mut len = value.len();
     // Protobuf varint: equals a single length byte below 128, as in the short ids Dex users have.
@@ -38,6 +42,14 @@ mod tests {
             encode_subject("08a8684b-db88-4b73-90a9-3cd1661f5466", "local"),
             "CiQwOGE4Njg0Yi1kYjg4LTRiNzMtOTBhOS0zY2QxNjYxZjU0NjYSBWxvY2Fs"
         );
+    }
+
+    #[test]
+    fn an_empty_connector_id_is_left_out_as_proto3_does() {
+        // Dex's client_credentials subject for client "gatehouse": field 1 only.
+        let raw = URL_SAFE_NO_PAD.decode(encode_subject("gatehouse", "")).unwrap();
+        assert_eq!(raw, b"\x0a\x09gatehouse");
+        assert_eq!(encode_subject("gatehouse", ""), "CglnYXRlaG91c2U");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `POST /token`: authorization_code (with PKCE), refresh_token (rotating), the device grant,
-//! the resource-owner password grant (with `oauth2.passwordConnector`) and token exchange
-//! (RFC 8693), each only when `oauth2.grantTypes` enables it. One file
+//! the resource-owner password grant (with `oauth2.passwordConnector`), token exchange
+//! (RFC 8693) and client_credentials, each only when `oauth2.grantTypes` enables it. One file
 //! per grant; this one parses the request, picks the grant and issues the response they end in.
 
 use std::sync::Arc;
@@ -24,12 +24,14 @@ use crate::random::{hash_secret, random_token};
 use crate::storage::{RefreshToken, UnixTime};
 use crate::token::Grant;
 
+mod client_credentials;
 mod code;
 mod device;
 mod exchange;
 mod password;
 mod refresh;
 
+use client_credentials::client_credentials;
 use code::authorization_code;
 use device::device_code;
 use exchange::token_exchange;
@@ -131,6 +133,7 @@ async fn handle(
         GrantType::Password => password(app, client, address, &form).await,
         GrantType::DeviceCode => device_code(app, client, &form).await,
         GrantType::TokenExchange => token_exchange(app, client, &form).await,
+        GrantType::ClientCredentials => client_credentials(app, client, &form).await,
     };
     let grant_type = requested.as_str();
     if issued.is_ok() {
