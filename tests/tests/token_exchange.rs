@@ -6,10 +6,10 @@
 use gatehouse_e2e::broker::{CLIENT_ID, CLIENT_SECRET};
 use gatehouse_e2e::grant_client::{run_grants, ClientAuth, GrantRequest};
 use gatehouse_e2e::logs::current_test_name;
-use gatehouse_e2e::oidc_client::{jwt_claims, OidcClient};
+use gatehouse_e2e::oidc_client::{jwt_claims, OidcClient, Outcome};
 use gatehouse_e2e::oidc_peer::{OidcPeer, Tamper, CLIENT_ID as UPSTREAM_CLIENT, CLIENT_SECRET as UPSTREAM_SECRET};
 use gatehouse_e2e::ports::free_port;
-use gatehouse_e2e::{Broker, BrokerConfig, LogDir};
+use gatehouse_e2e::{Broker, BrokerConfig, Browser, LogDir};
 use serde_json::{json, Value};
 
 const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -400,4 +400,68 @@ fn not_served_or_advertised_unless_listed() {
 fn base64_url(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text.as_bytes())
+}
+
+#[test]
+fn connector_grant_types_limit_what_each_connector_serves() {
+    let extra = format!(
+        "{}{}",
+        oidc_connector(
+            "code-only",
+            "{issuer}",
+            "{callback}",
+            "    insecureEnableGroups: true\n  grantTypes: [authorization_code]\n",
+        ),
+        oidc_connector(
+            "exchange-only",
+            "{issuer}",
+            "{callback}",
+            &format!("    insecureEnableGroups: true\n  grantTypes: [\"{EXCHANGE}\"]\n"),
+        ),
+    );
+    let s = setup(Some(&enabled_list()), &extra);
+    let good = text(&upstream(&s, Tamper::None), "id_token");
+    let out = as_gatehouse(
+        &s,
+        &[
+            exchange("code_only", "code-only", &good, ID_TOKEN, &[]),
+            exchange("exchange_only", "exchange-only", &good, ID_TOKEN, &[("scope", "groups")]),
+        ],
+    );
+    refused(&out["code_only"], "invalid_request", "does not serve token exchange");
+    assert_eq!(out["exchange_only"]["issued_token_type"], ACCESS_TOKEN, "{out}");
+
+    // code-only signs in, but hands out no refresh token (it does not serve refresh_token).
+    let tokens = s.client.sign_in("code-only", "openid email offline_access", String::new);
+    assert!(tokens["id_token"].is_string(), "{tokens}");
+    assert!(tokens.get("refresh_token").is_none(), "{tokens}");
+    let with_refresh = s.client.sign_in("upstream", "openid email offline_access", String::new);
+    assert!(with_refresh["refresh_token"].is_string(), "{with_refresh}");
+
+    // exchange-only is not on the chooser, is refused at /auth, and at /auth/{id} when a
+    // browser goes there by hand with a pending request.
+    let mut browser = Browser::new().unwrap();
+    let err = match s
+        .client
+        .authorize(&mut browser, Some("exchange-only"), "openid")
+    {
+        Ok(_) => panic!("exchange-only started a sign-in"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("error=invalid_request"), "{err}");
+    let chooser = match s.client.authorize(&mut browser, None, "openid").unwrap() {
+        Outcome::Page(p) => p,
+        Outcome::Code(_) => panic!("signed in without choosing"),
+    };
+    let links: Vec<String> = chooser.links().iter().map(|u| u.to_string()).collect();
+    assert!(links.iter().any(|l| l.contains("/auth/code-only?")), "{links:?}");
+    assert!(!links.iter().any(|l| l.contains("/auth/exchange-only")), "{links:?}");
+    let by_hand = links
+        .iter()
+        .find(|l| l.contains("/auth/code-only?"))
+        .unwrap()
+        .replace("/auth/code-only?", "/auth/exchange-only?");
+    let page = browser.get(&by_hand).unwrap();
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(page.body.contains("not available"), "{}", page.body);
 }

@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 
 use super::error::ConfigError;
+use super::grant_types::{GrantType, DEVICE_CODE, TOKEN_EXCHANGE};
 use super::raw::RawConnector;
 
 /// The password database's connector id: no `connectors:` entry may take it while it is on.
@@ -23,6 +24,8 @@ pub struct ConnectorEntry {
     pub config: serde_json::Value,
     /// Where the entry stands in the file, for error messages: `connectors[2]`.
     pub at: String,
+    /// Dex's `grantTypes`: the only grants this connector serves (None: every enabled one).
+    pub grant_types: Option<Vec<GrantType>>,
 }
 
 impl ConnectorEntry {
@@ -30,6 +33,56 @@ impl ConnectorEntry {
     pub fn key(&self, key: &str) -> String {
         format!("{}.{key}", self.at)
     }
+
+    /// Whether this connector serves `grant` (its `grantTypes`, when listed).
+    pub fn serves(&self, grant: GrantType) -> bool {
+        self.grant_types
+            .as_ref()
+            .is_none_or(|list| list.contains(&grant))
+    }
+}
+
+/// A connector's `grantTypes`, Dex's names: the grants a connector takes part in.
+/// client_credentials involves no connector, so it is refused here; `implicit` is accepted
+/// (Dex allows it) and means nothing, since the broker never serves it. Empty: every grant.
+fn connector_grant_types(
+    raw: Option<Vec<String>>,
+    at: &str,
+) -> Result<Option<Vec<GrantType>>, ConfigError> {
+    let Some(list) = raw.filter(|l| !l.is_empty()) else {
+        return Ok(None);
+    };
+    let mut out = Vec::new();
+    for (j, name) in list.iter().enumerate() {
+        let grant = match name.as_str() {
+            "authorization_code" => GrantType::AuthorizationCode,
+            "refresh_token" => GrantType::RefreshToken,
+            "password" => GrantType::Password,
+            DEVICE_CODE => GrantType::DeviceCode,
+            TOKEN_EXCHANGE => GrantType::TokenExchange,
+            "implicit" => continue,
+            "client_credentials" => {
+                return Err(ConfigError::key(
+                    format!("{at}.grantTypes[{j}]"),
+                    "client_credentials involves no connector; list it in oauth2.grantTypes only",
+                ))
+            }
+            other => {
+                return Err(ConfigError::key(
+                    format!("{at}.grantTypes[{j}]"),
+                    format!(
+                        "{other:?} is not a grant type a connector serves; known: \
+                         authorization_code, refresh_token, password, {DEVICE_CODE}, \
+                         {TOKEN_EXCHANGE}, implicit"
+                    ),
+                ))
+            }
+        };
+        if !out.contains(&grant) {
+            out.push(grant);
+        }
+    }
+    Ok(Some(out))
 }
 
 /// Every configured connector's common keys, checked; `local` is reserved when the password
@@ -72,12 +125,14 @@ pub fn connectors(
             .name
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| id.clone());
+        let at = format!("connectors[{i}]");
         out.push(ConnectorEntry {
             id,
             name,
             kind,
             config: c.config.unwrap_or(serde_json::Value::Null),
-            at: format!("connectors[{i}]"),
+            grant_types: connector_grant_types(c.grant_types, &at)?,
+            at,
         });
     }
     if out.is_empty() && !enable_password_db {

@@ -208,6 +208,15 @@ pub struct StaticPassword {
 }
 
 impl Config {
+    /// Whether connector `connector_id` serves `grant` (its `grantTypes`; the password
+    /// database, which has no entry, serves every grant).
+    pub fn connector_serves(&self, connector_id: &str, grant: GrantType) -> bool {
+        self.connectors
+            .iter()
+            .find(|c| c.id == connector_id)
+            .is_none_or(|c| c.serves(grant))
+    }
+
     /// Parses and validates a config file's text.
     pub fn from_yaml(text: &str) -> Result<Config, ConfigError> {
         Config::from_yaml_with_env(text, &|name| std::env::var(name).ok())

@@ -224,4 +224,6 @@ pub struct RawConnector {
     pub id: Option<String>,
     pub name: Option<String>,
     pub config: Option<serde_json::Value>,
+    #[serde(rename = "grantTypes")]
+    pub grant_types: Option<Vec<String>>,
 }

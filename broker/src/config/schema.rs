@@ -182,10 +182,7 @@ const CONNECTOR: Shape = Shape::Object(&[
     ("id", Shape::Scalar),
     ("name", Shape::Scalar),
     ("config", Shape::Opaque),
-    (
-        "grantTypes",
-        Shape::Unsupported("per-connector grant types are not supported: every connector serves every enabled grant"),
-    ),
+    ("grantTypes", Shape::List(&Shape::Scalar)),
 ]);
 
 /// The whole config file.

@@ -818,3 +818,37 @@ fn mysql_storage_with_dex_keys() {
     let yaml = base().replace("type: sqlite3", "type: etcd");
     assert!(err(&yaml).contains("postgres"), "{}", err(&yaml));
 }
+
+#[test]
+fn connector_grant_types_restrict_and_refuse_unknown_names() {
+    let entry = |grants: &str| {
+        format!(
+            "{}connectors:\n- type: oidc\n  id: up\n  name: Up\n  config: {{}}\n{grants}",
+            base()
+        )
+    };
+    let c = Config::from_yaml(&entry(&format!(
+        "  grantTypes: [authorization_code, implicit, \"{TOKEN_EXCHANGE}\"]\n"
+    )))
+    .unwrap();
+    assert!(c.connector_serves("up", GrantType::AuthorizationCode));
+    assert!(c.connector_serves("up", GrantType::TokenExchange));
+    assert!(!c.connector_serves("up", GrantType::RefreshToken));
+    assert!(!c.connector_serves("up", GrantType::DeviceCode));
+    // The password database has no entry: every grant.
+    assert!(c.connector_serves("local", GrantType::RefreshToken));
+    // Absent or empty: every grant (as Dex).
+    for grants in ["", "  grantTypes: []\n"] {
+        let c = Config::from_yaml(&entry(grants)).unwrap();
+        assert!(c.connector_serves("up", GrantType::RefreshToken), "{grants:?}");
+    }
+    let e = err(&entry("  grantTypes: [authorization_code, refresh]\n"));
+    assert!(
+        e.starts_with("connectors[0].grantTypes[1]: \"refresh\" is not a grant type"),
+        "{e}"
+    );
+    let e = err(&entry("  grantTypes: [client_credentials]\n"));
+    assert!(e.starts_with("connectors[0].grantTypes[0]: client_credentials involves no connector"), "{e}");
+    let e = err(&entry("  grantTypes: authorization_code\n"));
+    assert!(e.starts_with("connectors[0].grantTypes"), "{e}");
+}

@@ -201,12 +201,27 @@ pub async fn authorize(
     if chosen.is_some_and(|c| app.connectors.get(c).is_none()) {
         return back("invalid_request", "unknown connector_id");
     }
-    to_connectors(&app, &request.id, chosen)
+    if chosen.is_some_and(|c| {
+        !app
+            .config
+            .connector_serves(c, GrantType::AuthorizationCode)
+    }) {
+        return back(
+            "invalid_request",
+            "connector_id does not serve the authorization code grant (its grantTypes)",
+        );
+    }
+    to_connectors(&app, &request.id, chosen, GrantType::AuthorizationCode)
 }
 
 /// Sends the browser on with a stored request: to the connector asked for, to the only one,
-/// or to the chooser.
-pub(super) fn to_connectors(app: &AppState, request_id: &str, chosen: Option<&str>) -> Response {
+/// or to the chooser — among the connectors that serve `grant` (their `grantTypes`).
+pub(super) fn to_connectors(
+    app: &AppState,
+    request_id: &str,
+    chosen: Option<&str>,
+    grant: GrantType,
+) -> Response {
     let login_url = |connector_id: &str| {
         let req: String = form_urlencoded::byte_serialize(request_id.as_bytes()).collect();
         app.path(&format!("/auth/{connector_id}?req={req}"))
@@ -214,7 +229,18 @@ pub(super) fn to_connectors(app: &AppState, request_id: &str, chosen: Option<&st
     if let Some(c) = chosen.and_then(|id| app.connectors.get(id)) {
         return found(&login_url(c.id()));
     }
-    match app.connectors.all() {
+    let serving: Vec<_> = app
+        .connectors
+        .all()
+        .iter()
+        .filter(|c| app.config.connector_serves(c.id(), grant))
+        .collect();
+    match serving.as_slice() {
+        [] => error_page(
+            StatusCode::BAD_REQUEST,
+            "Not available",
+            "No way of signing in is available for this kind of sign-in.",
+        ),
         [only] if !app.config.oauth2.always_show_login_screen => found(&login_url(only.id())),
         list => chooser_page(
             &list

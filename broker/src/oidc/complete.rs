@@ -8,7 +8,7 @@ use axum::response::Response;
 use super::browser_binding::Binding;
 use super::redirect::{found, to_client};
 use super::AppState;
-use crate::config::AUTH_CODE_LIFETIME;
+use crate::config::{GrantType, AUTH_CODE_LIFETIME};
 use crate::identity::Identity;
 use crate::random::{hash_secret, random_token};
 use crate::storage::{now, AuthCode, AuthRequest, UnixTime};
@@ -79,6 +79,34 @@ pub async fn finish_sign_in(app: &AppState, sign_in: SignIn<'_>) -> Response {
     response
 }
 
+/// The grant a browser sign-in serves: the device's, or the code flow's.
+pub fn browser_grant(request: &AuthRequest) -> GrantType {
+    if request.device.is_some() {
+        GrantType::DeviceCode
+    } else {
+        GrantType::AuthorizationCode
+    }
+}
+
+/// The page refusing a sign-in through a connector whose `grantTypes` leave out this
+/// request's grant; None when it serves it.
+pub fn refused_by_connector(
+    app: &AppState,
+    connector_id: &str,
+    request: &AuthRequest,
+) -> Option<Response> {
+    let grant = browser_grant(request);
+    if app.config.connector_serves(connector_id, grant) {
+        return None;
+    }
+    tracing::warn!(connector = %connector_id, grant = grant.as_str(), "sign-in refused: the connector does not serve this grant (grantTypes)");
+    Some(error_page(
+        StatusCode::BAD_REQUEST,
+        "Not available",
+        "This way of signing in is not available for this kind of sign-in.",
+    ))
+}
+
 /// Turns a finished (taken) request into a one-time code and redirects the browser with it
 /// (or, for a device's request, approves the device).
 pub async fn issue_code(
@@ -88,6 +116,11 @@ pub async fn issue_code(
     identity: Identity,
     t: UnixTime,
 ) -> Response {
+    // The last guard for connectors' grantTypes (the chooser and /auth/{connector} check
+    // first): nothing is issued through a connector for a grant it does not serve.
+    if let Some(page) = refused_by_connector(app, &connector_id, &request) {
+        return page;
+    }
     // A device's sign-in ends in its decision, not in a code for a redirect.
     if let Some(device) = request.device.clone() {
         return super::device::approved(app, &request, &device, connector_id, identity).await;

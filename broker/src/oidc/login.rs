@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::client_address::ClientAddress;
-use super::complete::{expired, finish_sign_in, SignIn};
+use super::complete::{expired, finish_sign_in, refused_by_connector, SignIn};
 use super::login_throttle;
 use super::params::Params;
 use super::AppState;
@@ -36,7 +36,11 @@ async fn lookup<'a>(
             "This connector has no password form.",
         ));
     };
-    Ok((password, pending(app, request_id).await?))
+    let request = pending(app, request_id).await?;
+    if let Some(page) = refused_by_connector(app, connector_id, &request) {
+        return Err(page);
+    }
+    Ok((password, request))
 }
 
 /// The pending auth request named by `req`, or the page explaining why there is none.
@@ -63,7 +67,10 @@ pub async fn show(
     if let Some(connector) = app.connectors.get(&connector_id) {
         if let Some(saml) = connector.saml() {
             return match pending(&app, params.get("req")).await {
-                Ok(request) => super::saml::start(&app, saml, &request).await,
+                Ok(request) => match refused_by_connector(&app, &connector_id, &request) {
+                    Some(page) => page,
+                    None => super::saml::start(&app, saml, &request).await,
+                },
                 Err(page) => page,
             };
         }

@@ -10,7 +10,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::complete::{expired, finish_sign_in, SignIn};
+use super::complete::{expired, finish_sign_in, refused_by_connector, SignIn};
 use super::params::Params;
 use super::redirect::found;
 use super::AppState;
@@ -46,6 +46,9 @@ pub async fn start(
             return internal();
         }
     };
+    if let Some(page) = refused_by_connector(app, connector.id(), &request) {
+        return page;
+    }
     let login = match redirect
         .login(Scopes::from_list(&request.scopes), &request.id)
         .await

@@ -10,7 +10,7 @@
 
 use super::{storage_error, TokenResponse};
 use crate::clients::trusts_peer;
-use crate::config::Client;
+use crate::config::{Client, GrantType};
 use crate::connector::{ConnectorError, SubjectTokenType};
 use crate::oidc::oauth_error::OAuthError;
 use crate::oidc::params::Params;
@@ -50,6 +50,15 @@ pub(super) async fn token_exchange(
         .connectors
         .get(request.connector_id)
         .ok_or_else(|| OAuthError::invalid_request("connector_id names no connector"))?;
+    if !app
+        .config
+        .connector_serves(request.connector_id, GrantType::TokenExchange)
+    {
+        return Err(OAuthError::invalid_request(format!(
+            "connector {:?} does not serve token exchange (its grantTypes)",
+            request.connector_id
+        )));
+    }
     let exchange = connector.exchange().ok_or_else(|| {
         OAuthError::invalid_request(format!(
             "connector {:?} does not support token exchange (only type oidc does)",

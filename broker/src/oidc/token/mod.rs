@@ -185,13 +185,17 @@ async fn issue(
         tracing::error!(error = %e, "signing tokens failed");
         OAuthError::server_error()
     })?;
-    // No refresh token the refresh grant could not take back.
+    // No refresh token the refresh grant could not take back (off, or not served by the
+    // connector: its grantTypes).
     let wants_refresh = what.refresh_scopes.iter().any(|s| s == "offline_access")
         && app
             .config
             .oauth2
             .grant_types
-            .enabled(GrantType::RefreshToken);
+            .enabled(GrantType::RefreshToken)
+        && app
+            .config
+            .connector_serves(what.connector_id, GrantType::RefreshToken);
     let refresh_token = match (wants_refresh, what.origin) {
         (false, _) => None,
         (true, RefreshOrigin::Keep(token)) => Some(token),

@@ -35,6 +35,14 @@ pub(super) async fn password(
             "the password grant is not available",
         ));
     };
+    if !app
+        .config
+        .connector_serves(&connector_id, crate::config::GrantType::Password)
+    {
+        return Err(OAuthError::unsupported_grant_type(
+            "oauth2.passwordConnector does not serve the password grant (its grantTypes)",
+        ));
+    }
     let username = form
         .get("username")
         .ok_or_else(|| OAuthError::invalid_request("username is missing"))?;

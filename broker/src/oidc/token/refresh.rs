@@ -72,6 +72,14 @@ pub(super) async fn refresh_token(
             asked
         }
     };
+    if !app
+        .config
+        .connector_serves(&old.connector_id, crate::config::GrantType::RefreshToken)
+    {
+        return Err(OAuthError::invalid_grant(
+            "the connector of this session does not serve refresh_token (its grantTypes)",
+        ));
+    }
     // Ask the connector again, so removed users and changed groups take effect.
     let connector = app
         .connectors
