@@ -160,3 +160,42 @@ fn introspection_needs_an_authenticated_confidential_client() {
         405
     );
 }
+
+#[test]
+fn an_access_token_of_an_ended_session_is_inactive() {
+    let b = start();
+    let t = sign_in(&b, "openid email offline_access");
+    let access = t["access_token"].as_str().unwrap();
+    let claims = jwt_payload(access);
+    let id_claims = jwt_payload(t["id_token"].as_str().unwrap());
+    // The access token names its sign-in's session, as the ID token does.
+    assert!(claims["sid"].is_string(), "{claims}");
+    assert_eq!(claims["sid"], id_claims["sid"]);
+    assert_eq!(answer(&b, OWN, access)["active"], true);
+    // Revoking the refresh token ends the session: the (unexpired) access token goes inactive.
+    let r = http()
+        .post(b.url("/token/revoke"))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .form(&[("token", t["refresh_token"].as_str().unwrap())])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(answer(&b, OWN, access), json!({"active": false}));
+    // Another sign-in's session lives on.
+    let other = sign_in(&b, "openid");
+    assert_eq!(
+        answer(&b, OWN, other["access_token"].as_str().unwrap())["active"],
+        true
+    );
+}
+
+fn jwt_payload(token: &str) -> Value {
+    use base64::Engine;
+    let part = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap(),
+    )
+    .unwrap()
+}

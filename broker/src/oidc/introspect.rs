@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 use super::client_auth::authenticate;
 use super::oauth_error::OAuthError;
+use super::sessions;
 use super::token::{form_body, storage_error};
 use super::AppState;
 use crate::random::hash_secret;
@@ -63,21 +64,35 @@ async fn handle(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Valu
     }
     // The hint only says where to look first (§2.1); both kinds are recognised by shape.
     let answer = if token.matches('.').count() == 2 {
-        access_token(app, &client.id, token)
+        access_token(app, &client.id, token).await?
     } else {
         refresh_token(app, &client.id, token).await?
     };
     Ok(answer.unwrap_or_else(inactive))
 }
 
-fn access_token(app: &AppState, client_id: &str, token: &str) -> Option<Value> {
-    let claims = app.minter.verify_access_token(token).ok()?;
+async fn access_token(
+    app: &AppState,
+    client_id: &str,
+    token: &str,
+) -> Result<Option<Value>, OAuthError> {
+    let Ok(claims) = app.minter.verify_access_token(token) else {
+        return Ok(None);
+    };
     if !(claims.aud.contains(client_id) || claims.issued_to() == Some(client_id)) {
         tracing::info!(client = %client_id, "introspection: access token of another audience");
-        return None;
+        return Ok(None);
+    }
+    // Its sign-in ended (sign-out, revocation, EndSessions): no longer active, though the
+    // signature and `exp` still hold.
+    if let Some(sid) = &claims.sid {
+        if !sessions::is_live(app, sid).await.map_err(storage_error)? {
+            tracing::info!(client = %client_id, "introspection: access token of an ended session");
+            return Ok(None);
+        }
     }
     let user = &claims.user;
-    Some(without_nulls(json!({
+    Ok(Some(without_nulls(json!({
         "active": true,
         "token_type": "Bearer",
         "token_use": "access_token",
@@ -98,7 +113,7 @@ fn access_token(app: &AppState, client_id: &str, token: &str) -> Option<Value> {
             "preferred_username": user.preferred_username,
             "federated_claims": user.federated_claims,
         },
-    })))
+    }))))
 }
 
 /// Claims the token's scopes left out are omitted, not `null` (RFC 7662 §2.2 members are

@@ -41,7 +41,8 @@ pub struct Claims {
     pub nonce: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at_hash: Option<String>,
-    /// The sign-in session (OIDC Front-/Back-Channel Logout's `sid`); ID tokens only.
+    /// The sign-in session (OIDC Front-/Back-Channel Logout's `sid`), in ID and access tokens
+    /// of a sign-in; none in tokens of no session (token exchange, client_credentials).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     #[serde(flatten)]

@@ -75,11 +75,16 @@ impl TokenMinter {
             now,
             exp,
         );
+        // The access token carries the session too, so introspection (and gateways reading
+        // the revocation feed) can tell when its sign-in was ended (issue 17).
+        let base = Claims {
+            sid: grant.sid.map(str::to_string),
+            ..base
+        };
         let access_token = sign(key, &base)?;
         let id_claims = Claims {
             nonce: grant.nonce.map(str::to_string),
             at_hash: Some(at_hash(key.alg, &access_token)),
-            sid: grant.sid.map(str::to_string),
             ..base
         };
         let id_token = sign(key, &id_claims)?;
