@@ -122,10 +122,11 @@ impl OidcPeer {
             p.location()
                 .is_some_and(|l| l.as_str().starts_with(&self.redirect_uri))
         })?;
-        let Some(code) = back
-            .location()
-            .and_then(|l| l.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned()))
-        else {
+        let Some(code) = back.location().and_then(|l| {
+            l.query_pairs()
+                .find(|(k, _)| k == "code")
+                .map(|(_, v)| v.into_owned())
+        }) else {
             bail!("the provider sent no code:\n{}", browser.history_text());
         };
         let response = reqwest::blocking::Client::new()

@@ -20,9 +20,10 @@ fn broker(grant_types: Option<&str>) -> (Broker, LogDir, tempfile::TempDir) {
     let logs = LogDir::for_test(&current_test_name()).unwrap();
     let mut config = BrokerConfig::standard(free_port().unwrap(), free_port().unwrap(), dir.path());
     if let Some(list) = grant_types {
-        config.yaml = config
-            .yaml
-            .replacen("oauth2:\n", &format!("oauth2:\n  grantTypes: {list}\n"), 1);
+        config.yaml =
+            config
+                .yaml
+                .replacen("oauth2:\n", &format!("oauth2:\n  grantTypes: {list}\n"), 1);
     }
     config.yaml = config.yaml.replacen(
         "enablePasswordDB:",
@@ -42,7 +43,9 @@ fn request<'a>(name: &'a str, scope: Option<&str>) -> GrantRequest<'a> {
     GrantRequest {
         name,
         grant: "client_credentials",
-        params: scope.map(|s| vec![("scope", s.to_string())]).unwrap_or_default(),
+        params: scope
+            .map(|s| vec![("scope", s.to_string())])
+            .unwrap_or_default(),
     }
 }
 
@@ -80,7 +83,13 @@ fn a_confidential_client_gets_tokens_about_itself() {
     // openid-client validated the ID token (iss, aud, signature); no refresh token.
     assert_eq!(
         full["keys"],
-        json!(["access_token", "expires_in", "id_token", "scope", "token_type"])
+        json!([
+            "access_token",
+            "expires_in",
+            "id_token",
+            "scope",
+            "token_type"
+        ])
     );
     let claims = jwt_claims(full["access_token"].as_str().unwrap()).unwrap();
     // Dex's subject for the client id and the empty connector id.
@@ -90,7 +99,10 @@ fn a_confidential_client_gets_tokens_about_itself() {
     assert_eq!(claims["name"], "Nightly worker");
     assert_eq!(claims["preferred_username"], "Nightly worker");
     assert_eq!(claims["groups"], json!(["batch", "readers"]));
-    assert!(claims.get("email").is_none(), "a client has no address: {claims}");
+    assert!(
+        claims.get("email").is_none(),
+        "a client has no address: {claims}"
+    );
     assert_eq!(claims["federated_claims"]["user_id"], WORKER);
     // A real access token: /userinfo takes it.
     let info: Value = reqwest::blocking::Client::new()
@@ -104,7 +116,11 @@ fn a_confidential_client_gets_tokens_about_itself() {
 
     // No openid: no ID token (as Dex); no scope: only the subject.
     let bare = &out["bare"];
-    assert_eq!(bare["keys"], json!(["access_token", "expires_in", "scope", "token_type"]), "{out}");
+    assert_eq!(
+        bare["keys"],
+        json!(["access_token", "expires_in", "scope", "token_type"]),
+        "{out}"
+    );
     let bare_claims = jwt_claims(bare["access_token"].as_str().unwrap()).unwrap();
     assert!(bare_claims.get("groups").is_none(), "{bare_claims}");
     // A peer that trusts the client may be the audience.

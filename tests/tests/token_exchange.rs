@@ -7,7 +7,9 @@ use gatehouse_e2e::broker::{CLIENT_ID, CLIENT_SECRET};
 use gatehouse_e2e::grant_client::{run_grants, ClientAuth, GrantRequest};
 use gatehouse_e2e::logs::current_test_name;
 use gatehouse_e2e::oidc_client::{jwt_claims, OidcClient, Outcome};
-use gatehouse_e2e::oidc_peer::{OidcPeer, Tamper, CLIENT_ID as UPSTREAM_CLIENT, CLIENT_SECRET as UPSTREAM_SECRET};
+use gatehouse_e2e::oidc_peer::{
+    OidcPeer, Tamper, CLIENT_ID as UPSTREAM_CLIENT, CLIENT_SECRET as UPSTREAM_SECRET,
+};
 use gatehouse_e2e::ports::free_port;
 use gatehouse_e2e::{Broker, BrokerConfig, Browser, LogDir};
 use serde_json::{json, Value};
@@ -61,9 +63,10 @@ fn setup(grant_types: Option<&str>, extra: &str) -> Setup {
     let callback = format!("{}/callback", config.issuer);
     let peer = OidcPeer::start(&logs, &callback, alice(), Tamper::None, false).unwrap();
     if let Some(list) = grant_types {
-        config.yaml = config
-            .yaml
-            .replacen("oauth2:\n", &format!("oauth2:\n  grantTypes: {list}\n"), 1);
+        config.yaml =
+            config
+                .yaml
+                .replacen("oauth2:\n", &format!("oauth2:\n  grantTypes: {list}\n"), 1);
     }
     config.yaml = config.yaml.replacen(
         "enablePasswordDB:",
@@ -89,12 +92,17 @@ fn setup(grant_types: Option<&str>, extra: &str) -> Setup {
         &callback,
         &format!("{groups}    allowedGroups: [developers]\n    getUserInfo: true\n"),
     ));
-    config
-        .yaml
-        .push_str(&oidc_connector("no-userinfo", &peer.issuer, &callback, groups));
-    config
-        .yaml
-        .push_str(&extra.replace("{issuer}", &peer.issuer).replace("{callback}", &callback));
+    config.yaml.push_str(&oidc_connector(
+        "no-userinfo",
+        &peer.issuer,
+        &callback,
+        groups,
+    ));
+    config.yaml.push_str(
+        &extra
+            .replace("{issuer}", &peer.issuer)
+            .replace("{callback}", &callback),
+    );
     let broker = Broker::start(&logs, dir.path(), &config).unwrap();
     let client = OidcClient::new(
         &config.issuer,
@@ -141,7 +149,13 @@ fn exchange<'a>(
 }
 
 fn as_gatehouse(s: &Setup, requests: &[GrantRequest<'_>]) -> Value {
-    run_grants(&s.issuer, CLIENT_ID, CLIENT_SECRET, ClientAuth::Basic, requests)
+    run_grants(
+        &s.issuer,
+        CLIENT_ID,
+        CLIENT_SECRET,
+        ClientAuth::Basic,
+        requests,
+    )
 }
 
 fn upstream(s: &Setup, tamper: Tamper) -> Value {
@@ -149,7 +163,10 @@ fn upstream(s: &Setup, tamper: Tamper) -> Value {
 }
 
 fn text(v: &Value, key: &str) -> String {
-    v[key].as_str().unwrap_or_else(|| panic!("no {key} in {v}")).to_string()
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {key} in {v}"))
+        .to_string()
 }
 
 /// Asserts a refusal: the error code, and that the description mentions `says`.
@@ -168,7 +185,13 @@ fn upstream_id_and_access_tokens_become_broker_tokens() {
     let out = as_gatehouse(
         &s,
         &[
-            exchange("access", "upstream", &id_token, ID_TOKEN, &[("scope", scope)]),
+            exchange(
+                "access",
+                "upstream",
+                &id_token,
+                ID_TOKEN,
+                &[("scope", scope)],
+            ),
             exchange(
                 "id",
                 "upstream",
@@ -176,7 +199,13 @@ fn upstream_id_and_access_tokens_become_broker_tokens() {
                 ID_TOKEN,
                 &[("scope", scope), ("requested_token_type", ID_TOKEN)],
             ),
-            exchange("by_access_token", "upstream", &access_token, ACCESS_TOKEN, &[("scope", scope)]),
+            exchange(
+                "by_access_token",
+                "upstream",
+                &access_token,
+                ACCESS_TOKEN,
+                &[("scope", scope)],
+            ),
             exchange(
                 "for_api",
                 "upstream",
@@ -203,7 +232,13 @@ fn upstream_id_and_access_tokens_become_broker_tokens() {
     assert!(a["expires_in"].as_i64().unwrap() > 0);
     assert_eq!(
         a["keys"],
-        json!(["access_token", "expires_in", "issued_token_type", "scope", "token_type"])
+        json!([
+            "access_token",
+            "expires_in",
+            "issued_token_type",
+            "scope",
+            "token_type"
+        ])
     );
     let claims = jwt_claims(a["access_token"].as_str().unwrap()).unwrap();
     assert_eq!(claims["iss"], s.issuer);
@@ -230,7 +265,10 @@ fn upstream_id_and_access_tokens_become_broker_tokens() {
 
     let i = &out["id"];
     assert_eq!(i["issued_token_type"], ID_TOKEN, "{out}");
-    assert_eq!(i["token_type"], "n_a", "RFC 8693 §2.2.1: not an access token");
+    assert_eq!(
+        i["token_type"], "n_a",
+        "RFC 8693 §2.2.1: not an access token"
+    );
     let id_claims = jwt_claims(i["access_token"].as_str().unwrap()).unwrap();
     assert_eq!(id_claims["sub"], claims["sub"]);
     assert_eq!(id_claims["name"], "Alice Liddell");
@@ -250,7 +288,11 @@ fn upstream_id_and_access_tokens_become_broker_tokens() {
 
     // audience: a client that trusts gatehouse; offline_access grants nothing here.
     let f = &out["for_api"];
-    assert_eq!(f["scope"], format!("openid audience:server:client_id:{API}"), "{out}");
+    assert_eq!(
+        f["scope"],
+        format!("openid audience:server:client_id:{API}"),
+        "{out}"
+    );
     let f_claims = jwt_claims(f["access_token"].as_str().unwrap()).unwrap();
     assert_eq!(f_claims["aud"], json!([API, CLIENT_ID]));
     assert_eq!(f_claims["azp"], CLIENT_ID);
@@ -291,11 +333,23 @@ fn hostile_subject_tokens_are_refused() {
             exchange("wrong_issuer", "upstream", &wrong_issuer, ID_TOKEN, &[]),
             exchange("forged", "upstream", &forged, ID_TOKEN, &[]),
             exchange("unsigned", "upstream", &unsigned, ID_TOKEN, &[]),
-            exchange("garbage_access", "upstream", "not-a-token", ACCESS_TOKEN, &[]),
+            exchange(
+                "garbage_access",
+                "upstream",
+                "not-a-token",
+                ACCESS_TOKEN,
+                &[],
+            ),
             // The ID token presented as an access token: the upstream's userinfo refuses it.
             exchange("id_as_access", "upstream", &good, ACCESS_TOKEN, &[]),
             exchange("outside_groups", "strict", &good, ID_TOKEN, &[]),
-            exchange("access_without_userinfo", "no-userinfo", &good, ACCESS_TOKEN, &[]),
+            exchange(
+                "access_without_userinfo",
+                "no-userinfo",
+                &good,
+                ACCESS_TOKEN,
+                &[],
+            ),
             exchange("unknown_connector", "nowhere", &good, ID_TOKEN, &[]),
             exchange("password_connector", "local", &good, ID_TOKEN, &[]),
             exchange("still_good", "upstream", &good, ID_TOKEN, &[]),
@@ -304,19 +358,38 @@ fn hostile_subject_tokens_are_refused() {
     refused(&out["expired"], "invalid_request", "ExpiredSignature");
     refused(&out["foreign"], "invalid_request", "InvalidAudience");
     refused(&out["wrong_issuer"], "invalid_request", "InvalidIssuer");
-    refused(&out["forged"], "invalid_request", "subject_token is not acceptable");
-    refused(&out["unsigned"], "invalid_request", "subject_token is not acceptable");
+    refused(
+        &out["forged"],
+        "invalid_request",
+        "subject_token is not acceptable",
+    );
+    refused(
+        &out["unsigned"],
+        "invalid_request",
+        "subject_token is not acceptable",
+    );
     refused(&out["garbage_access"], "invalid_request", "userinfo");
     refused(&out["id_as_access"], "invalid_request", "userinfo");
     refused(&out["outside_groups"], "invalid_request", "group");
-    refused(&out["access_without_userinfo"], "invalid_request", "getUserInfo");
+    refused(
+        &out["access_without_userinfo"],
+        "invalid_request",
+        "getUserInfo",
+    );
     refused(&out["unknown_connector"], "invalid_request", "connector_id");
-    refused(&out["password_connector"], "invalid_request", "does not support token exchange");
+    refused(
+        &out["password_connector"],
+        "invalid_request",
+        "does not support token exchange",
+    );
     for name in ["expired", "forged", "outside_groups", "unknown_connector"] {
         assert_eq!(out[name]["status"], 400, "{name}: {out}");
     }
     // The refusals spent nothing: the good token still exchanges.
-    assert_eq!(out["still_good"]["issued_token_type"], ACCESS_TOKEN, "{out}");
+    assert_eq!(
+        out["still_good"]["issued_token_type"], ACCESS_TOKEN,
+        "{out}"
+    );
 }
 
 #[test]
@@ -347,25 +420,103 @@ fn bad_requests_and_clients_are_refused() {
             raw("no_token", params("subject_token")),
             raw("no_type", params("subject_token_type")),
             raw("twice", twice),
-            exchange("saml_type", "upstream", &good, "urn:ietf:params:oauth:token-type:saml2", &[]),
-            exchange("refresh_wanted", "upstream", &good, ID_TOKEN, &[("requested_token_type", "urn:ietf:params:oauth:token-type:refresh_token")]),
-            exchange("actor", "upstream", &good, ID_TOKEN, &[("actor_token", &good), ("actor_token_type", ID_TOKEN)]),
-            exchange("foreign_audience", "upstream", &good, ID_TOKEN, &[("audience", "stranger")]),
-            exchange("unknown_audience", "upstream", &good, ID_TOKEN, &[("audience", "https://api.example")]),
-            exchange("resource", "upstream", &good, ID_TOKEN, &[("resource", "https://api.example")]),
-            exchange("bad_scope", "upstream", &good, ID_TOKEN, &[("scope", "openid admin")]),
-            exchange("untrusted_scope", "upstream", &good, ID_TOKEN, &[("scope", "audience:server:client_id:stranger")]),
+            exchange(
+                "saml_type",
+                "upstream",
+                &good,
+                "urn:ietf:params:oauth:token-type:saml2",
+                &[],
+            ),
+            exchange(
+                "refresh_wanted",
+                "upstream",
+                &good,
+                ID_TOKEN,
+                &[(
+                    "requested_token_type",
+                    "urn:ietf:params:oauth:token-type:refresh_token",
+                )],
+            ),
+            exchange(
+                "actor",
+                "upstream",
+                &good,
+                ID_TOKEN,
+                &[
+                    ("actor_token", good.as_str()),
+                    ("actor_token_type", ID_TOKEN),
+                ],
+            ),
+            exchange(
+                "foreign_audience",
+                "upstream",
+                &good,
+                ID_TOKEN,
+                &[("audience", "stranger")],
+            ),
+            exchange(
+                "unknown_audience",
+                "upstream",
+                &good,
+                ID_TOKEN,
+                &[("audience", "https://api.example")],
+            ),
+            exchange(
+                "resource",
+                "upstream",
+                &good,
+                ID_TOKEN,
+                &[("resource", "https://api.example")],
+            ),
+            exchange(
+                "bad_scope",
+                "upstream",
+                &good,
+                ID_TOKEN,
+                &[("scope", "openid admin")],
+            ),
+            exchange(
+                "untrusted_scope",
+                "upstream",
+                &good,
+                ID_TOKEN,
+                &[("scope", "audience:server:client_id:stranger")],
+            ),
         ],
     );
-    refused(&out["no_connector"], "invalid_request", "connector_id is missing");
-    refused(&out["no_token"], "invalid_request", "subject_token is missing");
-    refused(&out["no_type"], "invalid_request", "subject_token_type is missing");
-    refused(&out["twice"], "invalid_request", "\"subject_token\" sent twice");
+    refused(
+        &out["no_connector"],
+        "invalid_request",
+        "connector_id is missing",
+    );
+    refused(
+        &out["no_token"],
+        "invalid_request",
+        "subject_token is missing",
+    );
+    refused(
+        &out["no_type"],
+        "invalid_request",
+        "subject_token_type is missing",
+    );
+    refused(
+        &out["twice"],
+        "invalid_request",
+        "\"subject_token\" sent twice",
+    );
     refused(&out["saml_type"], "invalid_request", "subject_token_type");
-    refused(&out["refresh_wanted"], "invalid_request", "requested_token_type");
+    refused(
+        &out["refresh_wanted"],
+        "invalid_request",
+        "requested_token_type",
+    );
     refused(&out["actor"], "invalid_request", "actor_token");
     refused(&out["foreign_audience"], "invalid_target", "stranger");
-    refused(&out["unknown_audience"], "invalid_target", "https://api.example");
+    refused(
+        &out["unknown_audience"],
+        "invalid_target",
+        "https://api.example",
+    );
     refused(&out["resource"], "invalid_target", "resource");
     refused(&out["bad_scope"], "invalid_scope", "admin");
     refused(&out["untrusted_scope"], "invalid_scope", "stranger");
@@ -425,17 +576,34 @@ fn connector_grant_types_limit_what_each_connector_serves() {
         &s,
         &[
             exchange("code_only", "code-only", &good, ID_TOKEN, &[]),
-            exchange("exchange_only", "exchange-only", &good, ID_TOKEN, &[("scope", "groups")]),
+            exchange(
+                "exchange_only",
+                "exchange-only",
+                &good,
+                ID_TOKEN,
+                &[("scope", "groups")],
+            ),
         ],
     );
-    refused(&out["code_only"], "invalid_request", "does not serve token exchange");
-    assert_eq!(out["exchange_only"]["issued_token_type"], ACCESS_TOKEN, "{out}");
+    refused(
+        &out["code_only"],
+        "invalid_request",
+        "does not serve token exchange",
+    );
+    assert_eq!(
+        out["exchange_only"]["issued_token_type"], ACCESS_TOKEN,
+        "{out}"
+    );
 
     // code-only signs in, but hands out no refresh token (it does not serve refresh_token).
-    let tokens = s.client.sign_in("code-only", "openid email offline_access", String::new);
+    let tokens = s
+        .client
+        .sign_in("code-only", "openid email offline_access", String::new);
     assert!(tokens["id_token"].is_string(), "{tokens}");
     assert!(tokens.get("refresh_token").is_none(), "{tokens}");
-    let with_refresh = s.client.sign_in("upstream", "openid email offline_access", String::new);
+    let with_refresh = s
+        .client
+        .sign_in("upstream", "openid email offline_access", String::new);
     assert!(with_refresh["refresh_token"].is_string(), "{with_refresh}");
 
     // exchange-only is not on the chooser, is refused at /auth, and at /auth/{id} when a
@@ -454,8 +622,14 @@ fn connector_grant_types_limit_what_each_connector_serves() {
         Outcome::Code(_) => panic!("signed in without choosing"),
     };
     let links: Vec<String> = chooser.links().iter().map(|u| u.to_string()).collect();
-    assert!(links.iter().any(|l| l.contains("/auth/code-only?")), "{links:?}");
-    assert!(!links.iter().any(|l| l.contains("/auth/exchange-only")), "{links:?}");
+    assert!(
+        links.iter().any(|l| l.contains("/auth/code-only?")),
+        "{links:?}"
+    );
+    assert!(
+        !links.iter().any(|l| l.contains("/auth/exchange-only")),
+        "{links:?}"
+    );
     let by_hand = links
         .iter()
         .find(|l| l.contains("/auth/code-only?"))

@@ -54,30 +54,29 @@ fn connector_grant_types(
     };
     let mut out = Vec::new();
     for (j, name) in list.iter().enumerate() {
-        let grant = match name.as_str() {
-            "authorization_code" => GrantType::AuthorizationCode,
-            "refresh_token" => GrantType::RefreshToken,
-            "password" => GrantType::Password,
-            DEVICE_CODE => GrantType::DeviceCode,
-            TOKEN_EXCHANGE => GrantType::TokenExchange,
-            "implicit" => continue,
-            "client_credentials" => {
-                return Err(ConfigError::key(
+        let grant =
+            match name.as_str() {
+                "authorization_code" => GrantType::AuthorizationCode,
+                "refresh_token" => GrantType::RefreshToken,
+                "password" => GrantType::Password,
+                DEVICE_CODE => GrantType::DeviceCode,
+                TOKEN_EXCHANGE => GrantType::TokenExchange,
+                "implicit" => continue,
+                "client_credentials" => return Err(ConfigError::key(
                     format!("{at}.grantTypes[{j}]"),
                     "client_credentials involves no connector; list it in oauth2.grantTypes only",
-                ))
-            }
-            other => {
-                return Err(ConfigError::key(
-                    format!("{at}.grantTypes[{j}]"),
-                    format!(
-                        "{other:?} is not a grant type a connector serves; known: \
+                )),
+                other => {
+                    return Err(ConfigError::key(
+                        format!("{at}.grantTypes[{j}]"),
+                        format!(
+                            "{other:?} is not a grant type a connector serves; known: \
                          authorization_code, refresh_token, password, {DEVICE_CODE}, \
                          {TOKEN_EXCHANGE}, implicit"
-                    ),
-                ))
-            }
-        };
+                        ),
+                    ))
+                }
+            };
         if !out.contains(&grant) {
             out.push(grant);
         }

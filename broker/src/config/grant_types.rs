@@ -187,7 +187,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("oauth2.grantTypes[0]"), "{e}");
-        assert!(e.contains(TOKEN_EXCHANGE), "the known names are listed: {e}");
+        assert!(
+            e.contains(TOKEN_EXCHANGE),
+            "the known names are listed: {e}"
+        );
         assert!(grant_types(list(&[]), false, &mut w).is_err());
     }
 
@@ -201,7 +204,10 @@ mod tests {
         assert_eq!(g.names(), vec!["client_credentials"]);
         let g = grant_types(list(&[TOKEN_EXCHANGE, "authorization_code"]), false, &mut w).unwrap();
         assert_eq!(g.names(), vec!["authorization_code", TOKEN_EXCHANGE]);
-        assert_eq!(GrantType::named(TOKEN_EXCHANGE), Some(GrantType::TokenExchange));
+        assert_eq!(
+            GrantType::named(TOKEN_EXCHANGE),
+            Some(GrantType::TokenExchange)
+        );
         assert_eq!(GrantType::named("implicit"), None);
         assert!(w.is_empty(), "{w:?}");
     }

@@ -840,7 +840,10 @@ fn connector_grant_types_restrict_and_refuse_unknown_names() {
     // Absent or empty: every grant (as Dex).
     for grants in ["", "  grantTypes: []\n"] {
         let c = Config::from_yaml(&entry(grants)).unwrap();
-        assert!(c.connector_serves("up", GrantType::RefreshToken), "{grants:?}");
+        assert!(
+            c.connector_serves("up", GrantType::RefreshToken),
+            "{grants:?}"
+        );
     }
     let e = err(&entry("  grantTypes: [authorization_code, refresh]\n"));
     assert!(
@@ -848,7 +851,10 @@ fn connector_grant_types_restrict_and_refuse_unknown_names() {
         "{e}"
     );
     let e = err(&entry("  grantTypes: [client_credentials]\n"));
-    assert!(e.starts_with("connectors[0].grantTypes[0]: client_credentials involves no connector"), "{e}");
+    assert!(
+        e.starts_with("connectors[0].grantTypes[0]: client_credentials involves no connector"),
+        "{e}"
+    );
     let e = err(&entry("  grantTypes: authorization_code\n"));
     assert!(e.starts_with("connectors[0].grantTypes"), "{e}");
 }

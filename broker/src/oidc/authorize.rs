@@ -201,11 +201,7 @@ pub async fn authorize(
     if chosen.is_some_and(|c| app.connectors.get(c).is_none()) {
         return back("invalid_request", "unknown connector_id");
     }
-    if chosen.is_some_and(|c| {
-        !app
-            .config
-            .connector_serves(c, GrantType::AuthorizationCode)
-    }) {
+    if chosen.is_some_and(|c| !app.config.connector_serves(c, GrantType::AuthorizationCode)) {
         return back(
             "invalid_request",
             "connector_id does not serve the authorization code grant (its grantTypes)",

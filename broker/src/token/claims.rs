@@ -74,8 +74,7 @@ impl Claims {
             user: UserInfo {
                 sub: encode_subject(&identity.user_id, connector_id),
                 // As Dex (`omitempty`): no address, no `email` claim (client_credentials).
-                email: (has("email") && !identity.email.is_empty())
-                    .then(|| identity.email.clone()),
+                email: (has("email") && !identity.email.is_empty()).then(|| identity.email.clone()),
                 email_verified: has("email").then_some(identity.email_verified),
                 name: has("profile").then(|| identity.username.clone()),
                 preferred_username: has("profile").then(|| identity.preferred_username.clone()),

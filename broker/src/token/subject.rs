@@ -47,7 +47,9 @@ mod tests {
     #[test]
     fn an_empty_connector_id_is_left_out_as_proto3_does() {
         // Dex's client_credentials subject for client "gatehouse": field 1 only.
-        let raw = URL_SAFE_NO_PAD.decode(encode_subject("gatehouse", "")).unwrap();
+        let raw = URL_SAFE_NO_PAD
+            .decode(encode_subject("gatehouse", ""))
+            .unwrap();
         assert_eq!(raw, b"\x0a\x09gatehouse");
         assert_eq!(encode_subject("gatehouse", ""), "CglnYXRlaG91c2U");
     }

@@ -93,5 +93,10 @@ pub async fn verify(
         return storage_error_page(&e, "storing auth request");
     }
     tracing::info!(client = %device.client_id, "device user code accepted; sign-in starts");
-    to_connectors(&app, &request.id, None, crate::config::GrantType::DeviceCode)
+    to_connectors(
+        &app,
+        &request.id,
+        None,
+        crate::config::GrantType::DeviceCode,
+    )
 }

@@ -32,8 +32,14 @@ pub(super) async fn client_credentials(
     let scopes =
         parse_scopes(form.get("scope").unwrap_or("")).map_err(OAuthError::invalid_scope)?;
     for (scope, why) in [
-        ("offline_access", "client_credentials issues no refresh token (offline_access)"),
-        ("federated:id", "client_credentials has no upstream identity (federated:id)"),
+        (
+            "offline_access",
+            "client_credentials issues no refresh token (offline_access)",
+        ),
+        (
+            "federated:id",
+            "client_credentials has no upstream identity (federated:id)",
+        ),
     ] {
         if scopes.iter().any(|s| s == scope) {
             return Err(OAuthError::invalid_scope(why));

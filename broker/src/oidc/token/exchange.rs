@@ -243,12 +243,19 @@ mod tests {
 
     #[test]
     fn unsupported_types_actors_and_resources_are_refused() {
-        let e = read(&format!("{OK}&requested_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Arefresh_token")).unwrap_err();
+        let e = read(&format!(
+            "{OK}&requested_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Arefresh_token"
+        ))
+        .unwrap_err();
         assert!(e.contains("requested_token_type"), "{e}");
         let e = read(&OK.replace("id_token", "jwt")).unwrap_err();
         assert!(e.contains("subject_token_type"), "{e}");
-        assert!(read(&format!("{OK}&actor_token=x")).unwrap_err().contains("actor_token"));
-        assert!(read(&format!("{OK}&resource=https%3A%2F%2Fapi")).unwrap_err().contains("invalid_target"));
+        assert!(read(&format!("{OK}&actor_token=x"))
+            .unwrap_err()
+            .contains("actor_token"));
+        assert!(read(&format!("{OK}&resource=https%3A%2F%2Fapi"))
+            .unwrap_err()
+            .contains("invalid_target"));
         let long = "x".repeat(MAX_SUBJECT_TOKEN_LEN + 1);
         assert!(read(&OK.replace("subject_token=t", &format!("subject_token={long}"))).is_err());
     }
