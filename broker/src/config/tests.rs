@@ -662,28 +662,6 @@ fn unsupported_response_types_and_typeless_connectors_refused() {
 
 #[test]
 fn storage_kinds() {
-    // Dex's default mode ("true"): chain and name, against the system's CAs.
-    let c = Config::from_yaml(&with("    host: db\n    database: dex\n    user: u\n")).unwrap();
-    let StorageConfig::Mysql(m) = &c.storage else {
-        panic!()
-    };
-    assert_eq!(
-        m.url.expose(),
-        "mysql://u@db:3306/dex?ssl-mode=verify_identity"
-    );
-    let c = Config::from_yaml(&with(
-        "    host: db\n    database: dex\n    user: u\n    ssl: {mode: skip-verify}\n",
-    ))
-    .unwrap();
-    let StorageConfig::Mysql(m) = &c.storage else {
-        panic!()
-    };
-    assert!(
-        m.url.expose().ends_with("?ssl-mode=required"),
-        "{}",
-        m.url.expose()
-    );
-    assert!(m.tls.warning().is_some());
     let yaml = base().replace("type: sqlite3", "type: etcd");
     assert!(err(&yaml).starts_with("storage.type"));
     let yaml = base().replace("    file: /tmp/x.db\n", "    file: \"\"\n");
