@@ -230,6 +230,7 @@ fn server_name_and_sockets_are_refused_with_the_fix() {
         e.starts_with("storage.config.ssl.serverName") && e.contains("host"),
         "{e}"
     );
+    raw.mode = Some("true".into());
     let e = my_err(&raw);
     assert!(e.starts_with("storage.config.ssl.serverName"), "{e}");
     let e = postgres(None, true).unwrap_err().to_string();
