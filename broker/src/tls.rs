@@ -1,5 +1,5 @@
 //! The TLS listeners (`web.https`, and `grpc:` when it has certificates): rustls with the ring provider, Dex's TLS versions, and a
-//! certificate that follows its files. Dex reloads on a file event; we poll the two files every
+//! certificate (and the API's client CA, `client_ca.rs`) that follows its files. Dex reloads on a file event; we poll the two files every
 //! [`RELOAD_POLL`] and swap in a new pair once both parse and match, so a renewal (cert-manager,
 //! certbot, `mv` or rewrite in place) is served without a restart and a half-written pair never is.
 
@@ -15,6 +15,9 @@ use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::{load_certified_key, TlsVersions};
+
+mod client_ca;
+pub use client_ca::{client_verifier, Reload, ReloadingClientCa};
 
 /// How often the certificate files are checked for a change.
 pub const RELOAD_POLL: Duration = Duration::from_secs(1);

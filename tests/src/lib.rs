@@ -23,6 +23,7 @@ pub mod keys_loaded;
 pub mod keys_ready;
 pub mod login_form;
 pub mod logs;
+pub mod mariadb_server;
 pub mod mysql;
 pub mod oci_archive;
 pub mod oidc_client;

@@ -49,8 +49,14 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
+    /// A fresh database on the shared server (`127.0.0.1:3306` or `GATEHOUSE_MYSQL_URL`).
     pub fn create() -> Result<Self> {
-        let server = server_url()?;
+        Self::create_on(&server_url()?)
+    }
+
+    /// A fresh database on the server of `server` (e.g. a [`crate::mariadb_server`] one).
+    pub fn create_on(server: &Url) -> Result<Self> {
+        let server = server.clone();
         let mut random = [0u8; 4];
         getrandom::getrandom(&mut random).map_err(|e| anyhow!("random: {e}"))?;
         let name = format!(

@@ -64,6 +64,23 @@ impl TestCa {
         )
     }
 
+    /// A server certificate `{name}.pem` for exactly `names` (`DNS:db.example`, `IP:127.0.0.1`):
+    /// a certificate that does not name the address a client dials.
+    pub fn server_for(&self, name: &str, names: &[&str]) -> Result<Issued> {
+        let cn = names
+            .first()
+            .and_then(|n| n.split_once(':'))
+            .map_or("server", |(_, v)| v);
+        self.issue(
+            name,
+            cn,
+            &format!(
+                "subjectAltName={}\nextendedKeyUsage=serverAuth\n",
+                names.join(",")
+            ),
+        )
+    }
+
     /// A client certificate `{name}.pem` whose subject is `CN={cn}`.
     pub fn client(&self, name: &str, cn: &str) -> Result<Issued> {
         self.issue(name, cn, "extendedKeyUsage=clientAuth\n")

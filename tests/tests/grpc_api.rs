@@ -634,6 +634,102 @@ fn renewed_server_certificate_is_served_without_a_restart() {
     assert!(log.contains("TLS certificate reloaded"), "{log}");
 }
 
+/// `grpc.tlsClientCA` follows its file as the server certificate does: a CA moved into place
+/// checks the next callers (the old CA's clients are refused from then on), and a file broken
+/// in place is logged as an error while the CA read last keeps being used.
+#[test]
+fn replaced_client_ca_is_used_without_a_restart_and_a_broken_one_keeps_the_last() {
+    let b = ApiBroker::start_with(None, |dir, port| {
+        make_certificates(dir);
+        let p = |f: &str| dir.join(f).to_string_lossy().to_string();
+        std::fs::copy(p("ca.pem"), p("client-ca.pem")).unwrap();
+        format!(
+            "grpc:\n  addr: \"127.0.0.1:{port}\"\n  tlsCert: \"{}\"\n  tlsKey: \"{}\"\n  tlsClientCA: \"{}\"\n",
+            p("server.pem"),
+            p("server.key"),
+            p("client-ca.pem")
+        )
+    });
+    let d = b.dir.path();
+    let p = |f: &str| d.join(f).to_string_lossy().to_string();
+    // A second CA with its own admin-tool client, for the callers after the change.
+    let next = d.join("next");
+    std::fs::create_dir(&next).unwrap();
+    let next_ca = TestCa::create(&next, "ca").unwrap();
+    let next_client = next_ca.client("client", "admin-tool").unwrap();
+    let list = |cert: &Path, key: &Path| {
+        cli(
+            &[
+                "users",
+                "list",
+                "--api",
+                &b.api,
+                "--ca-cert",
+                &p("ca.pem"),
+                "--client-cert",
+                &cert.to_string_lossy(),
+                "--client-key",
+                &key.to_string_lossy(),
+            ],
+            "",
+        )
+        .status
+        .success()
+    };
+    let first = (d.join("client.pem"), d.join("client.key"));
+    let second = (next_client.cert.clone(), next_client.key.clone());
+    assert!(list(&first.0, &first.1), "the first CA's client");
+    assert!(
+        !list(&second.0, &second.1),
+        "a client of a CA not yet trusted"
+    );
+    // The replacement, moved into place.
+    std::fs::copy(next_ca.pem(), d.join("client-ca.new")).unwrap();
+    std::fs::rename(d.join("client-ca.new"), d.join("client-ca.pem")).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !list(&second.0, &second.1) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the replaced client CA is not used"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(!list(&first.0, &first.1), "the old CA still admits callers");
+    // Broken in place (a truncated write): an error in the log, the last CA still decides.
+    std::fs::write(d.join("client-ca.pem"), "-----BEGIN CERTIFICATE-----\nMIIB").unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let log = std::fs::read_to_string(b.logs.file("broker")).unwrap();
+        if log.contains("client CA file changed but cannot be used") {
+            assert!(log.contains("ERROR"), "{log}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no error logged for the broken client CA:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(
+        list(&second.0, &second.1),
+        "the last good CA is no longer used"
+    );
+    assert!(
+        !list(&first.0, &first.1),
+        "a broken file let the old CA back in"
+    );
+    let no_cert = cli(
+        &["users", "list", "--api", &b.api, "--ca-cert", &p("ca.pem")],
+        "",
+    );
+    assert!(
+        !no_cert.status.success(),
+        "a caller without a certificate got in"
+    );
+    let log = std::fs::read_to_string(b.logs.file("broker")).unwrap();
+    assert!(log.contains("client CA reloaded"), "{log}");
+}
+
 #[test]
 fn non_loopback_addr_without_client_ca_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();

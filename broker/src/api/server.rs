@@ -65,7 +65,7 @@ pub async fn spawn_api(
     tracing::info!(
         addr = %listener.local_addr()?,
         tls = config.tls.is_some(),
-        client_certificates = config.tls.as_ref().is_some_and(|t| t.client_ca_pem.is_some()),
+        client_certificates = config.tls.as_ref().is_some_and(|t| t.client_ca_path.is_some()),
         reflection = config.reflection,
         "gRPC API listening"
     );
@@ -89,12 +89,17 @@ pub async fn spawn_api(
     let cert = crate::tls::ReloadingCert::load(&tls.cert_path, &tls.key_path)
         .map_err(|e| api_error(format!("grpc.tlsCert/tlsKey: {e}")))?;
     let reload = cert.spawn_reload("grpc", stop.clone());
-    let client_auth = tls
-        .client_ca_pem
+    // The client CA follows its file too: a replaced CA is used for the next handshake.
+    let client_ca = tls
+        .client_ca_path
         .as_deref()
-        .map(client_verifier)
+        .map(crate::tls::ReloadingClientCa::load)
         .transpose()
         .map_err(|e| api_error(format!("grpc.tlsClientCA: {e}")))?;
+    let ca_reload = client_ca
+        .as_ref()
+        .map(|ca| ca.spawn_reload("grpc", stop.clone()));
+    let client_auth = client_ca.map(|ca| ca as Arc<dyn rustls::server::danger::ClientCertVerifier>);
     let tls_config = crate::tls::server_config(cert, tls.versions, &[b"h2"], client_auth)
         .map_err(|e| api_error(format!("grpc TLS: {e}")))?;
     let incoming = crate::tls::spawn_acceptor(listener, tls_config, "grpc", stop);
@@ -105,24 +110,10 @@ pub async fn spawn_api(
             tracing::error!(error = %e, "gRPC API failed");
         }
         let _ = reload.await;
+        if let Some(ca_reload) = ca_reload {
+            let _ = ca_reload.await;
+        }
     }))
-}
-
-/// Callers must present a certificate signed by one of the CAs in `pem` (required, not
-/// optional: a caller without one is refused in the handshake).
-fn client_verifier(
-    pem: &str,
-) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, String> {
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes()) {
-        let cert = cert.map_err(|e| e.to_string())?;
-        roots.add(cert).map_err(|e| e.to_string())?;
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-        .build()
-        .map_err(|e| e.to_string())
 }
 
 /// tonic refuses a request over the size limit with OUT_OF_RANGE; the gRPC status-code table

@@ -2,7 +2,7 @@
 //! also given as strings (what `$VAR` expansion produces), and `host:port`.
 
 use super::error::ConfigError;
-use super::raw::{IntOrString, RawPostgresSsl};
+use super::raw::IntOrString;
 
 pub(super) fn int(
     key: &str,
@@ -43,26 +43,4 @@ pub(super) fn split_host_port(text: &str) -> Option<(&str, u16)> {
         (h, p)
     };
     port.parse().ok().map(|p| (host, p))
-}
-
-/// Refuses the TLS file keys of `ssl:` (no TLS client for databases yet), naming the first.
-pub(super) fn refuse_tls_files(
-    raw: Option<&RawPostgresSsl>,
-    message: &str,
-) -> Result<(), ConfigError> {
-    let Some(s) = raw else { return Ok(()) };
-    for (key, value) in [
-        ("caFile", &s.ca_file),
-        ("keyFile", &s.key_file),
-        ("certFile", &s.cert_file),
-        ("serverName", &s.server_name),
-    ] {
-        if value.as_deref().is_some_and(|v| !v.is_empty()) {
-            return Err(ConfigError::key(
-                format!("storage.config.ssl.{key}"),
-                message,
-            ));
-        }
-    }
-    Ok(())
 }

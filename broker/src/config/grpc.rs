@@ -38,8 +38,9 @@ pub struct GrpcConfig {
 /// The API's TLS: files checked when the config is loaded so that a bad one names its key.
 #[derive(Debug, Clone)]
 pub struct GrpcTls {
-    /// Callers must present a certificate signed by one of these.
-    pub client_ca_pem: Option<String>,
+    /// Callers must present a certificate signed by a CA in this PEM file (checked when the
+    /// config is loaded, re-read while serving so a replaced CA is used without a restart).
+    pub client_ca_path: Option<String>,
     /// `grpc.tlsMinVersion` / `tlsMaxVersion`.
     pub versions: super::TlsVersions,
     /// The files, re-read while serving so a renewed certificate is used without a restart.
@@ -82,8 +83,11 @@ pub fn grpc(raw: Option<RawGrpc>, read_file: ReadFile) -> Result<Option<GrpcConf
             },
             cert_path: cert,
             key_path: key,
-            client_ca_pem: ca
-                .map(|ca| pem(&read("tlsClientCA", &ca)?, "tlsClientCA", "CERTIFICATE"))
+            client_ca_path: ca
+                .map(|ca| {
+                    pem(&read("tlsClientCA", &ca)?, "tlsClientCA", "CERTIFICATE")?;
+                    Ok::<_, ConfigError>(ca)
+                })
                 .transpose()?,
         }),
         (None, _, Some(_)) | (_, None, Some(_)) => {
@@ -105,7 +109,7 @@ pub fn grpc(raw: Option<RawGrpc>, read_file: ReadFile) -> Result<Option<GrpcConf
             ))
         }
     };
-    let checks_callers = tls.as_ref().is_some_and(|t| t.client_ca_pem.is_some());
+    let checks_callers = tls.as_ref().is_some_and(|t| t.client_ca_path.is_some());
     if !checks_callers && !addr.ip().is_loopback() {
         return Err(ConfigError::key(
             "grpc.tlsClientCA",

@@ -1,16 +1,15 @@
 //! `storage: {type: mysql}` (MySQL / MariaDB) with Dex's keys: host (or `host:port`, or a
-//! socket path), port, database, user, password, ssl. As with PostgreSQL, TLS to the database
-//! is not supported yet, so `ssl.mode: "false"` must be written (Dex's default is TLS).
+//! socket path), port, database, user, password, ssl (`db_tls.rs`; Dex's default is TLS with
+//! the server's certificate and name checked).
 
-use super::db_keys::{int, refuse_tls_files, split_host_port};
+use super::db_keys::{int, split_host_port};
+use super::db_tls::DbTls;
 use super::error::ConfigError;
 use super::raw::RawStorageConfig;
 
-const NO_TLS: &str = "TLS connections to MySQL are not supported yet; use ssl.mode: \"false\" on a trusted network (or a local socket)";
-
-/// The `mysql://` URL (password inside: a secret) and `host:port/database` for logs.
-pub(super) fn url(c: &RawStorageConfig) -> Result<(String, String), ConfigError> {
-    ssl(c)?;
+/// The `mysql://` URL (password inside: a secret), `host:port/database` for logs, and the TLS
+/// settings (also inside the URL, in sqlx's names).
+pub(super) fn url(c: &RawStorageConfig) -> Result<(String, String, DbTls), ConfigError> {
     let key = |k: &str| format!("storage.config.{k}");
     let user = c
         .user
@@ -41,6 +40,7 @@ pub(super) fn url(c: &RawStorageConfig) -> Result<(String, String), ConfigError>
     let mut url = url::Url::parse("mysql://localhost/")
         .map_err(|e| ConfigError::key("storage.config", e.to_string()))?;
     let socket = host.starts_with('/');
+    let tls = super::db_tls::mysql(c.ssl.as_ref(), socket)?;
     if !socket {
         let bracketed = if host.contains(':') {
             format!("[{host}]")
@@ -64,37 +64,17 @@ pub(super) fn url(c: &RawStorageConfig) -> Result<(String, String), ConfigError>
         .push(&database);
     {
         let mut query = url.query_pairs_mut();
-        query.append_pair("ssl-mode", "disabled");
+        query.append_pair("ssl-mode", tls.mysql_ssl_mode());
+        if let Some(ca) = &tls.ca_file {
+            query.append_pair("ssl-ca", ca);
+        }
+        if let Some(pair) = &tls.client {
+            query.append_pair("ssl-cert", &pair.cert_file);
+            query.append_pair("ssl-key", &pair.key_file);
+        }
         if socket {
             query.append_pair("socket", &host);
         }
     }
-    Ok((url.to_string(), format!("{host}:{port}/{database}")))
-}
-
-fn ssl(c: &RawStorageConfig) -> Result<(), ConfigError> {
-    let raw = c.ssl.as_ref();
-    let mode = raw.and_then(|s| s.mode.clone()).unwrap_or_default();
-    match mode.as_str() {
-        "false" => {}
-        "" => {
-            return Err(ConfigError::key(
-                "storage.config.ssl.mode",
-                format!("missing, and Dex's default (\"true\") needs TLS. {NO_TLS}"),
-            ))
-        }
-        "true" | "skip-verify" | "preferred" | "custom" => {
-            return Err(ConfigError::key(
-                "storage.config.ssl.mode",
-                format!("{mode}: {NO_TLS}"),
-            ))
-        }
-        other => {
-            return Err(ConfigError::key(
-                "storage.config.ssl.mode",
-                format!("{other:?} is not one of \"false\", \"true\", skip-verify, preferred"),
-            ))
-        }
-    }
-    refuse_tls_files(raw, &format!("{NO_TLS}; remove it"))
+    Ok((url.to_string(), format!("{host}:{port}/{database}"), tls))
 }

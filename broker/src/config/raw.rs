@@ -28,6 +28,16 @@ pub struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub struct RawTelemetry {
     pub http: Option<String>,
+    #[serde(rename = "enableProfiling")]
+    pub enable_profiling: Option<BoolOrString>,
+}
+
+/// A Dex boolean, also given as a string (what `$VAR` expansion or quoting produces).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum BoolOrString {
+    Bool(bool),
+    Text(String),
 }
 
 #[derive(Debug, Deserialize)]

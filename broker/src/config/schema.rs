@@ -138,10 +138,8 @@ const STATIC_PASSWORD: Shape = Shape::Object(&[
 
 const TELEMETRY: Shape = Shape::Object(&[
     ("http", Shape::Scalar),
-    (
-        "enableProfiling",
-        Shape::Unsupported("profiling endpoints are not supported"),
-    ),
+    // Only `false` (Dex's default) is accepted; validate.rs says why `true` is not.
+    ("enableProfiling", Shape::Scalar),
 ]);
 
 const GRPC: Shape = Shape::Object(&[
@@ -334,10 +332,10 @@ mod tests {
 
     #[test]
     fn unsupported_key_is_refused_with_reason() {
-        let v = json!({"telemetry": {"http": "0.0.0.0:5558", "enableProfiling": true}});
+        let v = json!({"frontend": {"theme": "dark"}});
         let err = normalize(&v, &ROOT, "").unwrap_err().to_string();
         assert!(
-            err.contains("telemetry.enableProfiling") && err.contains("not supported yet"),
+            err.contains("frontend") && err.contains("not supported yet"),
             "{err}"
         );
     }

@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::db_keys::{int, refuse_tls_files, split_host_port};
+use super::db_keys::{int, split_host_port};
+use super::db_tls::DbTls;
 use super::error::ConfigError;
-use super::raw::{RawPostgresSsl, RawStorage, RawStorageConfig};
+use super::raw::{RawStorage, RawStorageConfig};
 use crate::secret::Secret;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +33,8 @@ pub struct PostgresConfig {
     /// Go's `SetMaxIdleConns`: with 0, connections are closed soon after use.
     pub max_idle_conns: Option<u32>,
     pub conn_max_lifetime: Option<Duration>,
+    /// `ssl`: what is checked of the server, and the files (also inside `url`).
+    pub tls: DbTls,
 }
 
 /// Dex waits forever when `connectionTimeout` is 0 or absent; a broker that must answer 503 while
@@ -104,8 +107,8 @@ pub fn storage(raw: Option<RawStorage>) -> Result<StorageConfig, ConfigError> {
             })?;
             refuse_keys(&config, "mysql", &["file", "url"])?;
             let pool = pool(&config)?;
-            let (url, display) = super::mysql::url(&config)?;
-            Ok(StorageConfig::Mysql(pool.with_url(url, display)))
+            let (url, display, tls) = super::mysql::url(&config)?;
+            Ok(StorageConfig::Mysql(pool.with_url(url, display, tls)))
         }
         "etcd" => Err(ConfigError::key(
             "storage.type",
@@ -165,10 +168,11 @@ pub(super) struct Pool {
 }
 
 impl Pool {
-    pub(super) fn with_url(self, url: String, display: String) -> PostgresConfig {
+    pub(super) fn with_url(self, url: String, display: String, tls: DbTls) -> PostgresConfig {
         PostgresConfig {
             url: Secret::new(url),
             display,
+            tls,
             connection_timeout: self.connection_timeout,
             max_open_conns: self.max_open_conns,
             max_idle_conns: self.max_idle_conns,
@@ -202,7 +206,7 @@ fn pool(c: &RawStorageConfig) -> Result<Pool, ConfigError> {
 
 fn postgres(c: RawStorageConfig) -> Result<PostgresConfig, ConfigError> {
     let pool = pool(&c)?;
-    let (url, display) = match c.url {
+    let (url, display, tls) = match c.url {
         Some(url) => {
             for key in ["host", "port", "database", "user", "password", "ssl"] {
                 let given = match key {
@@ -224,10 +228,10 @@ fn postgres(c: RawStorageConfig) -> Result<PostgresConfig, ConfigError> {
         }
         None => from_keys(&c)?,
     };
-    Ok(pool.with_url(url, display))
+    Ok(pool.with_url(url, display, tls))
 }
 
-fn from_url(text: &str) -> Result<(String, String), ConfigError> {
+fn from_url(text: &str) -> Result<(String, String, DbTls), ConfigError> {
     let path = "storage.config.url";
     let url =
         url::Url::parse(text).map_err(|e| ConfigError::key(path, format!("not a URL ({e})")))?;
@@ -237,24 +241,59 @@ fn from_url(text: &str) -> Result<(String, String), ConfigError> {
             "must start with postgres:// or postgresql://",
         ));
     }
-    for (name, value) in url.query_pairs() {
-        if name == "sslmode" && !matches!(&*value, "disable" | "allow" | "prefer") {
-            return Err(ConfigError::key(path, format!("sslmode={value}: {NO_TLS}")));
-        }
-    }
+    let mut url = url;
+    let tls = url_tls(&mut url)?;
     let display = format!(
         "{}:{}{}",
         url.host_str().unwrap_or("localhost"),
         url.port().unwrap_or(5432),
         url.path()
     );
-    Ok((text.to_string(), display))
+    Ok((url.to_string(), display, tls))
 }
 
-const NO_TLS: &str = "TLS connections to PostgreSQL are not supported yet; use ssl.mode: disable on a trusted network (or a local socket)";
+/// Takes the TLS parameters out of `url`, checks them, and puts back what sqlx must do (libpq's
+/// `require` with a root certificate becomes `verify-ca`; sqlx would not check the chain).
+fn url_tls(url: &mut url::Url) -> Result<DbTls, ConfigError> {
+    let (mut mode, mut root, mut cert, mut key) = (None, None, None, None);
+    let mut kept = Vec::new();
+    for (name, value) in url.query_pairs() {
+        let value = value.into_owned();
+        match &*name {
+            "sslmode" | "ssl-mode" => mode = Some(value),
+            "sslrootcert" | "ssl-root-cert" | "ssl-ca" => root = Some(value),
+            "sslcert" | "ssl-cert" => cert = Some(value),
+            "sslkey" | "ssl-key" => key = Some(value),
+            _ => kept.push((name.into_owned(), value)),
+        }
+    }
+    let tls = super::db_tls::postgres_url(mode.as_deref(), root, cert, key)?;
+    let mut query = url.query_pairs_mut();
+    query.clear();
+    for (name, value) in &kept {
+        query.append_pair(name, value);
+    }
+    append_postgres_tls(&mut query, &tls);
+    drop(query);
+    Ok(tls)
+}
 
-fn from_keys(c: &RawStorageConfig) -> Result<(String, String), ConfigError> {
-    ssl(c.ssl.as_ref())?;
+/// sqlx's names for the PostgreSQL TLS settings.
+fn append_postgres_tls(
+    query: &mut url::form_urlencoded::Serializer<'_, url::UrlQuery<'_>>,
+    tls: &DbTls,
+) {
+    query.append_pair("sslmode", tls.postgres_sslmode());
+    if let Some(ca) = &tls.ca_file {
+        query.append_pair("sslrootcert", ca);
+    }
+    if let Some(pair) = &tls.client {
+        query.append_pair("sslcert", &pair.cert_file);
+        query.append_pair("sslkey", &pair.key_file);
+    }
+}
+
+fn from_keys(c: &RawStorageConfig) -> Result<(String, String, DbTls), ConfigError> {
     let user = c
         .user
         .clone()
@@ -286,6 +325,7 @@ fn from_keys(c: &RawStorageConfig) -> Result<(String, String), ConfigError> {
     let mut url = url::Url::parse("postgres://localhost/")
         .map_err(|e| ConfigError::key("storage.config", e.to_string()))?;
     let socket = host.starts_with('/');
+    let tls = super::db_tls::postgres(c.ssl.as_ref(), socket)?;
     if !socket {
         let bracketed = if host.contains(':') {
             format!("[{host}]")
@@ -313,36 +353,10 @@ fn from_keys(c: &RawStorageConfig) -> Result<(String, String), ConfigError> {
         .push(&database);
     {
         let mut query = url.query_pairs_mut();
-        query.append_pair("sslmode", "disable");
+        append_postgres_tls(&mut query, &tls);
         if socket {
             query.append_pair("host", &host);
         }
     }
-    Ok((url.to_string(), format!("{host}:{port}/{database}")))
-}
-
-fn ssl(raw: Option<&RawPostgresSsl>) -> Result<(), ConfigError> {
-    let mode = raw.and_then(|s| s.mode.clone()).unwrap_or_default();
-    match mode.as_str() {
-        "disable" => {}
-        "" => {
-            return Err(ConfigError::key(
-                "storage.config.ssl.mode",
-                format!("missing, and Dex's default (verify-full) needs TLS. {NO_TLS}"),
-            ))
-        }
-        "require" | "verify-ca" | "verify-full" => {
-            return Err(ConfigError::key(
-                "storage.config.ssl.mode",
-                format!("{mode}: {NO_TLS}"),
-            ))
-        }
-        other => {
-            return Err(ConfigError::key(
-                "storage.config.ssl.mode",
-                format!("{other:?} is not one of disable, require, verify-ca, verify-full"),
-            ))
-        }
-    }
-    refuse_tls_files(raw, "not used with ssl.mode: disable; remove it")
+    Ok((url.to_string(), format!("{host}:{port}/{database}"), tls))
 }

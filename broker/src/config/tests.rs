@@ -187,17 +187,81 @@ fn postgres_pool_keys_host_forms_and_url() {
         "storage:\n  type: postgres\n  config:\n    url: postgres://a:pw@db/x\n    maxOpenConns: 3\n",
     );
     let p = pg(&url).unwrap();
-    assert_eq!(p.url.expose(), "postgres://a:pw@db/x");
+    // libpq's default when the URL names no sslmode.
+    assert_eq!(p.url.expose(), "postgres://a:pw@db/x?sslmode=prefer");
     assert_eq!(p.max_open_conns, 3);
+    assert!(p.tls.warning().is_some());
+}
+
+#[test]
+fn postgres_tls_is_dex_s_default_and_reaches_the_url() {
+    // No ssl block: Dex's default, verify-full, against the system's CAs.
+    let p = pg(&with_storage(
+        "storage:\n  type: postgres\n  config:\n    host: db.example\n    user: u\n",
+    ))
+    .unwrap();
+    assert_eq!(
+        p.url.expose(),
+        "postgres://u@db.example:5432/u?sslmode=verify-full"
+    );
+    assert!(p.tls.warning().is_none());
+    let dir = tempfile::tempdir().unwrap();
+    let ca = gatehouse_e2e::test_ca::TestCa::create(dir.path(), "ca").unwrap();
+    let client = ca.client("client", "u").unwrap();
+    let yaml = format!(
+        "storage:\n  type: postgres\n  config:\n    host: db.example\n    user: u\n    password: pw\n    ssl:\n      mode: require\n      caFile: {}\n      certFile: {}\n      keyFile: {}\n",
+        ca.pem().display(),
+        client.cert.display(),
+        client.key.display()
+    );
+    let p = pg(&with_storage(&yaml)).unwrap();
+    let url = url::Url::parse(p.url.expose()).unwrap();
+    let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let pem = |path: &std::path::Path| path.display().to_string();
+    assert_eq!(
+        query,
+        vec![
+            // require with a caFile checks the chain (libpq's rule), so sqlx is told verify-ca.
+            ("sslmode".into(), "verify-ca".into()),
+            ("sslrootcert".into(), pem(&ca.pem())),
+            ("sslcert".into(), pem(&client.cert)),
+            ("sslkey".into(), pem(&client.key)),
+        ]
+    );
+    assert_eq!(p.tls.mode, "ssl.mode require");
+    // The same through a URL, with another parameter kept.
+    let yaml = format!(
+        "storage:\n  type: postgres\n  config:\n    url: \"postgres://u@db/x?application_name=gh&sslmode=require&sslrootcert={}\"\n",
+        ca.pem().display()
+    );
+    let p = pg(&with_storage(&yaml)).unwrap();
+    assert_eq!(
+        p.url.expose(),
+        format!(
+            "postgres://u@db/x?application_name=gh&sslmode=verify-ca&sslrootcert={}",
+            form_urlencoded::byte_serialize(pem(&ca.pem()).as_bytes()).collect::<String>()
+        )
+    );
 }
 
 #[test]
 fn postgres_mistakes_are_named() {
     let cases = [
-        ("    host: h\n    user: u\n", "storage.config.ssl.mode"),
         (
-            "    host: h\n    user: u\n    ssl: {mode: require}\n",
+            "    host: h\n    user: u\n    ssl: {mode: prefer}\n",
             "storage.config.ssl.mode",
+        ),
+        (
+            "    host: /run/postgresql\n    user: u\n",
+            "storage.config.ssl.mode",
+        ),
+        (
+            "    host: h\n    user: u\n    ssl: {mode: verify-ca, caFile: /no/such/ca.pem}\n",
+            "storage.config.ssl.caFile: cannot read",
+        ),
+        (
+            "    url: postgres://h/x?sslmode=verify-full&sslcert=/c.pem\n",
+            "storage.config.url: sslkey: missing",
         ),
         (
             "    host: h\n    user: u\n    ssl: {mode: disable, caFile: /ca.pem}\n",
@@ -627,10 +691,24 @@ fn telemetry_listener_is_optional_validated_and_separate() {
     );
     let profiling = format!("{}telemetry:\n  enableProfiling: true\n", base());
     assert!(
-        err(&profiling).contains("telemetry.enableProfiling: not supported"),
+        err(&profiling).starts_with("telemetry.enableProfiling: true is not supported")
+            && err(&profiling).contains("pprof"),
         "{}",
         err(&profiling)
     );
+    // Dex's default asks for nothing: accepted, as a boolean or a string.
+    for off in ["false", "\"false\"", "\"False\""] {
+        let yaml = format!("{}telemetry:\n  enableProfiling: {off}\n", base());
+        assert!(Config::from_yaml(&yaml).is_ok(), "{off}: {}", err(&yaml));
+    }
+    for bad in ["\"TRUE\"", "\"yes\"", "1", "[true]"] {
+        let yaml = format!("{}telemetry:\n  enableProfiling: {bad}\n", base());
+        assert!(
+            err(&yaml).starts_with("telemetry.enableProfiling"),
+            "{bad}: {}",
+            err(&yaml)
+        );
+    }
 }
 
 #[test]
@@ -785,12 +863,20 @@ fn mysql_storage_with_dex_keys() {
     assert!(!format!("{m:?}").contains("p@ss"), "password in Debug");
     for (config, expected) in [
         (
-            "    database: dex\n    user: u\n",
+            "    database: dex\n    user: u\n    ssl: {mode: verify-full}\n",
             "storage.config.ssl.mode",
         ),
         (
-            "    database: dex\n    user: u\n    ssl: {mode: \"true\"}\n",
+            "    database: dex\n    user: u\n    ssl: {mode: skip-verify, caFile: /ca.pem}\n",
             "storage.config.ssl.mode",
+        ),
+        (
+            "    database: dex\n    user: u\n    ssl: {caFile: /no/such/ca.pem}\n",
+            "storage.config.ssl.caFile: cannot read",
+        ),
+        (
+            "    database: dex\n    user: u\n    ssl: {certFile: /c.pem}\n",
+            "storage.config.ssl.keyFile: missing",
         ),
         (
             "    user: u\n    ssl: {mode: \"false\"}\n",
@@ -815,6 +901,28 @@ fn mysql_storage_with_dex_keys() {
             err(&with(config))
         );
     }
+    // Dex's default mode ("true"): chain and name, against the system's CAs.
+    let c = Config::from_yaml(&with("    host: db\n    database: dex\n    user: u\n")).unwrap();
+    let StorageConfig::Mysql(m) = &c.storage else {
+        panic!()
+    };
+    assert_eq!(
+        m.url.expose(),
+        "mysql://u@db:3306/dex?ssl-mode=verify_identity"
+    );
+    let c = Config::from_yaml(&with(
+        "    host: db\n    database: dex\n    user: u\n    ssl: {mode: skip-verify}\n",
+    ))
+    .unwrap();
+    let StorageConfig::Mysql(m) = &c.storage else {
+        panic!()
+    };
+    assert!(
+        m.url.expose().ends_with("?ssl-mode=required"),
+        "{}",
+        m.url.expose()
+    );
+    assert!(m.tls.warning().is_some());
     let yaml = base().replace("type: sqlite3", "type: etcd");
     assert!(err(&yaml).contains("postgres"), "{}", err(&yaml));
 }

@@ -97,6 +97,7 @@ fn issuer(raw: Option<String>) -> Result<Issuer, ConfigError> {
 
 /// `telemetry.http`: optional; when given, a second listener for `/metrics` and `/healthz`.
 fn telemetry_addr(raw: Option<RawTelemetry>, web: &Web) -> Result<Option<String>, ConfigError> {
+    profiling(raw.as_ref().and_then(|t| t.enable_profiling.as_ref()))?;
     let Some(text) = raw.and_then(|t| t.http).filter(|s| !s.trim().is_empty()) else {
         return Ok(None);
     };
@@ -108,6 +109,35 @@ fn telemetry_addr(raw: Option<RawTelemetry>, web: &Web) -> Result<Option<String>
         ));
     }
     Ok(Some(addr))
+}
+
+/// `telemetry.enableProfiling`: `false` (Dex's default) asks for nothing and is accepted.
+/// `true` is refused: Dex serves Go's pprof (`/debug/pprof/…`: CPU and heap profiles of a Go
+/// runtime, read by `go tool pprof`), which has no counterpart in a Rust binary; a sampling
+/// profiler inside the broker would be new attack surface on the metrics listener, and `perf`
+/// on the host profiles it without one.
+fn profiling(raw: Option<&BoolOrString>) -> Result<(), ConfigError> {
+    let on = match raw {
+        None | Some(BoolOrString::Bool(false)) => false,
+        Some(BoolOrString::Bool(true)) => true,
+        Some(BoolOrString::Text(t)) => match t.trim().to_ascii_lowercase().as_str() {
+            "false" | "" => false,
+            "true" => true,
+            other => {
+                return Err(ConfigError::key(
+                    "telemetry.enableProfiling",
+                    format!("{other:?} is not true or false"),
+                ))
+            }
+        },
+    };
+    if on {
+        return Err(ConfigError::key(
+            "telemetry.enableProfiling",
+            "true is not supported: Dex's Go pprof endpoints (/debug/pprof) have no counterpart              in this broker; remove it or set false, and profile the process with perf instead",
+        ));
+    }
+    Ok(())
 }
 
 fn duration(path: &str, raw: Option<String>, default: Duration) -> Result<Duration, ConfigError> {

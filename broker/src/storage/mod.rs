@@ -36,6 +36,14 @@ pub type UnixTime = i64;
 pub enum StorageError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The first connection at start failed: which database, and the TLS mode (a refused
+    /// certificate reads better next to the mode that refused it).
+    #[error("cannot connect to {database} (storage.config.{tls}): {source}")]
+    Connect {
+        database: String,
+        tls: String,
+        source: sqlx::Error,
+    },
     #[error("database migration failed: {0}")]
     Migration(String),
     #[error("stored record is corrupt: {0}")]
@@ -48,7 +56,10 @@ impl StorageError {
     /// True when the database could not be reached or answered with an error: the request may
     /// succeed later (503), as opposed to corrupt data.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, StorageError::Database(_))
+        matches!(
+            self,
+            StorageError::Database(_) | StorageError::Connect { .. }
+        )
     }
 }
 

@@ -11,6 +11,7 @@
 //! so these helpers work from plain and from `#[tokio::test]` tests alike.
 
 mod private_cluster;
+pub mod tls;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -20,7 +21,7 @@ use anyhow::{anyhow, Context, Result};
 use sqlx::Connection;
 use url::Url;
 
-pub use private_cluster::PrivateCluster;
+pub use private_cluster::{ClusterOptions, ClusterTls, PrivateCluster};
 
 /// Which PostgreSQL the shared server came from (for test output).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,14 +70,7 @@ fn find_server() -> Result<Server> {
     }
     let cluster = PrivateCluster::start()?;
     let admin_url = cluster.admin_url();
-    // Statics are never dropped: stop the cluster when the process exits.
-    let mut guard = EXIT_CLUSTERS.lock().map_err(|_| anyhow!("poisoned"))?;
-    guard.push(cluster);
-    drop(guard);
-    // SAFETY: registers a plain extern "C" function; it only runs pg_ctl.
-    unsafe {
-        libc::atexit(stop_clusters_at_exit);
-    }
+    stop_at_exit(cluster)?;
     Ok(Server {
         admin_url,
         source: Source::PrivateCluster,
@@ -84,10 +78,35 @@ fn find_server() -> Result<Server> {
 }
 
 static EXIT_CLUSTERS: Mutex<Vec<PrivateCluster>> = Mutex::new(Vec::new());
+static EXIT_DIRS: Mutex<Vec<tempfile::TempDir>> = Mutex::new(Vec::new());
+static EXIT_HOOK: std::sync::Once = std::sync::Once::new();
+
+/// Removes `dir` when the process exits (after the clusters are stopped).
+pub(crate) fn remove_at_exit(dir: tempfile::TempDir) -> Result<()> {
+    EXIT_DIRS.lock().map_err(|_| anyhow!("poisoned"))?.push(dir);
+    Ok(())
+}
+
+/// Keeps `cluster` running until the process exits (statics are never dropped), then stops it.
+pub(crate) fn stop_at_exit(cluster: PrivateCluster) -> Result<()> {
+    let mut guard = EXIT_CLUSTERS.lock().map_err(|_| anyhow!("poisoned"))?;
+    guard.push(cluster);
+    drop(guard);
+    EXIT_HOOK.call_once(|| {
+        // SAFETY: registers a plain extern "C" function; it only runs pg_ctl.
+        unsafe {
+            libc::atexit(stop_clusters_at_exit);
+        }
+    });
+    Ok(())
+}
 
 extern "C" fn stop_clusters_at_exit() {
     if let Ok(mut clusters) = EXIT_CLUSTERS.lock() {
         clusters.clear();
+    }
+    if let Ok(mut dirs) = EXIT_DIRS.lock() {
+        dirs.clear();
     }
 }
 

@@ -1,5 +1,6 @@
 //! The fallback server: a private cluster made with Debian's `initdb` in a temporary folder and
-//! run with `pg_ctl` on a free port (as an unprivileged user when we are root).
+//! run with `pg_ctl` on a free port (as an unprivileged user when we are root); optionally with
+//! TLS (`ssl=on`, a certificate from the test CA) and leading `pg_hba.conf` lines.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -23,9 +24,31 @@ pub struct PrivateCluster {
     _dir: tempfile::TempDir,
 }
 
+/// TLS for a [`PrivateCluster`]: the server's certificate and key, and the CA its clients'
+/// certificates must chain to (for `cert` lines in `pg_hba.conf`).
+#[derive(Debug, Clone)]
+pub struct ClusterTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub client_ca: PathBuf,
+}
+
+/// How a [`PrivateCluster`] differs from the plain trust-everyone one.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterOptions {
+    pub tls: Option<ClusterTls>,
+    /// Lines put before initdb's own `pg_hba.conf` (the first matching line decides).
+    pub hba_first: Vec<String>,
+}
+
 impl PrivateCluster {
     /// Creates and starts a cluster with trust authentication for user `postgres`.
     pub fn start() -> Result<Self> {
+        Self::start_with(ClusterOptions::default())
+    }
+
+    /// [`PrivateCluster::start`] with TLS and/or extra `pg_hba.conf` lines.
+    pub fn start_with(options: ClusterOptions) -> Result<Self> {
         let bin = debian_bin_dir()?;
         let dir = tempfile::Builder::new()
             .prefix("gatehouse-pg-")
@@ -47,6 +70,17 @@ impl PrivateCluster {
             "UTF8",
         ]);
         run(initdb, run_as, "initdb")?;
+        if let Some(tls) = &options.tls {
+            configure_tls(dir.path(), &data, tls, run_as)?;
+        }
+        if !options.hba_first.is_empty() {
+            let hba = data.join("pg_hba.conf");
+            let old = std::fs::read_to_string(&hba).context("reading pg_hba.conf")?;
+            let mut new = options.hba_first.join("\n");
+            new.push('\n');
+            new.push_str(&old);
+            std::fs::write(&hba, new).context("writing pg_hba.conf")?;
+        }
         let cluster = Self {
             bin,
             data,
@@ -122,6 +156,35 @@ impl Drop for PrivateCluster {
             .args(["-m", "immediate", "-w", "stop"]);
         let _ = run(cmd, self.run_as, "pg_ctl stop");
     }
+}
+
+/// Copies the server's files next to the data folder, owned by the server's user and private
+/// (PostgreSQL refuses a key others may read), and turns `ssl` on.
+fn configure_tls(
+    dir: &Path,
+    data: &Path,
+    tls: &ClusterTls,
+    run_as: Option<(u32, u32)>,
+) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut lines = String::from("\nssl = on\n");
+    for (from, name, setting) in [
+        (&tls.cert, "server.crt", "ssl_cert_file"),
+        (&tls.key, "server.key", "ssl_key_file"),
+        (&tls.client_ca, "client-ca.crt", "ssl_ca_file"),
+    ] {
+        let to = dir.join(name);
+        std::fs::copy(from, &to).with_context(|| format!("copying {}", from.display()))?;
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600))?;
+        if let Some((uid, gid)) = run_as {
+            chown(&to, uid, gid)?;
+        }
+        lines.push_str(&format!("{setting} = '{}'\n", to.display()));
+    }
+    let conf = data.join("postgresql.conf");
+    let mut text = std::fs::read_to_string(&conf).context("reading postgresql.conf")?;
+    text.push_str(&lines);
+    std::fs::write(&conf, text).context("writing postgresql.conf")
 }
 
 /// `/usr/lib/postgresql/<newest>/bin`, where Debian installs the server binaries.

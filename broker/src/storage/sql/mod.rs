@@ -15,6 +15,10 @@ mod rows;
 mod sessions;
 mod sqlite;
 mod throttle;
+#[cfg(test)]
+mod tls_mysql_tests;
+#[cfg(test)]
+mod tls_postgres_tests;
 
 use std::sync::Once;
 

@@ -19,13 +19,13 @@ impl SqlStorage {
                 Ok(())
             })
         });
-        let pool = options.connect(config.url.expose()).await?;
+        let pool = super::postgres::connect(options, config).await?;
         let storage = SqlStorage {
             pool,
             backend: Backend::Mysql,
         };
         storage.migrate().await?;
-        tracing::info!(database = %config.display, "opened MySQL storage");
+        tracing::info!(database = %config.display, tls = %config.tls.mode, "opened MySQL storage");
         Ok(storage)
     }
 }
@@ -47,6 +47,7 @@ mod tests {
             max_open_conns: 10,
             max_idle_conns: None,
             conn_max_lifetime: None,
+            tls: crate::config::DbTls::off(),
         }
     }
 

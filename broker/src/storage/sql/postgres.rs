@@ -5,10 +5,11 @@
 use std::time::Duration;
 
 use sqlx::any::AnyPoolOptions;
+use sqlx::AnyPool;
 
 use super::{Backend, SqlStorage};
 use crate::config::PostgresConfig;
-use crate::storage::Result;
+use crate::storage::{Result, StorageError};
 
 /// How long an idle connection is kept when `maxIdleConns` is 0 (Go closes them at once).
 const SHORT_IDLE: Duration = Duration::from_secs(1);
@@ -32,15 +33,31 @@ impl SqlStorage {
     /// Connects, then migrates the schema (one replica at a time).
     pub async fn open_postgres(config: &PostgresConfig) -> Result<Self> {
         SqlStorage::install_drivers();
-        let pool = pool_options(config).connect(config.url.expose()).await?;
+        let pool = connect(pool_options(config), config).await?;
         let storage = SqlStorage {
             pool,
             backend: Backend::Postgres,
         };
         storage.migrate().await?;
-        tracing::info!(database = %config.display, "opened PostgreSQL storage");
+        tracing::info!(database = %config.display, tls = %config.tls.mode, "opened PostgreSQL storage");
         Ok(storage)
     }
+}
+
+/// Opens the pool (its first connection), warning first when the server will not be fully
+/// checked. The URL holds the password: only `display` and the mode reach logs and errors.
+pub(super) async fn connect(options: AnyPoolOptions, config: &PostgresConfig) -> Result<AnyPool> {
+    if let Some(warning) = config.tls.warning() {
+        tracing::warn!(database = %config.display, "{warning}");
+    }
+    options
+        .connect(config.url.expose())
+        .await
+        .map_err(|source| StorageError::Connect {
+            database: config.display.clone(),
+            tls: config.tls.mode.clone(),
+            source,
+        })
 }
 
 #[cfg(test)]
@@ -60,6 +77,7 @@ mod tests {
             max_open_conns: 10,
             max_idle_conns: None,
             conn_max_lifetime: None,
+            tls: crate::config::DbTls::off(),
         }
     }
 
