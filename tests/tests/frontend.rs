@@ -135,7 +135,7 @@ fn every_page(f: &Fixture) -> (Value, Vec<(&'static str, u64)>) {
         {"name": "error", "goto": format!("{issuer}/auth?client_id=nobody")},
         {"name": "chooser", "goto": auth},
         {"name": "login", "click": "Log in with Email"},
-        {"name": "login-failed", "fill": {"Email": ADMIN.email, "Password": "wrong"}, "submit": "Sign in"},
+        {"name": "login-failed", "fill": {"Email Address": ADMIN.email, "Password": "wrong"}, "submit": "Sign in"},
         {"name": "approval", "fill": {"Password": ADMIN.password}, "submit": "Sign in"},
         {"name": "device", "goto": format!("{issuer}/device")},
         {"name": "device-wrong-code", "fill": {"Code": "BCDF-GHJK"}, "submit": "Continue"},
@@ -144,7 +144,7 @@ fn every_page(f: &Fixture) -> (Value, Vec<(&'static str, u64)>) {
         {"name": "not-allowed", "click": "Log in with Upstream OIDC"},
         {"name": "chooser-third", "goto": auth},
         {"name": "login-bob", "click": "Log in with Email"},
-        {"name": "throttled", "fill": {"Email": BOB.email, "Password": "wrong"}, "submit": "Sign in",
+        {"name": "throttled", "fill": {"Email Address": BOB.email, "Password": "wrong"}, "submit": "Sign in",
          "repeat_until_status": 429},
     ]);
     let expected = vec![

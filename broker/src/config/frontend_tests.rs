@@ -5,7 +5,7 @@ use crate::config::Config;
 
 fn yaml(frontend: &str) -> String {
     format!(
-        "issuer: http://127.0.0.1:5556/dex\nstorage:\n  type: memory\nweb:\n  http: 127.0.0.1:5556\nfrontend:\n{frontend}"
+        "issuer: http://127.0.0.1:5556/dex\nstorage:\n  type: memory\nweb:\n  http: 127.0.0.1:5556\nenablePasswordDB: true\nfrontend:\n{frontend}"
     )
 }
 
@@ -34,7 +34,7 @@ fn web_dir(themes: &[&str]) -> tempfile::TempDir {
 #[test]
 fn no_block_gives_dex_defaults_with_our_name() {
     let c = Config::from_yaml(
-        "issuer: http://127.0.0.1:5556/dex\nstorage:\n  type: memory\nweb:\n  http: 127.0.0.1:5556\n",
+        "issuer: http://127.0.0.1:5556/dex\nstorage:\n  type: memory\nweb:\n  http: 127.0.0.1:5556\nenablePasswordDB: true\n",
     )
     .unwrap();
     assert_eq!(c.frontend.issuer_name, "Gatehouse");
@@ -91,7 +91,7 @@ fn theme_names_that_are_paths_are_refused() {
         ".hidden",
         "dark%2f..",
         "x\\y",
-        "\u{0}",
+        "a b",
     ] {
         let e = err(&format!(
             "  theme: {}\n",
