@@ -118,6 +118,10 @@ fn serve(path: &Path) -> anyhow::Result<()> {
 
 fn check_config(path: &Path) -> anyhow::Result<()> {
     let (config, connectors) = load(path)?;
+    // What `serve` logs at start as warnings (settings accepted but not used as written).
+    for warning in &config.warnings {
+        eprintln!("WARNING: {warning}");
+    }
     for warning in gatehouse_broker::connector::warnings(&connectors) {
         eprintln!("WARNING: {warning}");
     }

@@ -167,11 +167,13 @@ fn logo_is_shown_escaped_and_let_in_by_the_page_policy() {
         .to_str()
         .unwrap()
         .to_string();
-    assert!(csp.contains("img-src https://cdn.example;"), "{csp}");
+    assert!(csp.contains("img-src 'self' https://cdn.example;"), "{csp}");
     assert!(csp.starts_with("default-src 'none'"), "{csp}");
     let html = page.text().unwrap();
     assert!(
-        html.contains(r#"<img class="logo" src="https://cdn.example/logo.png?a=1&amp;b="#),
+        html.contains(
+            r#"<img class="theme-client-logo" src="https://cdn.example/logo.png?a=1&amp;b="#
+        ),
         "{html}"
     );
     assert!(

@@ -9,6 +9,7 @@ mod db_tls;
 mod duration;
 mod env_expand;
 mod error;
+mod frontend;
 mod grant_types;
 mod grpc;
 mod listen_addr;
@@ -33,6 +34,7 @@ pub use db_tls::{ClientPair, DbTls, Verify as DbVerify};
 pub use duration::parse_go_duration;
 pub use env_expand::expand_value as expand_env_value;
 pub use error::ConfigError;
+pub use frontend::{Frontend, Logo, WebDir, BUILTIN_THEMES};
 pub use grant_types::{GrantType, GrantTypes, DEVICE_CODE, TOKEN_EXCHANGE};
 pub use grpc::{GrpcConfig, GrpcTls};
 pub use password_hash::{decode_bcrypt_hash, BcryptHash};
@@ -73,6 +75,8 @@ pub struct Config {
     pub connectors: Vec<ConnectorEntry>,
     /// Dex's gRPC administration API (`grpc:`), when configured.
     pub grpc: Option<GrpcConfig>,
+    /// `frontend:`: the pages' name, logo and theme, and the user's static/theme files.
+    pub frontend: Frontend,
     /// Settings accepted but not served as written, logged at start (e.g. `responseTypes: [token]`).
     pub warnings: Vec<String>,
 }

@@ -22,6 +22,7 @@ pub struct RawConfig {
     pub telemetry: Option<RawTelemetry>,
     pub grpc: Option<super::grpc::RawGrpc>,
     pub signer: Option<super::signer::RawSigner>,
+    pub frontend: Option<super::frontend::RawFrontend>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -183,6 +183,15 @@ const CONNECTOR: Shape = Shape::Object(&[
     ("grantTypes", Shape::List(&Shape::Scalar)),
 ]);
 
+/// Dex's `frontend` (its `server.WebConfig`); `extra`'s keys are the user's own.
+const FRONTEND: Shape = Shape::Object(&[
+    ("dir", Shape::Scalar),
+    ("logoURL", Shape::Scalar),
+    ("issuer", Shape::Scalar),
+    ("theme", Shape::Scalar),
+    ("extra", Shape::Opaque),
+]);
+
 /// The whole config file.
 pub const ROOT: Shape = Shape::Object(&[
     ("issuer", Shape::Scalar),
@@ -198,10 +207,7 @@ pub const ROOT: Shape = Shape::Object(&[
     ("telemetry", TELEMETRY),
     ("grpc", GRPC),
     ("signer", SIGNER),
-    (
-        "frontend",
-        Shape::Unsupported("frontend theming is not supported yet"),
-    ),
+    ("frontend", FRONTEND),
 ]);
 
 /// Returns a copy of `value` whose keys are spelled canonically, or the first bad key.

@@ -44,6 +44,7 @@ pub fn validate(raw: RawConfig, env: Env) -> Result<Config, ConfigError> {
         env,
         &mut warnings,
     )?;
+    let frontend = super::frontend::frontend(raw.frontend, &mut warnings)?;
     if !static_passwords.is_empty() && !enable_password_db {
         return Err(ConfigError::key(
             "staticPasswords",
@@ -65,6 +66,7 @@ pub fn validate(raw: RawConfig, env: Env) -> Result<Config, ConfigError> {
         telemetry_addr,
         connectors,
         grpc,
+        frontend,
         warnings,
     })
 }

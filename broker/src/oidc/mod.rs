@@ -1,6 +1,7 @@
 //! The provider's HTTP endpoints, all under the issuer's path.
 
 mod approval;
+mod assets;
 mod authorize;
 // Public for the fuzz targets (fuzz/): the parsers of what clients send.
 pub mod browser_binding;
@@ -97,7 +98,17 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/healthz", get(health::healthz))
         .route("/saml/{connector}/metadata", get(saml::metadata))
-        .with_state(state.clone());
+        .route("/static/{*path}", get(assets::static_file))
+        .route("/theme/{*path}", get(assets::theme_file))
+        .with_state(state.clone())
+        // Every page gets the configured name, logo and theme (`frontend:`).
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(crate::web::Branding::new(
+                &state.config.frontend,
+                &state.config.issuer.path,
+            )),
+            crate::web::brand_pages,
+        ));
     let path = state.config.issuer.path.clone();
     if path.is_empty() {
         routes

@@ -1,7 +1,8 @@
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::{escape, html_response};
+use super::escape;
+use super::layout::Page;
 
 /// "<client> wants to …" with approve and deny buttons, and the client's logo when it has one
 /// (`logo`: an absolute http(s) URL, see `crate::config::web_url`).
@@ -19,7 +20,7 @@ pub fn approval_page(
         .map(|u| u.origin().ascii_serialization());
     let logo_img = match (logo, &logo_origin) {
         (Some(src), Some(_)) => format!(
-            r#"<img class="logo" src="{}" alt="" width="64" height="64">"#,
+            r#"<img class="theme-client-logo" src="{}" alt="" width="64" height="64">"#,
             escape(src)
         ),
         _ => String::new(),
@@ -30,32 +31,26 @@ pub fn approval_page(
         .map(|d| format!("<li>{}</li>", escape(&d)))
         .collect();
     let body = format!(
-        r#"{logo_img}<h1>Grant access</h1>
+        r#"{logo_img}<h1 class="theme-heading">Grant access</h1>
 <p><strong>{client}</strong> would like to:</p><ul>{items}</ul>
-<p class="muted">Signed in as {user}</p>
+<p class="dex-subtle-text">Signed in as {user}</p>
 <form method="post" action="{action}">
 <input type="hidden" name="req" value="{req}">
-<button type="submit" name="approval" value="approve" autofocus>Grant access</button>
-<button type="submit" name="approval" value="deny" class="secondary">Cancel</button>
+<button type="submit" name="approval" value="approve" class="dex-btn theme-btn--primary" autofocus>Grant access</button>
+<button type="submit" name="approval" value="deny" class="dex-btn theme-btn--secondary">Cancel</button>
 </form>"#,
         client = escape(client_name),
         user = escape(user),
         action = escape(action),
         req = escape(request_id),
     );
-    let mut response = html_response(StatusCode::OK, "Grant access", &body);
+    let page = Page::new("Grant access", body);
     // The page's policy loads nothing from elsewhere; the logo's origin is let in for images.
-    if let Some(origin) = logo_origin {
-        let policy = format!(
-            "default-src 'none'; style-src 'unsafe-inline'; img-src {origin}; frame-ancestors 'none'"
-        );
-        if let Ok(v) = HeaderValue::from_str(&policy) {
-            response
-                .headers_mut()
-                .insert(header::CONTENT_SECURITY_POLICY, v);
-        }
+    match logo_origin {
+        Some(origin) => page.allow_images_from(origin),
+        None => page,
     }
-    response
+    .respond(StatusCode::OK)
 }
 
 fn scope_description(scope: &str) -> Option<String> {

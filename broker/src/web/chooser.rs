@@ -14,7 +14,7 @@ pub fn chooser_page(links: &[ConnectorLink]) -> Response {
         .iter()
         .map(|l| {
             format!(
-                "<a class=\"button\" href=\"{}\">Log in with {}</a>",
+                "<a class=\"dex-btn theme-btn-provider\" href=\"{}\">Log in with {}</a>",
                 escape(&l.href),
                 escape(&l.name)
             )
@@ -23,6 +23,6 @@ pub fn chooser_page(links: &[ConnectorLink]) -> Response {
     html_response(
         StatusCode::OK,
         "Log in",
-        &format!("<h1>Log in to continue</h1>{items}"),
+        &format!("<h1 class=\"theme-heading\">Log in to continue</h1>{items}"),
     )
 }

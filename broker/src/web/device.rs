@@ -14,15 +14,20 @@ pub fn device_code_page(
     error: Option<&str>,
 ) -> Response {
     let error = error
-        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
+        .map(|e| {
+            format!(
+                "<p class=\"dex-error-box\" role=\"alert\">{}</p>",
+                escape(e)
+            )
+        })
         .unwrap_or_default();
     let body = format!(
-        r#"<h1>Connect a device</h1>{error}
-<p>Enter the code the device shows you.</p>
+        r#"<h1 class="theme-heading">Connect a device</h1>{error}
+<p id="user_code_hint">Enter the code the device shows you.</p>
 <form method="post" action="{action}">
-<label for="user_code">Code</label>
-<input type="text" id="user_code" name="user_code" value="{code}" autocomplete="off" autocapitalize="characters" spellcheck="false" maxlength="32" required autofocus>
-<button type="submit">Continue</button>
+<label for="user_code" class="theme-form-label">Code</label>
+<input type="text" id="user_code" name="user_code" value="{code}" class="theme-form-input theme-user-code" aria-describedby="user_code_hint" autocomplete="off" autocapitalize="characters" spellcheck="false" maxlength="32" required autofocus>
+<button type="submit" class="dex-btn theme-btn--primary">Continue</button>
 </form>"#,
         action = escape(action),
         code = escape(code),
@@ -33,7 +38,7 @@ pub fn device_code_page(
 /// After the user approved: the device receives its tokens on its next poll.
 pub fn device_approved_page(client_name: &str) -> Response {
     let body = format!(
-        "<h1>Device connected</h1><p><strong>{}</strong> is now signed in. You can close this \
+        "<h1 class=\"theme-heading\">Device connected</h1><p><strong>{}</strong> is now signed in. You can close this \
          window and return to your device.</p>",
         escape(client_name)
     );
@@ -45,6 +50,6 @@ pub fn device_denied_page() -> Response {
     html_response(
         StatusCode::OK,
         "Device not connected",
-        "<h1>Device not connected</h1><p>You refused access. The device will not be signed in.</p>",
+        "<h1 class=\"theme-heading\">Device not connected</h1><p>You refused access. The device will not be signed in.</p>",
     )
 }

@@ -6,7 +6,7 @@ use super::{escape, html_response};
 /// An error shown to the user (never a redirect: used when the client cannot be trusted).
 pub fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
     let body = format!(
-        "<h1>{}</h1><p class=\"error\">{}</p><p class=\"muted\">Go back to the application and sign in again.</p>",
+        "<h1 class=\"theme-heading\">{}</h1><p class=\"dex-error-box\">{}</p><p class=\"dex-subtle-text\">Go back to the application and sign in again.</p>",
         escape(title),
         escape(detail)
     );

@@ -16,17 +16,22 @@ pub struct LoginForm<'a> {
 pub fn login_page(status: StatusCode, form: &LoginForm<'_>) -> Response {
     let error = form
         .error
-        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
+        .map(|e| {
+            format!(
+                "<p class=\"dex-error-box\" role=\"alert\">{}</p>",
+                escape(e)
+            )
+        })
         .unwrap_or_default();
     let body = format!(
-        r#"<h1>Sign in</h1>{error}
+        r#"<h1 class="theme-heading">Sign in</h1>{error}
 <form method="post" action="{action}">
 <input type="hidden" name="req" value="{req}">
-<label for="login">{prompt}</label>
-<input type="{kind}" id="login" name="login" value="{login}" autocomplete="username" required{autofocus_login}>
-<label for="password">Password</label>
-<input type="password" id="password" name="password" autocomplete="current-password" required{autofocus_password}>
-<button type="submit">Sign in</button>
+<label for="login" class="theme-form-label">{prompt}</label>
+<input type="{kind}" id="login" name="login" value="{login}" class="theme-form-input" autocomplete="username" required{autofocus_login}>
+<label for="password" class="theme-form-label">Password</label>
+<input type="password" id="password" name="password" class="theme-form-input" autocomplete="current-password" required{autofocus_password}>
+<button type="submit" class="dex-btn theme-btn--primary">Sign in</button>
 </form>"#,
         action = escape(form.action),
         req = escape(form.request_id),

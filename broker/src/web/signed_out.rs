@@ -8,6 +8,6 @@ pub fn signed_out_page() -> Response {
     html_response(
         StatusCode::OK,
         "Signed out",
-        "<h1>You are signed out</h1><p>You can close this window, or go back to the application to sign in again.</p>",
+        "<h1 class=\"theme-heading\">You are signed out</h1><p>You can close this window, or go back to the application to sign in again.</p>",
     )
 }

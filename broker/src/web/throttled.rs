@@ -22,7 +22,7 @@ pub fn throttled_page(retry_after_secs: i64, until_unix: Option<i64>) -> Respons
         s => format!("{} minutes", (s + 59) / 60),
     };
     let body = format!(
-        "<h1>Too many sign-in attempts</h1><p class=\"error\" role=\"alert\">Please wait and try again in {}{}.</p><p class=\"muted\">Repeated failed sign-ins slow down further attempts for this account and this network.</p>",
+        "<h1 class=\"theme-heading\">Too many sign-in attempts</h1><p class=\"dex-error-box\" role=\"alert\">Please wait and try again in {}{}.</p><p class=\"dex-subtle-text\">Repeated failed sign-ins slow down further attempts for this account and this network.</p>",
         escape(&wait),
         escape(&at)
     );

@@ -2,7 +2,7 @@
 //
 //   node chooser.mjs URL SCREENSHOT.png
 //
-// Prints `{"status", "title", "buttons": [text of each .button link], "url"}` and saves a
+// Prints `{"status", "title", "buttons": [text of each connector link], "url"}` and saves a
 // full-page screenshot. playwright-core only drives the browser; the browser is
 // /usr/bin/chromium from apt (CHROMIUM overrides the path).
 import { launchChromium } from './launch.mjs';
@@ -17,7 +17,7 @@ const browser = await launchChromium();
 try {
   const page = await browser.newPage();
   const response = await page.goto(url, { waitUntil: 'load', timeout: 20000 });
-  const buttons = await page.locator('a.button').allInnerTexts();
+  const buttons = await page.locator('a.theme-btn-provider').allInnerTexts();
   await page.screenshot({ path: screenshot, fullPage: true });
   console.log(JSON.stringify({
     status: response?.status() ?? 0,
