@@ -17,8 +17,11 @@ fn u32_at(buf: &[u8], at: usize) -> Result<usize, Malformed> {
     Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
 }
 
+/// One header as the host wrote it: name and value, borrowed from the buffer.
+pub type Pair<'a> = (&'a [u8], &'a [u8]);
+
 /// Every `(name, value)` of the map, in the host's order; an empty buffer is an empty map.
-pub fn parse(buf: &[u8]) -> Result<Vec<(&[u8], &[u8])>, Malformed> {
+pub fn parse(buf: &[u8]) -> Result<Vec<Pair<'_>>, Malformed> {
     if buf.is_empty() {
         return Ok(Vec::new());
     }

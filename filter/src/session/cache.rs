@@ -50,7 +50,6 @@ impl Key {
 /// A verified session as the cache holds it, with a slot for the request headers the engine
 /// derives from it: built on the first request, reused by every later one (the groups header
 /// of a 150-group session is 2.7 KB, rebuilt per request it was the largest cost left).
-#[derive(Debug)]
 pub struct Opened {
     pub session: Session,
     pub headers: OnceCell<Rc<[(&'static str, String)]>>,
@@ -62,6 +61,15 @@ impl Opened {
             session,
             headers: OnceCell::new(),
         }
+    }
+}
+
+impl std::fmt::Debug for Opened {
+    // The headers may carry the access token (`pass_access_token`): never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opened")
+            .field("session", &self.session)
+            .finish_non_exhaustive()
     }
 }
 
