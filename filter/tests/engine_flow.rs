@@ -815,6 +815,22 @@ fn forged_identity_headers_and_ambiguous_paths_are_refused_on_every_route() {
             assert!(matches!(ev, Event::Refused(ref why) if why.contains("X_Auth_Request_Groups")));
         }
     }
+    // A header the filter reads that is not UTF-8 (the glue names it): refused the same way,
+    // on every route, with or without a session.
+    for path in ["/public/x", "/app", "/oauth2/callback?code=a&state=b"] {
+        for cookie in [None, Some(session.as_str())] {
+            let req = Request {
+                unreadable: Some("Cookie"),
+                ..get(path, cookie)
+            };
+            let (out, ev) = engine.on_request(&req, Some(&p), NOW);
+            assert!(
+                matches!(out, Outcome::Respond(ref r) if r.status == 400),
+                "{path}"
+            );
+            assert!(matches!(ev, Event::Refused(ref why) if why.contains("not UTF-8")));
+        }
+    }
     for path in [
         "/admin/x%2F..%2F..%2Fpublic",
         "/public/%2e%2e/app",

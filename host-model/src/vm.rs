@@ -40,6 +40,9 @@ impl Vm {
         state: HostState,
     ) -> Result<Vm, Failure> {
         let mut store = Store::new(engine, state);
+        // An engine that meters fuel (examples/guest_cost.rs counts instructions) starts with
+        // all of it; on any other engine this is refused and changes nothing.
+        let _ = store.set_fuel(u64::MAX);
         let instance = linker
             .instantiate(&mut store, module)
             .context("instantiating the filter")
@@ -81,6 +84,12 @@ impl Vm {
             ));
         }
         Ok(vm)
+    }
+
+    /// The size of the filter's linear memory (its `memory` export), in bytes.
+    pub fn memory_bytes(&mut self) -> Option<usize> {
+        let memory = self.instance.get_memory(&mut self.store, "memory")?;
+        Some(memory.data_size(&self.store))
     }
 
     pub fn has(&mut self, name: &str) -> bool {

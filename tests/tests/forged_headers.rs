@@ -6,7 +6,7 @@
 //! hands names in the client's case and cannot remove a request header).
 
 use gatehouse_e2e::keys_loaded::start_with_keys;
-use gatehouse_e2e::raw_http::raw_get;
+use gatehouse_e2e::raw_http::{raw_get, raw_request, RawResponse};
 use gatehouse_e2e::{Browser, RecordedRequest, Stack, StackOptions, ADMIN};
 use serde_json::json;
 use url::Url;
@@ -186,4 +186,72 @@ fn the_session_cookie_never_reaches_the_upstream() {
     .unwrap();
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(stack.echo.requests().is_empty());
+}
+
+/// `GET path` with `headers` written as raw bytes (values may be any bytes HTTP allows).
+fn raw_bytes_get(port: u16, path: &str, headers: &[(&str, &[u8])]) -> RawResponse {
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n").into_bytes();
+    for (name, value) in headers {
+        request.extend(format!("{name}: ").as_bytes());
+        request.extend(*value);
+        request.extend(b"\r\n");
+    }
+    request.extend(b"Connection: close\r\n\r\n");
+    raw_request(port, &request).unwrap()
+}
+
+/// HTTP allows bytes above 0x7f in header values (obs-text, e.g. Latin-1). The SDK's header
+/// reader would panic on them and trap the worker's VM; the filter reads them as data: an
+/// unrelated header passes, a header the filter reads is refused (400), and the filter keeps
+/// serving either way.
+#[test]
+fn header_values_that_are_not_utf8_never_break_the_filter() {
+    let stack = stack(None);
+    let cookie = signed_in_cookie(&stack);
+    let port = stack.envoy.ports().listen;
+    let latin1: &[u8] = b"caf\xe9";
+    for round in 0..2 {
+        for (path, signed_in) in [("/public/x", false), ("/app", true)] {
+            let what = format!("round {round}, {path}");
+            let mut headers: Vec<(&str, &[u8])> =
+                vec![("accept", NAV.as_bytes()), ("x-note", latin1)];
+            if signed_in {
+                headers.push(("cookie", cookie.as_bytes()));
+            }
+            stack.echo.clear();
+            let r = raw_bytes_get(port, path, &headers);
+            assert_eq!(r.status, 200, "{what}: {}", r.body);
+            let seen = stack.echo.requests();
+            assert_eq!(seen.len(), 1, "{what}");
+            if signed_in {
+                assert_eq!(
+                    seen[0].header("x-auth-request-email"),
+                    Some(ADMIN.email),
+                    "{what}"
+                );
+            }
+            // The same byte in the Cookie header, which the filter reads: refused.
+            let mut bad_cookie = b"app=\xe9; ".to_vec();
+            bad_cookie.extend(cookie.as_bytes());
+            stack.echo.clear();
+            let r = raw_bytes_get(
+                port,
+                path,
+                &[("accept", NAV.as_bytes()), ("cookie", &bad_cookie)],
+            );
+            assert_eq!(r.status, 400, "{what}: {} {}", r.status, r.body);
+            assert!(
+                stack.echo.requests().is_empty(),
+                "{what}: reached the upstream"
+            );
+        }
+    }
+    // And a clean request after all that is served as before.
+    stack.echo.clear();
+    let r = raw_get(port, "/app", &[("accept", NAV), ("cookie", &cookie)]).unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        stack.echo.requests()[0].header("x-auth-request-email"),
+        Some(ADMIN.email)
+    );
 }

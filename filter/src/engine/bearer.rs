@@ -6,8 +6,7 @@ use std::rc::Rc;
 
 use crate::pages::Problem;
 use crate::provider::{KeySet, Provider};
-use crate::session::cache;
-use crate::session::Session;
+use crate::session::cache::Opened;
 use crate::token::exchange::BrokerCall;
 use crate::token::id_token::{self, Expect, TokenError};
 
@@ -42,9 +41,8 @@ impl Engine {
         token: &str,
         provider: &Provider,
         now: u64,
-    ) -> Result<Rc<Session>, TokenError> {
-        let key = cache::hash(token);
-        if let Some(identity) = self.bearer_cache.borrow().get(&key, now) {
+    ) -> Result<Rc<Opened>, TokenError> {
+        if let Some(identity) = self.bearer_cache.borrow().get(token, now) {
             return Ok(identity);
         }
         let expect = Expect {
@@ -54,46 +52,56 @@ impl Engine {
             now,
         };
         let claims = id_token::validate(token, &provider.keys.borrow(), &expect)?;
-        let identity = Rc::new(identity_from_claims(
+        let identity = Rc::new(Opened::new(identity_from_claims(
             claims,
             now,
             None,
             None,
             self.settings.allow_unverified_email,
-        ));
+        )));
         self.bearer_cache
             .borrow_mut()
-            .insert(key, identity.clone(), now);
+            .insert(token, identity.clone(), now);
         Ok(identity)
     }
 
     /// Admits a request carrying a bearer JWT from the broker, refuses it with 401, or (an
-    /// unknown `kid`, at most every KEY_REFETCH_S) refetches the JWKS first.
-    pub(super) fn bearer(&self, wait: KeysWait, provider: &Provider, now: u64) -> (Outcome, Event) {
-        match self.verify_bearer(&wait.token, provider, now) {
-            Err(TokenError::UnknownKey(_))
-                if now >= provider.last_key_fetch.get() + KEY_REFETCH_S =>
-            {
-                provider.last_key_fetch.set(now);
-                let call = BrokerCall {
-                    method: "GET",
-                    path: provider.endpoints.jwks_path.clone(),
-                    headers: vec![("accept", "application/json".to_string())],
-                    body: Vec::new(),
-                };
-                (
-                    Outcome::Call {
-                        call,
-                        pending: Box::new(Pending::Keys(wait)),
-                    },
-                    Event::None,
-                )
-            }
-            _ => {
-                let (reply, event) = self.bearer_settled(wait, provider, now);
-                (reply.into(), event)
-            }
+    /// unknown `kid`, at most every KEY_REFETCH_S) refetches the JWKS first. The token is
+    /// verified (or found in the cache) once, and copied only when the request must wait.
+    pub(super) fn bearer(
+        &self,
+        token: &str,
+        (api, rule, cookie): (bool, RuleRef, Option<Option<String>>),
+        provider: &Provider,
+        now: u64,
+    ) -> (Outcome, Event) {
+        let verified = self.verify_bearer(token, provider, now);
+        if matches!(verified, Err(TokenError::UnknownKey(_)))
+            && now >= provider.last_key_fetch.get() + KEY_REFETCH_S
+        {
+            provider.last_key_fetch.set(now);
+            let call = BrokerCall {
+                method: "GET",
+                path: provider.endpoints.jwks_path.clone(),
+                headers: vec![("accept", "application/json".to_string())],
+                body: Vec::new(),
+            };
+            let wait = KeysWait {
+                token: token.to_string(),
+                api,
+                rule,
+                cookie,
+            };
+            return (
+                Outcome::Call {
+                    call,
+                    pending: Box::new(Pending::Keys(wait)),
+                },
+                Event::None,
+            );
         }
+        let (reply, event) = self.bearer_decided(verified, api, rule, cookie);
+        (reply.into(), event)
     }
 
     /// The JWKS refetch answered: keep the fresh keys if it brought any, then decide.
@@ -128,10 +136,21 @@ impl Engine {
 
     /// Admits or refuses a bearer JWT with the keys at hand (no further refetch).
     fn bearer_settled(&self, wait: KeysWait, provider: &Provider, now: u64) -> (Reply, Event) {
-        match self.verify_bearer(&wait.token, provider, now) {
+        let verified = self.verify_bearer(&wait.token, provider, now);
+        self.bearer_decided(verified, wait.api, wait.rule, wait.cookie)
+    }
+
+    fn bearer_decided(
+        &self,
+        verified: Result<Rc<Opened>, TokenError>,
+        api: bool,
+        rule: RuleRef,
+        cookie: Option<Option<String>>,
+    ) -> (Reply, Event) {
+        match verified {
             Ok(identity) => {
-                let rule = self.rule_by_ref(wait.rule);
-                self.admit(&identity, rule, wait.api, wait.cookie, Vec::new())
+                let rule = self.rule_by_ref(rule);
+                self.admit(&identity, rule, api, cookie, Vec::new())
             }
             Err(e) => (
                 Reply::Respond(Problem::InvalidToken.response(true, self.realm())),

@@ -25,6 +25,7 @@ pub use refresh::RefreshWait;
 pub use sign_out::SignOutWait;
 
 use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 use crate::config::Settings;
 use crate::cookie::codec::{CodecError, CookieCodec};
@@ -54,13 +55,16 @@ pub struct Request<'a> {
     pub xhr: bool,
     /// A filter-owned header the client sent (see [`crate::headers::request::scan`]).
     pub forged: Option<&'a str>,
+    /// A header the filter reads whose value is not UTF-8 (see the same scan).
+    pub unreadable: Option<&'a str>,
 }
 
 /// Send the request upstream with these changes.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Forward {
-    /// Identity headers to set (after the filter's headers were stripped).
-    pub identity: Vec<(&'static str, String)>,
+    /// Identity headers to set (after the filter's headers were stripped); shared with the
+    /// cached session they were built from.
+    pub identity: Rc<[(&'static str, String)]>,
     /// `Some(new)` replaces the `Cookie` header (`Some(None)`: nothing is left of it);
     /// `None` leaves it.
     pub cookie: Option<Option<String>>,

@@ -5,6 +5,7 @@
 use crate::pages::Problem;
 use crate::provider::Provider;
 use crate::session;
+use crate::session::cache::Opened;
 use crate::session::Session;
 
 use super::{Engine, Event, Reply, Request, RuleRef};
@@ -38,8 +39,13 @@ impl Engine {
         match fresh {
             Ok((set, fresh)) => {
                 let rule = self.rule_by_ref(wait.rule);
-                let (outcome, ev) =
-                    self.admit(&fresh, rule, wait.api, Some(wait.request_cookie), set);
+                let (outcome, ev) = self.admit(
+                    &Opened::new(fresh),
+                    rule,
+                    wait.api,
+                    Some(wait.request_cookie),
+                    set,
+                );
                 let ev = if ev == Event::None {
                     Event::Refreshed
                 } else {

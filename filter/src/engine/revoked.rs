@@ -8,7 +8,8 @@ use std::rc::Rc;
 use crate::provider::Provider;
 use crate::revocation::held::HeldFeed;
 use crate::revocation::{check, Check};
-use crate::session::{Session, SessionError};
+use crate::session::cache::Opened;
+use crate::session::SessionError;
 
 use super::Engine;
 
@@ -20,10 +21,10 @@ impl Engine {
     /// [`SessionError::Ended`].
     pub(super) fn screen_revoked(
         &self,
-        opened: Option<Result<Rc<Session>, SessionError>>,
+        opened: Option<Result<Rc<Opened>, SessionError>>,
         provider: &Provider,
         now: u64,
-    ) -> Result<Option<Result<Rc<Session>, SessionError>>, Stale> {
+    ) -> Result<Option<Result<Rc<Opened>, SessionError>>, Stale> {
         let Some(Ok(sess)) = opened else {
             return Ok(opened);
         };

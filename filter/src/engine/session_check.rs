@@ -12,12 +12,13 @@ use crate::path::return_url;
 use crate::provider::Provider;
 use crate::rules::{self, Subject};
 use crate::session;
+use crate::session::cache::Opened;
 use crate::session::{Freshness, Session};
 use crate::token::exchange;
 
 use super::bearer::bearer_jwt;
 use super::probe::CONTACT_FRESH_S;
-use super::{Engine, Event, Forward, KeysWait, Outcome, Pending, RefreshWait, Reply, Request};
+use super::{Engine, Event, Forward, Outcome, Pending, RefreshWait, Reply, Request};
 
 impl Engine {
     /// Decides what happens to one request.
@@ -37,6 +38,9 @@ impl Engine {
         // than removed: a removed request header still reaches the upstream on Kong's host.
         if let Some(name) = req.forged {
             return refuse(format!("client sent the filter's header {name:?}"));
+        }
+        if let Some(name) = req.unreadable {
+            return refuse(format!("header {name:?} is not UTF-8"));
         }
         let path = match decide(req.path) {
             Ok(p) => p,
@@ -86,13 +90,7 @@ impl Engine {
         }
         if s.skip_jwt_bearer_tokens && path != s.userinfo_path {
             if let Some(token) = req.authorization.and_then(bearer_jwt) {
-                let wait = KeysWait {
-                    token: token.to_string(),
-                    api: true,
-                    rule: rule_ref,
-                    cookie: cookie_rewrite,
-                };
-                return self.bearer(wait, provider, now);
+                return self.bearer(token, (true, rule_ref, cookie_rewrite), provider, now);
             }
         }
         // With pass_access_token the upstream reads Authorization as the filter's: a client's
@@ -154,7 +152,10 @@ impl Engine {
         };
 
         if path == s.userinfo_path {
-            return (Outcome::Respond(self.userinfo(session.as_deref())), event);
+            return (
+                Outcome::Respond(self.userinfo(session.as_deref().map(|o| &o.session))),
+                event,
+            );
         }
 
         match session {
@@ -189,7 +190,7 @@ impl Engine {
     /// A valid session meets the rule: forward with identity, or deny.
     pub(super) fn admit(
         &self,
-        sess: &Session,
+        sess: &Opened,
         rule: &rules::Rule,
         api: bool,
         cookie: Option<Option<String>>,
@@ -211,7 +212,10 @@ impl Engine {
         }
         (
             Reply::Forward(Forward {
-                identity: identity::headers(sess, self.settings.pass_access_token),
+                identity: sess
+                    .headers
+                    .get_or_init(|| identity::headers(sess, self.settings.pass_access_token).into())
+                    .clone(),
                 cookie,
                 response_cookies,
             }),

@@ -4,7 +4,7 @@
 
 use std::rc::Rc;
 
-use crate::session::cache;
+use crate::session::cache::Opened;
 use crate::session::{Freshness, Session, SessionError};
 
 use super::Engine;
@@ -16,16 +16,15 @@ impl Engine {
         name: &str,
         value: &str,
         now: u64,
-    ) -> Result<Rc<Session>, SessionError> {
-        let key = cache::hash(value);
-        if let Some(s) = self.session_cache.borrow().get(&key, now) {
+    ) -> Result<Rc<Opened>, SessionError> {
+        if let Some(s) = self.session_cache.borrow().get(value, now) {
             return Ok(s);
         }
-        let session = Rc::new(Session::open(&self.codec, name, value)?);
+        let session = Rc::new(Opened::new(Session::open(&self.codec, name, value)?));
         if session.freshness(now) == Freshness::Valid {
             self.session_cache
                 .borrow_mut()
-                .insert(key, session.clone(), now);
+                .insert(value, session.clone(), now);
         }
         Ok(session)
     }

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 
+use super::header_map;
 use super::metrics::{Metric, Metrics};
 use super::{call_status, dispatch, now_s, property, SharedPathSource, SharedProvider};
 use crate::engine::{Engine, Event, Forward, Outcome, Pending, Reply, Request};
@@ -69,7 +70,7 @@ impl Http {
     /// Only replacing calls: on Kong's host a removed request header still reaches the
     /// upstream, a replaced one does not (client-sent identity headers were refused before).
     fn forward(&mut self, f: Forward) {
-        for (k, v) in &f.identity {
+        for (k, v) in f.identity.iter() {
             self.set_http_request_header(k, Some(v));
         }
         if let Some(cookie) = &f.cookie {
@@ -172,8 +173,15 @@ impl Context for Http {
 
 impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _: usize, _: bool) -> Action {
-        let headers = self.get_http_request_headers();
-        let h = headers::request::scan(&headers);
+        // One host call for the whole map, read in place (the forged-header check needs
+        // every name); a map the host cannot give or that does not parse fails closed.
+        let map = header_map::request_headers();
+        let Some(pairs) = map.as_deref().and_then(|m| headers::pairs::parse(m).ok()) else {
+            log::error!("gatehouse: refused: the host's request header map is unreadable");
+            self.respond(Problem::Unavailable.response(false, &self.engine.settings.client_id));
+            return Action::Pause;
+        };
+        let h = headers::request::scan(pairs.iter().copied());
         let source = self.path_source();
         let raw = match source {
             PathSource::RawTarget => property(vec!["request", "path"]),
@@ -184,23 +192,29 @@ impl HttpContext for Http {
             self.respond(Problem::Unavailable.response(false, &self.engine.settings.client_id));
             return Action::Pause;
         };
-        let cookie = if h.cookies.len() > 1 {
-            Some(h.cookies.join("; "))
-        } else {
-            h.cookies.first().map(|c| c.to_string())
+        // Borrowed from the header map unless several Cookie headers must be joined.
+        let joined;
+        let cookie = match h.cookies.as_slice() {
+            [] => None,
+            [one] => Some(*one),
+            many => {
+                joined = many.join("; ");
+                Some(joined.as_str())
+            }
         };
         let req = Request {
             method: h.method,
             path,
             authority: h.authority,
             scheme: h.scheme,
-            cookie: cookie.as_deref(),
+            cookie,
             cookie_headers: h.cookies.len(),
             accept: h.accept,
             authorization: h.authorization,
             authorizations: h.authorizations,
             xhr: h.xhr,
             forged: h.forged,
+            unreadable: h.unreadable,
         };
         let provider = self.provider.borrow().clone();
         let now = now_s(self);

@@ -9,6 +9,7 @@ use std::rc::Rc;
 use std::time::{Duration, UNIX_EPOCH};
 
 mod feed;
+mod header_map;
 mod http;
 mod metrics;
 mod root;

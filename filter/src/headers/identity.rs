@@ -76,8 +76,14 @@ fn clean(v: &str) -> String {
     out
 }
 
+/// Whether `v` surely needs no cleaning: printable ASCII without a comma (the common case),
+/// decided on bytes; anything else takes the per-character way.
+fn plainly_safe(v: &str) -> bool {
+    v.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b',')
+}
+
 fn push_clean(out: &mut String, v: &str) {
-    if v.contains(is_unsafe) {
+    if !plainly_safe(v) && v.contains(is_unsafe) {
         out.extend(v.chars().map(|c| if is_unsafe(c) { ' ' } else { c }));
     } else {
         out.push_str(v);
@@ -115,6 +121,11 @@ mod tests {
         };
         let h = headers(&s, true);
         assert!(h.iter().all(|(_, v)| !v.contains(['\r', '\n'])));
+        // Non-ASCII text is kept, C1 controls (U+0080–U+009F) are not.
+        let mut t = s.clone();
+        t.groups = vec!["équipe".into(), "a\u{85}b".into(), "del\u{7f}".into()];
+        let other = headers(&t, false);
+        assert!(other.contains(&("x-auth-request-groups", "équipe,a b,del ".to_string())));
         assert!(h.contains(&("x-auth-request-groups", "a b,c".to_string())));
         assert!(h.contains(&("authorization", "Bearer tok".to_string())));
         assert!(!headers(&s, false)

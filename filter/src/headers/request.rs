@@ -7,15 +7,16 @@
 use crate::headers::identity::IDENTITY_HEADERS;
 
 /// Whether header `name` is `canonical` (lower case, `-`-separated) as an upstream reads it.
-pub fn same_name(name: &str, canonical: &str) -> bool {
+pub fn same_name(name: impl AsRef<[u8]>, canonical: &str) -> bool {
+    let name = name.as_ref();
     name.len() == canonical.len()
-        && name.bytes().zip(canonical.bytes()).all(|(a, c)| {
+        && name.iter().zip(canonical.bytes()).all(|(&a, c)| {
             let a = a.to_ascii_lowercase();
             (if a == b'_' { b'-' } else { a }) == c
         })
 }
 
-/// The request facts the filter reads, borrowed from the host's header list.
+/// The request facts the filter reads, borrowed from the host's header map.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Scanned<'a> {
     pub method: &'a str,
@@ -34,10 +35,13 @@ pub struct Scanned<'a> {
     /// The name of the first header the client sent that the filter owns (an identity header
     /// in any case or spelling); such a request is refused.
     pub forged: Option<&'a str>,
+    /// The first header the filter reads whose value is not UTF-8 (HTTP allows other bytes
+    /// in values); such a request is refused rather than read in part.
+    pub unreadable: Option<&'a str>,
 }
 
-/// One pass over the headers.
-pub fn scan(headers: &[(String, String)]) -> Scanned<'_> {
+/// One pass over the headers, as `(name, value)` bytes (see [`crate::headers::pairs`]).
+pub fn scan<'a>(headers: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> Scanned<'a> {
     let mut s = Scanned {
         scheme: "https",
         ..Scanned::default()
@@ -45,8 +49,31 @@ pub fn scan(headers: &[(String, String)]) -> Scanned<'_> {
     let mut authority = "";
     let mut host = "";
     for (k, v) in headers {
-        let v = v.as_str();
-        match k.as_str() {
+        // Names the filter reads are ASCII, so a name that is not UTF-8 is none of them.
+        let Ok(k) = std::str::from_utf8(k) else {
+            continue;
+        };
+        let read = k.starts_with(':')
+            || [
+                "cookie",
+                "accept",
+                "host",
+                "authorization",
+                "x-requested-with",
+            ]
+            .iter()
+            .any(|n| same_name(k, n));
+        if !read {
+            if s.forged.is_none() && IDENTITY_HEADERS.iter().any(|h| same_name(k, h)) {
+                s.forged = Some(k);
+            }
+            continue;
+        }
+        let Ok(v) = std::str::from_utf8(v) else {
+            s.unreadable = s.unreadable.or(Some(k));
+            continue;
+        };
+        match k {
             ":method" => s.method = v,
             ":path" => s.path = v,
             ":authority" => authority = v,
@@ -59,13 +86,7 @@ pub fn scan(headers: &[(String, String)]) -> Scanned<'_> {
                 s.authorizations += 1;
                 s.authorization = s.authorization.or(Some(v));
             }
-            k if same_name(k, "x-requested-with") => {
-                s.xhr = v.eq_ignore_ascii_case("xmlhttprequest")
-            }
-            k if s.forged.is_none() && IDENTITY_HEADERS.iter().any(|h| same_name(k, h)) => {
-                s.forged = Some(k)
-            }
-            _ => {}
+            _ => s.xhr = v.eq_ignore_ascii_case("xmlhttprequest"),
         }
     }
     s.authority = if host.is_empty() { authority } else { host };
@@ -76,9 +97,9 @@ pub fn scan(headers: &[(String, String)]) -> Scanned<'_> {
 mod tests {
     use super::*;
 
-    fn headers(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    fn headers<'a>(list: &'a [(&'a str, &'a str)]) -> Vec<(&'a [u8], &'a [u8])> {
         list.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k.as_bytes(), v.as_bytes()))
             .collect()
     }
 
@@ -116,7 +137,7 @@ mod tests {
             ("Authorization", "Bearer a"),
             ("authorization", "Bearer b"),
         ]);
-        let s = scan(&h);
+        let s = scan(h.iter().copied());
         assert_eq!(s.method, "GET");
         assert_eq!(s.authority, "app.example:8443");
         assert_eq!(s.scheme, "http");
@@ -130,7 +151,7 @@ mod tests {
     #[test]
     fn authority_without_host_header_and_default_scheme() {
         let h = headers(&[(":authority", "gw.example"), (":path", "/")]);
-        let s = scan(&h);
+        let s = scan(h.iter().copied());
         assert_eq!((s.authority, s.scheme), ("gw.example", "https"));
     }
 
@@ -145,10 +166,26 @@ mod tests {
             "x-auth-request_preferred-username",
             "X-Auth-Request-User",
         ] {
-            let h = headers(&[(":path", "/"), ("accept", "*/*"), (name, "evil")]);
-            assert_eq!(scan(&h).forged, Some(name), "{name}");
+            let list = [(":path", "/"), ("accept", "*/*"), (name, "evil")];
+            assert_eq!(scan(headers(&list)).forged, Some(name), "{name}");
         }
         let h = headers(&[(":path", "/"), ("x-auth-request-other", "x")]);
-        assert_eq!(scan(&h).forged, None);
+        assert_eq!(scan(h.iter().copied()).forged, None);
+    }
+
+    #[test]
+    fn values_that_are_not_utf8() {
+        // Only a header the filter reads makes the request unreadable; its value is not used.
+        let latin1: [(&[u8], &[u8]); 3] = [
+            (b":path", b"/"),
+            (b"x-note", b"caf\xe9"),
+            (b"Cookie", b"a=\xff"),
+        ];
+        let s = scan(latin1);
+        assert_eq!((s.unreadable, s.cookies.len()), (Some("Cookie"), 0));
+        assert_eq!(scan(latin1[..2].iter().copied()).unreadable, None);
+        // A name that is not UTF-8 is no header the filter knows, and no identity header.
+        let odd: [(&[u8], &[u8]); 1] = [(b"x-auth-request-user\xff", b"evil")];
+        assert_eq!(scan(odd).forged, None);
     }
 }

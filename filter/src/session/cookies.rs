@@ -2,6 +2,8 @@
 //! chunks `NAME_0 … NAME_n`. Writing always clears the parts of an earlier layout that the
 //! new one does not overwrite, so a shrinking session leaves no stale chunk behind.
 
+use std::borrow::Cow;
+
 use crate::config::CookieSettings;
 use crate::cookie;
 
@@ -33,21 +35,42 @@ pub fn present(header: Option<&str>, name: &str) -> Vec<String> {
     })
 }
 
-/// The sealed session value: the whole cookie, or its chunks joined in order.
-pub fn read(header: &str, name: &str) -> Option<String> {
-    if let Some(v) = cookie::header::get(header, name) {
-        return Some(v.to_string());
-    }
-    let mut out = String::new();
-    for i in 0..MAX_CHUNKS {
-        match cookie::header::get(header, &chunk_name(name, i)) {
-            Some(v) => out.push_str(v),
-            None if i == 0 => return None,
-            None => return Some(out),
+/// Which chunk `cookie` is, if it is named `NAME_<i>` as [`chunk_name`] writes it (no
+/// leading zeros), up to `MAX_CHUNKS` (one more than is ever written, to notice it).
+fn chunk_index(name: &str, cookie: &str) -> Option<usize> {
+    let digits = cookie.strip_prefix(name)?.strip_prefix('_')?;
+    let canonical = matches!(digits.len(), 1 | 2)
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !(digits.len() == 2 && digits.starts_with('0'));
+    let i: usize = digits.parse().ok().filter(|_| canonical)?;
+    (i <= MAX_CHUNKS).then_some(i)
+}
+
+/// The sealed session value: the whole cookie `name` (borrowed from the header), or its
+/// chunks joined in order — chunks `0…n` up to the first one missing, and none at all when
+/// chunk 0 is missing or more than [`MAX_CHUNKS`] are there. The first cookie of each name
+/// counts. One pass over the header.
+pub fn read<'a>(header: &'a str, name: &str) -> Option<Cow<'a, str>> {
+    let mut parts: [Option<&str>; MAX_CHUNKS + 1] = [None; MAX_CHUNKS + 1];
+    for (n, v) in cookie::header::pairs(header) {
+        if n == name {
+            return Some(Cow::Borrowed(v));
+        }
+        if let Some(i) = chunk_index(name, n) {
+            parts[i].get_or_insert(v);
         }
     }
-    // More chunks than we would ever write: not ours to trust.
-    cookie::header::get(header, &chunk_name(name, MAX_CHUNKS)).map_or(Some(out), |_| None)
+    let present = parts[..MAX_CHUNKS]
+        .iter()
+        .take_while(|p| p.is_some())
+        .count();
+    if present == 0 || (present == MAX_CHUNKS && parts[MAX_CHUNKS].is_some()) {
+        // No first chunk; or more chunks than we would ever write: not ours to trust.
+        return None;
+    }
+    Some(Cow::Owned(
+        parts[..present].iter().flatten().copied().collect(),
+    ))
 }
 
 /// `Set-Cookie` values that store `value`, clearing every other part listed in `present`.
@@ -184,6 +207,45 @@ mod tests {
         assert_eq!(names(clear(&cfg(), "_gh", &[])), ["_gh"]);
         // Without chunk 0 the rest is no session at all.
         assert_eq!(read("_gh_1=a; _gh_2=b", "_gh"), None);
+    }
+
+    #[test]
+    fn read_takes_the_first_of_each_name_and_only_canonical_chunk_names() {
+        // The whole cookie wins wherever it is; the first copy of a name counts.
+        assert_eq!(read("_gh_0=a; _gh=w; _gh=x", "_gh").as_deref(), Some("w"));
+        assert_eq!(
+            read("_gh_0=a; _gh_1=b; _gh_0=z", "_gh").as_deref(),
+            Some("ab")
+        );
+        // Chunks in any order are joined by number; a gap ends the value.
+        assert_eq!(
+            read("_gh_1=b; x=1; _gh_0=a; _gh_3=d", "_gh").as_deref(),
+            Some("ab")
+        );
+        // Names the writer never produces are not chunks: leading zeros, 3 digits, other
+        // suffixes, other cookies sharing the prefix.
+        for other in [
+            "_gh_00=a",
+            "_gh_01=a",
+            "_gh_000=a",
+            "_gh_0x=a",
+            "_ghx_0=a",
+            "_gh__0=a",
+        ] {
+            assert_eq!(read(other, "_gh"), None, "{other}");
+        }
+        assert_eq!(read("_gh_0=a; _gh_01=b", "_gh").as_deref(), Some("a"));
+        // Exactly MAX_CHUNKS chunks are read; one more refuses them all.
+        let all: Vec<String> = (0..MAX_CHUNKS).map(|i| format!("_gh_{i}=x")).collect();
+        assert_eq!(
+            read(&all.join("; "), "_gh").map(|v| v.len()),
+            Some(MAX_CHUNKS)
+        );
+        // A borrowed value for the one-cookie layout: nothing is copied.
+        assert!(matches!(
+            read("_gh=v1.x", "_gh"),
+            Some(Cow::Borrowed("v1.x"))
+        ));
     }
 
     #[test]

@@ -8,7 +8,11 @@
 //! GATEHOUSE_BENCH_SKIP_BROKER=1 (Envoy only), GATEHOUSE_BENCH_ONLY_BROKER=1 (the broker
 //! part alone, written to bench/results/broker-latest.*), GATEHOUSE_BENCH_BASELINE_BROKER=PATH
 //! (another broker binary under the same RS256 load, for before/after), GATEHOUSE_BENCH_PERF=1
-//! (perf record of Envoy per listener into target/bench-run/perf-*.data).
+//! (perf record of Envoy per listener into target/bench-run/perf-*.data),
+//! GATEHOUSE_BENCH_BASELINE_FILTER=PATH (another build of the filter's .wasm, e.g. main's, on
+//! four more listeners: public route, session, chunked session, bearer — before/after figures
+//! from one run), GATEHOUSE_BENCH_CASES=KEY,KEY… (only these listeners, plus no filter and the
+//! empty filter; keys as in bench/results/latest.json).
 //!
 //! Long on purpose: `run` is the bench's script, its steps in the order they run (each step's
 //! work is in the modules below); the report's parts are built there from its locals.
@@ -46,6 +50,23 @@ use gateway::{Case, Memory, MemoryCase};
 const MANY_GROUPS: usize = 150;
 const MANY_USER: &str = "many@example.com";
 const SESSION_COOKIE: &str = "_gatehouse";
+
+/// The listeners of GATEHOUSE_BENCH_BASELINE_FILTER's build, after the twelve standard ones.
+const BASELINE_KEYS: [(&str, &str); 4] = [
+    ("baseline_public", "baseline filter build, public route"),
+    (
+        "baseline_cookie_small",
+        "baseline filter build, session cookie",
+    ),
+    (
+        "baseline_cookie_large",
+        "baseline filter build, chunked session",
+    ),
+    (
+        "baseline_bearer",
+        "baseline filter build, bearer JWT (cached)",
+    ),
+];
 
 struct Options {
     rounds: usize,
@@ -244,7 +265,7 @@ fn run() -> Result<()> {
     // Ports first: the broker's client config names the login listener's callback.
     let broker_port = free_port()?;
     let admin_port = free_port()?;
-    let keys = [
+    let mut keys = vec![
         ("no_filter", "no filter"),
         ("empty_filter", "empty proxy-wasm filter"),
         // The empty filter plus one host call: the whole request header map.
@@ -282,6 +303,10 @@ fn run() -> Result<()> {
             "Envoy oauth2 filter (HMAC cookies), session",
         ),
     ];
+    let baseline_filter = std::env::var_os("GATEHOUSE_BENCH_BASELINE_FILTER").map(PathBuf::from);
+    if baseline_filter.is_some() {
+        keys.extend(BASELINE_KEYS);
+    }
     let mut ports = Vec::new();
     for _ in &keys {
         ports.push(free_port()?);
@@ -363,7 +388,17 @@ fn run() -> Result<()> {
         jwks: jwks.clone(),
         cache,
     };
-    let filterings = [
+    // The baseline build gets its own VM, with the same configuration (same cookie secret).
+    let baseline = |vm_id, config: &serde_json::Value| {
+        baseline_filter.as_ref().map(|path| Filtering::Wasm {
+            vm_id,
+            path: envoy_config::path_text(path),
+            config: config.to_string(),
+        })
+    };
+    let baseline_public = baseline("baseline_public", &public_config);
+    let baseline_gatehouse = baseline("baseline", &filter_config);
+    let mut filterings = vec![
         Filtering::None,
         empty.clone(),
         empty_read_headers,
@@ -379,6 +414,9 @@ fn run() -> Result<()> {
             filter: oauth2_listener::filter(&issuer, oauth2_port),
         },
     ];
+    if let (Some(public), Some(g)) = (baseline_public, baseline_gatehouse) {
+        filterings.extend([public, g.clone(), g.clone(), g]);
+    }
     let listeners: Vec<Listener> = keys
         .iter()
         .zip(&ports)
@@ -461,7 +499,7 @@ fn run() -> Result<()> {
         large_cookie.len(),
         large_cookie.split("; ").count()
     );
-    let cases: Vec<Case> = [
+    let mut cases = vec![
         (0, keys[0].1.to_string(), cookie(&small_cookie), false),
         (1, keys[1].1.to_string(), cookie(&small_cookie), false),
         (2, keys[2].1.to_string(), cookie(&small_cookie), false),
@@ -479,16 +517,32 @@ fn run() -> Result<()> {
             cookie(&oauth2_cookie),
             true,
         ),
-    ]
-    .into_iter()
-    .map(|(i, label, headers, protected)| Case {
-        key: keys[i].0,
-        label,
-        port: ports[i],
-        headers,
-        protected,
-    })
-    .collect();
+    ];
+    if keys.len() > 12 {
+        cases.extend([
+            (12, keys[12].1.to_string(), cookie(&small_cookie), false),
+            (13, keys[13].1.to_string(), cookie(&small_cookie), true),
+            (14, keys[14].1.to_string(), cookie(&large_cookie), true),
+            (15, keys[15].1.to_string(), auth.clone(), true),
+        ]);
+    }
+    let only = std::env::var("GATEHOUSE_BENCH_CASES").ok();
+    let wanted = |key: &str| {
+        only.as_deref().is_none_or(|list| {
+            ["no_filter", "empty_filter"].contains(&key) || list.split(',').any(|k| k.trim() == key)
+        })
+    };
+    let cases: Vec<Case> = cases
+        .into_iter()
+        .filter(|(i, ..)| wanted(keys[*i].0))
+        .map(|(i, label, headers, protected)| Case {
+            key: keys[i].0,
+            label,
+            port: ports[i],
+            headers,
+            protected,
+        })
+        .collect();
     gateway::verify(&cases)?;
     eprintln!(
         "Envoy: {} rounds x {} listeners x {} s (wrk -t1 -c{} on core {}) ...",
