@@ -151,6 +151,20 @@ pub trait Storage: Directory + Sessions + DeviceRequests + Send + Sync + 'static
         policy: &RefreshPolicy,
         now: UnixTime,
     ) -> Result<RefreshUse>;
+    /// A rotating use (`policy.rotate` is taken as set) that also stores the token's `successor`
+    /// when the use is `Valid`, or `RecentlyRotated` (then a sibling in the family), and moves
+    /// the successor's session's expiry up to the successor's, all in one atomic step: one
+    /// commit per refresh grant. A successor whose session has ended (or is gone) is refused as
+    /// `Invalid`, and nothing changes.
+    async fn rotate_refresh_token(
+        &self,
+        id: &str,
+        secret_hash: &str,
+        client_id: &str,
+        policy: &RefreshPolicy,
+        now: UnixTime,
+        successor: &RefreshToken,
+    ) -> Result<RefreshUse>;
     /// The token, when it is live (not spent, not expired) and `client_id`'s, secret checked in
     /// constant time; changes nothing (introspection reads, it does not use).
     async fn live_refresh_token(

@@ -143,7 +143,7 @@ async fn handle(
 }
 
 /// Where the refresh token of a response comes from.
-enum RefreshOrigin {
+enum RefreshOrigin<'a> {
     /// Mint a new one in this family (chain started at `created_at`).
     New {
         family: String,
@@ -151,6 +151,13 @@ enum RefreshOrigin {
     },
     /// Rotation is off: hand back the token the client presented.
     Keep(String),
+    /// Spend the presented token (`id`, `secret_hash`), found live as `old`, and store its
+    /// successor in the same atomic step ([`crate::storage::Storage::rotate_refresh_token`]).
+    Rotate {
+        id: &'a str,
+        secret_hash: &'a str,
+        old: &'a RefreshToken,
+    },
 }
 
 /// What one token response is made of.
@@ -162,7 +169,7 @@ struct Issuance<'a> {
     nonce: Option<&'a str>,
     connector_id: &'a str,
     identity: &'a Identity,
-    origin: RefreshOrigin,
+    origin: RefreshOrigin<'a>,
     /// The sign-in session (`None` only for refresh tokens from before sessions existed).
     sid: Option<&'a str>,
 }
@@ -196,27 +203,16 @@ async fn issue(
         && app
             .config
             .connector_serves(what.connector_id, GrantType::RefreshToken);
-    let refresh_token = match (wants_refresh, what.origin) {
+    let refresh_token = match (wants_refresh, &what.origin) {
+        (false, RefreshOrigin::Rotate { .. }) => {
+            // The refresh grant takes this path only for tokens that can be given back.
+            tracing::error!("a rotation without a successor");
+            return Err(OAuthError::server_error());
+        }
         (false, _) => None,
-        (true, RefreshOrigin::Keep(token)) => Some(token),
+        (true, RefreshOrigin::Keep(token)) => Some(token.clone()),
         (true, RefreshOrigin::New { family, created_at }) => {
-            let policy = refresh_policy(app);
-            let id = random_token();
-            let secret = random_token();
-            let record = RefreshToken {
-                id: id.clone(),
-                secret_hash: hash_secret(&secret),
-                family,
-                sid: what.sid.map(str::to_string),
-                client_id: client.id.clone(),
-                scopes: what.refresh_scopes.to_vec(),
-                nonce: what.nonce.map(str::to_string),
-                connector_id: what.connector_id.to_string(),
-                identity: what.identity.clone(),
-                created_at,
-                last_used: t,
-                expires_at: policy.expires_at(created_at, t),
-            };
+            let (record, token) = successor(app, client, &what, family.clone(), *created_at, t);
             app.storage
                 .create_refresh_token(&record)
                 .await
@@ -227,7 +223,32 @@ async fn issue(
                     .await
                     .map_err(storage_error)?;
             }
-            Some(format!("{id}.{secret}"))
+            Some(token)
+        }
+        (
+            true,
+            RefreshOrigin::Rotate {
+                id,
+                secret_hash,
+                old,
+            },
+        ) => {
+            let (record, token) =
+                successor(app, client, &what, old.family.clone(), old.created_at, t);
+            let used = app
+                .storage
+                .rotate_refresh_token(
+                    id,
+                    secret_hash,
+                    &client.id,
+                    &refresh_policy(app),
+                    t,
+                    &record,
+                )
+                .await
+                .map_err(storage_error)?;
+            refresh::accepted(app, client, used)?;
+            Some(token)
         }
     };
     Ok(TokenResponse {
@@ -239,6 +260,34 @@ async fn issue(
         refresh_token,
         scope: what.scopes.join(" "),
     })
+}
+
+/// A new refresh token in `family` for this issuance: its record and what the client gets.
+fn successor(
+    app: &AppState,
+    client: &Client,
+    what: &Issuance<'_>,
+    family: String,
+    created_at: UnixTime,
+    t: UnixTime,
+) -> (RefreshToken, String) {
+    let id = random_token();
+    let secret = random_token();
+    let record = RefreshToken {
+        id: id.clone(),
+        secret_hash: hash_secret(&secret),
+        family,
+        sid: what.sid.map(str::to_string),
+        client_id: client.id.clone(),
+        scopes: what.refresh_scopes.to_vec(),
+        nonce: what.nonce.map(str::to_string),
+        connector_id: what.connector_id.to_string(),
+        identity: what.identity.clone(),
+        created_at,
+        last_used: t,
+        expires_at: refresh_policy(app).expires_at(created_at, t),
+    };
+    (record, format!("{id}.{secret}"))
 }
 
 pub(super) fn storage_error(e: crate::storage::StorageError) -> OAuthError {

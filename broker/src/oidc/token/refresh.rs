@@ -1,5 +1,8 @@
 //! The refresh_token grant: the presented token is checked and rotated (per the refresh
 //! policy), scopes may only narrow, and the connector may refuse a user it no longer allows.
+//! A live token is checked before it is spent, so a refusal (narrower scopes asked wrongly, a
+//! connector that cannot answer) leaves the client's chain usable; the spend, the successor
+//! and the session's expiry are one storage step.
 
 use super::{issue, storage_error, Issuance, RefreshOrigin, TokenResponse};
 use crate::config::Client;
@@ -11,7 +14,7 @@ use crate::oidc::scopes::parse_scopes;
 use crate::oidc::sessions;
 use crate::oidc::AppState;
 use crate::random::hash_secret;
-use crate::storage::{now, RefreshUse};
+use crate::storage::{now, RefreshToken, RefreshUse, UnixTime};
 
 pub(super) async fn refresh_token(
     app: &AppState,
@@ -26,35 +29,81 @@ pub(super) async fn refresh_token(
         .ok_or_else(|| OAuthError::invalid_grant("the refresh token is invalid"))?;
     let policy = refresh_policy(app);
     let t = now();
+    let secret_hash = hash_secret(secret);
+    // The common case, a live token with rotation on: read it, run every check that may refuse,
+    // sign, then spend it and store its successor in one atomic step (one commit; the spend
+    // still decides, so a concurrent use or a reuse is caught there as before).
+    if policy.rotate {
+        let live = app
+            .storage
+            .live_refresh_token(id, &secret_hash, &client.id, t)
+            .await
+            .map_err(storage_error)?;
+        if let Some(old) = live.filter(|old| old.scopes.iter().any(|s| s == "offline_access")) {
+            let origin = RefreshOrigin::Rotate {
+                id,
+                secret_hash: &secret_hash,
+                old: &old,
+            };
+            return grant(app, client, form, &old, origin, t).await;
+        }
+    }
+    // Everything else (no rotation, unknown, spent or expired tokens) is decided by one use.
     let used = app
         .storage
-        .use_refresh_token(id, &hash_secret(secret), &client.id, &policy, t)
+        .use_refresh_token(id, &secret_hash, &client.id, &policy, t)
         .await
         .map_err(storage_error)?;
-    let old = match used {
-        RefreshUse::Valid(token) => token,
-        RefreshUse::Invalid => {
-            return Err(OAuthError::invalid_grant("the refresh token is invalid"))
+    let old = accepted(app, client, used)?;
+    let origin = if policy.rotate {
+        RefreshOrigin::New {
+            family: old.family.clone(),
+            created_at: old.created_at,
         }
-        RefreshUse::Expired => {
-            return Err(OAuthError::invalid_grant("the refresh token has expired"))
-        }
+    } else {
+        RefreshOrigin::Keep(presented.to_string())
+    };
+    grant(app, client, form, &old, origin, t).await
+}
+
+/// The token a use accepted, or the grant's refusal.
+pub(super) fn accepted(
+    app: &AppState,
+    client: &Client,
+    used: RefreshUse,
+) -> Result<Box<RefreshToken>, OAuthError> {
+    match used {
+        RefreshUse::Valid(token) => Ok(token),
+        RefreshUse::Invalid => Err(OAuthError::invalid_grant("the refresh token is invalid")),
+        RefreshUse::Expired => Err(OAuthError::invalid_grant("the refresh token has expired")),
         RefreshUse::Reused => {
             app.metrics.refresh_token_reused();
             tracing::warn!(client = %client.id, "rotated refresh token reused; its family is revoked");
-            return Err(OAuthError::invalid_grant(
+            Err(OAuthError::invalid_grant(
                 "the refresh token was already used",
-            ));
+            ))
         }
         RefreshUse::RecentlyRotated(token) => {
             // Within reuseInterval: most likely the client's own concurrent refresh, which
             // won. As Dex does, the reuse is allowed: it gets a sibling in the same family.
             tracing::info!(client = %client.id, "refresh token presented again within the reuse interval");
-            token
+            Ok(token)
         }
-    };
+    }
+}
+
+/// The checks every refresh passes (live session, narrowed scopes, the connector's word), then
+/// the tokens, with the refresh token from `origin`.
+async fn grant(
+    app: &AppState,
+    client: &Client,
+    form: &Params,
+    old: &RefreshToken,
+    origin: RefreshOrigin<'_>,
+    t: UnixTime,
+) -> Result<TokenResponse, OAuthError> {
     // An ended session's family is revoked already; this closes the gap of a refresh that
-    // passed storage just before the session ended.
+    // passed storage just before the session ended (a rotation checks it again atomically).
     if let Some(sid) = &old.sid {
         if !sessions::is_live(app, sid).await.map_err(storage_error)? {
             return Err(OAuthError::invalid_grant("the session has ended"));
@@ -92,14 +141,6 @@ pub(super) async fn refresh_token(
             .map_err(refresh_error)?
             .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?,
         None => old.identity.clone(),
-    };
-    let origin = if policy.rotate {
-        RefreshOrigin::New {
-            family: old.family.clone(),
-            created_at: old.created_at,
-        }
-    } else {
-        RefreshOrigin::Keep(presented.to_string())
     };
     let what = Issuance {
         scopes: &scopes,

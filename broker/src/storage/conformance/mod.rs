@@ -8,6 +8,7 @@ mod directory;
 mod keys;
 mod logins;
 mod refresh;
+mod rotation;
 mod saml;
 mod sessions;
 mod throttle;
@@ -124,6 +125,9 @@ pub async fn run_all(storage: Arc<dyn Storage>) {
     refresh::refresh_without_rotation(s).await;
     refresh::refresh_family_revocation(s).await;
     refresh::live_refresh_tokens_are_read_without_use(s).await;
+    rotation::rotation_stores_the_successor_and_extends_the_session(s).await;
+    rotation::refused_rotations_change_nothing(s).await;
+    rotation::a_rotation_within_the_reuse_interval_stores_a_sibling(s).await;
     logins::upstream_login_and_connector_data(s).await;
     keys::signing_keys(s).await;
     keys::signing_key_rotation_is_compare_and_swap(s).await;
@@ -133,6 +137,7 @@ pub async fn run_all(storage: Arc<dyn Storage>) {
     logins::concurrent_code_redemptions(storage.clone()).await;
     logins::concurrent_auth_request_takes(storage.clone()).await;
     refresh::concurrent_refreshes(storage.clone()).await;
+    rotation::concurrent_rotations(storage.clone()).await;
     keys::concurrent_key_rotations(storage.clone()).await;
     saml::concurrent_saml_answers(storage.clone()).await;
     throttle::login_throttling(s).await;

@@ -57,6 +57,51 @@ impl MemoryStorage {
     }
 }
 
+impl State {
+    /// One use of a refresh token (see [`Storage::use_refresh_token`]), under the lock.
+    fn spend_refresh_token(
+        &mut self,
+        id: &str,
+        secret_hash: &str,
+        client_id: &str,
+        policy: &RefreshPolicy,
+        now: UnixTime,
+    ) -> RefreshUse {
+        let Some((token, spent)) = self.refresh_tokens.get_mut(id) else {
+            return RefreshUse::Invalid;
+        };
+        let secret_ok: bool = token
+            .secret_hash
+            .as_bytes()
+            .ct_eq(secret_hash.as_bytes())
+            .into();
+        if !secret_ok || token.client_id != client_id {
+            return RefreshUse::Invalid;
+        }
+        if let Some(spent_at) = *spent {
+            if now < spent_at.saturating_add(policy.reuse_interval_secs) {
+                return RefreshUse::RecentlyRotated(Box::new(token.clone()));
+            }
+            let family = token.family.clone();
+            self.refresh_tokens.retain(|_, (t, _)| t.family != family);
+            return RefreshUse::Reused;
+        }
+        if token.expires_at <= now {
+            self.refresh_tokens.remove(id);
+            return RefreshUse::Expired;
+        }
+        let found = token.clone();
+        if policy.rotate {
+            *spent = Some(now);
+            token.expires_at = token.expires_at.min(now + SPENT_MEMORY_SECS);
+        } else {
+            token.last_used = now;
+            token.expires_at = policy.expires_at(token.created_at, now);
+        }
+        RefreshUse::Valid(Box::new(found))
+    }
+}
+
 #[async_trait]
 impl Storage for MemoryStorage {
     async fn ping(&self) -> Result<()> {
@@ -163,39 +208,42 @@ impl Storage for MemoryStorage {
         policy: &RefreshPolicy,
         now: UnixTime,
     ) -> Result<RefreshUse> {
+        Ok(self
+            .lock()
+            .spend_refresh_token(id, secret_hash, client_id, policy, now))
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        id: &str,
+        secret_hash: &str,
+        client_id: &str,
+        policy: &RefreshPolicy,
+        now: UnixTime,
+        successor: &RefreshToken,
+    ) -> Result<RefreshUse> {
         let mut s = self.lock();
-        let Some((token, spent)) = s.refresh_tokens.get_mut(id) else {
-            return Ok(RefreshUse::Invalid);
-        };
-        let secret_ok: bool = token
-            .secret_hash
-            .as_bytes()
-            .ct_eq(secret_hash.as_bytes())
-            .into();
-        if !secret_ok || token.client_id != client_id {
-            return Ok(RefreshUse::Invalid);
-        }
-        if let Some(spent_at) = *spent {
-            if now < spent_at.saturating_add(policy.reuse_interval_secs) {
-                return Ok(RefreshUse::RecentlyRotated(Box::new(token.clone())));
+        if let Some(sid) = &successor.sid {
+            if !s.sessions.is_live(sid) {
+                return Ok(RefreshUse::Invalid);
             }
-            let family = token.family.clone();
-            s.refresh_tokens.retain(|_, (t, _)| t.family != family);
-            return Ok(RefreshUse::Reused);
         }
-        if token.expires_at <= now {
-            s.refresh_tokens.remove(id);
-            return Ok(RefreshUse::Expired);
+        if s.refresh_tokens.contains_key(&successor.id) {
+            return Err(StorageError::AlreadyExists);
         }
-        let found = token.clone();
-        if policy.rotate {
-            *spent = Some(now);
-            token.expires_at = token.expires_at.min(now + SPENT_MEMORY_SECS);
-        } else {
-            token.last_used = now;
-            token.expires_at = policy.expires_at(token.created_at, now);
+        let rotating = RefreshPolicy {
+            rotate: true,
+            ..*policy
+        };
+        let used = s.spend_refresh_token(id, secret_hash, client_id, &rotating, now);
+        if matches!(used, RefreshUse::Valid(_) | RefreshUse::RecentlyRotated(_)) {
+            s.refresh_tokens
+                .insert(successor.id.clone(), (successor.clone(), None));
+            if let Some(sid) = &successor.sid {
+                s.sessions.extend(sid, successor.expires_at);
+            }
         }
-        Ok(RefreshUse::Valid(Box::new(found)))
+        Ok(used)
     }
 
     async fn live_refresh_token(

@@ -32,6 +32,20 @@ impl Default for SessionState {
 }
 
 impl SessionState {
+    /// True while the session exists and has not ended.
+    pub(super) fn is_live(&self, sid: &str) -> bool {
+        self.sessions.get(sid).is_some_and(|s| s.ended.is_none())
+    }
+
+    /// Moves a live session's expiry up to `expires_at` (never down).
+    pub(super) fn extend(&mut self, sid: &str, expires_at: UnixTime) {
+        if let Some(s) = self.sessions.get_mut(sid) {
+            if s.ended.is_none() {
+                s.expires_at = s.expires_at.max(expires_at);
+            }
+        }
+    }
+
     /// The lowest number still listed: entries are listed from the first whose listing lasts.
     fn floor(&self, now: UnixTime) -> i64 {
         self.feed
@@ -63,11 +77,7 @@ impl Sessions for MemoryStorage {
     }
 
     async fn extend_session(&self, sid: &str, expires_at: UnixTime) -> Result<()> {
-        if let Some(s) = self.lock().sessions.sessions.get_mut(sid) {
-            if s.ended.is_none() {
-                s.expires_at = s.expires_at.max(expires_at);
-            }
-        }
+        self.lock().sessions.extend(sid, expires_at);
         Ok(())
     }
 

@@ -217,6 +217,23 @@ impl Storage for SqlStorage {
             .await
     }
 
+    async fn rotate_refresh_token(
+        &self,
+        id: &str,
+        secret_hash: &str,
+        client_id: &str,
+        policy: &RefreshPolicy,
+        now: UnixTime,
+        successor: &RefreshToken,
+    ) -> Result<RefreshUse> {
+        let rotating = RefreshPolicy {
+            rotate: true,
+            ..*policy
+        };
+        self.sql_spend_refresh_token(id, secret_hash, client_id, &rotating, now, Some(successor))
+            .await
+    }
+
     async fn live_refresh_token(
         &self,
         id: &str,

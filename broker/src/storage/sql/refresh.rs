@@ -1,5 +1,7 @@
 //! Refresh tokens in SQL: each use locks its row first (an UPDATE), then checks the secret and
 //! client, then rotates, extends or (on reuse) deletes the whole family, in one transaction.
+//! A rotation that brings its successor stores it and extends the sign-in session in that same
+//! transaction: one commit per refresh grant (each commit waits for the disk on SQLite).
 
 use sqlx::{Any, Row, Transaction};
 use subtle::ConstantTimeEq;
@@ -11,18 +13,7 @@ use crate::storage::{RefreshPolicy, RefreshToken, RefreshUse, Result, UnixTime};
 
 impl SqlStorage {
     pub(super) async fn sql_create_refresh_token(&self, token: &RefreshToken) -> Result<()> {
-        sqlx::query(&self.backend.sql("INSERT INTO refresh_tokens (id, family, client_id, secret_hash, spent, expires_at, data)
-             VALUES ($1, $2, $3, $4, 0, $5, $6)"))
-        .bind(&token.id)
-        .bind(&token.family)
-        .bind(&token.client_id)
-        .bind(&token.secret_hash)
-        .bind(token.expires_at)
-        .bind(to_json(token)?)
-        .execute(&self.pool)
-        .await
-        .map_err(insert_error)?;
-        Ok(())
+        insert_refresh_token(self.backend, &self.pool, token).await
     }
 
     pub(super) async fn sql_use_refresh_token(
@@ -33,7 +24,32 @@ impl SqlStorage {
         policy: &RefreshPolicy,
         now: UnixTime,
     ) -> Result<RefreshUse> {
+        self.sql_spend_refresh_token(id, secret_hash, client_id, policy, now, None)
+            .await
+    }
+
+    /// The use of [`Self::sql_use_refresh_token`]; with a `successor` (callers pass one with a
+    /// rotating policy only), a valid or recently rotated token's successor is stored and its
+    /// session extended before the commit.
+    pub(super) async fn sql_spend_refresh_token(
+        &self,
+        id: &str,
+        secret_hash: &str,
+        client_id: &str,
+        policy: &RefreshPolicy,
+        now: UnixTime,
+        successor: Option<&RefreshToken>,
+    ) -> Result<RefreshUse> {
         let mut tx = self.pool.begin().await?;
+        let session = successor.and_then(|next| next.sid.as_deref());
+        if let Some(sid) = session {
+            // The session row first, as ending a session locks it before its family's tokens
+            // (no lock-order deadlock on PostgreSQL and MySQL): an ending that committed first
+            // leaves no live row here; one that comes later sees the successor and deletes it.
+            if !lock_live_session(self.backend, &mut tx, sid).await? {
+                return Ok(RefreshUse::Invalid);
+            }
+        }
         // Write first, so two concurrent uses of one token serialise here instead of both passing.
         let locked = sqlx::query(
             &self
@@ -66,7 +82,12 @@ impl SqlStorage {
         if spent != 0 {
             // `spent` holds when the token was rotated (older rows: 1, long ago).
             if now < spent.saturating_add(policy.reuse_interval_secs) {
-                return Ok(RefreshUse::RecentlyRotated(Box::new(from_row(&row)?)));
+                let token = Box::new(from_row(&row)?);
+                if let Some(next) = successor {
+                    store_successor(self.backend, &mut tx, next).await?;
+                    tx.commit().await?;
+                }
+                return Ok(RefreshUse::RecentlyRotated(token));
             }
             delete_family(self.backend, &mut tx, &family).await?;
             tx.commit().await?;
@@ -92,6 +113,9 @@ impl SqlStorage {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+            if let Some(next) = successor {
+                store_successor(self.backend, &mut tx, next).await?;
+            }
         } else {
             let found = token.clone();
             token.last_used = now;
@@ -143,6 +167,55 @@ impl SqlStorage {
         tx.commit().await?;
         Ok(n)
     }
+}
+
+async fn insert_refresh_token<'c>(
+    backend: Backend,
+    executor: impl sqlx::Executor<'c, Database = Any>,
+    token: &RefreshToken,
+) -> Result<()> {
+    sqlx::query(&backend.sql(
+        "INSERT INTO refresh_tokens (id, family, client_id, secret_hash, spent, expires_at, data)
+         VALUES ($1, $2, $3, $4, 0, $5, $6)",
+    ))
+    .bind(&token.id)
+    .bind(&token.family)
+    .bind(&token.client_id)
+    .bind(&token.secret_hash)
+    .bind(token.expires_at)
+    .bind(to_json(token)?)
+    .execute(executor)
+    .await
+    .map_err(insert_error)?;
+    Ok(())
+}
+
+/// Locks a live session's row; false when the session has ended or is gone.
+async fn lock_live_session(
+    backend: Backend,
+    tx: &mut Transaction<'_, Any>,
+    sid: &str,
+) -> Result<bool> {
+    let matched =
+        sqlx::query(&backend.sql("UPDATE sessions SET seq = seq WHERE sid = $1 AND seq = 0"))
+            .bind(sid)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+    Ok(matched > 0)
+}
+
+/// The successor's row, and its session's expiry moved up to the successor's (never down).
+async fn store_successor(
+    backend: Backend,
+    tx: &mut Transaction<'_, Any>,
+    next: &RefreshToken,
+) -> Result<()> {
+    insert_refresh_token(backend, &mut **tx, next).await?;
+    if let Some(sid) = &next.sid {
+        super::sessions::extend(backend, &mut **tx, sid, next.expires_at).await?;
+    }
+    Ok(())
 }
 
 pub(super) async fn delete_family(

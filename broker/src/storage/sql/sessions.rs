@@ -54,6 +54,27 @@ async fn lock_feed(backend: Backend, tx: &mut Transaction<'_, Any>) -> Result<(i
     Ok((row.try_get("epoch")?, row.try_get("seq")?))
 }
 
+/// Moves a live session's expiry up to `expires_at` (never down).
+pub(super) async fn extend<'c>(
+    backend: Backend,
+    executor: impl sqlx::Executor<'c, Database = Any>,
+    sid: &str,
+    expires_at: UnixTime,
+) -> Result<()> {
+    // The JSON copy keeps the creation-time expiry; the column is what GC goes by.
+    sqlx::query(
+        &backend.sql(
+            "UPDATE sessions SET expires_at = $1 WHERE sid = $2 AND seq = 0 AND expires_at < $3",
+        ),
+    )
+    .bind(expires_at)
+    .bind(sid)
+    .bind(expires_at)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
 /// The lowest number still listed (`seq + 1` when none is).
 async fn floor(
     backend: Backend,
@@ -99,16 +120,7 @@ impl Sessions for SqlStorage {
     }
 
     async fn extend_session(&self, sid: &str, expires_at: UnixTime) -> Result<()> {
-        // The JSON copy keeps the creation-time expiry; the column is what GC goes by.
-        sqlx::query(&self.backend.sql(
-            "UPDATE sessions SET expires_at = $1 WHERE sid = $2 AND seq = 0 AND expires_at < $3",
-        ))
-        .bind(expires_at)
-        .bind(sid)
-        .bind(expires_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        extend(self.backend, &self.pool, sid, expires_at).await
     }
 
     async fn end_sessions(
