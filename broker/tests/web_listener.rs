@@ -383,10 +383,12 @@ fn chromium_page_on_another_origin_uses_cors() {
     assert_eq!(other["token_status"], "blocked", "{other}");
 }
 
-/// Every Dex key of `web`, `grpc` TLS and the client/user keys added here, in one file that
-/// `check-config` accepts (files made by openssl now, variables set for the run).
+/// Every Dex key the broker supports (`web` and `grpc` TLS, CORS, headers, client address,
+/// `expiry`, `logger`, every grant of `oauth2.grantTypes`, `telemetry`, `signer`, `frontend`,
+/// a connector's `grantTypes`, the client and user keys), in one file that `check-config`
+/// accepts (files made by openssl now, variables set for the run); then one misspelt key.
 #[test]
-fn a_dex_config_with_every_web_tls_and_client_key_passes_check_config() {
+fn a_dex_config_with_every_supported_key_passes_check_config() {
     let tls = test_pki();
     let dir = tls.dir.path();
     let (cert, key) = (tls.cert.display(), tls.key.display());
@@ -423,6 +425,57 @@ grpc:
   tlsClientCA: {ca}
   tlsMinVersion: "1.3"
   tlsMaxVersion: "1.3"
+expiry:
+  idTokens: 15m
+  authRequests: 10m
+  signingKeys: 6h
+  deviceRequests: 5m
+  refreshTokens:
+    validIfNotUsedFor: 168h
+    absoluteLifetime: 720h
+    reuseInterval: 3s
+    disableRotation: false
+logger:
+  level: info
+  format: json
+oauth2:
+  skipApprovalScreen: false
+  alwaysShowLoginScreen: false
+  responseTypes: [code]
+  passwordConnector: local
+  pkce:
+    enforce: false
+    codeChallengeMethodsSupported: [S256, plain]
+  grantTypes:
+  - authorization_code
+  - refresh_token
+  - password
+  - urn:ietf:params:oauth:grant-type:device_code
+  - urn:ietf:params:oauth:grant-type:token-exchange
+  - client_credentials
+telemetry:
+  http: 127.0.0.1:5558
+  enableProfiling: false
+signer:
+  type: local
+  config:
+    keysRotationPeriod: 6h
+    algorithm: ES256
+frontend:
+  issuer: Example Corp
+  logoURL: https://app.example/logo.png
+  theme: dark
+connectors:
+- type: oidc
+  id: upstream
+  name: Upstream
+  grantTypes: [authorization_code, refresh_token, urn:ietf:params:oauth:grant-type:token-exchange]
+  config:
+    issuer: https://idp.example
+    clientID: gatehouse
+    clientSecret: upstream-secret
+    redirectURI: https://127.0.0.1:5554/dex/callback
+    getUserInfo: true
 enablePasswordDB: true
 staticClients:
 - idEnv: GH_DEX_CLIENT_ID
@@ -435,11 +488,20 @@ staticClients:
   name: API
   trustedPeers: [example-app]
   redirectURIs: ["https://api.example/callback"]
+  postLogoutRedirectURIs: ["https://api.example/"]
+  backchannelLogoutURI: https://api.example/backchannel-logout
+  clientCredentialsClaims:
+    groups: [services]
+- id: cli
+  name: CLI
+  public: true
+  redirectURIs: ["http://127.0.0.1:8000/callback"]
 staticPasswords:
 - email: admin@example.com
   hashFromEnv: GH_DEX_ADMIN_HASH
   username: admin
   userID: "08a8684b-db88-4b73-90a9-3cd1661f5466"
+  groups: [admins]
 "#,
         db = dir.join("dex.db").display(),
         ca = ca.display(),
@@ -468,8 +530,8 @@ staticPasswords:
     std::fs::write(
         &path,
         yaml.replace(
-            "  tlsMaxVersion: \"1.3\"\nenable",
-            "  tlsMaxVersoin: \"1.3\"\nenable",
+            "  tlsMaxVersion: \"1.3\"\nexpiry",
+            "  tlsMaxVersoin: \"1.3\"\nexpiry",
         ),
     )
     .unwrap();

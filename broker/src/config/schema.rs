@@ -338,10 +338,12 @@ mod tests {
 
     #[test]
     fn unsupported_key_is_refused_with_reason() {
-        let v = json!({"frontend": {"theme": "dark"}});
+        let v = json!({"signer": {"type": "vault", "config": {"addr": "https://vault:8200"}}});
         let err = normalize(&v, &ROOT, "").unwrap_err().to_string();
         assert!(
-            err.contains("frontend") && err.contains("not supported yet"),
+            err.contains("signer.config.addr")
+                && err.contains("not supported yet")
+                && err.contains("use type: local"),
             "{err}"
         );
     }
