@@ -172,6 +172,14 @@ fn an_access_token_of_an_ended_session_is_inactive() {
     assert!(claims["sid"].is_string(), "{claims}");
     assert_eq!(claims["sid"], id_claims["sid"]);
     assert_eq!(answer(&b, OWN, access)["active"], true);
+    let userinfo = |token: &str| {
+        http()
+            .get(b.url("/userinfo"))
+            .bearer_auth(token)
+            .send()
+            .unwrap()
+    };
+    assert_eq!(userinfo(access).status(), 200);
     // Revoking the refresh token ends the session: the (unexpired) access token goes inactive.
     let r = http()
         .post(b.url("/token/revoke"))
@@ -181,11 +189,23 @@ fn an_access_token_of_an_ended_session_is_inactive() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(answer(&b, OWN, access), json!({"active": false}));
+    // /userinfo refuses it too, as an invalid token (RFC 6750 §3.1).
+    let refused = userinfo(access);
+    assert_eq!(refused.status(), 401);
+    let challenge = refused.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
     // Another sign-in's session lives on.
     let other = sign_in(&b, "openid");
     assert_eq!(
         answer(&b, OWN, other["access_token"].as_str().unwrap())["active"],
         true
+    );
+    assert_eq!(
+        userinfo(other["access_token"].as_str().unwrap()).status(),
+        200
     );
 }
 

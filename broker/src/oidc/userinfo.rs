@@ -7,7 +7,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::AppState;
+use super::{sessions, AppState};
 use crate::token::UserInfo;
 
 pub async fn userinfo(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Response {
@@ -22,6 +22,21 @@ pub async fn userinfo(State(app): State<Arc<AppState>>, headers: HeaderMap) -> R
     };
     match app.minter.verify_access_token(token) {
         Ok(claims) => {
+            // Its sign-in ended (sign-out, revocation, EndSessions): refused as introspection
+            // answers inactive, though the signature and `exp` still hold.
+            if let Some(sid) = &claims.sid {
+                match sessions::is_live(&app, sid).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::info!("userinfo: access token of an ended session");
+                        return unauthorized(Some("the access token's session has ended"));
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "userinfo: session lookup failed");
+                        return unavailable();
+                    }
+                }
+            }
             let mut response = Json(UserInfo::from(claims)).into_response();
             response
                 .headers_mut()
@@ -33,6 +48,15 @@ pub async fn userinfo(State(app): State<Arc<AppState>>, headers: HeaderMap) -> R
             unauthorized(Some("the access token is invalid or expired"))
         }
     }
+}
+
+/// Storage could not say whether the session lives: fail closed, and say it is temporary.
+fn unavailable() -> Response {
+    let body = serde_json::json!({
+        "error": "temporarily_unavailable",
+        "error_description": "try again",
+    });
+    (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
 }
 
 /// RFC 6750 §3: no credentials → bare challenge; bad token → `error="invalid_token"`.
