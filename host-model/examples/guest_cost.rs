@@ -15,7 +15,7 @@
 //! property call more than on Envoy) and header maps are nginx lists. Host-call prices differ
 //! between hosts; the guest's instruction count does not depend on them.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -115,14 +115,14 @@ fn bearer() -> Result<String> {
     Ok(format!("Bearer {}", encode(&header, &claims, &key)?))
 }
 
-fn cases(gatehouse: &PathBuf, empty: &PathBuf) -> Result<Vec<Case>> {
+fn cases(gatehouse: &Path, empty: &Path) -> Result<Vec<Case>> {
     let small = session_cookie(vec!["admins".into(), "developers".into()])?;
     let large = session_cookie((0..150).map(|i| format!("team-{i:03}-platform")).collect())?;
     let host = ("host".to_string(), "127.0.0.1:8080".to_string());
     let cookie = |c: &str| vec![host.clone(), ("cookie".to_string(), c.to_string())];
     let g = |name, config: serde_json::Value, headers, expect_identity| Case {
         name,
-        wasm: gatehouse.clone(),
+        wasm: gatehouse.to_path_buf(),
         config: config.to_string(),
         headers,
         gatehouse: true,
@@ -130,7 +130,7 @@ fn cases(gatehouse: &PathBuf, empty: &PathBuf) -> Result<Vec<Case>> {
     };
     let e = |name, config: &str| Case {
         name,
-        wasm: empty.clone(),
+        wasm: empty.to_path_buf(),
         config: config.to_string(),
         headers: cookie(&small),
         gatehouse: false,

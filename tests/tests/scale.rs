@@ -183,9 +183,16 @@ fn logins_survive_a_replica_killed_mid_batch_with_nothing_lost_or_duplicated() {
     let redeemed = count(db, "SELECT count(*)::text FROM redeemed_codes");
     let open_codes = count(db, "SELECT count(*)::text FROM auth_codes");
     let keys = count(db, "SELECT count(*)::text FROM signing_keys");
-    assert_eq!(tokens, ok as i64, "refresh tokens");
-    assert_eq!(families, ok as i64, "no duplicated family");
-    assert_eq!(redeemed, ok as i64, "redeemed codes");
+    // A login in flight at the kill may have had its code exchanged and committed on the
+    // killed replica just before its answer was lost: its token exists, the login failed.
+    // Every completed login has its token; nothing beyond those in-flight failures.
+    let failed_in_flight = (LOGINS - ok) as i64;
+    assert!(
+        tokens >= ok as i64 && tokens <= ok as i64 + failed_in_flight,
+        "{tokens} refresh tokens for {ok} completed logins"
+    );
+    assert_eq!(families, tokens, "no duplicated family");
+    assert_eq!(redeemed, tokens, "one redeemed code per refresh token");
     assert!(
         open_codes <= (LOGINS - ok) as i64,
         "{open_codes} codes left"
@@ -346,12 +353,14 @@ fn refresh_on_either_replica_and_concurrent_refreshes_have_one_winner() {
         statuses.iter().all(|s| *s == 200 || *s == 400),
         "{statuses:?}"
     );
-    // The losers were within the reuse interval: the winner's family is intact (one live token).
+    // With no reuse interval the losers presented a rotated token: that is reuse, which the
+    // broker cannot tell from theft, so the whole family goes — the winner's successor too,
+    // since it is stored in the same transaction as the spend (OAuth 2.0 Security BCP §4.14.2).
     let live = count(
         &stack.db,
         "SELECT count(*)::text FROM refresh_tokens WHERE spent = 0",
     );
-    assert_eq!(live, 1);
+    assert_eq!(live, 0, "reuse revokes the family, successor included");
 }
 
 /// Runs a login up to the broker's redirect back to the filter's callback (not followed).
