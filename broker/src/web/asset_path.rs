@@ -95,10 +95,7 @@ mod tests {
         ] {
             assert_eq!(file_path(bad), None, "{bad:?}");
         }
-        assert_eq!(
-            file_path("a/".repeat(9).trim_end_matches('/')),
-            None
-        );
+        assert_eq!(file_path("a/".repeat(9).trim_end_matches('/')), None);
         assert_eq!(file_path(&"a".repeat(600)), None);
     }
 

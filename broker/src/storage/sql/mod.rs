@@ -12,6 +12,7 @@ mod mysql;
 mod postgres;
 mod refresh;
 mod rows;
+mod session_expiry;
 mod sessions;
 mod sqlite;
 mod throttle;

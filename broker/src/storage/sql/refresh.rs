@@ -213,7 +213,7 @@ async fn store_successor(
 ) -> Result<()> {
     insert_refresh_token(backend, &mut **tx, next).await?;
     if let Some(sid) = &next.sid {
-        super::sessions::extend(backend, &mut **tx, sid, next.expires_at).await?;
+        super::session_expiry::extend(backend, &mut **tx, sid, next.expires_at).await?;
     }
     Ok(())
 }

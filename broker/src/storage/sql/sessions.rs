@@ -11,6 +11,7 @@ use sqlx::{Any, Row, Transaction};
 
 use super::refresh::delete_family;
 use super::rows::{from_row, insert_error, to_json};
+use super::session_expiry::extend;
 use super::{Backend, SqlStorage};
 use crate::storage::{
     EndCause, Ended, FeedPage, Result, SessionRecord, SessionSelector, Sessions, UnixTime,
@@ -52,27 +53,6 @@ async fn lock_feed(backend: Backend, tx: &mut Transaction<'_, Any>) -> Result<(i
         .fetch_one(&mut **tx)
         .await?;
     Ok((row.try_get("epoch")?, row.try_get("seq")?))
-}
-
-/// Moves a live session's expiry up to `expires_at` (never down).
-pub(super) async fn extend<'c>(
-    backend: Backend,
-    executor: impl sqlx::Executor<'c, Database = Any>,
-    sid: &str,
-    expires_at: UnixTime,
-) -> Result<()> {
-    // The JSON copy keeps the creation-time expiry; the column is what GC goes by.
-    sqlx::query(
-        &backend.sql(
-            "UPDATE sessions SET expires_at = $1 WHERE sid = $2 AND seq = 0 AND expires_at < $3",
-        ),
-    )
-    .bind(expires_at)
-    .bind(sid)
-    .bind(expires_at)
-    .execute(executor)
-    .await?;
-    Ok(())
 }
 
 /// The lowest number still listed (`seq + 1` when none is).
