@@ -50,6 +50,9 @@ pub enum StorageError {
     Corrupt(String),
     #[error("record already exists")]
     AlreadyExists,
+    /// Committed writes could not be made durable (SQLite's WAL sync failed).
+    #[error("cannot make writes durable: {0}")]
+    Durability(String),
 }
 
 impl StorageError {
@@ -58,7 +61,7 @@ impl StorageError {
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
-            StorageError::Database(_) | StorageError::Connect { .. }
+            StorageError::Database(_) | StorageError::Connect { .. } | StorageError::Durability(_)
         )
     }
 }
@@ -114,6 +117,16 @@ pub struct GcStats {
 pub trait Storage: Directory + Sessions + DeviceRequests + Send + Sync + 'static {
     /// Cheap round-trip, for health checks.
     async fn ping(&self) -> Result<()>;
+
+    /// Returns once every write committed before the call survives a power loss. On SQLite the
+    /// writes of a sign-in in progress and of the token endpoint (auth requests, login
+    /// throttling, codes, their redemption, sessions, refresh tokens) commit without waiting for
+    /// the disk, and the token endpoint calls this once before it answers, so concurrent grants
+    /// share one fsync (`sql/wal_sync.rs`); every other write waits for the disk itself. The
+    /// other backends commit durably: nothing to do.
+    async fn sync(&self) -> Result<()> {
+        Ok(())
+    }
 
     // --- authorization requests (one per /auth visit, until a code is issued) ---
     async fn create_auth_request(&self, request: &AuthRequest) -> Result<()>;

@@ -135,6 +135,9 @@ async fn handle(
         GrantType::TokenExchange => token_exchange(app, client, &form).await,
         GrantType::ClientCredentials => client_credentials(app, client, &form).await,
     };
+    // This grant's flow writes (a redeemed code, a session, a refresh token) reach the disk
+    // before the client hears of them, whatever the answer: a spent code stays spent.
+    app.storage.sync().await.map_err(storage_error)?;
     let grant_type = requested.as_str();
     if issued.is_ok() {
         app.metrics.token_issued(grant_type);

@@ -31,7 +31,7 @@ pub(super) fn identity() -> Identity {
     }
 }
 
-fn auth_request(id: &str, expires_at: UnixTime) -> AuthRequest {
+pub(super) fn auth_request(id: &str, expires_at: UnixTime) -> AuthRequest {
     AuthRequest {
         id: id.into(),
         client_id: "c".into(),

@@ -16,6 +16,7 @@ mod session_expiry;
 mod sessions;
 mod sqlite;
 mod throttle;
+mod wal_sync;
 #[cfg(test)]
 mod tls_mysql_tests;
 #[cfg(test)]
@@ -27,6 +28,7 @@ use async_trait::async_trait;
 use sqlx::AnyPool;
 use sqlx::Row;
 
+use refresh::Presented;
 use rows::{from_row, insert, is_unique_violation, take_record, to_json, Taken};
 
 use super::memory::SPENT_MEMORY_SECS;
@@ -37,11 +39,34 @@ static INSTALL_DRIVERS: Once = Once::new();
 pub(super) use dialect::Backend;
 
 pub struct SqlStorage {
+    /// Writes here wait for the disk at their commit; reads use it too.
     pub(super) pool: AnyPool,
+    /// Flow writes (a sign-in in progress, the token endpoint's): on SQLite one connection at
+    /// `synchronous=NORMAL`, made durable by [`Storage::sync`]; elsewhere the same pool.
+    pub(super) flow: AnyPool,
+    /// SQLite only: the group commit behind [`Storage::sync`].
+    wal: Option<std::sync::Arc<wal_sync::WalSync>>,
     pub(super) backend: Backend,
 }
 
 impl SqlStorage {
+    /// A database whose every commit is durable (PostgreSQL, MySQL): flow writes share the pool.
+    pub(super) fn committing_durably(pool: AnyPool, backend: Backend) -> Self {
+        SqlStorage {
+            flow: pool.clone(),
+            pool,
+            wal: None,
+            backend,
+        }
+    }
+
+    /// Notes a flow write's commit, for the next [`Storage::sync`].
+    pub(super) fn flow_committed(&self) {
+        if let Some(wal) = &self.wal {
+            wal.committed();
+        }
+    }
+
     pub(super) fn install_drivers() {
         INSTALL_DRIVERS.call_once(sqlx::any::install_default_drivers);
     }
@@ -54,7 +79,7 @@ impl SqlStorage {
         id: &str,
         change: impl FnOnce(&mut AuthRequest) -> bool + Send,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.flow.begin().await?;
         let locked = sqlx::query(
             &self
                 .backend
@@ -89,6 +114,7 @@ impl SqlStorage {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.flow_committed();
         Ok(true)
     }
 }
@@ -102,8 +128,17 @@ impl Storage for SqlStorage {
         Ok(())
     }
 
+    async fn sync(&self) -> Result<()> {
+        match &self.wal {
+            Some(wal) => wal.sync().await,
+            None => Ok(()),
+        }
+    }
+
     async fn create_auth_request(&self, request: &AuthRequest) -> Result<()> {
-        insert(self.backend, &self.pool, request).await
+        insert(self.backend, &self.flow, request).await?;
+        self.flow_committed();
+        Ok(())
     }
 
     async fn get_auth_request(&self, id: &str, now: UnixTime) -> Result<Option<AuthRequest>> {
@@ -150,24 +185,27 @@ impl Storage for SqlStorage {
     }
 
     async fn take_auth_request(&self, id: &str, now: UnixTime) -> Result<Option<AuthRequest>> {
-        let mut conn = self.pool.acquire().await?;
-        Ok(
-            match take_record(self.backend, &mut conn, "auth_requests", id, now).await? {
-                Taken::Live(request) => Some(request),
-                Taken::Unknown | Taken::Expired => None,
-            },
-        )
+        let mut conn = self.flow.acquire().await?;
+        let taken = take_record(self.backend, &mut conn, "auth_requests", id, now).await?;
+        self.flow_committed();
+        Ok(match taken {
+            Taken::Live(request) => Some(request),
+            Taken::Unknown | Taken::Expired => None,
+        })
     }
 
     async fn create_auth_code(&self, code: &AuthCode) -> Result<()> {
-        insert(self.backend, &self.pool, code).await
+        insert(self.backend, &self.flow, code).await?;
+        self.flow_committed();
+        Ok(())
     }
 
     async fn redeem_auth_code(&self, code_hash: &str, now: UnixTime) -> Result<CodeRedemption> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.flow.begin().await?;
         match take_record::<AuthCode>(self.backend, &mut tx, "auth_codes", code_hash, now).await? {
             Taken::Expired => {
                 tx.commit().await?;
+                self.flow_committed();
                 return Ok(CodeRedemption::Expired);
             }
             Taken::Live(code) => {
@@ -181,6 +219,7 @@ impl Storage for SqlStorage {
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
+                self.flow_committed();
                 return Ok(CodeRedemption::Redeemed(Box::new(code)));
             }
             Taken::Unknown => {}
@@ -231,8 +270,21 @@ impl Storage for SqlStorage {
             rotate: true,
             ..*policy
         };
-        self.sql_spend_refresh_token(id, secret_hash, client_id, &rotating, now, Some(successor))
-            .await
+        let used = self
+            .sql_spend_refresh_token(
+                &self.flow,
+                Presented {
+                    id,
+                    secret_hash,
+                    client_id,
+                },
+                &rotating,
+                now,
+                Some(successor),
+            )
+            .await?;
+        self.flow_committed();
+        Ok(used)
     }
 
     async fn live_refresh_token(

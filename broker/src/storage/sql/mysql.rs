@@ -20,10 +20,7 @@ impl SqlStorage {
             })
         });
         let pool = super::postgres::connect(options, config).await?;
-        let storage = SqlStorage {
-            pool,
-            backend: Backend::Mysql,
-        };
+        let storage = SqlStorage::committing_durably(pool, Backend::Mysql);
         storage.migrate().await?;
         tracing::info!(database = %config.display, tls = %config.tls.mode, "opened MySQL storage");
         Ok(storage)

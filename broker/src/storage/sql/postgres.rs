@@ -34,10 +34,7 @@ impl SqlStorage {
     pub async fn open_postgres(config: &PostgresConfig) -> Result<Self> {
         SqlStorage::install_drivers();
         let pool = connect(pool_options(config), config).await?;
-        let storage = SqlStorage {
-            pool,
-            backend: Backend::Postgres,
-        };
+        let storage = SqlStorage::committing_durably(pool, Backend::Postgres);
         storage.migrate().await?;
         tracing::info!(database = %config.display, tls = %config.tls.mode, "opened PostgreSQL storage");
         Ok(storage)

@@ -3,7 +3,7 @@
 //! A rotation that brings its successor stores it and extends the sign-in session in that same
 //! transaction: one commit per refresh grant (each commit waits for the disk on SQLite).
 
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, AnyPool, Row, Transaction};
 use subtle::ConstantTimeEq;
 
 use super::rows::{from_row, insert_error, to_json};
@@ -11,9 +11,19 @@ use super::{Backend, SqlStorage};
 use crate::storage::memory::SPENT_MEMORY_SECS;
 use crate::storage::{RefreshPolicy, RefreshToken, RefreshUse, Result, UnixTime};
 
+/// A refresh token as presented: its id and secret's hash, and the client presenting it.
+pub(super) struct Presented<'a> {
+    pub id: &'a str,
+    pub secret_hash: &'a str,
+    pub client_id: &'a str,
+}
+
 impl SqlStorage {
+    /// A flow write: the token endpoint's `Storage::sync` makes it durable before the answer.
     pub(super) async fn sql_create_refresh_token(&self, token: &RefreshToken) -> Result<()> {
-        insert_refresh_token(self.backend, &self.pool, token).await
+        insert_refresh_token(self.backend, &self.flow, token).await?;
+        self.flow_committed();
+        Ok(())
     }
 
     pub(super) async fn sql_use_refresh_token(
@@ -24,23 +34,33 @@ impl SqlStorage {
         policy: &RefreshPolicy,
         now: UnixTime,
     ) -> Result<RefreshUse> {
-        self.sql_spend_refresh_token(id, secret_hash, client_id, policy, now, None)
+        let presented = Presented {
+            id,
+            secret_hash,
+            client_id,
+        };
+        self.sql_spend_refresh_token(&self.pool, presented, policy, now, None)
             .await
     }
 
     /// The use of [`Self::sql_use_refresh_token`]; with a `successor` (callers pass one with a
     /// rotating policy only), a valid or recently rotated token's successor is stored and its
-    /// session extended before the commit.
+    /// session extended before the commit. On `pool`: the durable one, or the flow one when the
+    /// caller syncs before answering.
     pub(super) async fn sql_spend_refresh_token(
         &self,
-        id: &str,
-        secret_hash: &str,
-        client_id: &str,
+        pool: &AnyPool,
+        presented: Presented<'_>,
         policy: &RefreshPolicy,
         now: UnixTime,
         successor: Option<&RefreshToken>,
     ) -> Result<RefreshUse> {
-        let mut tx = self.pool.begin().await?;
+        let Presented {
+            id,
+            secret_hash,
+            client_id,
+        } = presented;
+        let mut tx = pool.begin().await?;
         let session = successor.and_then(|next| next.sid.as_deref());
         if let Some(sid) = session {
             // The session row first, as ending a session locks it before its family's tokens

@@ -85,9 +85,10 @@ impl Sessions for SqlStorage {
         .bind(&s.connector_id)
         .bind(s.expires_at)
         .bind(to_json(s)?)
-        .execute(&self.pool)
+        .execute(&self.flow)
         .await
         .map_err(insert_error)?;
+        self.flow_committed();
         Ok(())
     }
 
@@ -100,7 +101,9 @@ impl Sessions for SqlStorage {
     }
 
     async fn extend_session(&self, sid: &str, expires_at: UnixTime) -> Result<()> {
-        extend(self.backend, &self.pool, sid, expires_at).await
+        extend(self.backend, &self.flow, sid, expires_at).await?;
+        self.flow_committed();
+        Ok(())
     }
 
     async fn end_sessions(

@@ -1,9 +1,12 @@
-//! Opening SQLite: a file created as needed, in WAL mode, migrated.
+//! Opening SQLite: a file created as needed, in WAL mode, migrated; a second, one-connection
+//! pool for flow writes, which commit without an fsync until `Storage::sync` (`wal_sync.rs`).
 
 use std::path::Path;
 
 use sqlx::any::AnyPoolOptions;
+use sqlx::Executor;
 
+use super::wal_sync::WalSync;
 use super::{Backend, SqlStorage};
 use crate::storage::{Result, StorageError};
 
@@ -24,14 +27,26 @@ impl SqlStorage {
             .max_connections(4)
             .connect(&url)
             .await?;
+        // WAL lets readers proceed during a write; it is a property of the file, so once is enough.
+        sqlx::query("PRAGMA journal_mode=WAL").execute(&pool).await?;
+        // Flow writes: one connection (SQLite has one writer at a time; more would only wait in
+        // its busy handler's sleeps) that commits without an fsync; `Storage::sync` adds it.
+        let flow = AnyPoolOptions::new()
+            .max_connections(1)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
         let storage = SqlStorage {
             pool,
+            flow,
+            wal: Some(WalSync::new(file)),
             backend: Backend::Sqlite,
         };
-        // WAL lets readers proceed during a write; it is a property of the file, so once is enough.
-        sqlx::query("PRAGMA journal_mode=WAL")
-            .execute(&storage.pool)
-            .await?;
         storage.migrate().await?;
         Ok(storage)
     }
@@ -71,5 +86,36 @@ mod tests {
             .try_get(0)
             .unwrap();
         assert_eq!(mode.to_lowercase(), "wal");
+    }
+
+    async fn synchronous(pool: &sqlx::AnyPool) -> i64 {
+        sqlx::query("PRAGMA synchronous")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn flow_writes_skip_the_fsync_until_sync_and_other_writes_wait_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqlStorage::open_sqlite(&dir.path().join("gatehouse.db"))
+            .await
+            .unwrap();
+        // SQLite's values: 1 = NORMAL, 2 = FULL.
+        assert_eq!(synchronous(&s.flow).await, 1);
+        assert_eq!(synchronous(&s.pool).await, 2);
+        let wal = s.wal.clone().unwrap();
+        let request = conformance::auth_request("r1", 4_000_000_000);
+        s.create_auth_request(&request).await.unwrap();
+        assert!(wal.pending(), "a flow write waits for the next sync");
+        s.sync().await.unwrap();
+        assert!(!wal.pending());
+        // A durable write leaves nothing for sync to do.
+        s.insert_signing_key(&conformance::signing_key("k1", 100))
+            .await
+            .unwrap();
+        assert!(!wal.pending());
     }
 }

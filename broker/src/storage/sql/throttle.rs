@@ -73,7 +73,7 @@ impl SqlStorage {
         lease_until: UnixTime,
     ) -> Result<LoginGate> {
         let keys = in_lock_order(keys);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.flow.begin().await?;
         let mut rows = Vec::with_capacity(keys.len());
         for key in &keys {
             rows.push(lock_row(self.backend, &mut tx, &key.id).await?);
@@ -83,6 +83,7 @@ impl SqlStorage {
             write_row(self.backend, &mut tx, &key.id, row).await?;
         }
         tx.commit().await?;
+        self.flow_committed();
         Ok(gate)
     }
 
@@ -93,7 +94,7 @@ impl SqlStorage {
         now: UnixTime,
     ) -> Result<()> {
         let keys = in_lock_order(keys);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.flow.begin().await?;
         for key in keys {
             let row = lock_row(self.backend, &mut tx, &key.id).await?;
             write_row(
@@ -105,6 +106,7 @@ impl SqlStorage {
             .await?;
         }
         tx.commit().await?;
+        self.flow_committed();
         Ok(())
     }
 
@@ -115,7 +117,7 @@ impl SqlStorage {
         window_secs: i64,
         now: UnixTime,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.flow.begin().await?;
         sqlx::query(&self.backend.sql(
             "INSERT INTO rate_windows (id, window_end, count) VALUES ($1, 0, 0)
              ON CONFLICT (id) DO NOTHING",
@@ -143,6 +145,7 @@ impl SqlStorage {
         let count: i64 = row.try_get("count")?;
         let Some((end, count)) = throttle::count_step((end, count), limit, window_secs, now) else {
             tx.commit().await?;
+            self.flow_committed();
             return Ok(false);
         };
         sqlx::query(
@@ -156,6 +159,7 @@ impl SqlStorage {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.flow_committed();
         Ok(true)
     }
 
