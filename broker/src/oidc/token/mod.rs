@@ -135,9 +135,12 @@ async fn handle(
         GrantType::TokenExchange => token_exchange(app, client, &form).await,
         GrantType::ClientCredentials => client_credentials(app, client, &form).await,
     };
-    // This grant's flow writes (a redeemed code, a session, a refresh token) reach the disk
-    // before the client hears of them, whatever the answer: a spent code stays spent.
-    app.storage.sync().await.map_err(storage_error)?;
+    // A grant's flow writes (a redeemed code, a session, a refresh token) reach the disk before
+    // the client hears of them: `issue` syncs an answer with tokens, this a refusal (a spent
+    // code stays spent).
+    if issued.is_err() {
+        app.storage.sync().await.map_err(storage_error)?;
+    }
     let grant_type = requested.as_str();
     if issued.is_ok() {
         app.metrics.token_issued(grant_type);
@@ -191,10 +194,6 @@ async fn issue(
         nonce: what.nonce,
         sid: what.sid,
     };
-    let tokens = app.minter.issue(&grant, t).map_err(|e| {
-        tracing::error!(error = %e, "signing tokens failed");
-        OAuthError::server_error()
-    })?;
     // No refresh token the refresh grant could not take back (off, or not served by the
     // connector: its grantTypes).
     let wants_refresh = what.refresh_scopes.iter().any(|s| s == "offline_access")
@@ -254,6 +253,15 @@ async fn issue(
             Some(token)
         }
     };
+    // The writes are done: their sync (SQLite's group commit) runs while the tokens are signed.
+    let (synced, tokens) = tokio::join!(app.storage.sync(), async {
+        app.minter.issue(&grant, t)
+    });
+    synced.map_err(storage_error)?;
+    let tokens = tokens.map_err(|e| {
+        tracing::error!(error = %e, "signing tokens failed");
+        OAuthError::server_error()
+    })?;
     Ok(TokenResponse {
         access_token: tokens.access_token,
         token_type: "Bearer",

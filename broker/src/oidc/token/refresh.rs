@@ -31,8 +31,8 @@ pub(super) async fn refresh_token(
     let t = now();
     let secret_hash = hash_secret(secret);
     // The common case, a live token with rotation on: read it, run every check that may refuse,
-    // sign, then spend it and store its successor in one atomic step (one commit; the spend
-    // still decides, so a concurrent use or a reuse is caught there as before).
+    // then spend it and store its successor in one atomic step (one commit; the spend still
+    // decides, so a concurrent use or a reuse is caught there as before), then sign.
     if policy.rotate {
         let live = app
             .storage
