@@ -652,6 +652,64 @@ fn restart_keeps_the_signing_key_and_sessions() {
 }
 
 #[test]
+fn concurrent_grants_answered_before_a_kill_are_all_kept_and_spent_tokens_stay_spent() {
+    // SQLite's group commit (flow writes, one shared sync before the token endpoint answers):
+    // every answered grant is in the database after a SIGKILL, and nothing spent comes back.
+    // No reuse interval: a spent token presented again is refused at once.
+    let mut b = Broker::start(Options {
+        reuse_interval: Some("0s"),
+        ..Options::default()
+    });
+    let chains: Vec<String> = (0..8)
+        .map(|_| {
+            sign_in(&b, "openid email offline_access")["refresh_token"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let ends: Vec<(String, Vec<String>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = chains
+            .iter()
+            .map(|first| {
+                let b = &b;
+                s.spawn(move || {
+                    let mut spent = Vec::new();
+                    let mut current = first.clone();
+                    for _ in 0..5 {
+                        let r = refresh(b, &current);
+                        assert_eq!(r.status(), 200);
+                        let next = json(r)["refresh_token"].as_str().unwrap().to_string();
+                        spent.push(std::mem::replace(&mut current, next));
+                    }
+                    (current, spent)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    b.kill();
+    b.spawn();
+    for (live, spent) in &ends {
+        // The live ones first: a spent one presented again revokes its whole family.
+        let r = refresh(&b, live);
+        assert_eq!(
+            r.status(),
+            200,
+            "the last answered token of a chain is kept"
+        );
+        let newer = json(r)["refresh_token"].as_str().unwrap().to_string();
+        assert!(!spent.contains(&newer));
+    }
+    for (_, spent) in &ends {
+        let oldest = &spent[0];
+        let r = refresh(&b, oldest);
+        assert_eq!(r.status(), 400, "a token spent before the kill stays spent");
+        assert_eq!(json(r)["error"], "invalid_grant");
+    }
+}
+
+#[test]
 fn healthz_and_login_page_headers() {
     let b = broker();
     assert_eq!(http().get(b.url("/healthz")).send().unwrap().status(), 200);

@@ -234,6 +234,13 @@ impl Broker {
         }
     }
 
+    /// SIGKILL, no shutdown: what a crash leaves behind.
+    pub fn kill(&mut self) {
+        let mut child = self.child.take().expect("running");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
     pub fn log(&self) -> String {
         let mut s = String::new();
         if let Ok(mut f) = std::fs::File::open(self.dir.join("broker.log")) {

@@ -254,9 +254,7 @@ async fn issue(
         }
     };
     // The writes are done: their sync (SQLite's group commit) runs while the tokens are signed.
-    let (synced, tokens) = tokio::join!(app.storage.sync(), async {
-        app.minter.issue(&grant, t)
-    });
+    let (synced, tokens) = tokio::join!(app.storage.sync(), async { app.minter.issue(&grant, t) });
     synced.map_err(storage_error)?;
     let tokens = tokens.map_err(|e| {
         tracing::error!(error = %e, "signing tokens failed");

@@ -16,11 +16,11 @@ mod session_expiry;
 mod sessions;
 mod sqlite;
 mod throttle;
-mod wal_sync;
 #[cfg(test)]
 mod tls_mysql_tests;
 #[cfg(test)]
 mod tls_postgres_tests;
+mod wal_sync;
 
 use std::sync::Once;
 

@@ -28,7 +28,9 @@ impl SqlStorage {
             .connect(&url)
             .await?;
         // WAL lets readers proceed during a write; it is a property of the file, so once is enough.
-        sqlx::query("PRAGMA journal_mode=WAL").execute(&pool).await?;
+        sqlx::query("PRAGMA journal_mode=WAL")
+            .execute(&pool)
+            .await?;
         // Flow writes: one connection (SQLite has one writer at a time; more would only wait in
         // its busy handler's sleeps) that commits without an fsync; `Storage::sync` adds it.
         let flow = AnyPoolOptions::new()
