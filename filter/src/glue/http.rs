@@ -193,21 +193,13 @@ impl HttpContext for Http {
             return Action::Pause;
         };
         // Borrowed from the header map unless several Cookie headers must be joined.
-        let joined;
-        let cookie = match h.cookies.as_slice() {
-            [] => None,
-            [one] => Some(*one),
-            many => {
-                joined = many.join("; ");
-                Some(joined.as_str())
-            }
-        };
+        let cookie = h.cookies.joined();
         let req = Request {
             method: h.method,
             path,
             authority: h.authority,
             scheme: h.scheme,
-            cookie,
+            cookie: cookie.as_deref(),
             cookie_headers: h.cookies.len(),
             accept: h.accept,
             authorization: h.authorization,
