@@ -2,15 +2,57 @@
 
 use crate::config::CookieSettings;
 
+/// Whether `b` is a whitespace character that is ASCII (as `char::is_whitespace` counts them:
+/// vertical tab included, unlike `u8::is_ascii_whitespace`).
+fn ascii_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
+}
+
+/// `str::trim`, with the usual ASCII ends settled byte by byte: the standard one decodes and
+/// classifies a `char` at each end, on every cookie of every request. At a non-ASCII end it
+/// hands over to `str::trim_start` / `str::trim_end`, so the result is always the same.
+fn trim(s: &str) -> &str {
+    let mut s = s;
+    while let Some(&b) = s.as_bytes().first() {
+        if ascii_space(b) {
+            s = &s[1..];
+        } else {
+            if !b.is_ascii() {
+                s = s.trim_start();
+            }
+            break;
+        }
+    }
+    while let Some(&b) = s.as_bytes().last() {
+        if ascii_space(b) {
+            s = &s[..s.len() - 1];
+        } else {
+            if !b.is_ascii() {
+                s = s.trim_end();
+            }
+            break;
+        }
+    }
+    s
+}
+
+/// `s.trim_matches('"')`: `"` is ASCII, so it is removed byte by byte at both ends.
+fn unquote(s: &str) -> &str {
+    let start = s.bytes().take_while(|&b| b == b'"').count();
+    let s = &s[start..];
+    let end = s.len() - s.bytes().rev().take_while(|&b| b == b'"').count();
+    &s[..end]
+}
+
 /// `(name, value)` pairs of a `Cookie` header, in order; malformed pairs are skipped.
 pub fn pairs(header: &str) -> impl Iterator<Item = (&str, &str)> {
     header.split(';').filter_map(|part| {
         let (name, value) = part.split_once('=')?;
-        let name = name.trim();
+        let name = trim(name);
         if name.is_empty() {
             return None;
         }
-        Some((name, value.trim().trim_matches('"')))
+        Some((name, unquote(trim(value))))
     })
 }
 
@@ -20,21 +62,24 @@ pub fn get<'a>(header: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// The `Cookie` header with every cookie for which `drop` is true removed; `None` when
-/// nothing is left, so the header can be removed instead of sent empty.
+/// nothing is left, so the header can be removed instead of sent empty. Kept cookies are
+/// written as they came (trimmed), `; `-separated, straight into the one string.
 pub fn without(header: &str, drop: impl Fn(&str) -> bool) -> Option<String> {
-    let kept: Vec<&str> = header
-        .split(';')
-        .map(str::trim)
-        .filter(|part| {
-            let name = part.split_once('=').map_or(*part, |(n, _)| n).trim();
-            !part.is_empty() && !drop(name)
-        })
-        .collect();
-    if kept.is_empty() {
-        None
-    } else {
-        Some(kept.join("; "))
+    let mut kept: Option<String> = None;
+    for part in header.split(';').map(trim) {
+        let name = trim(part.split_once('=').map_or(part, |(n, _)| n));
+        if part.is_empty() || drop(name) {
+            continue;
+        }
+        match &mut kept {
+            None => kept = Some(String::from(part)),
+            Some(out) => {
+                out.push_str("; ");
+                out.push_str(part);
+            }
+        }
     }
+    kept
 }
 
 /// A `Set-Cookie` value with the configured attributes; `max_age` in seconds.
@@ -89,12 +134,31 @@ mod tests {
     }
 
     #[test]
+    fn trims_as_str_trim_does() {
+        // Vertical tab and Unicode spaces are whitespace to `str::trim`, and so here.
+        let h = "\u{b}a=\"1\"\u{a0}; \u{3000}b = 2\t;\u{85}c=\"\"x\"\"";
+        assert_eq!(
+            pairs(h).collect::<Vec<_>>(),
+            [("a", "1"), ("b", "2"), ("c", "x")]
+        );
+        for s in ["", " ", "\u{a0}", " \u{a0} x \u{3000} ", "é", "\u{b}é\u{b}"] {
+            assert_eq!(trim(s), s.trim(), "{s:?}");
+        }
+        assert_eq!(unquote("\"\"a\"b\""), "a\"b");
+        assert_eq!(unquote("\"\""), "");
+    }
+
+    #[test]
     fn removes_cookies_by_name() {
         assert_eq!(
             without("a=1; _gh=x; b=2; _gh_1=y", |n| n.starts_with("_gh")),
             Some("a=1; b=2".into())
         );
         assert_eq!(without("_gh=x", |n| n == "_gh"), None);
+        assert_eq!(
+            without(" a=1 ;; noval ;\u{a0}_gh =x; b", |n| n == "_gh"),
+            Some("a=1; noval; b".into())
+        );
     }
 
     #[test]
