@@ -70,8 +70,9 @@ impl Engine {
         if applied.public && path != s.userinfo_path {
             return (
                 Outcome::Forward(Forward {
+                    identity: self.no_identity.clone(),
                     cookie: cookie_rewrite,
-                    ..Forward::default()
+                    response_cookies: Vec::new(),
                 }),
                 Event::None,
             );
