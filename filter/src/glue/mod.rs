@@ -12,6 +12,7 @@ mod feed;
 mod header_map;
 mod http;
 mod metrics;
+mod property;
 mod root;
 
 use proxy_wasm::traits::{Context, RootContext};
@@ -33,14 +34,6 @@ type SharedProvider = Rc<RefCell<Option<Rc<Provider>>>>;
 /// Which path this VM's host forwards; learnt in the first HTTP context (a property read in
 /// Kong's `on_configure` crashes the worker).
 type SharedPathSource = Rc<Cell<Option<PathSource>>>;
-
-/// A property as a string; any host error reads as absent (the trait method would panic).
-fn property(path: Vec<&str>) -> Option<String> {
-    match proxy_wasm::hostcalls::get_property(path) {
-        Ok(Some(bytes)) => Some(String::from_utf8_lossy(&bytes).into_owned()),
-        _ => None,
-    }
-}
 
 const TICK: Duration = Duration::from_secs(1);
 
