@@ -10,6 +10,7 @@
 #[error("the host's header map is malformed")]
 pub struct Malformed;
 
+#[inline(always)]
 fn u32_at(buf: &[u8], at: usize) -> Result<usize, Malformed> {
     let b = buf
         .get(at..at.checked_add(4).ok_or(Malformed)?)
@@ -32,6 +33,7 @@ pub struct Pairs<'a> {
 }
 
 impl<'a> Pairs<'a> {
+    #[inline(always)]
     fn read(&mut self) -> Result<Pair<'a>, Malformed> {
         let name_len = u32_at(self.buf, self.lengths)?;
         let value_len = u32_at(self.buf, self.lengths + 4)?;
@@ -41,6 +43,7 @@ impl<'a> Pairs<'a> {
         Ok((name, value))
     }
 
+    #[inline(always)]
     fn take(&mut self, len: usize) -> Result<&'a [u8], Malformed> {
         let end = self.data.checked_add(len).ok_or(Malformed)?;
         if self.buf.get(end).copied() != Some(0) {
@@ -68,6 +71,7 @@ impl<'a> Iterator for Pairs<'a> {
 
     /// The next pair; none once the buffer stops following the format (then
     /// [`Pairs::finish`] says so).
+    #[inline(always)]
     fn next(&mut self) -> Option<Pair<'a>> {
         if self.left == 0 || self.malformed {
             return None;
