@@ -49,19 +49,24 @@ fn unquote(s: &str) -> &str {
 /// standard `str::split` searches four bytes per step on wasm32 after building a char
 /// searcher per call.
 fn find(hay: &[u8], needle: u8) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let pattern = ONES * u64::from(needle);
-    let (words, _) = hay.as_chunks::<8>();
-    // A word holds the byte exactly when `word ^ pattern` has a zero byte, which the
-    // classic test `(x - ONES) & !x & HIGHS` tells without false answers.
-    let start = words
-        .iter()
-        .position(|w| {
-            let x = u64::from_le_bytes(*w) ^ pattern;
-            x.wrapping_sub(ONES) & !x & HIGHS != 0
-        })
-        .map_or(words.len() * 8, |i| i * 8);
+    const ONES: u128 = 0x0101_0101_0101_0101_0101_0101_0101_0101;
+    const HIGHS: u128 = 0x8080_8080_8080_8080_8080_8080_8080_8080;
+    let pattern = ONES * u128::from(needle);
+    let has_zero_byte = |x: u128| x.wrapping_sub(ONES) & !x & HIGHS != 0;
+    let (blocks, _) = hay.as_chunks::<16>();
+    let mut start = blocks.len() * 16;
+    // A block holds the byte exactly when `block ^ pattern` has a zero byte, which the
+    // classic test `(x - ONES) & !x & HIGHS` tells without false answers; its low half
+    // alone (no borrow comes into it) tells whether the byte is in the first eight. A
+    // plain loop: at opt-level z an iterator closure here stays a call per block.
+    for (i, b) in blocks.iter().enumerate() {
+        let x = u128::from_le_bytes(*b) ^ pattern;
+        if has_zero_byte(x) {
+            let low = u128::from(x as u64) | (HIGHS & !u128::from(u64::MAX));
+            start = i * 16 + if has_zero_byte(low) { 0 } else { 8 };
+            break;
+        }
+    }
     hay[start..]
         .iter()
         .position(|&b| b == needle)
@@ -202,13 +207,20 @@ mod tests {
             );
             assert_eq!(split_at_equals(s), s.split_once('='), "{s:?}");
         }
-        for n in 0..40 {
-            for at in 0..n {
-                let mut b = vec![b'x'; n];
-                b[at] = b';';
-                assert_eq!(find(&b, b';'), Some(at));
-                b[at] = b';' ^ 0x80;
-                assert_eq!(find(&b, b';'), None);
+        // Every position in and across 16-byte blocks, the first of two, near misses around.
+        for n in 0..50 {
+            for fill in [b'x', 0, 0xff, b';' - 1, b';' + 1] {
+                for at in 0..n {
+                    let mut b = vec![fill; n];
+                    b[at] = b';';
+                    assert_eq!(find(&b, b';'), Some(at), "{fill} {n} {at}");
+                    if at + 9 < n {
+                        b[at + 9] = b';';
+                        assert_eq!(find(&b, b';'), Some(at), "{fill} {n} {at}");
+                    }
+                    b[at] = b';' ^ 0x80;
+                    assert_eq!(find(&b, b';'), (at + 9 < n).then_some(at + 9));
+                }
             }
         }
     }

@@ -125,21 +125,22 @@ struct Entry {
 }
 
 /// Constant-time equality (the length is not secret: it is part of the key): the differences
-/// of every 8-byte word and of the last bytes are OR-ed together without a branch, and
-/// `subtle` compares that with zero once. Per byte, its optimisation barrier is a call in the
+/// of every 16-byte block and of the last bytes are OR-ed together without a branch, and
+/// `subtle` compares that (folded to 64 bits) with zero once. Per byte, its optimisation barrier is a call in the
 /// size-optimised .wasm, and comparing a 4.4 KB chunked session that way cost more than the
 /// rest of the request.
 fn equal(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
-    let (a_words, a_rest) = a.as_chunks::<8>();
-    let (b_words, b_rest) = b.as_chunks::<8>();
-    let words = a_words.iter().zip(b_words).fold(0u64, |d, (x, y)| {
-        d | (u64::from_le_bytes(*x) ^ u64::from_le_bytes(*y))
+    let (a_blocks, a_rest) = a.as_chunks::<16>();
+    let (b_blocks, b_rest) = b.as_chunks::<16>();
+    let blocks = a_blocks.iter().zip(b_blocks).fold(0u128, |d, (x, y)| {
+        d | (u128::from_le_bytes(*x) ^ u128::from_le_bytes(*y))
     });
     let rest = a_rest.iter().zip(b_rest).fold(0u8, |d, (x, y)| d | (x ^ y));
-    (words | u64::from(rest)).ct_eq(&0).into()
+    let diff = blocks | u128::from(rest);
+    ((diff as u64) | (diff >> 64) as u64).ct_eq(&0).into()
 }
 
 /// Until when a session may be served from the cache (exclusive).
