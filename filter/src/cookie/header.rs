@@ -109,6 +109,31 @@ pub fn pairs(header: &str) -> impl Iterator<Item = (&str, &str)> {
     })
 }
 
+/// Whether a cookie [`pairs`] yields has a name `named` holds for: what
+/// `pairs(header).any(|(n, _)| named(n))` tells, without searching a cookie's value for its
+/// end once its name decided (the session cookie, hundreds of bytes, is usually that one).
+pub fn any_named(header: &str, named: impl Fn(&str) -> bool) -> bool {
+    let mut rest = header;
+    loop {
+        // A cookie's name ends at its first '=', unless a ';' ends the cookie before it.
+        let Some(eq) = find(rest.as_bytes(), b'=') else {
+            return false;
+        };
+        if let Some(semi) = find(&rest.as_bytes()[..eq], b';') {
+            rest = &rest[semi + 1..];
+            continue;
+        }
+        let name = trim(&rest[..eq]);
+        if !name.is_empty() && named(name) {
+            return true;
+        }
+        match find(&rest.as_bytes()[eq + 1..], b';') {
+            Some(semi) => rest = &rest[eq + 1 + semi + 1..],
+            None => return false,
+        }
+    }
+}
+
 /// The value of the first cookie called `name`.
 pub fn get<'a>(header: &'a str, name: &str) -> Option<&'a str> {
     pairs(header).find(|(n, _)| *n == name).map(|(_, v)| v)
@@ -238,6 +263,24 @@ mod tests {
         }
         assert_eq!(unquote("\"\"a\"b\""), "a\"b");
         assert_eq!(unquote("\"\""), "");
+    }
+
+    #[test]
+    fn any_named_is_pairs_any() {
+        let ours = |n: &str| n.starts_with("_gh");
+        for (h, want) in [
+            ("_gh=1", true),
+            ("a=1; _gh_0=x", true),
+            ("_gh; a=1", false),
+            ("a=_gh; b=2", false),
+            ("a; =_gh; _gh", false),
+            (" \u{a0}_gh =\"v\"", true),
+            ("a=1;b=2;_g=3", false),
+            ("", false),
+        ] {
+            assert_eq!(any_named(h, ours), want, "{h:?}");
+            assert_eq!(pairs(h).any(|(n, _)| ours(n)), want, "{h:?}");
+        }
     }
 
     #[test]

@@ -48,7 +48,7 @@ impl Engine {
         };
         let s = &self.settings;
         let cookie_rewrite = match req.cookie {
-            Some(c) if cookie::header::pairs(c).any(|(n, _)| self.is_ours(n)) => {
+            Some(c) if cookie::header::any_named(c, |n| self.is_ours(n)) => {
                 // Only the first of several Cookie headers can be replaced on every host.
                 if req.cookie_headers > 1 {
                     return refuse("the filter's cookies in one of several Cookie headers".into());
