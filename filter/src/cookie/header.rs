@@ -149,13 +149,48 @@ pub fn without(header: &str, drop: impl Fn(&str) -> bool) -> Option<String> {
         if part.is_empty() || drop(name) {
             continue;
         }
-        match &mut kept {
-            None => kept = Some(String::from(part)),
-            Some(out) => {
-                out.push_str("; ");
-                out.push_str(part);
-            }
+        keep(&mut kept, part);
+    }
+    kept
+}
+
+/// Appends a kept cookie to what [`without`] writes.
+fn keep(kept: &mut Option<String>, part: &str) {
+    match kept {
+        None => *kept = Some(String::from(part)),
+        Some(out) => {
+            out.push_str("; ");
+            out.push_str(part);
         }
+    }
+}
+
+/// [`without`], handing on the way every `(name, value)` that [`pairs`] yields, in its order,
+/// to `pair`: one walk over the header for both (the session cookie is read from the same
+/// header the filter's cookies are removed from).
+pub fn without_seeing<'a>(
+    header: &'a str,
+    drop: impl Fn(&str) -> bool,
+    mut pair: impl FnMut(&'a str, &'a str),
+) -> Option<String> {
+    let mut kept: Option<String> = None;
+    for part in split(header, b';').map(trim) {
+        // Trimming the cookie first changes neither its name nor its value as `pairs` reads
+        // them: both are trimmed there too, and no '=' is whitespace.
+        let name = match split_at_equals(part) {
+            Some((name, value)) => {
+                let name = trim(name);
+                if !name.is_empty() {
+                    pair(name, unquote(trim(value)));
+                }
+                name
+            }
+            None => part,
+        };
+        if part.is_empty() || drop(name) {
+            continue;
+        }
+        keep(&mut kept, part);
     }
     kept
 }
@@ -281,6 +316,17 @@ mod tests {
             assert_eq!(any_named(h, ours), want, "{h:?}");
             assert_eq!(pairs(h).any(|(n, _)| ours(n)), want, "{h:?}");
         }
+    }
+
+    #[test]
+    fn without_seeing_hands_on_what_pairs_yields() {
+        let h = " a=1 ;; noval ;\u{a0}_gh = \"x\" ; =y; b=2=3";
+        let mut seen = Vec::new();
+        let out = without_seeing(h, |n| n == "_gh", |n, v| seen.push((n, v)));
+        assert_eq!(out, without(h, |n| n == "_gh"));
+        assert_eq!(out.as_deref(), Some("a=1; noval; =y; b=2=3"));
+        assert_eq!(seen, pairs(h).collect::<Vec<_>>());
+        assert_eq!(seen, [("a", "1"), ("_gh", "x"), ("b", "2=3")]);
     }
 
     #[test]
