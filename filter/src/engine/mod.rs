@@ -148,6 +148,9 @@ pub struct Engine {
     feed: RefCell<Option<HeldFeed>>,
     /// Set by the root context once it has a clock (see `revoked.rs`).
     started: Cell<u64>,
+    /// The identity of a request forwarded without one (a public route), made once:
+    /// `Rc<[_]>::default()` allocates on every call.
+    no_identity: Rc<[(&'static str, String)]>,
 }
 
 /// Opened sessions kept per worker VM; at most a few MiB with 150-group sessions.
@@ -164,6 +167,7 @@ impl Engine {
             session_cache: RefCell::new(SessionCache::new(SESSION_CACHE_ENTRIES)),
             feed: RefCell::new(None),
             started: Cell::new(0),
+            no_identity: Rc::from([]),
         })
     }
 

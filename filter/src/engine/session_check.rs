@@ -47,13 +47,27 @@ impl Engine {
             Err(why) => return refuse(why.to_string()),
         };
         let s = &self.settings;
+        // The rule is only looked up here (pure), to know before the cookie walk whether the
+        // request goes on to the session check below.
+        let (applied, rule_ref) = self.rule_ref(req.method, &path);
+        let public = applied.public && path != s.userinfo_path;
+        let checks_session = !public && path != s.redirect_path && path != s.sign_out_path;
+        // The session cookie is read in the same walk that removes the filter's cookies: a
+        // header with none of them (no name of ours) has no session cookie either.
+        let mut session_value = None;
         let cookie_rewrite = match req.cookie {
-            Some(c) if cookie::header::pairs(c).any(|(n, _)| self.is_ours(n)) => {
+            Some(c) if cookie::header::any_named(c, |n| self.is_ours(n)) => {
                 // Only the first of several Cookie headers can be replaced on every host.
                 if req.cookie_headers > 1 {
                     return refuse("the filter's cookies in one of several Cookie headers".into());
                 }
-                Some(cookie::header::without(c, |n| self.is_ours(n)))
+                Some(if checks_session {
+                    let reader =
+                        session_value.insert(session::cookies::Reader::new(&s.cookie.name));
+                    cookie::header::without_seeing(c, |n| self.is_ours(n), |n, v| reader.see(n, v))
+                } else {
+                    cookie::header::without(c, |n| self.is_ours(n))
+                })
             }
             _ => None,
         };
@@ -64,14 +78,14 @@ impl Engine {
             return (self.sign_out(req, provider), Event::SignedOut);
         }
         let session_cookie = &s.cookie.name;
-        let (applied, rule_ref) = self.rule_ref(req.method, &path);
         let api = self.wants_api_answer(applied.api, req);
 
-        if applied.public && path != s.userinfo_path {
+        if public {
             return (
                 Outcome::Forward(Forward {
+                    identity: self.no_identity.clone(),
                     cookie: cookie_rewrite,
-                    ..Forward::default()
+                    response_cookies: Vec::new(),
                 }),
                 Event::None,
             );
@@ -99,9 +113,7 @@ impl Engine {
             return refuse("Authorization header sent while pass_access_token is on".into());
         }
 
-        let raw = req
-            .cookie
-            .and_then(|c| session::cookies::read(c, session_cookie));
+        let raw = session_value.and_then(session::cookies::Reader::finish);
         let mut event = Event::None;
         let mut clear_invalid = Vec::new();
         let opened = raw.map(|v| self.open_session(session_cookie, &v, now));

@@ -8,7 +8,8 @@ use proxy_wasm::types::Action;
 
 use super::header_map;
 use super::metrics::{Metric, Metrics};
-use super::{call_status, dispatch, now_s, property, SharedPathSource, SharedProvider};
+use super::property;
+use super::{call_status, dispatch, now_s, SharedPathSource, SharedProvider};
 use crate::engine::{Engine, Event, Forward, Outcome, Pending, Reply, Request};
 use crate::headers;
 use crate::pages::{LocalResponse, Problem};
@@ -45,7 +46,7 @@ impl Http {
         if let Some(s) = self.path_source.get() {
             return s;
         }
-        let s = PathSource::detect(property(vec!["ngx", "server_name"]).is_some());
+        let s = PathSource::detect(property::get(&property::NGX_SERVER_NAME).is_some());
         if s == PathSource::RawTarget {
             log::info!("gatehouse: nginx host: deciding on the raw request target");
         }
@@ -176,38 +177,36 @@ impl HttpContext for Http {
         // One host call for the whole map, read in place (the forged-header check needs
         // every name); a map the host cannot give or that does not parse fails closed.
         let map = header_map::request_headers();
-        let Some(pairs) = map.as_deref().and_then(|m| headers::pairs::parse(m).ok()) else {
+        let scanned = map.as_deref().and_then(|m| {
+            let mut pairs = headers::pairs::parse(m).ok()?;
+            let h = headers::request::scan(&mut pairs);
+            pairs.finish().ok().map(|()| h)
+        });
+        let Some(h) = scanned else {
             log::error!("gatehouse: refused: the host's request header map is unreadable");
             self.respond(Problem::Unavailable.response(false, &self.engine.settings.client_id));
             return Action::Pause;
         };
-        let h = headers::request::scan(pairs.iter().copied());
         let source = self.path_source();
         let raw = match source {
-            PathSource::RawTarget => property(vec!["request", "path"]),
+            PathSource::RawTarget => property::get(&property::REQUEST_PATH),
             PathSource::PseudoHeader => None,
         };
+        // Borrowed from the host's buffer unless it is not UTF-8 (then replaced, as before).
+        let raw = raw.as_deref().map(String::from_utf8_lossy);
         let Some(path) = decision_path(source, h.path, raw.as_deref()) else {
             log::error!("gatehouse: refused: the host did not give the raw request target");
             self.respond(Problem::Unavailable.response(false, &self.engine.settings.client_id));
             return Action::Pause;
         };
         // Borrowed from the header map unless several Cookie headers must be joined.
-        let joined;
-        let cookie = match h.cookies.as_slice() {
-            [] => None,
-            [one] => Some(*one),
-            many => {
-                joined = many.join("; ");
-                Some(joined.as_str())
-            }
-        };
+        let cookie = h.cookies.joined();
         let req = Request {
             method: h.method,
             path,
             authority: h.authority,
             scheme: h.scheme,
-            cookie,
+            cookie: cookie.as_deref(),
             cookie_headers: h.cookies.len(),
             accept: h.accept,
             authorization: h.authorization,

@@ -12,6 +12,7 @@ mod feed;
 mod header_map;
 mod http;
 mod metrics;
+mod property;
 mod root;
 
 use proxy_wasm::traits::{Context, RootContext};
@@ -34,17 +35,25 @@ type SharedProvider = Rc<RefCell<Option<Rc<Provider>>>>;
 /// Kong's `on_configure` crashes the worker).
 type SharedPathSource = Rc<Cell<Option<PathSource>>>;
 
-/// A property as a string; any host error reads as absent (the trait method would panic).
-fn property(path: Vec<&str>) -> Option<String> {
-    match proxy_wasm::hostcalls::get_property(path) {
-        Ok(Some(bytes)) => Some(String::from_utf8_lossy(&bytes).into_owned()),
-        _ => None,
-    }
-}
-
 const TICK: Duration = Duration::from_secs(1);
 
+#[link(wasm_import_module = "env")]
+extern "C" {
+    // The host call the SDK's `hostcalls::get_current_time` makes, declared as the SDK does.
+    fn proxy_get_current_time_nanoseconds(return_time: *mut u64) -> proxy_wasm::types::Status;
+}
+
+/// Seconds since the epoch: the host's nanoseconds divided, which is what the SDK's
+/// `SystemTime` (the epoch plus a `Duration`, then `duration_since` and `as_secs`) gave, at a
+/// few hundred instructions less per request. A status other than success takes the SDK's way,
+/// which panics on it as before.
 fn now_s(ctx: &dyn Context) -> u64 {
+    let mut nanos = 0u64;
+    // SAFETY: the host writes one u64 through the pointer, as for the SDK's own call.
+    let status = unsafe { proxy_get_current_time_nanoseconds(&mut nanos) };
+    if matches!(status, proxy_wasm::types::Status::Ok) {
+        return nanos / 1_000_000_000;
+    }
     ctx.get_current_time()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

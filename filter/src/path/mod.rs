@@ -11,6 +11,8 @@
 //! filter runs; the refusal here holds on every host. Kong's `:path` is nginx's decoded,
 //! normalised URI, so there the glue decides on the raw target (crate::path::decision).
 
+use std::borrow::Cow;
+
 pub mod absolute_url;
 pub mod decision;
 pub mod return_url;
@@ -74,67 +76,105 @@ fn raw_ok(b: u8) -> bool {
 
 /// The path part of a raw `:path` (query removed), percent-decoded once, if it has one
 /// unambiguous reading; otherwise why not. A trailing `/` is kept (`/api/` and `/api` can be
-/// different resources upstream).
-pub fn decide(raw: &str) -> Result<String, PathRefusal> {
+/// different resources upstream). Borrowed from `raw` when it has no escape (the usual
+/// case: then the decoded form is the path as written).
+pub fn decide(raw: &str) -> Result<Cow<'_, str>, PathRefusal> {
     let path = raw.split_once('?').map_or(raw, |(p, _)| p);
     if !path.starts_with('/') {
         return Err(PathRefusal::NotAbsolute);
     }
     let bytes = path.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
+    // Segments are judged on the raw form (no escape can hide a '.' or '/' any more), in the
+    // same pass; a character refusal anywhere in the path is reported before them.
+    let mut segment_refusal = None;
+    let mut segment_start = 1;
+    let mut escaped = false;
+    let mut i = 1;
     while i < bytes.len() {
         let b = bytes[i];
         match b {
-            b'/' => out.push(b),
+            b'/' => {
+                if segment_refusal.is_none() {
+                    segment_refusal = segment_check(&bytes[segment_start..i], false);
+                }
+                segment_start = i + 1;
+            }
             b'#' => return Err(PathRefusal::Fragment),
             b';' => return Err(PathRefusal::PathParameter),
             b'%' => {
-                let (Some(h), Some(l)) = (
-                    bytes.get(i + 1).and_then(|&c| hex(c)),
-                    bytes.get(i + 2).and_then(|&c| hex(c)),
-                ) else {
-                    return Err(PathRefusal::MalformedEscape);
-                };
-                let d = h << 4 | l;
-                if matches!(d, b'/' | b'\\' | b';') {
-                    return Err(PathRefusal::EncodedSeparator);
-                }
-                if raw_ok(d) {
-                    return Err(PathRefusal::NeedlessEscape);
-                }
-                if d < 0x20 || d == 0x7f {
-                    return Err(PathRefusal::ControlCharacter);
-                }
-                // `%25` followed by an escape decodes to an escape: a second decode upstream
-                // would read a different path than the rules did.
-                if d == b'%'
-                    && bytes.get(i + 3).and_then(|&c| hex(c)).is_some()
-                    && bytes.get(i + 4).and_then(|&c| hex(c)).is_some()
-                {
-                    return Err(PathRefusal::DoubleEncoding);
-                }
-                out.push(d);
+                escape_at(bytes, i)?;
+                escaped = true;
                 i += 3;
                 continue;
             }
-            b if raw_ok(b) => out.push(b),
+            b if raw_ok(b) => {}
             _ => return Err(PathRefusal::RawCharacter),
         }
         i += 1;
     }
-    // Segments are checked on the raw form: no escape can hide a '.' or '/' any more.
-    let segments: Vec<&str> = path[1..].split('/').collect();
-    let last = segments.len() - 1;
-    for (n, seg) in segments.iter().enumerate() {
-        match *seg {
-            "." | ".." => return Err(PathRefusal::DotSegment),
-            // Only the last segment may be empty: "/" and "/api/" are fine, "//x" is not.
-            "" if n != last => return Err(PathRefusal::EmptySegment),
-            _ => {}
+    if let Some(why) = segment_refusal.or(segment_check(&bytes[segment_start..], true)) {
+        return Err(why);
+    }
+    if !escaped {
+        return Ok(Cow::Borrowed(path));
+    }
+    // Every escape was checked above: decode them.
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], bytes.get(i + 1..i + 3)) {
+            (b'%', Some(&[h, l])) => {
+                out.push(hex(h).unwrap_or(0) << 4 | hex(l).unwrap_or(0));
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
         }
     }
-    String::from_utf8(out).map_err(|_| PathRefusal::NotUtf8)
+    String::from_utf8(out)
+        .map(Cow::Owned)
+        .map_err(|_| PathRefusal::NotUtf8)
+}
+
+/// Why one raw segment makes a path ambiguous, if it does. Only the last segment may be
+/// empty: "/" and "/api/" are fine, "//x" is not.
+fn segment_check(segment: &[u8], last: bool) -> Option<PathRefusal> {
+    match segment {
+        b"." | b".." => Some(PathRefusal::DotSegment),
+        b"" if !last => Some(PathRefusal::EmptySegment),
+        _ => None,
+    }
+}
+
+/// Checks the escape at `bytes[i]` (a `%`): what it decodes to must need encoding.
+fn escape_at(bytes: &[u8], i: usize) -> Result<(), PathRefusal> {
+    let (Some(h), Some(l)) = (
+        bytes.get(i + 1).and_then(|&c| hex(c)),
+        bytes.get(i + 2).and_then(|&c| hex(c)),
+    ) else {
+        return Err(PathRefusal::MalformedEscape);
+    };
+    let d = h << 4 | l;
+    if matches!(d, b'/' | b'\\' | b';') {
+        return Err(PathRefusal::EncodedSeparator);
+    }
+    if raw_ok(d) {
+        return Err(PathRefusal::NeedlessEscape);
+    }
+    if d < 0x20 || d == 0x7f {
+        return Err(PathRefusal::ControlCharacter);
+    }
+    // `%25` followed by an escape decodes to an escape: a second decode upstream would read
+    // a different path than the rules did.
+    if d == b'%'
+        && bytes.get(i + 3).and_then(|&c| hex(c)).is_some()
+        && bytes.get(i + 4).and_then(|&c| hex(c)).is_some()
+    {
+        return Err(PathRefusal::DoubleEncoding);
+    }
+    Ok(())
 }
 
 /// Decodes `%XX` escapes once; malformed escapes stay as written. Bytes that do not form
@@ -235,6 +275,12 @@ mod tests {
         for (input, why) in cases {
             assert_eq!(decide(input), Err(why), "{input:?}");
         }
+    }
+
+    #[test]
+    fn a_path_without_escapes_is_borrowed() {
+        assert!(matches!(decide("/a/b/?x=%2F"), Ok(Cow::Borrowed("/a/b/"))));
+        assert!(matches!(decide("/a%20b"), Ok(Cow::Owned(p)) if p == "/a b"));
     }
 
     #[test]

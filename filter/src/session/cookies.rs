@@ -51,26 +51,62 @@ fn chunk_index(name: &str, cookie: &str) -> Option<usize> {
 /// chunk 0 is missing or more than [`MAX_CHUNKS`] are there. The first cookie of each name
 /// counts. One pass over the header.
 pub fn read<'a>(header: &'a str, name: &str) -> Option<Cow<'a, str>> {
-    let mut parts: [Option<&str>; MAX_CHUNKS + 1] = [None; MAX_CHUNKS + 1];
+    let mut reader = Reader::new(name);
     for (n, v) in cookie::header::pairs(header) {
-        if n == name {
+        reader.see(n, v);
+    }
+    reader.finish()
+}
+
+/// [`read`], fed the header's cookies one by one by a caller that walks it anyway.
+pub struct Reader<'a, 'n> {
+    name: &'n str,
+    /// The cookie `name` itself: once seen, nothing after it counts.
+    whole: Option<&'a str>,
+    parts: [Option<&'a str>; MAX_CHUNKS + 1],
+}
+
+impl<'a, 'n> Reader<'a, 'n> {
+    #[inline(always)]
+    pub fn new(name: &'n str) -> Self {
+        Reader {
+            name,
+            whole: None,
+            parts: [None; MAX_CHUNKS + 1],
+        }
+    }
+
+    /// The next `(name, value)` of the header, in order.
+    #[inline(always)]
+    pub fn see(&mut self, n: &str, v: &'a str) {
+        if self.whole.is_some() {
+            return;
+        }
+        if n == self.name {
+            self.whole = Some(v);
+        } else if let Some(i) = chunk_index(self.name, n) {
+            self.parts[i].get_or_insert(v);
+        }
+    }
+
+    /// What [`read`] gives for the cookies seen.
+    pub fn finish(self) -> Option<Cow<'a, str>> {
+        if let Some(v) = self.whole {
             return Some(Cow::Borrowed(v));
         }
-        if let Some(i) = chunk_index(name, n) {
-            parts[i].get_or_insert(v);
+        let parts = &self.parts;
+        let present = parts[..MAX_CHUNKS]
+            .iter()
+            .take_while(|p| p.is_some())
+            .count();
+        if present == 0 || (present == MAX_CHUNKS && parts[MAX_CHUNKS].is_some()) {
+            // No first chunk; or more chunks than we would ever write: not ours to trust.
+            return None;
         }
+        Some(Cow::Owned(
+            parts[..present].iter().flatten().copied().collect(),
+        ))
     }
-    let present = parts[..MAX_CHUNKS]
-        .iter()
-        .take_while(|p| p.is_some())
-        .count();
-    if present == 0 || (present == MAX_CHUNKS && parts[MAX_CHUNKS].is_some()) {
-        // No first chunk; or more chunks than we would ever write: not ours to trust.
-        return None;
-    }
-    Some(Cow::Owned(
-        parts[..present].iter().flatten().copied().collect(),
-    ))
 }
 
 /// `Set-Cookie` values that store `value`, clearing every other part listed in `present`.
