@@ -4,6 +4,7 @@
 use gatehouse_filter::engine::{Engine, Event, Outcome, Pending, Reply, Request};
 use gatehouse_filter::pages::LocalResponse;
 use gatehouse_filter::provider::{parse_discovery, KeySet, Provider};
+use gatehouse_filter::revocation::held::HeldFeed;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::{json, Value};
 
@@ -614,6 +615,61 @@ fn unknown_kid_refetches_keys_once_then_refuses() {
     let (out, ev) = engine.on_request(&bearer_req("/api/x", &auth), Some(&p), NOW + 5);
     assert!(matches!(ev, Event::BearerRejected(_)));
     assert!(matches!(out, Outcome::Respond(ref r) if r.status == 401));
+}
+
+/// The test provider, with a revocation feed offered by the broker.
+fn provider_with_feed() -> Provider {
+    let doc = json!({
+        "issuer": ISSUER,
+        "authorization_endpoint": format!("{ISSUER}/auth"),
+        "token_endpoint": format!("{ISSUER}/token"),
+        "jwks_uri": format!("{ISSUER}/keys"),
+        "revocation_feed_endpoint": format!("{ISSUER}/revocations"),
+    });
+    Provider::new(
+        parse_discovery(doc.to_string().as_bytes(), ISSUER).unwrap(),
+        KeySet::parse(JWKS.as_bytes()).unwrap(),
+        NOW,
+    )
+}
+
+#[test]
+fn bearer_tokens_of_an_ended_session_are_refused_like_its_cookies() {
+    let engine = Engine::new(settings(json!({"skip_jwt_bearer_tokens": true}))).unwrap();
+    let p = provider_with_feed();
+    engine.set_started(NOW);
+    let held = br#"{"epoch":1,"iat":1800000000,"first":1,"seq":1,"sids":["ended-sid"]}"#;
+    engine.set_feed(HeldFeed::from_json(held).unwrap());
+    let token = |sid: Option<&str>| {
+        let mut c = access_claims();
+        if let Some(sid) = sid {
+            c["sid"] = json!(sid);
+        }
+        format!("Bearer {}", sign(&c, "test-key-1"))
+    };
+    let (ended, live, none) = (
+        token(Some("ended-sid")),
+        token(Some("live-sid")),
+        token(None),
+    );
+    // Twice each: the second answer comes from the bearer cache and must not differ.
+    for _ in 0..2 {
+        let (out, ev) = engine.on_request(&bearer_req("/api/x", &ended), Some(&p), NOW + 1);
+        assert!(
+            matches!(out, Outcome::Respond(ref r) if r.status == 401),
+            "{ev:?}"
+        );
+        assert!(matches!(ev, Event::BearerRejected(ref why) if why.contains("ended")));
+        let (out, _) = engine.on_request(&bearer_req("/api/x", &live), Some(&p), NOW + 1);
+        assert!(matches!(out, Outcome::Forward(_)));
+        // No session behind it (client_credentials, token exchange): nothing to end.
+        let (out, _) = engine.on_request(&bearer_req("/api/x", &none), Some(&p), NOW + 1);
+        assert!(matches!(out, Outcome::Forward(_)));
+    }
+    // A feed too old to tell fails closed for a token with a session, as for a cookie.
+    let (out, ev) = engine.on_request(&bearer_req("/api/x", &live), Some(&p), NOW + 3000);
+    assert_eq!(ev, Event::FeedStale);
+    assert!(matches!(out, Outcome::Respond(ref r) if r.status == 503));
 }
 
 #[test]

@@ -80,6 +80,61 @@ fn assert_invalid_token(what: &str, page: &Page) {
     assert_eq!(page.header("location"), None, "{what}");
 }
 
+/// A password grant with `offline_access`: the access token and the refresh token of one
+/// sign-in session.
+fn session_tokens(stack: &Stack, user: TestUser) -> (String, String) {
+    let response = reqwest::blocking::Client::new()
+        .post(format!("{}/token", stack.issuer()))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", user.email),
+            ("password", user.password),
+            ("scope", "openid email profile groups offline_access"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().unwrap();
+    let text = |k: &str| body[k].as_str().unwrap().to_string();
+    (text("access_token"), text("refresh_token"))
+}
+
+#[test]
+fn a_bearer_token_of_a_session_ended_at_the_broker_is_refused_at_the_gateway() {
+    let stack = bearer_stack(&[("revocation_poll_s", json!(1))]);
+    let (access, refresh) = session_tokens(&stack, ADMIN);
+    let (other, _) = session_tokens(&stack, BOB);
+    assert!(jwt_claims(&access).unwrap()["sid"].is_string());
+    assert_eq!(call(&stack, "/api/x", &access).status, 200);
+    assert_eq!(call(&stack, "/api/x", &other).status, 200);
+    // RFC 7009 at the broker ends the refresh token's session (what the filter's sign-out does).
+    let revoked = reqwest::blocking::Client::new()
+        .post(format!("{}/token/revoke", stack.issuer()))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .form(&[
+            ("token", refresh.as_str()),
+            ("token_type_hint", "refresh_token"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    // Within a few feed polls the verified (and cached) token is refused; another session's
+    // token is not.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let page = call(&stack, "/api/x", &access);
+        if page.status == 401 {
+            assert_invalid_token("token of an ended session", &page);
+            break;
+        }
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(Instant::now() < deadline, "still admitted after 15 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(call(&stack, "/api/x", &other).status, 200);
+}
+
 #[test]
 fn a_broker_access_token_as_bearer_reaches_the_upstream_with_its_identity() {
     let stack = bearer_stack(&[]);

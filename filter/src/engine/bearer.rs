@@ -10,6 +10,7 @@ use crate::session::cache::Opened;
 use crate::token::exchange::BrokerCall;
 use crate::token::id_token::{self, Expect, TokenError};
 
+use super::revoked::Stale;
 use super::tokens::identity_from_claims;
 use super::{Engine, Event, Outcome, Pending, Reply, RuleRef};
 
@@ -100,7 +101,7 @@ impl Engine {
                 Event::None,
             );
         }
-        let (reply, event) = self.bearer_decided(verified, api, rule, cookie);
+        let (reply, event) = self.bearer_decided(verified, (api, rule, cookie), provider, now);
         (reply.into(), event)
     }
 
@@ -137,25 +138,44 @@ impl Engine {
     /// Admits or refuses a bearer JWT with the keys at hand (no further refetch).
     fn bearer_settled(&self, wait: KeysWait, provider: &Provider, now: u64) -> (Reply, Event) {
         let verified = self.verify_bearer(&wait.token, provider, now);
-        self.bearer_decided(verified, wait.api, wait.rule, wait.cookie)
+        self.bearer_decided(verified, (wait.api, wait.rule, wait.cookie), provider, now)
     }
 
+    /// A verified token of a session the broker has ended (sign-out, revocation, an admin's
+    /// end) is refused like one that does not verify, as a session cookie would be; a token
+    /// without a session (`client_credentials`, token exchange: no `sid`) has nothing to end.
     fn bearer_decided(
         &self,
         verified: Result<Rc<Opened>, TokenError>,
-        api: bool,
-        rule: RuleRef,
-        cookie: Option<Option<String>>,
+        (api, rule, cookie): (bool, RuleRef, Option<Option<String>>),
+        provider: &Provider,
+        now: u64,
     ) -> (Reply, Event) {
-        match verified {
-            Ok(identity) => {
-                let rule = self.rule_by_ref(rule);
-                self.admit(&identity, rule, api, cookie, Vec::new())
+        let identity = match verified {
+            Ok(identity) if identity.sid.is_empty() => identity,
+            Ok(identity) => match self.screen_revoked(Some(Ok(identity)), provider, now) {
+                Ok(Some(Ok(identity))) => identity,
+                Ok(_) => {
+                    return (
+                        Reply::Respond(Problem::InvalidToken.response(true, self.realm())),
+                        Event::BearerRejected("its session has ended at the broker".into()),
+                    )
+                }
+                Err(Stale) => {
+                    return (
+                        Reply::Respond(Problem::Unavailable.response(api, self.realm())),
+                        Event::FeedStale,
+                    )
+                }
+            },
+            Err(e) => {
+                return (
+                    Reply::Respond(Problem::InvalidToken.response(true, self.realm())),
+                    Event::BearerRejected(e.to_string()),
+                )
             }
-            Err(e) => (
-                Reply::Respond(Problem::InvalidToken.response(true, self.realm())),
-                Event::BearerRejected(e.to_string()),
-            ),
-        }
+        };
+        let rule = self.rule_by_ref(rule);
+        self.admit(&identity, rule, api, cookie, Vec::new())
     }
 }
