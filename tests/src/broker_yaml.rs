@@ -37,16 +37,28 @@ pub fn enable_password_grant(yaml: &mut String) {
 
 /// Adds the `reports-cli` client (before the password database settings).
 pub fn add_other_client(yaml: &mut String) {
-    let client = format!(
-        "- id: {}\n  secret: {}\n  name: Reports\n  redirectURIs: [\"http://127.0.0.1:9/callback\"]\n",
-        q(OTHER_CLIENT_ID),
-        q(OTHER_CLIENT_SECRET)
+    add_static_clients(
+        yaml,
+        &format!(
+            "- id: {}\n  secret: {}\n  name: Reports\n  redirectURIs: [\"http://127.0.0.1:9/callback\"]\n",
+            q(OTHER_CLIENT_ID),
+            q(OTHER_CLIENT_SECRET)
+        ),
     );
+}
+
+/// Appends `entries` (`staticClients` list items, each line ending in `\n`) to the clients.
+pub fn add_static_clients(yaml: &mut String, entries: &str) {
     *yaml = yaml.replacen(
         "enablePasswordDB:",
-        &format!("{client}enablePasswordDB:"),
+        &format!("{entries}enablePasswordDB:"),
         1,
     );
+}
+
+/// Sets `oauth2.grantTypes` to `list` (YAML flow syntax, e.g. `[authorization_code]`).
+pub fn set_grant_types(yaml: &mut String, list: &str) {
+    *yaml = yaml.replacen("oauth2:\n", &format!("oauth2:\n  grantTypes: {list}\n"), 1);
 }
 
 #[cfg(test)]

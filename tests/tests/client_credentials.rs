@@ -3,6 +3,7 @@
 //! as the client: tokens about the client itself, an ID token with `openid`, no refresh token.
 
 use gatehouse_e2e::broker::{CLIENT_ID, CLIENT_SECRET};
+use gatehouse_e2e::broker_yaml::{add_static_clients, set_grant_types};
 use gatehouse_e2e::grant_client::{run_grants, ClientAuth, GrantRequest};
 use gatehouse_e2e::logs::current_test_name;
 use gatehouse_e2e::oidc_client::jwt_claims;
@@ -20,20 +21,15 @@ fn broker(grant_types: Option<&str>) -> (Broker, LogDir, tempfile::TempDir) {
     let logs = LogDir::for_test(&current_test_name()).unwrap();
     let mut config = BrokerConfig::standard(free_port().unwrap(), free_port().unwrap(), dir.path());
     if let Some(list) = grant_types {
-        config.yaml =
-            config
-                .yaml
-                .replacen("oauth2:\n", &format!("oauth2:\n  grantTypes: {list}\n"), 1);
+        set_grant_types(&mut config.yaml, list);
     }
-    config.yaml = config.yaml.replacen(
-        "enablePasswordDB:",
+    add_static_clients(
+        &mut config.yaml,
         &format!(
             "- id: {WORKER}\n  secret: {WORKER_SECRET}\n  name: Nightly worker\n  redirectURIs: [\"http://127.0.0.1:9/cb\"]\n  clientCredentialsClaims:\n    groups: [batch, readers]\n\
              - id: api\n  secret: api-secret\n  name: API\n  redirectURIs: [\"http://127.0.0.1:9/cb\"]\n  trustedPeers: [{WORKER}]\n\
-             - id: cli\n  public: true\n  name: CLI\n  redirectURIs: [\"http://127.0.0.1:9/cb\"]\n\
-             enablePasswordDB:"
+             - id: cli\n  public: true\n  name: CLI\n  redirectURIs: [\"http://127.0.0.1:9/cb\"]\n"
         ),
-        1,
     );
     let broker = Broker::start(&logs, dir.path(), &config).unwrap();
     (broker, logs, dir)

@@ -4,6 +4,7 @@
 //! `openid-client`'s `genericGrantRequest` (tests/peers/openid-client/grant.mjs).
 
 use gatehouse_e2e::broker::{CLIENT_ID, CLIENT_SECRET};
+use gatehouse_e2e::broker_yaml::{add_static_clients, set_grant_types};
 use gatehouse_e2e::grant_client::{run_grants, ClientAuth, GrantRequest};
 use gatehouse_e2e::logs::current_test_name;
 use gatehouse_e2e::oidc_client::{jwt_claims, OidcClient, Outcome};
@@ -63,20 +64,15 @@ fn setup(grant_types: Option<&str>, extra: &str) -> Setup {
     let callback = format!("{}/callback", config.issuer);
     let peer = OidcPeer::start(&logs, &callback, alice(), Tamper::None, false).unwrap();
     if let Some(list) = grant_types {
-        config.yaml =
-            config
-                .yaml
-                .replacen("oauth2:\n", &format!("oauth2:\n  grantTypes: {list}\n"), 1);
+        set_grant_types(&mut config.yaml, list);
     }
-    config.yaml = config.yaml.replacen(
-        "enablePasswordDB:",
+    add_static_clients(
+        &mut config.yaml,
         &format!(
             "- id: {API}\n  secret: api-secret\n  name: API\n  redirectURIs: [\"http://127.0.0.1:9/cb\"]\n  trustedPeers: [{CLIENT_ID}]\n\
              - id: stranger\n  secret: stranger-secret\n  name: Stranger\n  redirectURIs: [\"http://127.0.0.1:9/cb\"]\n\
-             - id: {CLI}\n  public: true\n  name: CLI\n  redirectURIs: [\"http://127.0.0.1:9/cb\"]\n\
-             enablePasswordDB:"
+             - id: {CLI}\n  public: true\n  name: CLI\n  redirectURIs: [\"http://127.0.0.1:9/cb\"]\n"
         ),
-        1,
     );
     let groups = "    insecureEnableGroups: true\n";
     config.yaml.push_str("connectors:\n");
