@@ -3,7 +3,7 @@
 
 use gatehouse_filter::engine::{Engine, Event, Outcome, Pending, Reply, Request};
 use gatehouse_filter::pages::LocalResponse;
-use gatehouse_filter::provider::{parse_discovery, KeySet, Provider};
+use gatehouse_filter::provider::{KeySet, Provider};
 use gatehouse_filter::revocation::held::HeldFeed;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::{json, Value};
@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 const PEM: &str = include_str!("fixtures/test_rsa.pem");
 
 mod support;
-use support::{provider, settings, ISSUER, JWKS, NOW};
+use support::{provider, provider_with, settings, ISSUER, JWKS, NOW};
 
 fn sign(claims: &Value, kid: &str) -> String {
     let mut h = Header::new(jsonwebtoken::Algorithm::RS256);
@@ -617,26 +617,10 @@ fn unknown_kid_refetches_keys_once_then_refuses() {
     assert!(matches!(out, Outcome::Respond(ref r) if r.status == 401));
 }
 
-/// The test provider, with a revocation feed offered by the broker.
-fn provider_with_feed() -> Provider {
-    let doc = json!({
-        "issuer": ISSUER,
-        "authorization_endpoint": format!("{ISSUER}/auth"),
-        "token_endpoint": format!("{ISSUER}/token"),
-        "jwks_uri": format!("{ISSUER}/keys"),
-        "revocation_feed_endpoint": format!("{ISSUER}/revocations"),
-    });
-    Provider::new(
-        parse_discovery(doc.to_string().as_bytes(), ISSUER).unwrap(),
-        KeySet::parse(JWKS.as_bytes()).unwrap(),
-        NOW,
-    )
-}
-
 #[test]
 fn bearer_tokens_of_an_ended_session_are_refused_like_its_cookies() {
     let engine = Engine::new(settings(json!({"skip_jwt_bearer_tokens": true}))).unwrap();
-    let p = provider_with_feed();
+    let p = provider_with(&[("revocation_feed_endpoint", "/revocations")]);
     engine.set_started(NOW);
     let held = br#"{"epoch":1,"iat":1800000000,"first":1,"seq":1,"sids":["ended-sid"]}"#;
     engine.set_feed(HeldFeed::from_json(held).unwrap());
@@ -675,18 +659,7 @@ fn bearer_tokens_of_an_ended_session_are_refused_like_its_cookies() {
 #[test]
 fn sign_out_with_rd_ends_the_broker_session() {
     let engine = Engine::new(settings(json!({}))).unwrap();
-    let doc = json!({
-        "issuer": ISSUER,
-        "authorization_endpoint": format!("{ISSUER}/auth"),
-        "token_endpoint": format!("{ISSUER}/token"),
-        "jwks_uri": format!("{ISSUER}/keys"),
-        "end_session_endpoint": format!("{ISSUER}/logout"),
-    });
-    let p = Provider::new(
-        parse_discovery(doc.to_string().as_bytes(), ISSUER).unwrap(),
-        KeySet::parse(JWKS.as_bytes()).unwrap(),
-        NOW,
-    );
+    let p = provider_with(&[("end_session_endpoint", "/logout")]);
     let (session, _) = full_login(&engine, &p, "/");
     // The session carries no ID token: a fresh one is fetched with the refresh token.
     let (out, _) = engine.on_request(

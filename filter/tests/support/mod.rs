@@ -28,12 +28,20 @@ pub fn settings(extra: Value) -> Settings {
 
 /// The broker's endpoints and the fixture key, heard from at `NOW`.
 pub fn provider() -> Provider {
-    let doc = json!({
+    provider_with(&[])
+}
+
+/// [`provider`] whose discovery also offers `extra` (`(name, path under the issuer)`).
+pub fn provider_with(extra: &[(&str, &str)]) -> Provider {
+    let mut doc = json!({
         "issuer": ISSUER,
         "authorization_endpoint": format!("{ISSUER}/auth"),
         "token_endpoint": format!("{ISSUER}/token"),
         "jwks_uri": format!("{ISSUER}/keys"),
     });
+    for (name, path) in extra {
+        doc[*name] = json!(format!("{ISSUER}{path}"));
+    }
     Provider::new(
         parse_discovery(doc.to_string().as_bytes(), ISSUER).unwrap(),
         KeySet::parse(JWKS.as_bytes()).unwrap(),
