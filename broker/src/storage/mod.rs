@@ -36,6 +36,9 @@ pub type UnixTime = i64;
 pub enum StorageError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// From SQLite's inline connection (`sql/sqlite_inline.rs`).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     /// The first connection at start failed: which database, and the TLS mode (a refused
     /// certificate reads better next to the mode that refused it).
     #[error("cannot connect to {database} (storage.config.{tls}): {source}")]
@@ -61,7 +64,10 @@ impl StorageError {
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
-            StorageError::Database(_) | StorageError::Connect { .. } | StorageError::Durability(_)
+            StorageError::Database(_)
+                | StorageError::Sqlite(_)
+                | StorageError::Connect { .. }
+                | StorageError::Durability(_)
         )
     }
 }

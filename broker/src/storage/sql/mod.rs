@@ -11,10 +11,12 @@ mod migrations;
 mod mysql;
 mod postgres;
 mod refresh;
+mod refresh_spend;
 mod rows;
 mod session_expiry;
 mod sessions;
 mod sqlite;
+mod sqlite_inline;
 mod throttle;
 #[cfg(test)]
 mod tls_mysql_tests;
@@ -28,7 +30,7 @@ use async_trait::async_trait;
 use sqlx::AnyPool;
 use sqlx::Row;
 
-use refresh::Presented;
+use refresh_spend::Presented;
 use rows::{from_row, insert, is_unique_violation, take_record, to_json, Taken};
 
 use super::memory::SPENT_MEMORY_SECS;
@@ -46,6 +48,8 @@ pub struct SqlStorage {
     pub(super) flow: AnyPool,
     /// SQLite only: the group commit behind [`Storage::sync`].
     wal: Option<std::sync::Arc<wal_sync::WalSync>>,
+    /// SQLite only: the refresh grant's statements without sqlx's thread hops.
+    inline: Option<sqlite_inline::InlineSqlite>,
     pub(super) backend: Backend,
 }
 
@@ -56,6 +60,7 @@ impl SqlStorage {
             flow: pool.clone(),
             pool,
             wal: None,
+            inline: None,
             backend,
         }
     }
@@ -270,19 +275,22 @@ impl Storage for SqlStorage {
             rotate: true,
             ..*policy
         };
-        let used = self
-            .sql_spend_refresh_token(
-                &self.flow,
-                Presented {
-                    id,
-                    secret_hash,
-                    client_id,
-                },
-                &rotating,
-                now,
-                Some(successor),
-            )
-            .await?;
+        let presented = Presented {
+            id,
+            secret_hash,
+            client_id,
+        };
+        let used = match &self.inline {
+            Some(inline) => {
+                inline
+                    .rotate_refresh_token(&presented, &rotating, now, successor)
+                    .await?
+            }
+            None => {
+                self.sql_spend_refresh_token(&self.flow, presented, &rotating, now, Some(successor))
+                    .await?
+            }
+        };
         self.flow_committed();
         Ok(used)
     }
@@ -294,8 +302,21 @@ impl Storage for SqlStorage {
         client_id: &str,
         now: UnixTime,
     ) -> Result<Option<RefreshToken>> {
-        self.sql_live_refresh_token(id, secret_hash, client_id, now)
-            .await
+        let Some(inline) = &self.inline else {
+            return self
+                .sql_live_refresh_token(id, secret_hash, client_id, now)
+                .await;
+        };
+        let presented = Presented {
+            id,
+            secret_hash,
+            client_id,
+        };
+        inline
+            .live_refresh_token(&presented, now)
+            .await?
+            .map(|data| rows::from_json(&data))
+            .transpose()
     }
 
     async fn revoke_refresh_family(&self, family: &str) -> Result<u64> {

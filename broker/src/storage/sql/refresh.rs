@@ -4,19 +4,11 @@
 //! transaction: one commit per refresh grant (each commit waits for the disk on SQLite).
 
 use sqlx::{Any, AnyPool, Row, Transaction};
-use subtle::ConstantTimeEq;
 
-use super::rows::{from_row, insert_error, to_json};
+use super::refresh_spend::{decide, Presented, Spend, StoredToken};
+use super::rows::{from_row, insert_error, text_column, to_json};
 use super::{Backend, SqlStorage};
-use crate::storage::memory::SPENT_MEMORY_SECS;
 use crate::storage::{RefreshPolicy, RefreshToken, RefreshUse, Result, UnixTime};
-
-/// A refresh token as presented: its id and secret's hash, and the client presenting it.
-pub(super) struct Presented<'a> {
-    pub id: &'a str,
-    pub secret_hash: &'a str,
-    pub client_id: &'a str,
-}
 
 impl SqlStorage {
     /// A flow write: the token endpoint's `Storage::sync` makes it durable before the answer.
@@ -55,11 +47,7 @@ impl SqlStorage {
         now: UnixTime,
         successor: Option<&RefreshToken>,
     ) -> Result<RefreshUse> {
-        let Presented {
-            id,
-            secret_hash,
-            client_id,
-        } = presented;
+        let id = presented.id;
         let mut tx = pool.begin().await?;
         let session = successor.and_then(|next| next.sid.as_deref());
         if let Some(sid) = session {
@@ -90,70 +78,73 @@ impl SqlStorage {
         .bind(id)
         .fetch_one(&mut *tx)
         .await?;
-        let stored_hash: String = row.try_get("secret_hash")?;
-        let stored_client: String = row.try_get("client_id")?;
-        let spent: i64 = row.try_get("spent")?;
-        let expires_at: i64 = row.try_get("expires_at")?;
-        let family: String = row.try_get("family")?;
-        let secret_ok: bool = stored_hash.as_bytes().ct_eq(secret_hash.as_bytes()).into();
-        if !secret_ok || stored_client != client_id {
-            return Ok(RefreshUse::Invalid);
-        }
-        if spent != 0 {
-            // `spent` holds when the token was rotated (older rows: 1, long ago).
-            if now < spent.saturating_add(policy.reuse_interval_secs) {
-                let token = Box::new(from_row(&row)?);
-                if let Some(next) = successor {
+        let stored = StoredToken {
+            secret_hash: row.try_get("secret_hash")?,
+            client_id: row.try_get("client_id")?,
+            spent: row.try_get("spent")?,
+            expires_at: row.try_get("expires_at")?,
+            family: row.try_get("family")?,
+            data: text_column(&row, "data")?,
+        };
+        let used =
+            match decide(stored, &presented, policy, now)? {
+                Spend::Invalid => return Ok(RefreshUse::Invalid),
+                Spend::RecentlyRotated(token) => {
+                    let Some(next) = successor else {
+                        return Ok(RefreshUse::RecentlyRotated(token));
+                    };
                     store_successor(self.backend, &mut tx, next).await?;
-                    tx.commit().await?;
+                    RefreshUse::RecentlyRotated(token)
                 }
-                return Ok(RefreshUse::RecentlyRotated(token));
-            }
-            delete_family(self.backend, &mut tx, &family).await?;
-            tx.commit().await?;
-            return Ok(RefreshUse::Reused);
-        }
-        if expires_at <= now {
-            sqlx::query(&self.backend.sql("DELETE FROM refresh_tokens WHERE id = $1"))
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            return Ok(RefreshUse::Expired);
-        }
-        let mut token: RefreshToken = from_row(&row)?;
-        if policy.rotate {
-            sqlx::query(
-                &self
-                    .backend
-                    .sql("UPDATE refresh_tokens SET spent = $1, expires_at = $2 WHERE id = $3"),
-            )
-            .bind(now.max(1))
-            .bind(expires_at.min(now + SPENT_MEMORY_SECS))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            if let Some(next) = successor {
-                store_successor(self.backend, &mut tx, next).await?;
-            }
-        } else {
-            let found = token.clone();
-            token.last_used = now;
-            token.expires_at = policy.expires_at(token.created_at, now);
-            sqlx::query(
-                &self
-                    .backend
-                    .sql("UPDATE refresh_tokens SET expires_at = $1, data = $2 WHERE id = $3"),
-            )
-            .bind(token.expires_at)
-            .bind(to_json(&token)?)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            token = found;
-        }
+                Spend::Reused { family } => {
+                    delete_family(self.backend, &mut tx, &family).await?;
+                    RefreshUse::Reused
+                }
+                Spend::Expired => {
+                    sqlx::query(&self.backend.sql("DELETE FROM refresh_tokens WHERE id = $1"))
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    RefreshUse::Expired
+                }
+                Spend::Rotate {
+                    token,
+                    spent_at,
+                    keep_until,
+                } => {
+                    sqlx::query(&self.backend.sql(
+                        "UPDATE refresh_tokens SET spent = $1, expires_at = $2 WHERE id = $3",
+                    ))
+                    .bind(spent_at)
+                    .bind(keep_until)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                    if let Some(next) = successor {
+                        store_successor(self.backend, &mut tx, next).await?;
+                    }
+                    RefreshUse::Valid(token)
+                }
+                Spend::Slide {
+                    token,
+                    expires_at,
+                    data,
+                } => {
+                    sqlx::query(
+                        &self.backend.sql(
+                            "UPDATE refresh_tokens SET expires_at = $1, data = $2 WHERE id = $3",
+                        ),
+                    )
+                    .bind(expires_at)
+                    .bind(data)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                    RefreshUse::Valid(token)
+                }
+            };
         tx.commit().await?;
-        Ok(RefreshUse::Valid(Box::new(token)))
+        Ok(used)
     }
 
     pub(super) async fn sql_live_refresh_token(
@@ -174,8 +165,12 @@ impl SqlStorage {
         let Some(row) = row else { return Ok(None) };
         let stored_hash: String = row.try_get("secret_hash")?;
         let stored_client: String = row.try_get("client_id")?;
-        let secret_ok: bool = stored_hash.as_bytes().ct_eq(secret_hash.as_bytes()).into();
-        if !secret_ok || stored_client != client_id {
+        let presented = Presented {
+            id,
+            secret_hash,
+            client_id,
+        };
+        if !presented.matches(&stored_hash, &stored_client) {
             return Ok(None);
         }
         Ok(Some(from_row(&row)?))

@@ -15,8 +15,11 @@ pub(super) fn to_json<T: Serialize>(value: &T) -> Result<String> {
 }
 
 pub(super) fn from_row<T: DeserializeOwned>(row: &AnyRow) -> Result<T> {
-    let data = text_column(row, "data")?;
-    serde_json::from_str(&data).map_err(|e| StorageError::Corrupt(e.to_string()))
+    from_json(&text_column(row, "data")?)
+}
+
+pub(super) fn from_json<T: DeserializeOwned>(data: &str) -> Result<T> {
+    serde_json::from_str(data).map_err(|e| StorageError::Corrupt(e.to_string()))
 }
 
 /// A text column's value. MySQL's LONGTEXT reaches the `Any` driver as a blob, so bytes are

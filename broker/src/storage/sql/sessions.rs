@@ -10,7 +10,7 @@ use rand::Rng;
 use sqlx::{Any, Row, Transaction};
 
 use super::refresh::delete_family;
-use super::rows::{from_row, insert_error, to_json};
+use super::rows::{from_json, from_row, insert_error, to_json};
 use super::session_expiry::extend;
 use super::{Backend, SqlStorage};
 use crate::storage::{
@@ -93,6 +93,10 @@ impl Sessions for SqlStorage {
     }
 
     async fn get_session(&self, sid: &str) -> Result<Option<SessionRecord>> {
+        if let Some(inline) = &self.inline {
+            let data = inline.session_data(sid).await?;
+            return data.as_deref().map(from_json).transpose();
+        }
         let row = sqlx::query(&self.backend.sql("SELECT data FROM sessions WHERE sid = $1"))
             .bind(sid)
             .fetch_optional(&self.pool)

@@ -6,6 +6,7 @@ use std::path::Path;
 use sqlx::any::AnyPoolOptions;
 use sqlx::Executor;
 
+use super::sqlite_inline::InlineSqlite;
 use super::wal_sync::WalSync;
 use super::{Backend, SqlStorage};
 use crate::storage::{Result, StorageError};
@@ -43,13 +44,15 @@ impl SqlStorage {
             })
             .connect(&url)
             .await?;
-        let storage = SqlStorage {
+        let mut storage = SqlStorage {
             pool,
             flow,
             wal: Some(WalSync::new(file)),
+            inline: None,
             backend: Backend::Sqlite,
         };
         storage.migrate().await?;
+        storage.inline = Some(InlineSqlite::open(file)?);
         Ok(storage)
     }
 }

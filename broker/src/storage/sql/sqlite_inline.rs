@@ -1,0 +1,363 @@
+//! SQLite's refresh grant, run in the calling task on its own connection (rusqlite), not
+//! through sqlx. Why: sqlx's SQLite driver runs each statement on a worker thread and hands the
+//! result back, two thread switches per statement; a refresh grant is ten statements of a few
+//! microseconds each, so with ES256 or EdDSA signing the switches were most of the grant's CPU
+//! (BENCHMARKS.md, "SQLite group commit"). Here a whole transaction runs between two awaits.
+//!
+//! The connection is a flow connection, as the sqlx `flow` pool's: `synchronous=NORMAL`, made
+//! durable by the group commit (`wal_sync.rs`) before the token endpoint answers. It never
+//! waits inside SQLite: while another connection holds the write lock it gets `SQLITE_BUSY` at
+//! once, and the task retries after an async pause, so no runtime thread sleeps in SQLite's busy
+//! handler. Nor does it checkpoint in a commit: checkpoints (their writes and fsyncs) run on a
+//! blocking thread.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
+
+use super::refresh_spend::{decide, Presented, Spend, StoredToken};
+use super::rows::to_json;
+use crate::storage::{RefreshPolicy, RefreshToken, RefreshUse, Result, StorageError, UnixTime};
+
+/// How long a statement may wait for another connection's write lock, as sqlx's default.
+const BUSY_FOR: Duration = Duration::from_secs(5);
+
+/// Commits between two checkpoints (SQLite's own default is 1000 pages of WAL; a rotation
+/// writes about four).
+const CHECKPOINT_EVERY: u64 = 256;
+
+pub(super) struct InlineSqlite {
+    conn: Arc<tokio::sync::Mutex<Connection>>,
+    commits: AtomicU64,
+}
+
+impl InlineSqlite {
+    /// Opens the database `file` (created and migrated by the pool before).
+    pub(super) fn open(file: &Path) -> Result<Self> {
+        let conn = Connection::open_with_flags(
+            file,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(Duration::ZERO)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        conn.set_prepared_statement_cache_capacity(32);
+        Ok(InlineSqlite {
+            conn: Arc::new(tokio::sync::Mutex::new(conn)),
+            commits: AtomicU64::new(0),
+        })
+    }
+
+    /// Runs `work` on the connection; again, after a pause, while another connection holds the
+    /// write lock (`work` runs in one transaction or none, so an attempt that met the lock
+    /// left nothing behind).
+    async fn run<R>(&self, mut work: impl FnMut(&mut Connection) -> Result<R>) -> Result<R> {
+        let mut conn = self.conn.lock().await;
+        let deadline = Instant::now() + BUSY_FOR;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match work(&mut *conn) {
+                Err(StorageError::Sqlite(e)) if is_busy(&e) && Instant::now() < deadline => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(20));
+                }
+                done => return done,
+            }
+        }
+    }
+
+    /// Notes a commit, and every [`CHECKPOINT_EVERY`] checkpoints the WAL on a blocking thread
+    /// while this connection waits (without it the WAL would never restart: SQLite restarts it
+    /// at a write after a checkpoint that caught up, which a checkpoint beside the writes
+    /// rarely does under load).
+    fn committed(&self) {
+        let n = self.commits.fetch_add(1, Ordering::Relaxed) + 1;
+        if n % CHECKPOINT_EVERY != 0 {
+            return;
+        }
+        let conn = self.conn.clone();
+        tokio::spawn(async move {
+            let conn = conn.lock_owned().await;
+            let checkpoint = tokio::task::spawn_blocking(move || {
+                // PASSIVE: copies what no reader still needs, and waits for no one.
+                conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            });
+            match checkpoint.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "SQLite checkpoint failed; the WAL grows until one succeeds")
+                }
+                Err(e) => tracing::warn!(error = %e, "SQLite checkpoint did not run"),
+            }
+        });
+    }
+
+    /// A session's record as JSON.
+    pub(super) async fn session_data(&self, sid: &str) -> Result<Option<String>> {
+        self.run(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT data FROM sessions WHERE sid = ?1")?
+                .query_row([sid], |row| row.get(0))
+                .optional()?)
+        })
+        .await
+    }
+
+    /// The live (unspent, unexpired) token of `presented`'s id, as JSON, when it matches.
+    pub(super) async fn live_refresh_token(
+        &self,
+        presented: &Presented<'_>,
+        now: UnixTime,
+    ) -> Result<Option<String>> {
+        let row: Option<(String, String, String)> = self
+            .run(|conn| {
+                Ok(conn
+                    .prepare_cached(
+                        "SELECT secret_hash, client_id, data FROM refresh_tokens
+                         WHERE id = ?1 AND spent = 0 AND expires_at > ?2",
+                    )?
+                    .query_row(params![presented.id, now], |row| {
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                    })
+                    .optional()?)
+            })
+            .await?;
+        Ok(row
+            .filter(|(hash, client, _)| presented.matches(hash, client))
+            .map(|(_, _, data)| data))
+    }
+
+    /// A rotating use of `presented` that stores `successor` and extends its session, in one
+    /// transaction, as `SqlStorage::sql_spend_refresh_token` does with sqlx.
+    pub(super) async fn rotate_refresh_token(
+        &self,
+        presented: &Presented<'_>,
+        policy: &RefreshPolicy,
+        now: UnixTime,
+        successor: &RefreshToken,
+    ) -> Result<RefreshUse> {
+        let next_json = to_json(successor)?;
+        let used = self
+            .run(|conn| {
+                // IMMEDIATE: the write lock is taken here, so a concurrent use of the same
+                // token (on any connection) waits, and the checks below see the last commit.
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                if let Some(sid) = &successor.sid {
+                    let live = tx
+                        .prepare_cached("SELECT 1 FROM sessions WHERE sid = ?1 AND seq = 0")?
+                        .exists([sid])?;
+                    if !live {
+                        return Ok(RefreshUse::Invalid);
+                    }
+                }
+                let stored = tx
+                    .prepare_cached(
+                        "SELECT secret_hash, client_id, spent, expires_at, family, data
+                         FROM refresh_tokens WHERE id = ?1",
+                    )?
+                    .query_row([presented.id], |row| {
+                        Ok(StoredToken {
+                            secret_hash: row.get(0)?,
+                            client_id: row.get(1)?,
+                            spent: row.get(2)?,
+                            expires_at: row.get(3)?,
+                            family: row.get(4)?,
+                            data: row.get(5)?,
+                        })
+                    })
+                    .optional()?;
+                let Some(stored) = stored else {
+                    return Ok(RefreshUse::Invalid);
+                };
+                let used =
+                    match decide(stored, presented, policy, now)? {
+                        Spend::Invalid => return Ok(RefreshUse::Invalid),
+                        Spend::RecentlyRotated(token) => {
+                            store_successor(&tx, successor, &next_json)?;
+                            RefreshUse::RecentlyRotated(token)
+                        }
+                        Spend::Reused { family } => {
+                            tx.prepare_cached("DELETE FROM refresh_tokens WHERE family = ?1")?
+                                .execute([family])?;
+                            RefreshUse::Reused
+                        }
+                        Spend::Expired => {
+                            tx.prepare_cached("DELETE FROM refresh_tokens WHERE id = ?1")?
+                                .execute([presented.id])?;
+                            RefreshUse::Expired
+                        }
+                        Spend::Rotate {
+                            token,
+                            spent_at,
+                            keep_until,
+                        } => {
+                            tx.prepare_cached(
+                            "UPDATE refresh_tokens SET spent = ?1, expires_at = ?2 WHERE id = ?3",
+                        )?
+                        .execute(params![spent_at, keep_until, presented.id])?;
+                            store_successor(&tx, successor, &next_json)?;
+                            RefreshUse::Valid(token)
+                        }
+                        // The policy passed here always rotates.
+                        Spend::Slide { .. } => {
+                            return Err(StorageError::Corrupt(
+                                "a rotation was asked to slide instead".into(),
+                            ))
+                        }
+                    };
+                tx.commit()?;
+                Ok(used)
+            })
+            .await?;
+        self.committed();
+        Ok(used)
+    }
+}
+
+/// The successor's row, and its session's expiry moved up to the successor's (never down).
+fn store_successor(tx: &rusqlite::Transaction<'_>, next: &RefreshToken, json: &str) -> Result<()> {
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO refresh_tokens (id, family, client_id, secret_hash, spent, expires_at, data)
+             VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)",
+        )?
+        .execute(params![
+            next.id,
+            next.family,
+            next.client_id,
+            next.secret_hash,
+            next.expires_at,
+            json
+        ]);
+    match inserted {
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == ErrorCode::ConstraintViolation => {
+            return Err(StorageError::AlreadyExists)
+        }
+        other => other?,
+    };
+    if let Some(sid) = &next.sid {
+        // The JSON copy keeps the creation-time expiry; the column is what GC goes by.
+        tx.prepare_cached(
+            "UPDATE sessions SET expires_at = ?1 WHERE sid = ?2 AND seq = 0 AND expires_at < ?1",
+        )?
+        .execute(params![next.expires_at, sid])?;
+    }
+    Ok(())
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(f.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use crate::storage::conformance::{refresh, ROTATE};
+    use crate::storage::sql::SqlStorage;
+    use crate::storage::{RefreshUse, Storage};
+
+    const NOW: i64 = 1_700_000_000;
+
+    /// On one runtime thread: if a rotation slept in SQLite's busy handler, the writer holding
+    /// the lock could never commit, and this would time out.
+    #[tokio::test]
+    async fn a_rotation_waits_for_another_connections_write_lock_without_holding_the_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Arc::new(
+            SqlStorage::open_sqlite(&dir.path().join("gatehouse.db"))
+                .await
+                .unwrap(),
+        );
+        let old = refresh("held-old", "held", NOW + 500);
+        s.create_refresh_token(&old).await.unwrap();
+        let mut holder = s.flow.begin().await.unwrap();
+        sqlx::query("UPDATE refresh_tokens SET spent = spent WHERE id = 'held-old'")
+            .execute(&mut *holder)
+            .await
+            .unwrap();
+        let rotating = {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let next = refresh("held-next", "held", NOW + 500);
+                s.rotate_refresh_token("held-old", "hash-held-old", "c", &ROTATE, NOW, &next)
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert!(!rotating.is_finished(), "the rotation waits for the lock");
+        holder.commit().await.unwrap();
+        let used = tokio::time::timeout(Duration::from_secs(2), rotating)
+            .await
+            .expect("the rotation goes on once the lock is free")
+            .unwrap()
+            .unwrap();
+        assert!(matches!(used, RefreshUse::Valid(_)), "{used:?}");
+    }
+
+    /// Takes the five seconds of [`super::BUSY_FOR`].
+    #[tokio::test]
+    async fn a_lock_held_past_the_busy_time_is_an_unavailable_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqlStorage::open_sqlite(&dir.path().join("gatehouse.db"))
+            .await
+            .unwrap();
+        let old = refresh("stuck-old", "stuck", NOW + 500);
+        s.create_refresh_token(&old).await.unwrap();
+        let mut holder = s.flow.begin().await.unwrap();
+        sqlx::query("UPDATE refresh_tokens SET spent = spent WHERE id = 'stuck-old'")
+            .execute(&mut *holder)
+            .await
+            .unwrap();
+        let next = refresh("stuck-next", "stuck", NOW + 500);
+        let e = s
+            .rotate_refresh_token("stuck-old", "hash-stuck-old", "c", &ROTATE, NOW, &next)
+            .await
+            .unwrap_err();
+        assert!(e.is_unavailable(), "{e}");
+        holder.rollback().await.unwrap();
+        assert!(s
+            .live_refresh_token("stuck-old", "hash-stuck-old", "c", NOW)
+            .await
+            .unwrap()
+            .is_some());
+    }
+
+    /// SQLite restarts the WAL only after a checkpoint that caught up; the inline connection's
+    /// own checkpoints keep it from growing with every rotation.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_stays_bounded_under_rotations() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gatehouse.db");
+        let s = SqlStorage::open_sqlite(&path).await.unwrap();
+        let mut current = refresh("wal-0", "wal", NOW + 500);
+        s.create_refresh_token(&current).await.unwrap();
+        for i in 1..=3000 {
+            let next = refresh(&format!("wal-{i}"), "wal", NOW + 500);
+            let used = s
+                .rotate_refresh_token(&current.id, &current.secret_hash, "c", &ROTATE, NOW, &next)
+                .await
+                .unwrap();
+            assert!(matches!(used, RefreshUse::Valid(_)), "{i}: {used:?}");
+            current = next;
+        }
+        let wal = std::fs::metadata(dir.path().join("gatehouse.db-wal"))
+            .unwrap()
+            .len();
+        // Unchecked, 3000 rotations leave tens of MiB of WAL; 256 of them a few.
+        assert!(wal < 12 << 20, "WAL of {wal} bytes");
+        let live = s
+            .live_refresh_token(&current.id, &current.secret_hash, "c", NOW)
+            .await
+            .unwrap();
+        assert!(live.is_some());
+    }
+}
