@@ -2,7 +2,8 @@
 //! subset both share); only opening the pool and locking migrations differ per backend.
 //! Here: the [`Storage`] methods for auth requests, codes, keys and SAML; beside it, opening
 //! (`sqlite.rs`, `postgres.rs`), the schema (`migrations.rs`), refresh tokens, throttling, the
-//! API's users and clients (`directory.rs`), and how records map to rows (`rows.rs`).
+//! API's users and clients (`directory.rs`), and how records map to rows (`rows.rs`). On SQLite
+//! the refresh grant's reads and rotation bypass sqlx (`sqlite_inline.rs`).
 
 mod device;
 mod dialect;

@@ -59,7 +59,7 @@ impl InlineSqlite {
         let deadline = Instant::now() + BUSY_FOR;
         let mut pause = Duration::from_millis(1);
         loop {
-            match work(&mut *conn) {
+            match work(&mut conn) {
                 Err(StorageError::Sqlite(e)) if is_busy(&e) && Instant::now() < deadline => {
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_millis(20));
@@ -75,7 +75,7 @@ impl InlineSqlite {
     /// rarely does under load).
     fn committed(&self) {
         let n = self.commits.fetch_add(1, Ordering::Relaxed) + 1;
-        if n % CHECKPOINT_EVERY != 0 {
+        if !n.is_multiple_of(CHECKPOINT_EVERY) {
             return;
         }
         let conn = self.conn.clone();

@@ -48,10 +48,11 @@ impl Variant {
         }
     }
 
-    pub fn baseline(binary: PathBuf) -> Variant {
+    /// Another build of the broker, signing with `alg`.
+    pub fn baseline(binary: PathBuf, alg: &'static str) -> Variant {
         Variant {
-            label: "RS256 baseline build".into(),
-            alg: "RS256",
+            label: format!("{alg} baseline build"),
+            alg,
             binary: Some(binary),
             memory: false,
         }
@@ -135,7 +136,8 @@ pub fn run(
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let port = free_port()?;
     let mut config = crate::broker_yaml(port, envoy_port, None, &dir)?;
-    if variant.binary.is_none() {
+    // A baseline build signing with RS256 keeps its defaults (older builds had no `signer:`).
+    if variant.binary.is_none() || alg != "RS256" {
         config.yaml.push_str(&signer_yaml(alg));
     }
     if variant.memory {

@@ -7,7 +7,8 @@
 //! default 5), GATEHOUSE_BENCH_LOAD_SECONDS (per broker load level, default 5),
 //! GATEHOUSE_BENCH_SKIP_BROKER=1 (Envoy only), GATEHOUSE_BENCH_ONLY_BROKER=1 (the broker
 //! part alone, written to bench/results/broker-latest.*), GATEHOUSE_BENCH_BASELINE_BROKER=PATH
-//! (another broker binary under the same RS256 load, for before/after), GATEHOUSE_BENCH_PERF=1
+//! (another broker binary under the same load, for before/after; signing with each of
+//! GATEHOUSE_BENCH_BASELINE_ALGS=RS256,ES256,EdDSA, default RS256), GATEHOUSE_BENCH_PERF=1
 //! (perf record of Envoy per listener into target/bench-run/perf-*.data),
 //! GATEHOUSE_BENCH_BASELINE_FILTER=PATH (another build of the filter's .wasm, e.g. main's, on
 //! four more listeners: public route, session, chunked session, bearer — before/after figures
@@ -660,10 +661,27 @@ fn broker_part(
         broker_variants::Variant::in_memory("RS256"),
         broker_variants::Variant::in_memory("EdDSA"),
     ];
-    // Another build of the broker (e.g. main's) under the same RS256 load: before/after
-    // figures from one run.
+    // Another build of the broker (e.g. main's) under the same load: before/after figures from
+    // one run, with each signing algorithm of GATEHOUSE_BENCH_BASELINE_ALGS (default RS256).
     if let Some(path) = std::env::var_os("GATEHOUSE_BENCH_BASELINE_BROKER") {
-        variants.push(broker_variants::Variant::baseline(PathBuf::from(path)));
+        let algs =
+            std::env::var("GATEHOUSE_BENCH_BASELINE_ALGS").unwrap_or_else(|_| "RS256".into());
+        for alg in algs.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+            let alg = match alg {
+                "RS256" => "RS256",
+                "ES256" => "ES256",
+                "EdDSA" => "EdDSA",
+                other => {
+                    anyhow::bail!(
+                        "GATEHOUSE_BENCH_BASELINE_ALGS: {other:?} is not RS256, ES256 or EdDSA"
+                    )
+                }
+            };
+            variants.push(broker_variants::Variant::baseline(
+                PathBuf::from(&path),
+                alg,
+            ));
+        }
     }
     for v in &variants {
         eprintln!("broker: {} ...", v.label);
