@@ -117,7 +117,8 @@ fn bearer() -> Result<String> {
 
 fn cases(gatehouse: &Path, empty: &Path) -> Result<Vec<Case>> {
     let small = session_cookie(vec!["admins".into(), "developers".into()])?;
-    let large = session_cookie((0..150).map(|i| format!("team-{i:03}-platform")).collect())?;
+    let many_groups: Vec<String> = (0..150).map(|i| format!("team-{i:03}-platform")).collect();
+    let large = session_cookie(many_groups.clone())?;
     let host = ("host".to_string(), "127.0.0.1:8080".to_string());
     let cookie = |c: &str| vec![host.clone(), ("cookie".to_string(), c.to_string())];
     let g = |name, config: serde_json::Value, headers, expect_identity| Case {
@@ -137,10 +138,18 @@ fn cases(gatehouse: &Path, empty: &Path) -> Result<Vec<Case>> {
         // The host-call copy of Gatehouse sets the demo user's identity headers.
         expect_identity: config == "gatehouse-calls",
     };
+    let large_calls = Case {
+        name: "empty + Gatehouse's host calls, 150 groups",
+        config: format!("gatehouse-calls:{}", many_groups.join(",")),
+        headers: cookie(&large),
+        expect_identity: true,
+        ..e("", "")
+    };
     Ok(vec![
         e("empty filter", ""),
         e("empty + get_http_request_headers", "read-headers"),
         e("empty + Gatehouse's host calls", "gatehouse-calls"),
+        large_calls,
         g(
             "Gatehouse, public route",
             filter_config(json!({"routes": [{"path_prefix": "/", "public": true}]})),

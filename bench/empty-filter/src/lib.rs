@@ -5,7 +5,8 @@
 //! `read-eight` it instead reads, one call each, the eight headers a relying party needs;
 //! with `gatehouse-calls` it makes exactly the host calls Gatehouse makes for an admitted
 //! session request (filter/src/glue/http.rs), with values of the demo user's size, so the
-//! host's price is told apart from the filter's own work.
+//! host's price is told apart from the filter's own work; `gatehouse-calls:GROUPS` makes the
+//! same calls with GROUPS as the groups header (the bench's user with 150 groups).
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
@@ -17,12 +18,13 @@ proxy_wasm::main! {{
     });
 }}
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Read {
     Nothing,
     AllHeaders,
     EightHeaders,
-    GatehouseCalls,
+    /// With the groups header's value.
+    GatehouseCalls(std::rc::Rc<str>),
 }
 
 /// The identity headers Gatehouse sets for the demo user (ADMIN in tests/src/broker.rs).
@@ -35,6 +37,9 @@ const IDENTITY: [(&str, &str); 4] = [
     ("x-auth-request-groups", "admins,developers"),
     ("x-auth-request-preferred-username", "admin"),
 ];
+
+/// Where the demo user's groups are in [`IDENTITY`].
+const GROUPS_AT: usize = 2;
 
 /// What a relying party looks at: the pseudo-headers, cookies, credentials, the answer type.
 const EIGHT: [&str; 8] = [
@@ -56,11 +61,15 @@ impl Context for EmptyRoot {}
 
 impl RootContext for EmptyRoot {
     fn on_configure(&mut self, _: usize) -> bool {
-        self.read = match self.get_plugin_configuration().as_deref() {
-            Some(b"read-headers") => Read::AllHeaders,
-            Some(b"read-eight") => Read::EightHeaders,
-            Some(b"gatehouse-calls") => Read::GatehouseCalls,
-            _ => Read::Nothing,
+        let config = self.get_plugin_configuration().unwrap_or_default();
+        self.read = match config.as_slice() {
+            b"read-headers" => Read::AllHeaders,
+            b"read-eight" => Read::EightHeaders,
+            b"gatehouse-calls" => Read::GatehouseCalls(IDENTITY[GROUPS_AT].1.into()),
+            other => match other.strip_prefix(b"gatehouse-calls:") {
+                Some(groups) => Read::GatehouseCalls(String::from_utf8_lossy(groups).into()),
+                None => Read::Nothing,
+            },
         };
         true
     }
@@ -70,7 +79,9 @@ impl RootContext for EmptyRoot {
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(PassThrough { read: self.read }))
+        Some(Box::new(PassThrough {
+            read: self.read.clone(),
+        }))
     }
 }
 
@@ -83,7 +94,7 @@ impl Context for PassThrough {}
 
 impl HttpContext for PassThrough {
     fn on_http_request_headers(&mut self, _: usize, _: bool) -> Action {
-        match self.read {
+        match &self.read {
             Read::Nothing => {}
             Read::AllHeaders => {
                 std::hint::black_box(self.get_http_request_headers());
@@ -93,12 +104,13 @@ impl HttpContext for PassThrough {
                     std::hint::black_box(self.get_http_request_header(name));
                 }
             }
-            Read::GatehouseCalls => {
+            Read::GatehouseCalls(groups) => {
                 // The header map, the clock, the identity headers, the Cookie rewrite (the
                 // request carried only the session cookie: nothing is left of it).
                 std::hint::black_box(self.get_http_request_headers());
                 std::hint::black_box(self.get_current_time());
-                for (name, value) in IDENTITY {
+                for (i, (name, value)) in IDENTITY.into_iter().enumerate() {
+                    let value: &str = if i == GROUPS_AT { groups } else { value };
                     self.set_http_request_header(name, Some(value));
                 }
                 self.set_http_request_header("cookie", Some(""));

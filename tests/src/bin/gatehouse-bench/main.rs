@@ -52,7 +52,17 @@ const MANY_GROUPS: usize = 150;
 const MANY_USER: &str = "many@example.com";
 const SESSION_COOKIE: &str = "_gatehouse";
 
-/// The listeners of GATEHOUSE_BENCH_BASELINE_FILTER's build, after the twelve standard ones.
+/// The names of the first `n` groups of [`MANY_USER`].
+fn many_groups(n: usize) -> impl Iterator<Item = String> {
+    (0..n).map(|i| format!("team-{i:03}-platform"))
+}
+
+/// The `x-auth-request-groups` value Gatehouse sends for [`MANY_USER`].
+fn many_groups_header() -> String {
+    many_groups(MANY_GROUPS).collect::<Vec<_>>().join(",")
+}
+
+/// The listeners of GATEHOUSE_BENCH_BASELINE_FILTER's build, after the thirteen standard ones.
 const BASELINE_KEYS: [(&str, &str); 4] = [
     ("baseline_public", "baseline filter build, public route"),
     (
@@ -140,8 +150,8 @@ fn broker_yaml(
         bail!("the standard broker config no longer ends with staticPasswords (ends with {last_key:?})");
     }
     let groups = |n: usize| -> String {
-        (0..n)
-            .map(|i| json!(format!("team-{i:03}-platform")).to_string())
+        many_groups(n)
+            .map(|g| json!(g).to_string())
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -303,6 +313,12 @@ fn run() -> Result<()> {
             "envoy_oauth2",
             "Envoy oauth2 filter (HMAC cookies), session",
         ),
+        // The same host calls with the 150-group user's cookies and groups header: the floor
+        // of the chunked session's listener.
+        (
+            "empty_gatehouse_calls_large",
+            "empty filter + Gatehouse's host calls (7), 150 groups",
+        ),
     ];
     let baseline_filter = std::env::var_os("GATEHOUSE_BENCH_BASELINE_FILTER").map(PathBuf::from);
     if baseline_filter.is_some() {
@@ -383,6 +399,11 @@ fn run() -> Result<()> {
         path: envoy_config::path_text(&empty_wasm),
         config: "gatehouse-calls".to_string(),
     };
+    let empty_gatehouse_calls_large = Filtering::Wasm {
+        vm_id: "empty_gatehouse_calls_large",
+        path: envoy_config::path_text(&empty_wasm),
+        config: format!("gatehouse-calls:{}", many_groups_header()),
+    };
     let jwt_authn = |cache| Filtering::JwtAuthn {
         issuer: issuer.clone(),
         audience: CLIENT_ID.to_string(),
@@ -414,6 +435,7 @@ fn run() -> Result<()> {
         Filtering::OAuth2 {
             filter: oauth2_listener::filter(&issuer, oauth2_port),
         },
+        empty_gatehouse_calls_large,
     ];
     if let (Some(public), Some(g)) = (baseline_public, baseline_gatehouse) {
         filterings.extend([public, g.clone(), g.clone(), g]);
@@ -518,13 +540,14 @@ fn run() -> Result<()> {
             cookie(&oauth2_cookie),
             true,
         ),
+        (12, keys[12].1.to_string(), cookie(&large_cookie), false),
     ];
-    if keys.len() > 12 {
+    if keys.len() > 13 {
         cases.extend([
-            (12, keys[12].1.to_string(), cookie(&small_cookie), false),
-            (13, keys[13].1.to_string(), cookie(&small_cookie), true),
-            (14, keys[14].1.to_string(), cookie(&large_cookie), true),
-            (15, keys[15].1.to_string(), auth.clone(), true),
+            (13, keys[13].1.to_string(), cookie(&small_cookie), false),
+            (14, keys[14].1.to_string(), cookie(&small_cookie), true),
+            (15, keys[15].1.to_string(), cookie(&large_cookie), true),
+            (16, keys[16].1.to_string(), auth.clone(), true),
         ]);
     }
     let only = std::env::var("GATEHOUSE_BENCH_CASES").ok();

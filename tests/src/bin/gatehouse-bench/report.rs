@@ -114,6 +114,16 @@ fn gateway_markdown(out: &mut String, r: &Report) {
             "empty_filter",
             "empty filter + Gatehouse's host calls ÷ empty filter",
         ),
+        (
+            "empty_gatehouse_calls_large",
+            "empty_filter",
+            "empty filter + Gatehouse's host calls, 150 groups ÷ empty filter",
+        ),
+        (
+            "gatehouse_cookie_large",
+            "empty_gatehouse_calls_large",
+            "Gatehouse chunked session ÷ its host calls alone (150 groups)",
+        ),
     ] {
         if let Some(ratio) = round_ratio(&r.gateway, a, b) {
             let _ = writeln!(
