@@ -212,7 +212,10 @@ impl InlineSqlite {
                 Ok(used)
             })
             .await?;
-        self.committed();
+        // Every answer but a refusal committed.
+        if !matches!(used, RefreshUse::Invalid) {
+            self.committed();
+        }
         Ok(used)
     }
 }
