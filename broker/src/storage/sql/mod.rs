@@ -207,6 +207,15 @@ impl Storage for SqlStorage {
     }
 
     async fn redeem_auth_code(&self, code_hash: &str, now: UnixTime) -> Result<CodeRedemption> {
+        if let Some(inline) = &self.inline {
+            let redemption = inline
+                .redeem_auth_code(code_hash, now, now + SPENT_MEMORY_SECS)
+                .await?;
+            if sqlite_inline::changes_rows(&redemption) {
+                self.flow_committed();
+            }
+            return Ok(redemption);
+        }
         let mut tx = self.flow.begin().await?;
         match take_record::<AuthCode>(self.backend, &mut tx, "auth_codes", code_hash, now).await? {
             Taken::Expired => {
@@ -248,7 +257,14 @@ impl Storage for SqlStorage {
     }
 
     async fn create_refresh_token(&self, token: &RefreshToken) -> Result<()> {
-        self.sql_create_refresh_token(token).await
+        match &self.inline {
+            Some(inline) => {
+                inline.create_refresh_token(token).await?;
+                self.flow_committed();
+                Ok(())
+            }
+            None => self.sql_create_refresh_token(token).await,
+        }
     }
 
     async fn use_refresh_token(

@@ -144,15 +144,21 @@ pub(super) async fn take_record<T: DeserializeOwned>(
             None => None,
         }
     };
+    taken(row, now)
+}
+
+/// What a deleted row `(expires_at, data)` (or none) was at `now`.
+pub(super) fn taken<T: DeserializeOwned>(
+    row: Option<(UnixTime, String)>,
+    now: UnixTime,
+) -> Result<Taken<T>> {
     let Some((expires_at, data)) = row else {
         return Ok(Taken::Unknown);
     };
     if expires_at <= now {
         return Ok(Taken::Expired);
     }
-    serde_json::from_str(&data)
-        .map(Taken::Live)
-        .map_err(|e| StorageError::Corrupt(e.to_string()))
+    from_json(&data).map(Taken::Live)
 }
 
 /// MariaDB answers `DELETE … RETURNING` without column names through the binary protocol, so

@@ -75,6 +75,11 @@ async fn floor(
 #[async_trait]
 impl Sessions for SqlStorage {
     async fn create_session(&self, s: &SessionRecord) -> Result<()> {
+        if let Some(inline) = &self.inline {
+            inline.create_session(s).await?;
+            self.flow_committed();
+            return Ok(());
+        }
         sqlx::query(&self.backend.sql(
             "INSERT INTO sessions (sid, family, user_id, connector_id, seq, listed_until, expires_at, data)
              VALUES ($1, $2, $3, $4, 0, 0, $5, $6)",
@@ -105,6 +110,11 @@ impl Sessions for SqlStorage {
     }
 
     async fn extend_session(&self, sid: &str, expires_at: UnixTime) -> Result<()> {
+        if let Some(inline) = &self.inline {
+            inline.extend_session(sid, expires_at).await?;
+            self.flow_committed();
+            return Ok(());
+        }
         extend(self.backend, &self.flow, sid, expires_at).await?;
         self.flow_committed();
         Ok(())

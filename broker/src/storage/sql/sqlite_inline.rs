@@ -1,5 +1,6 @@
-//! SQLite's refresh grant, run in the calling task on its own connection (rusqlite), not
-//! through sqlx. Why: sqlx's SQLite driver runs each statement on a worker thread and hands the
+//! SQLite's token endpoint writes (the code's redemption, the session and refresh token it
+//! starts, the refresh grant's reads and rotation), run in the calling task on their own
+//! connection (rusqlite), not through sqlx. Why: sqlx's SQLite driver runs each statement on a worker thread and hands the
 //! result back, two thread switches per statement; a refresh grant is ten statements of a few
 //! microseconds each, so with ES256 or EdDSA signing the switches were most of the grant's CPU
 //! (BENCHMARKS.md, "SQLite group commit"). Here a whole transaction runs between two awaits.
@@ -19,8 +20,11 @@ use std::time::{Duration, Instant};
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::refresh_spend::{decide, Presented, Spend, StoredToken};
-use super::rows::to_json;
-use crate::storage::{RefreshPolicy, RefreshToken, RefreshUse, Result, StorageError, UnixTime};
+use super::rows::{taken, to_json, Taken};
+use crate::storage::{
+    AuthCode, CodeRedemption, RefreshPolicy, RefreshToken, RefreshUse, Result, SessionRecord,
+    StorageError, UnixTime,
+};
 
 /// How long a statement may wait for another connection's write lock, as sqlx's default.
 const BUSY_FOR: Duration = Duration::from_secs(5);
@@ -130,6 +134,87 @@ impl InlineSqlite {
             .map(|(_, _, data)| data))
     }
 
+    /// A flow write: a refresh token minted at a code exchange.
+    pub(super) async fn create_refresh_token(&self, token: &RefreshToken) -> Result<()> {
+        let json = to_json(token)?;
+        self.run(|conn| insert_refresh_token(conn, token, &json))
+            .await?;
+        self.committed();
+        Ok(())
+    }
+
+    /// A flow write: a new sign-in session's row.
+    pub(super) async fn create_session(&self, s: &SessionRecord) -> Result<()> {
+        let json = to_json(s)?;
+        self.run(|conn| {
+            inserted(
+                conn.prepare_cached(
+                    "INSERT INTO sessions (sid, family, user_id, connector_id, seq, listed_until, expires_at, data)
+                     VALUES (?1, ?2, ?3, ?4, 0, 0, ?5, ?6)",
+                )?
+                .execute(params![s.sid, s.family, s.user_id, s.connector_id, s.expires_at, json]),
+            )
+        })
+        .await?;
+        self.committed();
+        Ok(())
+    }
+
+    /// A flow write: a live session's expiry moved up (never down).
+    pub(super) async fn extend_session(&self, sid: &str, expires_at: UnixTime) -> Result<()> {
+        self.run(|conn| extend_session(conn, sid, expires_at))
+            .await?;
+        self.committed();
+        Ok(())
+    }
+
+    /// Spends the code of `code_hash` (deleted, and remembered as redeemed until
+    /// `remembered_until`), as `SqlStorage::redeem_auth_code` does with sqlx.
+    pub(super) async fn redeem_auth_code(
+        &self,
+        code_hash: &str,
+        now: UnixTime,
+        remembered_until: UnixTime,
+    ) -> Result<CodeRedemption> {
+        let redemption = self
+            .run(|conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let row = tx
+                    .prepare_cached(
+                        "DELETE FROM auth_codes WHERE id = ?1 RETURNING expires_at, data",
+                    )?
+                    .query_row([code_hash], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .optional()?;
+                let redemption = match taken::<AuthCode>(row, now)? {
+                    Taken::Unknown => {
+                        let replayed = tx
+                            .prepare_cached("SELECT 1 FROM redeemed_codes WHERE id = ?1")?
+                            .exists([code_hash])?;
+                        return Ok(if replayed {
+                            CodeRedemption::Replayed
+                        } else {
+                            CodeRedemption::Unknown
+                        });
+                    }
+                    Taken::Live(code) => {
+                        tx.prepare_cached(
+                            "INSERT INTO redeemed_codes (id, expires_at) VALUES (?1, ?2)",
+                        )?
+                        .execute(params![code_hash, remembered_until])?;
+                        CodeRedemption::Redeemed(Box::new(code))
+                    }
+                    Taken::Expired => CodeRedemption::Expired,
+                };
+                tx.commit()?;
+                Ok(redemption)
+            })
+            .await?;
+        if changes_rows(&redemption) {
+            self.committed();
+        }
+        Ok(redemption)
+    }
+
     /// A rotating use of `presented` that stores `successor` and extends its session, in one
     /// transaction, as `SqlStorage::sql_spend_refresh_token` does with sqlx.
     pub(super) async fn rotate_refresh_token(
@@ -221,34 +306,57 @@ impl InlineSqlite {
 }
 
 /// The successor's row, and its session's expiry moved up to the successor's (never down).
-fn store_successor(tx: &rusqlite::Transaction<'_>, next: &RefreshToken, json: &str) -> Result<()> {
-    let inserted = tx
-        .prepare_cached(
+fn store_successor(tx: &Connection, next: &RefreshToken, json: &str) -> Result<()> {
+    insert_refresh_token(tx, next, json)?;
+    if let Some(sid) = &next.sid {
+        extend_session(tx, sid, next.expires_at)?;
+    }
+    Ok(())
+}
+
+fn insert_refresh_token(conn: &Connection, token: &RefreshToken, json: &str) -> Result<()> {
+    inserted(
+        conn.prepare_cached(
             "INSERT INTO refresh_tokens (id, family, client_id, secret_hash, spent, expires_at, data)
              VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)",
         )?
         .execute(params![
-            next.id,
-            next.family,
-            next.client_id,
-            next.secret_hash,
-            next.expires_at,
+            token.id,
+            token.family,
+            token.client_id,
+            token.secret_hash,
+            token.expires_at,
             json
-        ]);
-    match inserted {
-        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == ErrorCode::ConstraintViolation => {
-            return Err(StorageError::AlreadyExists)
-        }
-        other => other?,
-    };
-    if let Some(sid) = &next.sid {
-        // The JSON copy keeps the creation-time expiry; the column is what GC goes by.
-        tx.prepare_cached(
-            "UPDATE sessions SET expires_at = ?1 WHERE sid = ?2 AND seq = 0 AND expires_at < ?1",
-        )?
-        .execute(params![next.expires_at, sid])?;
-    }
+        ]),
+    )
+}
+
+/// Moves a live session's expiry up to `expires_at` (never down). The JSON copy keeps the
+/// creation-time expiry; the column is what GC goes by.
+fn extend_session(conn: &Connection, sid: &str, expires_at: UnixTime) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE sessions SET expires_at = ?1 WHERE sid = ?2 AND seq = 0 AND expires_at < ?1",
+    )?
+    .execute(params![expires_at, sid])?;
     Ok(())
+}
+
+/// An INSERT's outcome: a taken key is [`StorageError::AlreadyExists`].
+fn inserted(result: rusqlite::Result<usize>) -> Result<()> {
+    match result {
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == ErrorCode::ConstraintViolation => {
+            Err(StorageError::AlreadyExists)
+        }
+        other => other.map(drop).map_err(StorageError::from),
+    }
+}
+
+/// Whether a redemption deleted a code (a live or an expired one), so committed.
+pub(super) fn changes_rows(redemption: &CodeRedemption) -> bool {
+    matches!(
+        redemption,
+        CodeRedemption::Redeemed(_) | CodeRedemption::Expired
+    )
 }
 
 fn is_busy(e: &rusqlite::Error) -> bool {
