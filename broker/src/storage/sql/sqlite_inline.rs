@@ -1,9 +1,10 @@
 //! SQLite's token endpoint writes (the code's redemption, the session and refresh token it
 //! starts, the refresh grant's reads and rotation), run in the calling task on their own
-//! connection (rusqlite), not through sqlx. Why: sqlx's SQLite driver runs each statement on a worker thread and hands the
-//! result back, two thread switches per statement; a refresh grant is ten statements of a few
-//! microseconds each, so with ES256 or EdDSA signing the switches were most of the grant's CPU
-//! (BENCHMARKS.md, "SQLite group commit"). Here a whole transaction runs between two awaits.
+//! connection (rusqlite), not through sqlx. Why: sqlx's SQLite driver runs each statement on a
+//! worker thread and hands the result back, two thread switches per statement; a refresh grant
+//! is ten statements of a few microseconds each, so with ES256 or EdDSA signing the switches
+//! were most of the grant's CPU (BENCHMARKS.md, "SQLite group commit"). Here a whole
+//! transaction runs between two awaits.
 //!
 //! The connection is a flow connection, as the sqlx `flow` pool's: `synchronous=NORMAL`, made
 //! durable by the group commit (`wal_sync.rs`) before the token endpoint answers. It never
