@@ -10,6 +10,8 @@ use crate::broker::TestUser;
 pub struct Tokens {
     pub access_token: String,
     pub id_token: String,
+    /// Only with the `offline_access` scope.
+    pub refresh_token: Option<String>,
 }
 
 /// `grant_type=password` for `user` at `{issuer}/token`, as client `client_id`.
@@ -18,6 +20,57 @@ pub fn password_grant(
     client_id: &str,
     client_secret: &str,
     user: &TestUser,
+) -> Result<Tokens> {
+    password_grant_for(
+        issuer,
+        (client_id, client_secret),
+        user,
+        "openid email profile groups",
+    )
+}
+
+/// [`password_grant`] with `offline_access` too: the tokens of one sign-in session, its
+/// refresh token included.
+pub fn offline_password_grant(
+    issuer: &str,
+    client_id: &str,
+    client_secret: &str,
+    user: &TestUser,
+) -> Result<Tokens> {
+    password_grant_for(
+        issuer,
+        (client_id, client_secret),
+        user,
+        "openid email profile groups offline_access",
+    )
+}
+
+/// RFC 7009 revocation of a refresh token at `{issuer}/token/revoke`: the broker ends the
+/// token's sign-in session (what the filter's sign-out does).
+pub fn revoke_refresh_token(
+    issuer: &str,
+    client_id: &str,
+    client_secret: &str,
+    token: &str,
+) -> Result<()> {
+    let url = format!("{issuer}/token/revoke");
+    let response = reqwest::blocking::Client::new()
+        .post(&url)
+        .basic_auth(client_id, Some(client_secret))
+        .form(&[("token", token), ("token_type_hint", "refresh_token")])
+        .send()
+        .with_context(|| format!("POST {url}"))?;
+    if !response.status().is_success() {
+        bail!("POST {url}: {}", response.status());
+    }
+    Ok(())
+}
+
+fn password_grant_for(
+    issuer: &str,
+    (client_id, client_secret): (&str, &str),
+    user: &TestUser,
+    scope: &str,
 ) -> Result<Tokens> {
     let basic = base64::engine::general_purpose::STANDARD.encode(format!(
         "{}:{}",
@@ -28,7 +81,7 @@ pub fn password_grant(
         .append_pair("grant_type", "password")
         .append_pair("username", user.email)
         .append_pair("password", user.password)
-        .append_pair("scope", "openid email profile groups")
+        .append_pair("scope", scope)
         .finish();
     let url = format!("{issuer}/token");
     let response = reqwest::blocking::Client::new()
@@ -54,6 +107,7 @@ pub fn password_grant(
     Ok(Tokens {
         access_token: field("access_token")?,
         id_token: field("id_token")?,
+        refresh_token: json["refresh_token"].as_str().map(str::to_string),
     })
 }
 

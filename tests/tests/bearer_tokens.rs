@@ -5,7 +5,9 @@
 use std::time::{Duration, Instant};
 
 use gatehouse_e2e::broker::{CLIENT_ID, CLIENT_SECRET};
-use gatehouse_e2e::broker_token::{jwt_claims, password_grant};
+use gatehouse_e2e::broker_token::{
+    jwt_claims, offline_password_grant, password_grant, revoke_refresh_token,
+};
 use gatehouse_e2e::broker_yaml::{
     add_other_client, enable_password_grant, OTHER_CLIENT_ID, OTHER_CLIENT_SECRET,
 };
@@ -80,24 +82,10 @@ fn assert_invalid_token(what: &str, page: &Page) {
     assert_eq!(page.header("location"), None, "{what}");
 }
 
-/// A password grant with `offline_access`: the access token and the refresh token of one
-/// sign-in session.
+/// The access and refresh tokens of one sign-in session of `user`.
 fn session_tokens(stack: &Stack, user: TestUser) -> (String, String) {
-    let response = reqwest::blocking::Client::new()
-        .post(format!("{}/token", stack.issuer()))
-        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", user.email),
-            ("password", user.password),
-            ("scope", "openid email profile groups offline_access"),
-        ])
-        .send()
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: serde_json::Value = response.json().unwrap();
-    let text = |k: &str| body[k].as_str().unwrap().to_string();
-    (text("access_token"), text("refresh_token"))
+    let tokens = offline_password_grant(stack.issuer(), CLIENT_ID, CLIENT_SECRET, &user).unwrap();
+    (tokens.access_token, tokens.refresh_token.unwrap())
 }
 
 #[test]
@@ -109,16 +97,7 @@ fn a_bearer_token_of_a_session_ended_at_the_broker_is_refused_at_the_gateway() {
     assert_eq!(call(&stack, "/api/x", &access).status, 200);
     assert_eq!(call(&stack, "/api/x", &other).status, 200);
     // RFC 7009 at the broker ends the refresh token's session (what the filter's sign-out does).
-    let revoked = reqwest::blocking::Client::new()
-        .post(format!("{}/token/revoke", stack.issuer()))
-        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
-        .form(&[
-            ("token", refresh.as_str()),
-            ("token_type_hint", "refresh_token"),
-        ])
-        .send()
-        .unwrap();
-    assert_eq!(revoked.status(), 200);
+    revoke_refresh_token(stack.issuer(), CLIENT_ID, CLIENT_SECRET, &refresh).unwrap();
     // Within a few feed polls the verified (and cached) token is refused; another session's
     // token is not.
     let deadline = Instant::now() + Duration::from_secs(15);

@@ -5,7 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use gatehouse_e2e::broker_token::password_grant;
+use gatehouse_e2e::broker::{CLIENT_ID, CLIENT_SECRET};
+use gatehouse_e2e::broker_token::{offline_password_grant, password_grant, revoke_refresh_token};
 use gatehouse_e2e::broker_yaml::enable_password_grant;
 use gatehouse_e2e::crowd_user::{add_crowd_user, CROWD_EMAIL, CROWD_PASSWORD};
 use gatehouse_e2e::echo::IDENTITY_HEADERS;
@@ -568,5 +569,58 @@ fn a_signed_out_session_is_refused_by_both_workers_through_the_feed() {
         assert_eq!(status(&copied), 302);
     }
     assert!(stack.echo.requests().is_empty());
+    no_worker_crash(&stack);
+}
+
+/// The bearer path's revocation check on Kong's host: a token whose session the broker ended
+/// is refused by both workers once the feed (fetched from a tick, shared through `shm_kv`)
+/// lists it; another session's token still passes.
+#[test]
+fn a_bearer_token_of_a_session_ended_at_the_broker_is_refused_by_both_workers() {
+    let stack = kong(
+        StackOptions {
+            broker_yaml: Some(password_grants),
+            ..StackOptions::default()
+        }
+        .filter("skip_jwt_bearer_tokens", json!(true))
+        .filter("revocation_poll_s", json!(1)),
+    );
+    let ended = offline_password_grant(stack.issuer(), CLIENT_ID, CLIENT_SECRET, &ADMIN).unwrap();
+    let other = offline_password_grant(stack.issuer(), CLIENT_ID, CLIENT_SECRET, &BOB).unwrap();
+    let port = stack.envoy.ports().listen;
+    let status = |token: &str| {
+        raw_get(
+            port,
+            "/api/me",
+            &[
+                ("Accept", "application/json"),
+                ("Authorization", &format!("Bearer {token}")),
+            ],
+        )
+        .unwrap()
+        .status
+    };
+    // Both workers admit (and cache) both tokens while their sessions live.
+    for _ in 0..4 {
+        assert_eq!(status(&ended.access_token), 200);
+        assert_eq!(status(&other.access_token), 200);
+    }
+    let refresh = ended.refresh_token.as_deref().unwrap();
+    revoke_refresh_token(stack.issuer(), CLIENT_ID, CLIENT_SECRET, refresh).unwrap();
+    let started = Instant::now();
+    while status(&ended.access_token) == 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the token still passes {:?} after its session ended",
+            started.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stack.echo.clear();
+    for _ in 0..6 {
+        assert_eq!(status(&ended.access_token), 401);
+    }
+    assert!(stack.echo.requests().is_empty());
+    assert_eq!(status(&other.access_token), 200);
     no_worker_crash(&stack);
 }
