@@ -379,23 +379,37 @@ mod tests {
 
     const NOW: i64 = 1_700_000_000;
 
-    /// On one runtime thread: if a rotation slept in SQLite's busy handler, the writer holding
-    /// the lock could never commit, and this would time out.
-    #[tokio::test]
-    async fn a_rotation_waits_for_another_connections_write_lock_without_holding_the_thread() {
+    /// A database with the token `{name}-old`, and a transaction of the sqlx flow pool (another
+    /// connection) holding SQLite's write lock.
+    async fn a_token_locked_elsewhere(
+        name: &str,
+    ) -> (
+        tempfile::TempDir,
+        Arc<SqlStorage>,
+        sqlx::Transaction<'static, sqlx::Any>,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let s = Arc::new(
             SqlStorage::open_sqlite(&dir.path().join("gatehouse.db"))
                 .await
                 .unwrap(),
         );
-        let old = refresh("held-old", "held", NOW + 500);
+        let old = refresh(&format!("{name}-old"), name, NOW + 500);
         s.create_refresh_token(&old).await.unwrap();
         let mut holder = s.flow.begin().await.unwrap();
-        sqlx::query("UPDATE refresh_tokens SET spent = spent WHERE id = 'held-old'")
+        sqlx::query("UPDATE refresh_tokens SET spent = spent WHERE id = $1")
+            .bind(&old.id)
             .execute(&mut *holder)
             .await
             .unwrap();
+        (dir, s, holder)
+    }
+
+    /// On one runtime thread: if a rotation slept in SQLite's busy handler, the writer holding
+    /// the lock could never commit, and this would time out.
+    #[tokio::test]
+    async fn a_rotation_waits_for_another_connections_write_lock_without_holding_the_thread() {
+        let (_dir, s, holder) = a_token_locked_elsewhere("held").await;
         let rotating = {
             let s = s.clone();
             tokio::spawn(async move {
@@ -418,17 +432,7 @@ mod tests {
     /// Takes the five seconds of [`super::BUSY_FOR`].
     #[tokio::test]
     async fn a_lock_held_past_the_busy_time_is_an_unavailable_database() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = SqlStorage::open_sqlite(&dir.path().join("gatehouse.db"))
-            .await
-            .unwrap();
-        let old = refresh("stuck-old", "stuck", NOW + 500);
-        s.create_refresh_token(&old).await.unwrap();
-        let mut holder = s.flow.begin().await.unwrap();
-        sqlx::query("UPDATE refresh_tokens SET spent = spent WHERE id = 'stuck-old'")
-            .execute(&mut *holder)
-            .await
-            .unwrap();
+        let (_dir, s, holder) = a_token_locked_elsewhere("stuck").await;
         let next = refresh("stuck-next", "stuck", NOW + 500);
         let e = s
             .rotate_refresh_token("stuck-old", "hash-stuck-old", "c", &ROTATE, NOW, &next)
