@@ -60,6 +60,28 @@ pub fn tail(path: &Path, lines: usize) -> String {
     }
 }
 
+/// The last few lines of `text` that report an error (Envoy's `[critical]`/`[error]`, the
+/// broker's `ERROR`, a panic, a Python or Node error), so a failure's message leads with them
+/// rather than leaving them at the end of a long tail that CI output may cut.
+pub fn error_lines(text: &str) -> String {
+    const MARKS: [&str; 6] = [
+        "[critical]",
+        "[error]",
+        " ERROR ",
+        "panicked",
+        "Error:",
+        "error:",
+    ];
+    let found: Vec<&str> = text
+        .lines()
+        .filter(|line| MARKS.iter().any(|mark| line.contains(mark)))
+        .collect();
+    if found.is_empty() {
+        return "(none in the log)".to_string();
+    }
+    found[found.len().saturating_sub(10)..].join("\n")
+}
+
 fn sanitize(name: &str) -> String {
     name.chars()
         .map(|c| {
@@ -70,4 +92,21 @@ fn sanitize(name: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_lines_keep_the_failures_and_drop_the_chatter() {
+        let log = "[info][main] envoy.filters.http.ext_proc loaded\n\
+                   [critical][main] error initializing config: cannot bind '127.0.0.1:4': \
+                   Address already in use\n\
+                   [info][main] exiting";
+        let lines = error_lines(log);
+        assert!(lines.contains("Address already in use"), "{lines}");
+        assert!(!lines.contains("ext_proc"), "{lines}");
+        assert_eq!(error_lines("[info] all fine"), "(none in the log)");
+    }
 }

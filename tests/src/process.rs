@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::logs::{tail, LogDir};
+use crate::logs::{error_lines, tail, LogDir};
 use crate::ready::probe_http;
 
 /// How long a stopped process gets to exit after SIGTERM before it is SIGKILLed.
@@ -101,8 +101,9 @@ impl Process {
         loop {
             if let Some(status) = self.exited()? {
                 bail!(
-                    "{} exited ({status}) before {url} was ready; log {}:\n{}",
+                    "{} exited ({status}) before {url} was ready; its errors:\n{}\nlog {}:\n{}",
                     self.name,
+                    error_lines(&self.log_tail(400)),
                     self.log.display(),
                     self.log_tail(40)
                 );
