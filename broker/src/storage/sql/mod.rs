@@ -3,7 +3,8 @@
 //! Here: the [`Storage`] methods for auth requests, codes, keys and SAML; beside it, opening
 //! (`sqlite.rs`, `postgres.rs`), the schema (`migrations.rs`), refresh tokens, throttling, the
 //! API's users and clients (`directory.rs`), and how records map to rows (`rows.rs`). On SQLite
-//! the refresh grant's reads and rotation bypass sqlx (`sqlite_inline.rs`).
+//! the login's auth requests and codes and the token endpoint's statements bypass sqlx
+//! (`sqlite_inline.rs`).
 
 mod device;
 mod dialect;
@@ -83,8 +84,15 @@ impl SqlStorage {
     async fn modify_auth_request(
         &self,
         id: &str,
-        change: impl FnOnce(&mut AuthRequest) -> bool + Send,
+        mut change: impl FnMut(&mut AuthRequest) -> bool + Send,
     ) -> Result<bool> {
+        if let Some(inline) = &self.inline {
+            let changed = inline.modify_auth_request(id, change).await?;
+            if changed {
+                self.flow_committed();
+            }
+            return Ok(changed);
+        }
         let mut tx = self.flow.begin().await?;
         let locked = sqlx::query(
             &self
@@ -142,12 +150,18 @@ impl Storage for SqlStorage {
     }
 
     async fn create_auth_request(&self, request: &AuthRequest) -> Result<()> {
-        insert(self.backend, &self.flow, request).await?;
+        match &self.inline {
+            Some(inline) => inline.insert_record(request).await?,
+            None => insert(self.backend, &self.flow, request).await?,
+        }
         self.flow_committed();
         Ok(())
     }
 
     async fn get_auth_request(&self, id: &str, now: UnixTime) -> Result<Option<AuthRequest>> {
+        if let Some(inline) = &self.inline {
+            return inline.auth_request(id, now).await;
+        }
         let row = sqlx::query(
             &self
                 .backend
@@ -191,8 +205,13 @@ impl Storage for SqlStorage {
     }
 
     async fn take_auth_request(&self, id: &str, now: UnixTime) -> Result<Option<AuthRequest>> {
-        let mut conn = self.flow.acquire().await?;
-        let taken = take_record(self.backend, &mut conn, "auth_requests", id, now).await?;
+        let taken = match &self.inline {
+            Some(inline) => inline.take_auth_request(id, now).await?,
+            None => {
+                let mut conn = self.flow.acquire().await?;
+                take_record(self.backend, &mut conn, "auth_requests", id, now).await?
+            }
+        };
         self.flow_committed();
         Ok(match taken {
             Taken::Live(request) => Some(request),
@@ -201,7 +220,10 @@ impl Storage for SqlStorage {
     }
 
     async fn create_auth_code(&self, code: &AuthCode) -> Result<()> {
-        insert(self.backend, &self.flow, code).await?;
+        match &self.inline {
+            Some(inline) => inline.insert_record(code).await?,
+            None => insert(self.backend, &self.flow, code).await?,
+        }
         self.flow_committed();
         Ok(())
     }

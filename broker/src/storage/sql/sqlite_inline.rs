@@ -1,10 +1,10 @@
-//! SQLite's token endpoint writes (the code's redemption, the session and refresh token it
-//! starts, the refresh grant's reads and rotation), run in the calling task on their own
-//! connection (rusqlite), not through sqlx. Why: sqlx's SQLite driver runs each statement on a
-//! worker thread and hands the result back, two thread switches per statement; a refresh grant
-//! is ten statements of a few microseconds each, so with ES256 or EdDSA signing the switches
-//! were most of the grant's CPU (BENCHMARKS.md, "SQLite group commit"). Here a whole
-//! transaction runs between two awaits.
+//! SQLite's login and token endpoint statements (the auth request's life, the code, its
+//! redemption, the session and refresh token it starts, the refresh grant's reads and
+//! rotation), run in the calling task on their own connection (rusqlite), not through sqlx.
+//! Why: sqlx's SQLite driver runs each statement on a worker thread and hands the result back,
+//! two thread switches per statement; a refresh grant is ten statements of a few microseconds
+//! each, so with ES256 or EdDSA signing the switches were most of the grant's CPU
+//! (BENCHMARKS.md, "SQLite group commit"). Here a whole transaction runs between two awaits.
 //!
 //! The connection is a flow connection, as the sqlx `flow` pool's: `synchronous=NORMAL`, made
 //! durable by the group commit (`wal_sync.rs`) before the token endpoint answers. It never
@@ -21,10 +21,10 @@ use std::time::{Duration, Instant};
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::refresh_spend::{decide, Presented, Spend, StoredToken};
-use super::rows::{taken, to_json, Taken};
+use super::rows::{from_json, taken, to_json, Record, Taken};
 use crate::storage::{
-    AuthCode, CodeRedemption, RefreshPolicy, RefreshToken, RefreshUse, Result, SessionRecord,
-    StorageError, UnixTime,
+    AuthCode, AuthRequest, CodeRedemption, RefreshPolicy, RefreshToken, RefreshUse, Result,
+    SessionRecord, StorageError, UnixTime,
 };
 
 /// How long a statement may wait for another connection's write lock, as sqlx's default.
@@ -59,7 +59,10 @@ impl InlineSqlite {
     /// Runs `work` on the connection; again, after a pause, while another connection holds the
     /// write lock (`work` runs in one transaction or none, so an attempt that met the lock
     /// left nothing behind).
-    async fn run<R>(&self, mut work: impl FnMut(&mut Connection) -> Result<R>) -> Result<R> {
+    pub(super) async fn run<R>(
+        &self,
+        mut work: impl FnMut(&mut Connection) -> Result<R>,
+    ) -> Result<R> {
         let mut conn = self.conn.lock().await;
         let deadline = Instant::now() + BUSY_FOR;
         let mut pause = Duration::from_millis(1);
@@ -78,7 +81,7 @@ impl InlineSqlite {
     /// while this connection waits (without it the WAL would never restart: SQLite restarts it
     /// at a write after a checkpoint that caught up, which a checkpoint beside the writes
     /// rarely does under load).
-    fn committed(&self) {
+    pub(super) fn committed(&self) {
         let n = self.commits.fetch_add(1, Ordering::Relaxed) + 1;
         if !n.is_multiple_of(CHECKPOINT_EVERY) {
             return;
@@ -98,6 +101,88 @@ impl InlineSqlite {
                 Err(e) => tracing::warn!(error = %e, "SQLite checkpoint did not run"),
             }
         });
+    }
+
+    /// A flow write: a record of a key, expiry and JSON table (an auth request, a code).
+    pub(super) async fn insert_record<R: Record>(&self, record: &R) -> Result<()> {
+        let json = to_json(record)?;
+        // `R::INSERT` numbers its parameters `$1`…`$3` in order, which SQLite binds by position.
+        self.run(|conn| {
+            inserted(conn.prepare_cached(R::INSERT)?.execute(params![
+                record.key(),
+                record.expires_at(),
+                json
+            ]))
+        })
+        .await?;
+        self.committed();
+        Ok(())
+    }
+
+    /// A live (unexpired) auth request.
+    pub(super) async fn auth_request(
+        &self,
+        id: &str,
+        now: UnixTime,
+    ) -> Result<Option<AuthRequest>> {
+        let data: Option<String> = self
+            .run(|conn| {
+                Ok(conn
+                    .prepare_cached(
+                        "SELECT data FROM auth_requests WHERE id = ?1 AND expires_at > ?2",
+                    )?
+                    .query_row(params![id, now], |row| row.get(0))
+                    .optional()?)
+            })
+            .await?;
+        data.map(|data| from_json(&data)).transpose()
+    }
+
+    /// Changes an auth request in one transaction that takes the write lock first, so a
+    /// concurrent change (on any connection) waits and then sees this one. False when the
+    /// request is unknown or `change` refuses (returns false): then nothing is written.
+    pub(super) async fn modify_auth_request(
+        &self,
+        id: &str,
+        mut change: impl FnMut(&mut AuthRequest) -> bool,
+    ) -> Result<bool> {
+        let changed = self
+            .run(|conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let data: Option<String> = tx
+                    .prepare_cached("SELECT data FROM auth_requests WHERE id = ?1")?
+                    .query_row([id], |row| row.get(0))
+                    .optional()?;
+                let Some(data) = data else { return Ok(false) };
+                let mut request: AuthRequest = from_json(&data)?;
+                if !change(&mut request) {
+                    return Ok(false);
+                }
+                tx.prepare_cached("UPDATE auth_requests SET data = ?1 WHERE id = ?2")?
+                    .execute(params![to_json(&request)?, id])?;
+                tx.commit()?;
+                Ok(true)
+            })
+            .await?;
+        if changed {
+            self.committed();
+        }
+        Ok(changed)
+    }
+
+    /// Deletes the auth request `id` and returns what it was, in one statement.
+    pub(super) async fn take_auth_request(
+        &self,
+        id: &str,
+        now: UnixTime,
+    ) -> Result<Taken<AuthRequest>> {
+        let row = self
+            .run(|conn| delete_returning(conn, "auth_requests", id))
+            .await?;
+        if row.is_some() {
+            self.committed();
+        }
+        taken(row, now)
     }
 
     /// A session's record as JSON.
@@ -180,12 +265,7 @@ impl InlineSqlite {
         let redemption = self
             .run(|conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let row = tx
-                    .prepare_cached(
-                        "DELETE FROM auth_codes WHERE id = ?1 RETURNING expires_at, data",
-                    )?
-                    .query_row([code_hash], |row| Ok((row.get(0)?, row.get(1)?)))
-                    .optional()?;
+                let row = delete_returning(&tx, "auth_codes", code_hash)?;
                 let redemption = match taken::<AuthCode>(row, now)? {
                     Taken::Unknown => {
                         let replayed = tx
@@ -340,6 +420,20 @@ fn extend_session(conn: &Connection, sid: &str, expires_at: UnixTime) -> Result<
     )?
     .execute(params![expires_at, sid])?;
     Ok(())
+}
+
+/// Deletes the row `key` of a key, expiry and JSON `table`, returning its `(expires_at, data)`.
+fn delete_returning(
+    conn: &Connection,
+    table: &'static str,
+    key: &str,
+) -> Result<Option<(UnixTime, String)>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "DELETE FROM {table} WHERE id = ?1 RETURNING expires_at, data"
+        ))?
+        .query_row([key], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?)
 }
 
 /// An INSERT's outcome: a taken key is [`StorageError::AlreadyExists`].

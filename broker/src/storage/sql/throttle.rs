@@ -1,9 +1,13 @@
 //! SQL for login throttling and fixed-window counters (see [`super::throttle`]). Each operation
 //! is one transaction that takes its rows' locks first (an upsert, then an UPDATE), in key
-//! order, so replicas on one PostgreSQL serialise per key and never deadlock on two keys.
+//! order, so replicas on one PostgreSQL serialise per key and never deadlock on two keys. On
+//! SQLite the same steps run on the inline connection (`sqlite_inline.rs`), each in a
+//! transaction that takes SQLite's one write lock first.
 
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sqlx::{Any, Row, Transaction};
 
+use super::sqlite_inline::InlineSqlite;
 use super::{Backend, SqlStorage};
 use crate::storage::throttle::{self, ThrottleRow};
 use crate::storage::{AttemptOutcome, LoginGate, Result, ThrottleKey, UnixTime};
@@ -73,6 +77,11 @@ impl SqlStorage {
         lease_until: UnixTime,
     ) -> Result<LoginGate> {
         let keys = in_lock_order(keys);
+        if let Some(inline) = &self.inline {
+            let gate = inline.begin_login_attempt(&keys, now, lease_until).await?;
+            self.flow_committed();
+            return Ok(gate);
+        }
         let mut tx = self.flow.begin().await?;
         let mut rows = Vec::with_capacity(keys.len());
         for key in &keys {
@@ -94,6 +103,11 @@ impl SqlStorage {
         now: UnixTime,
     ) -> Result<()> {
         let keys = in_lock_order(keys);
+        if let Some(inline) = &self.inline {
+            inline.end_login_attempt(&keys, outcome, now).await?;
+            self.flow_committed();
+            return Ok(());
+        }
         let mut tx = self.flow.begin().await?;
         for key in keys {
             let row = lock_row(self.backend, &mut tx, &key.id).await?;
@@ -117,6 +131,11 @@ impl SqlStorage {
         window_secs: i64,
         now: UnixTime,
     ) -> Result<bool> {
+        if let Some(inline) = &self.inline {
+            let counted = inline.count_in_window(key, limit, window_secs, now).await?;
+            self.flow_committed();
+            return Ok(counted);
+        }
         let mut tx = self.flow.begin().await?;
         sqlx::query(&self.backend.sql(
             "INSERT INTO rate_windows (id, window_end, count) VALUES ($1, 0, 0)
@@ -184,4 +203,127 @@ impl SqlStorage {
         .rows_affected();
         Ok(a + b)
     }
+}
+
+impl InlineSqlite {
+    /// [`SqlStorage::sql_begin_login_attempt`] on the inline connection; `keys` deduplicated.
+    async fn begin_login_attempt(
+        &self,
+        keys: &[&ThrottleKey],
+        now: UnixTime,
+        lease_until: UnixTime,
+    ) -> Result<LoginGate> {
+        let gate = self
+            .run(|conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let rows = keys
+                    .iter()
+                    .map(|key| read_row(&tx, &key.id))
+                    .collect::<Result<Vec<_>>>()?;
+                let (gate, writes) = throttle::begin(keys.iter().copied(), rows, now, lease_until);
+                for (key, row) in writes {
+                    store_row(&tx, &key.id, row)?;
+                }
+                tx.commit()?;
+                Ok(gate)
+            })
+            .await?;
+        self.committed();
+        Ok(gate)
+    }
+
+    /// [`SqlStorage::sql_end_login_attempt`] on the inline connection; `keys` deduplicated.
+    async fn end_login_attempt(
+        &self,
+        keys: &[&ThrottleKey],
+        outcome: AttemptOutcome,
+        now: UnixTime,
+    ) -> Result<()> {
+        self.run(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for key in keys {
+                let row = read_row(&tx, &key.id)?;
+                store_row(&tx, &key.id, row.ended(&key.backoff, outcome, now))?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await?;
+        self.committed();
+        Ok(())
+    }
+
+    /// [`SqlStorage::sql_count_in_window`] on the inline connection.
+    async fn count_in_window(
+        &self,
+        key: &str,
+        limit: i64,
+        window_secs: i64,
+        now: UnixTime,
+    ) -> Result<bool> {
+        let counted = self
+            .run(|conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let stored = tx
+                    .prepare_cached("SELECT window_end, count FROM rate_windows WHERE id = ?1")?
+                    .query_row([key], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .optional()?
+                    .unwrap_or((0, 0));
+                let Some((end, count)) = throttle::count_step(stored, limit, window_secs, now)
+                else {
+                    return Ok(false);
+                };
+                tx.prepare_cached(
+                    "INSERT INTO rate_windows (id, window_end, count) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (id) DO UPDATE SET window_end = excluded.window_end,
+                     count = excluded.count",
+                )?
+                .execute(params![key, end, count])?;
+                tx.commit()?;
+                Ok(true)
+            })
+            .await?;
+        // A full window wrote nothing.
+        if counted {
+            self.committed();
+        }
+        Ok(counted)
+    }
+}
+
+/// A key's throttle row inside a write transaction (a forgotten or absent row reads as zeros).
+fn read_row(tx: &Connection, id: &str) -> Result<ThrottleRow> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT failures, blocked_until, busy_until, expires_at FROM login_throttle
+             WHERE id = ?1",
+        )?
+        .query_row([id], |row| {
+            Ok(ThrottleRow {
+                failures: row.get(0)?,
+                blocked_until: row.get(1)?,
+                busy_until: row.get(2)?,
+                expires_at: row.get(3)?,
+            })
+        })
+        .optional()?
+        .unwrap_or_default())
+}
+
+fn store_row(tx: &Connection, id: &str, row: ThrottleRow) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO login_throttle (id, failures, blocked_until, busy_until, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (id) DO UPDATE SET failures = excluded.failures,
+         blocked_until = excluded.blocked_until, busy_until = excluded.busy_until,
+         expires_at = excluded.expires_at",
+    )?
+    .execute(params![
+        id,
+        row.failures,
+        row.blocked_until,
+        row.busy_until,
+        row.expires_at
+    ])?;
+    Ok(())
 }
