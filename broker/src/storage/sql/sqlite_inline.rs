@@ -77,6 +77,23 @@ impl InlineSqlite {
         }
     }
 
+    /// Runs `work` in one transaction that takes the write lock first (`BEGIN IMMEDIATE`), so a
+    /// concurrent write of the same rows (on any connection) waits, and what `work` reads is the
+    /// last commit; retried as [`InlineSqlite::run`]. A `work` that refuses and writes nothing
+    /// commits an empty transaction.
+    pub(super) async fn write<R>(
+        &self,
+        mut work: impl FnMut(&Connection) -> Result<R>,
+    ) -> Result<R> {
+        self.run(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let done = work(&tx)?;
+            tx.commit()?;
+            Ok(done)
+        })
+        .await
+    }
+
     /// Notes a commit, and every [`CHECKPOINT_EVERY`] checkpoints the WAL on a blocking thread
     /// while this connection waits (without it the WAL would never restart: SQLite restarts it
     /// at a write after a checkpoint that caught up, which a checkpoint beside the writes
@@ -138,17 +155,16 @@ impl InlineSqlite {
         data.map(|data| from_json(&data)).transpose()
     }
 
-    /// Changes an auth request in one transaction that takes the write lock first, so a
-    /// concurrent change (on any connection) waits and then sees this one. False when the
-    /// request is unknown or `change` refuses (returns false): then nothing is written.
+    /// Changes an auth request in one write transaction, so a concurrent change waits and then
+    /// sees this one. False when the request is unknown or `change` refuses (returns false):
+    /// then nothing is written.
     pub(super) async fn modify_auth_request(
         &self,
         id: &str,
         mut change: impl FnMut(&mut AuthRequest) -> bool,
     ) -> Result<bool> {
         let changed = self
-            .run(|conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            .write(|tx| {
                 let data: Option<String> = tx
                     .prepare_cached("SELECT data FROM auth_requests WHERE id = ?1")?
                     .query_row([id], |row| row.get(0))
@@ -160,7 +176,6 @@ impl InlineSqlite {
                 }
                 tx.prepare_cached("UPDATE auth_requests SET data = ?1 WHERE id = ?2")?
                     .execute(params![to_json(&request)?, id])?;
-                tx.commit()?;
                 Ok(true)
             })
             .await?;
@@ -263,9 +278,8 @@ impl InlineSqlite {
         remembered_until: UnixTime,
     ) -> Result<CodeRedemption> {
         let redemption = self
-            .run(|conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let row = delete_returning(&tx, "auth_codes", code_hash)?;
+            .write(|tx| {
+                let row = delete_returning(tx, "auth_codes", code_hash)?;
                 let redemption = match taken::<AuthCode>(row, now)? {
                     Taken::Unknown => {
                         let replayed = tx
@@ -286,7 +300,6 @@ impl InlineSqlite {
                     }
                     Taken::Expired => CodeRedemption::Expired,
                 };
-                tx.commit()?;
                 Ok(redemption)
             })
             .await?;
@@ -307,10 +320,7 @@ impl InlineSqlite {
     ) -> Result<RefreshUse> {
         let next_json = to_json(successor)?;
         let used = self
-            .run(|conn| {
-                // IMMEDIATE: the write lock is taken here, so a concurrent use of the same
-                // token (on any connection) waits, and the checks below see the last commit.
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            .write(|tx| {
                 if let Some(sid) = &successor.sid {
                     let live = tx
                         .prepare_cached("SELECT 1 FROM sessions WHERE sid = ?1 AND seq = 0")?
@@ -342,7 +352,7 @@ impl InlineSqlite {
                     match decide(stored, presented, policy, now)? {
                         Spend::Invalid => return Ok(RefreshUse::Invalid),
                         Spend::RecentlyRotated(token) => {
-                            store_successor(&tx, successor, &next_json)?;
+                            store_successor(tx, successor, &next_json)?;
                             RefreshUse::RecentlyRotated(token)
                         }
                         Spend::Reused { family } => {
@@ -364,7 +374,7 @@ impl InlineSqlite {
                             "UPDATE refresh_tokens SET spent = ?1, expires_at = ?2 WHERE id = ?3",
                         )?
                         .execute(params![spent_at, keep_until, presented.id])?;
-                            store_successor(&tx, successor, &next_json)?;
+                            store_successor(tx, successor, &next_json)?;
                             RefreshUse::Valid(token)
                         }
                         // The policy passed here always rotates.
@@ -374,7 +384,6 @@ impl InlineSqlite {
                             ))
                         }
                     };
-                tx.commit()?;
                 Ok(used)
             })
             .await?;

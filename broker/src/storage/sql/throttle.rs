@@ -4,7 +4,7 @@
 //! SQLite the same steps run on the inline connection (`sqlite_inline.rs`), each in a
 //! transaction that takes SQLite's one write lock first.
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension};
 use sqlx::{Any, Row, Transaction};
 
 use super::sqlite_inline::InlineSqlite;
@@ -214,17 +214,15 @@ impl InlineSqlite {
         lease_until: UnixTime,
     ) -> Result<LoginGate> {
         let gate = self
-            .run(|conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            .write(|tx| {
                 let rows = keys
                     .iter()
-                    .map(|key| read_row(&tx, &key.id))
+                    .map(|key| read_row(tx, &key.id))
                     .collect::<Result<Vec<_>>>()?;
                 let (gate, writes) = throttle::begin(keys.iter().copied(), rows, now, lease_until);
                 for (key, row) in writes {
-                    store_row(&tx, &key.id, row)?;
+                    store_row(tx, &key.id, row)?;
                 }
-                tx.commit()?;
                 Ok(gate)
             })
             .await?;
@@ -239,13 +237,11 @@ impl InlineSqlite {
         outcome: AttemptOutcome,
         now: UnixTime,
     ) -> Result<()> {
-        self.run(|conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.write(|tx| {
             for key in keys {
-                let row = read_row(&tx, &key.id)?;
-                store_row(&tx, &key.id, row.ended(&key.backoff, outcome, now))?;
+                let row = read_row(tx, &key.id)?;
+                store_row(tx, &key.id, row.ended(&key.backoff, outcome, now))?;
             }
-            tx.commit()?;
             Ok(())
         })
         .await?;
@@ -262,8 +258,7 @@ impl InlineSqlite {
         now: UnixTime,
     ) -> Result<bool> {
         let counted = self
-            .run(|conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            .write(|tx| {
                 let stored = tx
                     .prepare_cached("SELECT window_end, count FROM rate_windows WHERE id = ?1")?
                     .query_row([key], |row| Ok((row.get(0)?, row.get(1)?)))
@@ -279,7 +274,6 @@ impl InlineSqlite {
                      count = excluded.count",
                 )?
                 .execute(params![key, end, count])?;
-                tx.commit()?;
                 Ok(true)
             })
             .await?;
