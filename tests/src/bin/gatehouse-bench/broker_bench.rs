@@ -39,6 +39,9 @@ pub struct BrokerResult {
     pub rss_idle_kib: u64,
     pub rss_after_kib: u64,
     pub peer: Result<PeerResult, String>,
+    /// Each refresh load: unrecorded seconds, then measured ones (every server alike).
+    pub refresh_warmup_seconds: u64,
+    pub refresh_seconds: u64,
     /// The same loads against brokers signing with ES256 and EdDSA (`broker_variants.rs`).
     pub variants: Vec<crate::broker_variants::VariantResult>,
 }
@@ -54,7 +57,19 @@ pub struct Settings {
     pub levels: Vec<usize>,
     pub codes_per_level: usize,
     pub load_seconds: u64,
+    /// Unrecorded seconds of the same refresh load before each measured one.
+    pub warmup_seconds: u64,
     pub logins: usize,
+}
+
+impl Settings {
+    fn warmup(&self) -> Duration {
+        Duration::from_secs(self.warmup_seconds)
+    }
+
+    fn load(&self) -> Duration {
+        Duration::from_secs(self.load_seconds)
+    }
 }
 
 fn logins(client: &OidcClient, user: &str, count: usize, cost: u32) -> Result<LoginResult> {
@@ -145,6 +160,8 @@ pub fn run(
         rss_idle_kib,
         rss_after_kib,
         peer,
+        refresh_warmup_seconds: settings.warmup_seconds,
+        refresh_seconds: settings.load_seconds,
         variants: Vec::new(),
     })
 }
@@ -164,8 +181,7 @@ pub fn token_loads(
     let mut refresh = Vec::new();
     for &n in &settings.levels {
         let tokens = refresh_tokens(client, n)?;
-        let r =
-            token_load::refresh_chains(client, tokens, Duration::from_secs(settings.load_seconds))?;
+        let r = token_load::refresh_chains(client, tokens, settings.warmup(), settings.load())?;
         refresh.push(checked(r, &format!("broker {alg} refresh (rotating)")));
     }
     Ok((code_exchange, refresh))
@@ -230,11 +246,7 @@ pub fn oidc_provider(settings: &Settings, logs: &LogDir, alg: &str) -> Result<Pe
             "bench-secret",
             "http://127.0.0.1/callback",
         )?;
-        let r = token_load::refresh_chains(
-            &client,
-            tokens,
-            Duration::from_secs(settings.load_seconds),
-        )?;
+        let r = token_load::refresh_chains(&client, tokens, settings.warmup(), settings.load())?;
         refresh.push(checked(
             r,
             &format!("oidc-provider {alg} refresh (rotating)"),

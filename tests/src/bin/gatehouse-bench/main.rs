@@ -5,6 +5,8 @@
 //!
 //! Environment: GATEHOUSE_BENCH_ROUNDS (default 5), GATEHOUSE_BENCH_SECONDS (per wrk run,
 //! default 5), GATEHOUSE_BENCH_LOAD_SECONDS (per broker load level, default 5),
+//! GATEHOUSE_BENCH_WARMUP_SECONDS (unrecorded refresh load before each measured one, for the
+//! broker and oidc-provider alike, default 3),
 //! GATEHOUSE_BENCH_SKIP_BROKER=1 (Envoy only), GATEHOUSE_BENCH_ONLY_BROKER=1 (the broker
 //! part alone, written to bench/results/broker-latest.*), GATEHOUSE_BENCH_BASELINE_BROKER=PATH
 //! (another broker binary under the same load, for before/after; signing with each of
@@ -83,6 +85,7 @@ struct Options {
     rounds: usize,
     seconds: u64,
     load_seconds: u64,
+    warmup_seconds: u64,
     skip_broker: bool,
     only_broker: bool,
 }
@@ -102,6 +105,7 @@ impl Options {
             rounds: env_num("GATEHOUSE_BENCH_ROUNDS", 5)?.max(1) as usize,
             seconds: env_num("GATEHOUSE_BENCH_SECONDS", 5)?.max(1),
             load_seconds: env_num("GATEHOUSE_BENCH_LOAD_SECONDS", 5)?.max(1),
+            warmup_seconds: env_num("GATEHOUSE_BENCH_WARMUP_SECONDS", 3)?,
             skip_broker: std::env::var("GATEHOUSE_BENCH_SKIP_BROKER").is_ok_and(|v| v == "1"),
             only_broker: std::env::var("GATEHOUSE_BENCH_ONLY_BROKER").is_ok_and(|v| v == "1"),
         })
@@ -673,6 +677,7 @@ fn broker_part(
         levels: vec![16, 64],
         codes_per_level: 150,
         load_seconds: opts.load_seconds,
+        warmup_seconds: opts.warmup_seconds,
         logins: 20,
     };
     let mut result = broker_bench::run(client, broker, &settings, logs)?;

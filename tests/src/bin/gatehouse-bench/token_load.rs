@@ -26,9 +26,14 @@ struct Worker {
     first_error: Option<String>,
 }
 
-/// Runs `work` on `clients` threads at once and folds their samples.
-fn run(clients: usize, work: impl Fn(usize) -> Worker + Sync) -> LoadResult {
-    let start = Instant::now();
+/// Runs `work` on `clients` threads at once and folds their samples; the rate is over the
+/// time from `measured_from` (when a warm-up's samples were dropped) or from the start.
+fn run(
+    clients: usize,
+    measured_from: Option<Instant>,
+    work: impl Fn(usize) -> Worker + Sync,
+) -> LoadResult {
+    let start = measured_from.unwrap_or_else(Instant::now);
     let workers: Vec<Worker> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..clients)
             .map(|i| {
@@ -64,7 +69,7 @@ fn run(clients: usize, work: impl Fn(usize) -> Worker + Sync) -> LoadResult {
 /// Exchanges every code in `codes` (one-time each) with `clients` concurrent clients.
 pub fn code_exchange(client: &OidcClient, codes: Vec<String>, clients: usize) -> LoadResult {
     let queue = Mutex::new(codes);
-    run(clients, |_| {
+    run(clients, None, |_| {
         let mut w = Worker {
             samples: Vec::new(),
             errors: 0,
@@ -87,10 +92,13 @@ pub fn code_exchange(client: &OidcClient, codes: Vec<String>, clients: usize) ->
 }
 
 /// Each client refreshes its own token in a chain (refresh tokens rotate: every answer
-/// carries the next one) for `duration`.
+/// carries the next one) for `warmup`, unrecorded, then for `duration`. The warm-up is for the
+/// peer as much as the broker: oidc-provider runs on Node's JIT, still compiling in its first
+/// seconds, so a load from a cold start measured it below its steady rate.
 pub fn refresh_chains(
     client: &OidcClient,
     tokens: Vec<String>,
+    warmup: Duration,
     duration: Duration,
 ) -> Result<LoadResult> {
     if tokens.is_empty() {
@@ -98,8 +106,9 @@ pub fn refresh_chains(
     }
     let clients = tokens.len();
     let tokens: Vec<Mutex<String>> = tokens.into_iter().map(Mutex::new).collect();
-    let deadline = Instant::now() + duration;
-    Ok(run(clients, |i| {
+    let measured_from = Instant::now() + warmup;
+    let deadline = measured_from + duration;
+    Ok(run(clients, Some(measured_from), |i| {
         let mut w = Worker {
             samples: Vec::new(),
             errors: 0,
@@ -112,7 +121,9 @@ pub fn refresh_chains(
             let t = Instant::now();
             match client.refresh(&token) {
                 Ok(answer) => {
-                    w.samples.push(t.elapsed());
+                    if t >= measured_from {
+                        w.samples.push(t.elapsed());
+                    }
                     match answer.refresh_token {
                         Some(next) => token = next,
                         None => {
