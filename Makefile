@@ -136,7 +136,7 @@ kong-meta:
 
 # Benchmarks (BENCHMARKS.md): Envoy with and without the filter next to jwt_authn, the
 # broker next to npm oidc-provider, criterion on the filter's hot path. Loopback only,
-# about 9 minutes on a built tree; writes bench/results/latest.md and latest.json.
+# about 11 minutes on a built tree; writes bench/results/latest.md and latest.json.
 BENCH_TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 BENCH_PEER_STAMP := bench/peers/oidc-provider/node_modules/.gatehouse-npm-ci
 
