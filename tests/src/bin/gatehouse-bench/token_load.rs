@@ -27,13 +27,12 @@ struct Worker {
 }
 
 /// Runs `work` on `clients` threads at once and folds their samples; the rate is over the
-/// time from `measured_from` (when a warm-up's samples were dropped) or from the start.
+/// time from `measured_from` (the start, or the end of a warm-up whose samples were dropped).
 fn run(
     clients: usize,
-    measured_from: Option<Instant>,
+    measured_from: Instant,
     work: impl Fn(usize) -> Worker + Sync,
 ) -> LoadResult {
-    let start = measured_from.unwrap_or_else(Instant::now);
     let workers: Vec<Worker> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..clients)
             .map(|i| {
@@ -52,7 +51,7 @@ fn run(
             })
             .collect()
     });
-    let wall = start.elapsed();
+    let wall = measured_from.elapsed();
     let mut samples: Vec<Duration> = workers.iter().flat_map(|w| w.samples.clone()).collect();
     let errors = workers.iter().map(|w| w.errors).sum();
     let first_error = workers.iter().find_map(|w| w.first_error.clone());
@@ -69,7 +68,7 @@ fn run(
 /// Exchanges every code in `codes` (one-time each) with `clients` concurrent clients.
 pub fn code_exchange(client: &OidcClient, codes: Vec<String>, clients: usize) -> LoadResult {
     let queue = Mutex::new(codes);
-    run(clients, None, |_| {
+    run(clients, Instant::now(), |_| {
         let mut w = Worker {
             samples: Vec::new(),
             errors: 0,
@@ -108,7 +107,7 @@ pub fn refresh_chains(
     let tokens: Vec<Mutex<String>> = tokens.into_iter().map(Mutex::new).collect();
     let measured_from = Instant::now() + warmup;
     let deadline = measured_from + duration;
-    Ok(run(clients, Some(measured_from), |i| {
+    Ok(run(clients, measured_from, |i| {
         let mut w = Worker {
             samples: Vec::new(),
             errors: 0,
